@@ -113,17 +113,14 @@ alter table auth.refresh_tokens owner to supabase_auth_admin;
 grant all on auth.users, auth.sessions, auth.refresh_tokens to postgres;
 grant all on sequence auth.refresh_tokens_id_seq to postgres;
 
--- The request helpers, as supabase/auth defines them: PostgREST (and our function) put the verified JWT
+-- The request helpers, as hosted Supabase projects define them today (an empty setting reads as null): PostgREST (and our function) put the verified JWT
 -- claims in request.jwt.claims; the older per-claim settings are still honoured.
 create or replace function auth.uid() returns uuid
 language sql stable
 as $$
-  select nullif(
-    coalesce(
-      current_setting('request.jwt.claim.sub', true),
-      (current_setting('request.jwt.claims', true)::jsonb ->> 'sub')
-    ),
-    ''
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
   )::uuid
 $$;
 
@@ -131,8 +128,8 @@ create or replace function auth.role() returns text
 language sql stable
 as $$
   select coalesce(
-    current_setting('request.jwt.claim.role', true),
-    (current_setting('request.jwt.claims', true)::jsonb ->> 'role')
+    nullif(current_setting('request.jwt.claim.role', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
   )::text
 $$;
 
@@ -140,8 +137,8 @@ create or replace function auth.email() returns text
 language sql stable
 as $$
   select coalesce(
-    current_setting('request.jwt.claim.email', true),
-    (current_setting('request.jwt.claims', true)::jsonb ->> 'email')
+    nullif(current_setting('request.jwt.claim.email', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
   )::text
 $$;
 

@@ -47,10 +47,8 @@ comment on function tenancy_private.live_caller() is
   'The caller from request.jwt.claims, checked against auth.users (exists, not deleted, not banned) and auth.sessions (the token''s session exists for this user, not past not_after). Raises TNAUT otherwise. confirmed_email is null unless email_confirmed_at is set.';
 
 -- The caller's membership: the requested tenant (by id or external_id), or else the default one.
-create function tenancy_private.find_membership(
-  p_user_id uuid, p_requested text,
-  out tenant_id text, out tenant_uuid uuid, out role text
-)
+create function tenancy_private.find_membership(p_user_id uuid, p_requested text)
+returns table (tenant_id text, tenant_uuid uuid, role text)
 language sql stable security definer set search_path = ''
 as $$
   select coalesce(t.external_id, t.id::text), t.id, m.role
@@ -165,8 +163,8 @@ begin
   caller := tenancy_private.live_caller();
 
   -- The returning user: one indexed lookup, no lock.
-  found_membership := tenancy_private.find_membership(caller.user_id, requested);
-  if found_membership.tenant_uuid is null then
+  select * into found_membership from tenancy_private.find_membership(caller.user_id, requested);
+  if not found then
     -- Serialise a user's first exchanges so that many at once give one tenant, whatever the strategy.
     perform pg_advisory_xact_lock(hashtextextended('tenancy.resolve_tenant:' || caller.user_id::text, 0));
 
@@ -177,8 +175,8 @@ begin
       did_provision := tenancy_private.accept_invitations(caller.user_id, caller.confirmed_email, requested);
     end if;
 
-    found_membership := tenancy_private.find_membership(caller.user_id, requested);
-    if found_membership.tenant_uuid is null then
+    select * into found_membership from tenancy_private.find_membership(caller.user_id, requested);
+    if not found then
       if exists (select 1 from tenancy.memberships m where m.user_id = caller.user_id) then
         raise exception 'the requested tenant is not one of the caller''s' using errcode = 'TNMEM';
       end if;
