@@ -1,0 +1,120 @@
+/**
+ * The composition root: builds the real exchange handler (supabase-js verifier, postgres.js tenancy pool,
+ * jose signer) from a configuration or from the environment.
+ *
+ * `exchange-token/index.ts` serves {@linkcode createExchangeAppFromEnv}; the local stack's gateway and the
+ * benchmark mount {@linkcode createExchangeHandlerFromConfig} in-process. Each app owns one supabase-js
+ * client and one Postgres pool (one per isolate when built at module load); `close()` ends the pool.
+ *
+ * @module
+ */
+import { type Config, ConfigError, type Env, loadConfig, parseAllowedOrigins } from "./config.ts";
+import { createExchangeHandler, createMisconfiguredHandler, jsonLineLog, type Log } from "./handler.ts";
+import { createSupabaseVerifier } from "./verify.ts";
+import { createTenancyResolver } from "./tenancy.ts";
+import { createBackendSigner } from "./sign.ts";
+
+/** A built exchange handler and what it holds open. */
+export interface ExchangeApp {
+  /** The request handler, for `Deno.serve` or a gateway. */
+  handler: (req: Request) => Promise<Response>;
+  /** Closes the Postgres pool (waiting at most `timeoutSeconds` for running queries). Idempotent. */
+  close(timeoutSeconds?: number): Promise<void>;
+}
+
+/** Seams and tuning for {@linkcode createExchangeHandlerFromConfig}. */
+export interface ExchangeAppOptions {
+  /** The clock the backend JWT is issued by. */
+  now?: () => Date;
+  /** Where log lines go (default: JSON lines on stdout/stderr). */
+  log?: Log;
+  /** The fetch supabase-js uses to reach Auth. */
+  fetch?: typeof fetch;
+  /** Postgres connections per isolate (default 3). */
+  poolSize?: number;
+}
+
+/**
+ * Builds the full handler from a validated configuration.
+ *
+ * @param config The configuration (from `loadConfig`, or built by hand in tests and benchmarks).
+ * @param options Clock, log, fetch and pool size.
+ * @returns The handler and `close()`.
+ * @example
+ * ```ts
+ * const app = createExchangeHandlerFromConfig(loadConfig(env));
+ * const res = await app.handler(new Request("http://x/", { method: "POST", headers }));
+ * await app.close();
+ * ```
+ */
+export function createExchangeHandlerFromConfig(
+  config: Config,
+  options: ExchangeAppOptions = {},
+): ExchangeApp {
+  const tenancy = createTenancyResolver({
+    databaseUrl: config.databaseUrl,
+    transactionPooler: config.transactionPooler,
+    timeoutMs: config.databaseTimeoutMs,
+    max: options.poolSize,
+  });
+  const handler = createExchangeHandler({
+    config,
+    verifyToken: createSupabaseVerifier({
+      supabaseUrl: config.supabaseUrl,
+      supabaseKey: config.supabaseKey,
+      timeoutMs: config.authTimeoutMs,
+      jwks: config.jwks,
+      fetch: options.fetch,
+      now: options.now,
+    }),
+    resolveTenant: tenancy.resolveTenant,
+    signToken: createBackendSigner(config.backendJwt),
+    now: options.now,
+    log: options.log,
+  });
+  let closing: Promise<void> | undefined;
+  return { handler, close: (timeoutSeconds) => closing ??= tenancy.close(timeoutSeconds) };
+}
+
+/**
+ * Builds the handler from the environment. A missing or unsafe setting is logged once, naming it, and
+ * the handler then answers 500 `server_misconfigured` (with CORS) instead of failing at import.
+ *
+ * @param env The environment, e.g. `Deno.env.toObject()`.
+ * @param options Clock, log, fetch and pool size.
+ * @returns The handler and `close()`.
+ * @example
+ * ```ts
+ * const app = createExchangeAppFromEnv(Deno.env.toObject());
+ * Deno.serve(app.handler);
+ * ```
+ */
+export function createExchangeAppFromEnv(env: Env, options: ExchangeAppOptions = {}): ExchangeApp {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    _logConfigError(err);
+    let allowedOrigins: "*" | readonly string[] = "*";
+    try {
+      allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS);
+    } catch {
+      // Already reported if it was the setting at fault; errors are readable by any origin then.
+    }
+    return {
+      handler: createMisconfiguredHandler(err, { allowedOrigins, log: options.log ?? jsonLineLog }),
+      close: () => Promise.resolve(),
+    };
+  }
+  return createExchangeHandlerFromConfig(config, options);
+}
+
+function _logConfigError(err: ConfigError): void {
+  console.error(JSON.stringify({
+    level: "error",
+    msg: "config_invalid",
+    setting: err.setting,
+    problem: `${err.setting} ${err.problem}`,
+  }));
+}

@@ -1,0 +1,300 @@
+/**
+ * The function's configuration: the environment of DESIGN.md §4, parsed and checked once per isolate.
+ *
+ * This is the only module that looks at environment variables, and it does so through the object it is
+ * given (`loadConfig(Deno.env.toObject())`), so tests pass plain objects. It fails closed: a missing or
+ * short `BACKEND_JWT_SECRET`, an unknown algorithm, a TTL that is not a sane number of seconds, or a
+ * missing Supabase setting throws a {@linkcode ConfigError} naming the setting, and the function then
+ * answers every request with 500 `server_misconfigured` instead of signing with a weak secret.
+ *
+ * @module
+ */
+import { ExchangeError } from "./errors.ts";
+
+/** The HMAC algorithms the Python side can verify with the shared secret. */
+export type BackendJwtAlgorithm = "HS256" | "HS384" | "HS512";
+
+/** The backend JWT's settings (DESIGN.md §3). */
+export interface BackendJwtConfig {
+  /** `BACKEND_JWT_SECRET` as UTF-8 bytes, as PyJWT uses a `str` key. */
+  secret: Uint8Array;
+  algorithm: BackendJwtAlgorithm;
+  /** Lifetime in seconds (`BACKEND_JWT_TTL_SECONDS`). */
+  ttlSeconds: number;
+  /** `aud` claim, only when `BACKEND_JWT_AUDIENCE` is set (PyJWT then needs `audience=`). */
+  audience?: string;
+  /** `iss` claim, only when `BACKEND_JWT_ISSUER` is set. */
+  issuer?: string;
+}
+
+/** Everything the function needs, validated. */
+export interface Config {
+  /** `SUPABASE_URL`: the project's API gateway; Auth lives under `/auth/v1`. */
+  supabaseUrl: string;
+  /** The key supabase-js sends as `apikey`: `SUPABASE_ANON_KEY` or the default publishable key. */
+  supabaseKey: string;
+  /** `SUPABASE_JWKS`, when Supabase injects it: verification then needs no JWKS request at all. */
+  jwks?: { keys: JsonWebKey[] };
+  /** `TENANCY_DB_URL`, else `SUPABASE_DB_URL`. */
+  databaseUrl: string;
+  /** Whether `databaseUrl` is a transaction pooler (port 6543), which needs `prepare: false`. */
+  transactionPooler: boolean;
+  backendJwt: BackendJwtConfig;
+  /** `ALLOWED_ORIGINS`: `"*"` or the exact origins allowed to call from a browser. */
+  allowedOrigins: "*" | readonly string[];
+  /** Largest request body accepted, in bytes (413 above it). */
+  maxBodyBytes: number;
+  /** How long the Auth API (user lookup, JWKS) may take before 503 `auth_unavailable`. */
+  authTimeoutMs: number;
+  /** How long the tenancy transaction may take, connecting included, before 503 `database_unavailable`. */
+  databaseTimeoutMs: number;
+}
+
+/** The environment as `Deno.env.toObject()` returns it. */
+export type Env = Record<string, string | undefined>;
+
+/** The defaults of the optional settings. */
+export const CONFIG_DEFAULTS = Object.freeze({
+  algorithm: "HS256" as BackendJwtAlgorithm,
+  ttlSeconds: 604_800,
+  allowedOrigins: "*" as const,
+  maxBodyBytes: 16 * 1024,
+  authTimeoutMs: 5_000,
+  databaseTimeoutMs: 5_000,
+});
+
+/** Bounds of `BACKEND_JWT_TTL_SECONDS`: at least the clock-skew allowance, at most 30 days. */
+export const TTL_BOUNDS = Object.freeze({ min: 60, max: 2_592_000 });
+
+// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output. DESIGN.md §3 asks for 32 bytes
+// at least, which is exactly HS256's bound.
+const MIN_SECRET_BYTES: Readonly<Record<BackendJwtAlgorithm, number>> = { HS256: 32, HS384: 48, HS512: 64 };
+
+/**
+ * A setting is missing or unsafe. Its message names the setting (never its value); the function answers
+ * 500 `server_misconfigured`.
+ */
+export class ConfigError extends ExchangeError {
+  override name = "ConfigError";
+  /** The environment variable at fault. */
+  readonly setting: string;
+  /** What is wrong with the setting (for the log line; never contains the value). */
+  readonly problem: string;
+
+  /**
+   * @param setting The environment variable at fault.
+   * @param problem What is wrong with it, without its value.
+   */
+  constructor(setting: string, problem: string) {
+    super("server_misconfigured", "The token exchange is not configured correctly");
+    this.setting = setting;
+    this.problem = problem;
+  }
+}
+
+/**
+ * Parses and validates the environment.
+ *
+ * @param env The environment, e.g. `Deno.env.toObject()`.
+ * @returns The validated configuration.
+ * @throws {ConfigError} `server_misconfigured`, naming the first setting that is missing or unsafe.
+ * @example
+ * ```ts
+ * const config = loadConfig(Deno.env.toObject());
+ * ```
+ */
+export function loadConfig(env: Env): Config {
+  const supabaseUrl = _httpUrl(env, "SUPABASE_URL");
+  const supabaseKey = _supabaseKey(env);
+  const jwks = _jwks(env.SUPABASE_JWKS);
+  const dbSetting = _present(env.TENANCY_DB_URL) ? "TENANCY_DB_URL" : "SUPABASE_DB_URL";
+  const databaseUrl = _databaseUrl(env, dbSetting);
+  const algorithm = _algorithm(env.BACKEND_JWT_ALGORITHM);
+  const secret = _secret(env.BACKEND_JWT_SECRET, algorithm);
+  const ttlSeconds = _ttl(env.BACKEND_JWT_TTL_SECONDS);
+  const audience = _optionalText(env, "BACKEND_JWT_AUDIENCE");
+  const issuer = _optionalText(env, "BACKEND_JWT_ISSUER");
+  const allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS);
+  return {
+    supabaseUrl,
+    supabaseKey,
+    ...(jwks ? { jwks } : {}),
+    databaseUrl,
+    transactionPooler: isTransactionPooler(databaseUrl),
+    backendJwt: {
+      secret,
+      algorithm,
+      ttlSeconds,
+      ...(audience ? { audience } : {}),
+      ...(issuer ? { issuer } : {}),
+    },
+    allowedOrigins,
+    maxBodyBytes: CONFIG_DEFAULTS.maxBodyBytes,
+    authTimeoutMs: CONFIG_DEFAULTS.authTimeoutMs,
+    databaseTimeoutMs: CONFIG_DEFAULTS.databaseTimeoutMs,
+  };
+}
+
+/**
+ * Parses `ALLOWED_ORIGINS`: unset, empty or `*` allows any origin; otherwise a comma list of exact
+ * origins (`https://app.example.com`, `http://localhost:3000`).
+ *
+ * @param value The raw setting.
+ * @returns `"*"` or the list of origins.
+ * @throws {ConfigError} `server_misconfigured` when an entry is not an origin.
+ * @example
+ * ```ts
+ * parseAllowedOrigins("https://app.example.com, http://localhost:3000");
+ * ```
+ */
+export function parseAllowedOrigins(value: string | undefined): "*" | readonly string[] {
+  if (value === undefined || value.trim() === "" || value.trim() === "*") {
+    return CONFIG_DEFAULTS.allowedOrigins;
+  }
+  const origins: string[] = [];
+  for (const raw of value.split(",")) {
+    const entry = raw.trim();
+    if (entry === "") continue;
+    let origin: string;
+    try {
+      origin = new URL(entry).origin;
+    } catch {
+      throw new ConfigError("ALLOWED_ORIGINS", "an entry is not a URL");
+    }
+    if (origin === "null" || origin !== entry.replace(/\/$/, "").toLowerCase()) {
+      throw new ConfigError("ALLOWED_ORIGINS", "an entry is not a bare origin (scheme://host[:port])");
+    }
+    origins.push(origin);
+  }
+  if (origins.length === 0) throw new ConfigError("ALLOWED_ORIGINS", "no origin listed");
+  return Object.freeze(origins);
+}
+
+/**
+ * Whether a Postgres URL points at Supabase's transaction pooler (port 6543), where prepared statements
+ * cannot be used.
+ *
+ * @param url A `postgres://` URL.
+ * @returns True for port 6543.
+ * @example
+ * ```ts
+ * isTransactionPooler("postgres://u:p@aws-0-eu-west-1.pooler.supabase.com:6543/postgres"); // true
+ * ```
+ */
+export function isTransactionPooler(url: string): boolean {
+  try {
+    return new URL(url).port === "6543";
+  } catch {
+    return false;
+  }
+}
+
+function _present(value: string | undefined): value is string {
+  return value !== undefined && value.trim() !== "";
+}
+
+function _httpUrl(env: Env, name: string): string {
+  const value = env[name];
+  if (!_present(value)) throw new ConfigError(name, "is not set");
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError(name, "is not a URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(name, "is not an http(s) URL");
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+function _supabaseKey(env: Env): string {
+  if (_present(env.SUPABASE_ANON_KEY)) return env.SUPABASE_ANON_KEY.trim();
+  const keys = env.SUPABASE_PUBLISHABLE_KEYS;
+  if (_present(keys)) {
+    // Supabase injects {"default": "sb_publishable_..."}.
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(keys);
+    } catch {
+      throw new ConfigError("SUPABASE_PUBLISHABLE_KEYS", "is not JSON");
+    }
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+      const record = parsed as Record<string, unknown>;
+      const key = typeof record.default === "string" ? record.default : Object.values(record)[0];
+      if (typeof key === "string" && key.trim() !== "") return key.trim();
+    }
+    throw new ConfigError("SUPABASE_PUBLISHABLE_KEYS", "holds no key");
+  }
+  throw new ConfigError("SUPABASE_ANON_KEY", "is not set (nor SUPABASE_PUBLISHABLE_KEYS)");
+}
+
+// SUPABASE_JWKS is an optimisation Supabase injects; a value we cannot read is ignored (supabase-js then
+// fetches the JWKS from Auth), never a reason to refuse service.
+function _jwks(value: string | undefined): { keys: JsonWebKey[] } | undefined {
+  if (!_present(value)) return undefined;
+  try {
+    const parsed = JSON.parse(value);
+    const keys = Array.isArray(parsed) ? parsed : parsed?.keys;
+    if (Array.isArray(keys) && keys.every((k) => k && typeof k === "object")) return { keys };
+  } catch {
+    // Ignored, see above.
+  }
+  return undefined;
+}
+
+function _databaseUrl(env: Env, name: string): string {
+  const value = env[name];
+  if (!_present(value)) throw new ConfigError(name, "is not set");
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError(name, "is not a URL");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError(name, "is not a postgres:// URL");
+  }
+  return value.trim();
+}
+
+function _algorithm(value: string | undefined): BackendJwtAlgorithm {
+  if (!_present(value)) return CONFIG_DEFAULTS.algorithm;
+  const algorithm = value.trim();
+  if (algorithm === "HS256" || algorithm === "HS384" || algorithm === "HS512") return algorithm;
+  throw new ConfigError("BACKEND_JWT_ALGORITHM", "is not one of HS256, HS384, HS512");
+}
+
+function _secret(value: string | undefined, algorithm: BackendJwtAlgorithm): Uint8Array {
+  if (value === undefined || value === "") throw new ConfigError("BACKEND_JWT_SECRET", "is not set");
+  const bytes = new TextEncoder().encode(value);
+  const min = MIN_SECRET_BYTES[algorithm];
+  if (bytes.byteLength < min) {
+    throw new ConfigError("BACKEND_JWT_SECRET", `is shorter than ${min} bytes, the minimum for ${algorithm}`);
+  }
+  if (new Set(bytes).size === 1) throw new ConfigError("BACKEND_JWT_SECRET", "is one repeated character");
+  return bytes;
+}
+
+function _ttl(value: string | undefined): number {
+  if (!_present(value)) return CONFIG_DEFAULTS.ttlSeconds;
+  const text = value.trim();
+  if (!/^[0-9]{1,10}$/.test(text)) {
+    throw new ConfigError("BACKEND_JWT_TTL_SECONDS", "is not a whole number of seconds");
+  }
+  const seconds = Number(text);
+  if (seconds < TTL_BOUNDS.min || seconds > TTL_BOUNDS.max) {
+    throw new ConfigError(
+      "BACKEND_JWT_TTL_SECONDS",
+      `is outside ${TTL_BOUNDS.min}..${TTL_BOUNDS.max} seconds`,
+    );
+  }
+  return seconds;
+}
+
+function _optionalText(env: Env, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined || value.trim() === "") return undefined;
+  if (value.trim().length > 255) throw new ConfigError(name, "is longer than 255 characters");
+  return value.trim();
+}

@@ -1,0 +1,178 @@
+/**
+ * The exchange's one error type and its one table of HTTP statuses.
+ *
+ * Every failure the function can answer is an {@linkcode ExchangeError} whose `code` is one of the codes of
+ * DESIGN.md §2. The domain modules (verify, tenancy, sign) throw it and never build a `Response`; the
+ * handler turns it into one through {@linkcode toErrorResponse}, in one place. Anything that is not an
+ * `ExchangeError` is a bug: it is answered with a bare 500 `internal_error` and its message never reaches
+ * the caller. A `cause` goes to the logs only.
+ *
+ * @module
+ */
+
+/** The error codes of the HTTP contract (DESIGN.md §2), plus `internal_error` for bugs. */
+export type ErrorCode =
+  | "invalid_request"
+  | "invalid_token"
+  | "no_tenant"
+  | "not_a_member"
+  | "method_not_allowed"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "server_misconfigured"
+  | "auth_unavailable"
+  | "database_unavailable"
+  | "internal_error";
+
+/** The HTTP status of every error code: the single source of truth for the contract's table. */
+export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze({
+  invalid_request: 400,
+  invalid_token: 401,
+  no_tenant: 403,
+  not_a_member: 403,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  server_misconfigured: 500,
+  auth_unavailable: 503,
+  database_unavailable: 503,
+  internal_error: 500,
+});
+
+/** Seconds a client should wait before retrying a 503 (the `Retry-After` header). */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** Options for {@linkcode ExchangeError}. */
+export interface ExchangeErrorOptions {
+  /** What went wrong underneath; logged (by name and code), never sent to the caller. */
+  cause?: unknown;
+  /** Extra response headers, e.g. `Allow` or `Retry-After`. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * A failure of the exchange with a stable code from the contract.
+ *
+ * @example Refuse a tenant
+ * ```ts
+ * throw new ExchangeError("not_a_member", "Tenant is not one of yours");
+ * ```
+ */
+export class ExchangeError extends Error {
+  override name = "ExchangeError";
+  /** The contract's error code. */
+  readonly code: ErrorCode;
+  /** Extra headers for the response. */
+  readonly headers: Record<string, string>;
+
+  /**
+   * @param code The contract's error code.
+   * @param message A human sentence for the caller: no SQL, secret, token or stack.
+   * @param options `cause` (logs only) and extra `headers`.
+   */
+  constructor(code: ErrorCode, message: string, options: ExchangeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.headers = options.headers ?? {};
+  }
+
+  /** The HTTP status of this error's code. */
+  get status(): number {
+    return STATUS_BY_CODE[this.code];
+  }
+}
+
+/** The request style an error answers: the JSON API or the RFC 8693 token-exchange form. */
+export type ErrorFormat = "json" | "oauth";
+
+/** The RFC 6749 §5.2 / RFC 8693 §2.2.2 rendering of an error: its status, `error` and description. */
+interface OAuthRendering {
+  status: number;
+  error: string;
+}
+
+// RFC 8693 §2.2.2: an invalid subject token is `invalid_request`, a target the server will not issue for is
+// `invalid_target`, both with 400 (RFC 6749 §5.2). Failures that are not the client's fault keep their
+// status and use the codes RFC 6749 §4.1.2.1 defines for them.
+const OAUTH_BY_CODE: Readonly<Record<ErrorCode, OAuthRendering>> = Object.freeze({
+  invalid_request: { status: 400, error: "invalid_request" },
+  invalid_token: { status: 400, error: "invalid_request" },
+  no_tenant: { status: 400, error: "invalid_target" },
+  not_a_member: { status: 400, error: "invalid_target" },
+  method_not_allowed: { status: 405, error: "invalid_request" },
+  payload_too_large: { status: 413, error: "invalid_request" },
+  unsupported_media_type: { status: 415, error: "invalid_request" },
+  server_misconfigured: { status: 500, error: "server_error" },
+  auth_unavailable: { status: 503, error: "temporarily_unavailable" },
+  database_unavailable: { status: 503, error: "temporarily_unavailable" },
+  internal_error: { status: 500, error: "server_error" },
+});
+
+/** An `error` value of RFC 6749 §5.2 that is not one of our codes (`unsupported_grant_type`). */
+export type OAuthOnlyError = "unsupported_grant_type";
+
+/**
+ * An {@linkcode ExchangeError} that the RFC 8693 form answers with its own RFC 6749 `error` value (for
+ * example `unsupported_grant_type`); the JSON API sees it as its `code`.
+ *
+ * @example
+ * ```ts
+ * throw new OAuthRequestError("unsupported_grant_type", "Only token exchange is supported");
+ * ```
+ */
+export class OAuthRequestError extends ExchangeError {
+  override name = "OAuthRequestError";
+  /** The RFC 6749 `error` value. */
+  readonly oauthError: OAuthOnlyError;
+
+  /**
+   * @param oauthError The RFC 6749 `error` value.
+   * @param message The `error_description`.
+   */
+  constructor(oauthError: OAuthOnlyError, message: string) {
+    super("invalid_request", message);
+    this.oauthError = oauthError;
+  }
+}
+
+/** Headers every error carries in addition to its own (set by {@linkcode toErrorResponse}). */
+function _headersFor(err: ExchangeError, format: ErrorFormat): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (err.code === "invalid_token" && format === "json") {
+    headers["WWW-Authenticate"] = 'Bearer error="invalid_token"';
+  }
+  if (err.code === "auth_unavailable" || err.code === "database_unavailable") {
+    headers["Retry-After"] = String(RETRY_AFTER_SECONDS);
+  }
+  if (err.code === "method_not_allowed") headers["Allow"] = "POST, OPTIONS";
+  return { ...headers, ...err.headers };
+}
+
+/**
+ * Turns any thrown value into the contract's error response (without CORS headers, which the HTTP layer
+ * adds to every response). An unknown error becomes a bare 500 `internal_error`: its message is not sent.
+ *
+ * @param err What was thrown.
+ * @param format `json` for `{ error, message }`, `oauth` for RFC 6749 §5.2 `{ error, error_description }`.
+ * @returns The status, headers and JSON body to send.
+ * @example
+ * ```ts
+ * const { status, body } = toErrorResponse(new ExchangeError("no_tenant", "No tenant"));
+ * // status 403, body { error: "no_tenant", message: "No tenant" }
+ * ```
+ */
+export function toErrorResponse(
+  err: unknown,
+  format: ErrorFormat = "json",
+): { status: number; headers: Record<string, string>; body: Record<string, string> } {
+  const known = err instanceof ExchangeError
+    ? err
+    : new ExchangeError("internal_error", "The exchange failed unexpectedly");
+  const headers = _headersFor(known, format);
+  if (format === "oauth") {
+    const rendering = OAUTH_BY_CODE[known.code];
+    const error = known instanceof OAuthRequestError ? known.oauthError : rendering.error;
+    return { status: rendering.status, headers, body: { error, error_description: known.message } };
+  }
+  return { status: known.status, headers, body: { error: known.code, message: known.message } };
+}

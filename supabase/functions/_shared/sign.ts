@@ -1,0 +1,103 @@
+/**
+ * The backend JWT the Python service verifies with `jwt.decode(token, secret, algorithms=["HS256"])`
+ * (DESIGN.md §3), signed with jose.
+ *
+ * The claim set is exactly `user_id`, `tenant_id`, `role`, `email`, `exp`, in that order, plus `aud` and
+ * `iss` only when configured. There is no `iat` or `nbf`: PyJWT raises `ImmatureSignatureError` for either
+ * when the backend's clock runs behind ours, and `exp` is all it needs. No `sub` or `jti` either (PyJWT
+ * 2.10+ insists they be strings; not sending them keeps every version happy).
+ *
+ * @module
+ */
+import { SignJWT } from "jose";
+import type { BackendJwtConfig } from "./config.ts";
+
+/** Who and what the token is for. */
+export interface BackendTokenSubject {
+  /** The Supabase user id. */
+  userId: string;
+  /** The tenant id the Python backend knows. */
+  tenantId: string;
+  /** The caller's role in the tenant. */
+  role: string;
+  /** The caller's email, or null. */
+  email: string | null;
+}
+
+/** The exact claim set of a backend JWT. */
+export interface BackendClaims {
+  user_id: string;
+  tenant_id: string;
+  role: string;
+  email: string | null;
+  exp: number;
+  aud?: string;
+  iss?: string;
+}
+
+/** A signed backend JWT. */
+export interface SignedBackendToken {
+  token: string;
+  /** Lifetime in seconds, from `now`. */
+  expiresIn: number;
+  /** When it expires (the `exp` claim). */
+  expiresAt: Date;
+}
+
+/** Signs a backend JWT; the injected collaborator of the handler. */
+export type SignToken = (subject: BackendTokenSubject, now: Date) => Promise<SignedBackendToken>;
+
+/**
+ * The claims of a backend JWT issued at `now`.
+ *
+ * @param subject Who and what for.
+ * @param now The issuing time.
+ * @param config Lifetime, and the optional audience and issuer.
+ * @returns The claim set, in order.
+ * @example
+ * ```ts
+ * backendClaims({ userId, tenantId: "acme", role: "user", email: null }, new Date(), config.backendJwt);
+ * ```
+ */
+export function backendClaims(
+  subject: BackendTokenSubject,
+  now: Date,
+  config: Pick<BackendJwtConfig, "ttlSeconds" | "audience" | "issuer">,
+): BackendClaims {
+  const claims: BackendClaims = {
+    user_id: subject.userId,
+    tenant_id: subject.tenantId,
+    role: subject.role,
+    email: subject.email,
+    exp: Math.floor(now.getTime() / 1000) + config.ttlSeconds,
+  };
+  if (config.audience) claims.aud = config.audience;
+  if (config.issuer) claims.iss = config.issuer;
+  return claims;
+}
+
+/**
+ * Builds the signer for a configuration (the HMAC key is imported once).
+ *
+ * @param config The secret, algorithm, lifetime, audience and issuer.
+ * @returns A function that signs one token.
+ * @example
+ * ```ts
+ * const signToken = createBackendSigner(config.backendJwt);
+ * const { token, expiresAt } = await signToken(subject, new Date());
+ * ```
+ */
+export function createBackendSigner(config: BackendJwtConfig): SignToken {
+  const hash = `SHA-${config.algorithm.slice(2)}`;
+  let key: Promise<CryptoKey> | undefined;
+  return async (subject, now) => {
+    key ??= crypto.subtle.importKey("raw", config.secret as BufferSource, { name: "HMAC", hash }, false, [
+      "sign",
+    ]);
+    const claims = backendClaims(subject, now, config);
+    const token = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: config.algorithm, typ: "JWT" })
+      .sign(await key);
+    return { token, expiresIn: config.ttlSeconds, expiresAt: new Date(claims.exp * 1000) };
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * The caller's tenant, resolved (or provisioned by policy) in Postgres by `tenancy.resolve_tenant()`.
+ *
+ * One postgres.js pool per isolate. Each exchange is one transaction on one reserved connection, run the
+ * way PostgREST runs a request: `begin`, then `set_config('role', 'authenticated', true)` with the verified
+ * claims in `request.jwt.claims`, then the function, then `commit`. The four statements are pipelined:
+ * postgres.js writes them back to back without waiting, so once a connection has prepared them an
+ * exchange costs one round trip to the database. Without prepared statements (the transaction pooler)
+ * postgres.js describes the one statement with parameters first, which adds a round trip. If the
+ * function raises, Postgres skips to the `commit`, which then rolls back.
+ *
+ * SQLSTATEs raised by the function map to the contract: TNAUT → 401 `invalid_token`, TNNOT → 403
+ * `no_tenant`, TNMEM → 403 `not_a_member`. A connection that cannot be made, breaks, or a transaction
+ * that takes longer than allowed is 503 `database_unavailable`. A connection that broke before anything
+ * was committed (Postgres restarted since the pool opened it) is retried once on a fresh connection.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { ExchangeError } from "./errors.ts";
+import { withDeadline } from "./_deadline.ts";
+
+/** The tenant an exchange signs for. */
+export interface TenantGrant {
+  /** The id the Python backend knows (`external_id` when set, else the uuid). */
+  tenantId: string;
+  /** The tenant's uuid in `tenancy.tenants`. */
+  tenantUuid: string;
+  /** The caller's role in it, from the membership row. */
+  role: string;
+  /** Whether this exchange created the membership (invitation, domain claim, personal or default tenant). */
+  provisioned: boolean;
+}
+
+/** Resolves the caller's tenant; the injected collaborator of the handler. */
+export type ResolveTenant = (
+  claims: Record<string, unknown>,
+  requested: string | null,
+) => Promise<TenantGrant>;
+
+/** Options for {@linkcode createTenancyResolver}. */
+export interface TenancyResolverOptions {
+  /** The database (`TENANCY_DB_URL` or `SUPABASE_DB_URL`); its user must be able to `set role authenticated`. */
+  databaseUrl: string;
+  /** Use unnamed statements only, as a transaction pooler (port 6543) requires. */
+  transactionPooler?: boolean;
+  /** Time allowed for one exchange's transaction, connecting included. */
+  timeoutMs: number;
+  /** Connections per isolate (default 3: an isolate serves few requests at once). */
+  max?: number;
+  /** Seconds before an idle connection is closed (default 20). */
+  idleTimeoutSeconds?: number;
+}
+
+/** A resolver and the pool behind it. */
+export interface TenancyResolver {
+  resolveTenant: ResolveTenant;
+  /** Closes the pool (tests, shutdown); waits at most `timeoutSeconds` for running queries. */
+  close(timeoutSeconds?: number): Promise<void>;
+}
+
+/** The SQLSTATEs `tenancy.resolve_tenant()` raises, and what each means to the caller. */
+export const ERROR_BY_SQLSTATE: Readonly<
+  Record<string, { code: "invalid_token" | "no_tenant" | "not_a_member"; message: string }>
+> = Object.freeze({
+  TNAUT: { code: "invalid_token", message: "The session has ended or the user no longer exists" },
+  TNNOT: { code: "no_tenant", message: "No tenant is available for this user" },
+  TNMEM: { code: "not_a_member", message: "The requested tenant is not one of yours" },
+});
+
+// Errors postgres.js reports when the connection itself failed (no SQLSTATE).
+const CONNECTION_ERRORS = new Set([
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+// SQLSTATE classes that mean "the database cannot serve now": connection exception, insufficient
+// resources, operator intervention (shutdown, statement timeout), and crash recovery.
+const UNAVAILABLE_SQLSTATE = /^(08|53|57)/;
+// SQLSTATEs that mean this deployment is wrong: bad credentials, no such database, missing migrations.
+const MISCONFIGURED_SQLSTATE = /^(28|3D|3F|42883|42P01|42501)/;
+
+/**
+ * Builds the resolver and its pool (connections open lazily, on the first exchange).
+ *
+ * @param options The database, pooler mode, timeout and pool size.
+ * @returns The resolver and a way to close its pool.
+ * @example
+ * ```ts
+ * const tenancy = createTenancyResolver({ databaseUrl, timeoutMs: 5000 });
+ * const grant = await tenancy.resolveTenant(claims, null);
+ * await tenancy.close();
+ * ```
+ */
+export function createTenancyResolver(options: TenancyResolverOptions): TenancyResolver {
+  const timeoutSeconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+  const sql = postgres(options.databaseUrl, {
+    max: options.max ?? 3,
+    idle_timeout: options.idleTimeoutSeconds ?? 20,
+    connect_timeout: timeoutSeconds,
+    max_lifetime: 30 * 60,
+    prepare: !options.transactionPooler,
+    // Reconnect quickly once Postgres is back instead of backing off for up to 20 s: each exchange has
+    // its own deadline anyway.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
+    connection: { application_name: "exchange-token" },
+    onnotice: () => {},
+    fetch_types: false,
+  });
+  const statementTimeout = String(options.timeoutMs);
+
+  const attempt = async (claims: string, requested: string | null): Promise<TenantGrant> => {
+    const reserving = sql.reserve();
+    let connection: postgres.ReservedSql;
+    try {
+      connection = await reserving;
+    } catch (err) {
+      throw mapDatabaseError(err);
+    }
+    // Sent back to back; results come back in order. Only the second statement has parameters (the
+    // requested tenant travels in a transaction-local setting), because postgres.js must describe an
+    // unprepared statement with parameters before binding it, which stops the pipeline for a round trip.
+    const queries = [
+      connection`begin`,
+      connection`select set_config('role', 'authenticated', true),
+                         set_config('request.jwt.claims', ${claims}, true),
+                         set_config('exchange.requested_tenant', ${requested ?? ""}, true),
+                         set_config('statement_timeout', ${statementTimeout}, true)`,
+      connection`select tenant_id, tenant_uuid::text as tenant_uuid, role, provisioned
+                    from tenancy.resolve_tenant(nullif(current_setting('exchange.requested_tenant', true), ''))`,
+      connection`commit`,
+    ];
+    const settled = await Promise.allSettled(queries);
+    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected").map((s) =>
+      s.reason
+    );
+    // After a connection-level failure postgres.js has already taken the connection back (and may have
+    // handed it to a waiting query): releasing it again would put a dead or busy connection in the pool.
+    if (!failures.some(_isConnectionFailure)) connection.release();
+    if (failures.length > 0) {
+      throw mapDatabaseError(failures.find((f) => !_isAbortedTransaction(f)) ?? failures[0]);
+    }
+    const [row] = (settled[2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
+    if (!row) throw new ExchangeError("no_tenant", ERROR_BY_SQLSTATE.TNNOT.message);
+    return {
+      tenantId: String(row.tenant_id),
+      tenantUuid: String(row.tenant_uuid),
+      role: String(row.role),
+      provisioned: row.provisioned === true,
+    };
+  };
+
+  const resolveTenant: ResolveTenant = (claims, requested) => {
+    const claimsJson = JSON.stringify(claims);
+    const work = (async () => {
+      try {
+        return await attempt(claimsJson, requested);
+      } catch (err) {
+        // A pooled connection that died while idle (Postgres restarted): nothing was committed, and
+        // resolve_tenant is idempotent anyway, so one more try on a fresh connection is safe.
+        if (
+          err instanceof ExchangeError && err.code === "database_unavailable" &&
+          _isConnectionFailure(err.cause)
+        ) {
+          return await attempt(claimsJson, requested);
+        }
+        throw err;
+      }
+    })();
+    return withDeadline(
+      work,
+      options.timeoutMs,
+      () =>
+        new ExchangeError("database_unavailable", "The database did not answer in time; try again shortly"),
+    );
+  };
+
+  return {
+    resolveTenant,
+    close: (timeout = 5) => sql.end({ timeout }),
+  };
+}
+
+/**
+ * Maps an error from postgres.js to the contract: the resolve function's own SQLSTATEs to 401/403,
+ * connection failures and timeouts to 503, a broken deployment to 500 `server_misconfigured`.
+ *
+ * @param err What postgres.js threw.
+ * @returns The error to throw.
+ * @example
+ * ```ts
+ * mapDatabaseError(Object.assign(new Error("x"), { code: "TNMEM" })).code; // "not_a_member"
+ * ```
+ */
+export function mapDatabaseError(err: unknown): ExchangeError {
+  if (err instanceof ExchangeError) return err;
+  const code = _code(err);
+  const known = code === undefined ? undefined : ERROR_BY_SQLSTATE[code];
+  if (known) return new ExchangeError(known.code, known.message, { cause: err });
+  if (_isConnectionFailure(err) || (code !== undefined && UNAVAILABLE_SQLSTATE.test(code))) {
+    return new ExchangeError("database_unavailable", "The database is unavailable; try again shortly", {
+      cause: err,
+    });
+  }
+  if (code !== undefined && MISCONFIGURED_SQLSTATE.test(code)) {
+    return new ExchangeError("server_misconfigured", "The token exchange is not configured correctly", {
+      cause: err,
+    });
+  }
+  return new ExchangeError("internal_error", "The exchange failed unexpectedly", { cause: err });
+}
+
+function _code(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function _isConnectionFailure(err: unknown): boolean {
+  const code = _code(err);
+  // A PostgresError carries a severity; socket and postgres.js connection errors do not.
+  return code !== undefined && CONNECTION_ERRORS.has(code) && !(err as { severity?: unknown }).severity;
+}
+
+// 25P02: "current transaction is aborted", the echo of an earlier failure in the same pipeline.
+function _isAbortedTransaction(err: unknown): boolean {
+  return _code(err) === "25P02";
+}

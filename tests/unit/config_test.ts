@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import {
+  ConfigError,
+  isTransactionPooler,
+  loadConfig,
+  parseAllowedOrigins,
+} from "../../supabase/functions/_shared/config.ts";
+
+const SECRET = "s".repeat(16) + "t".repeat(16);
+const BASE = {
+  SUPABASE_URL: "https://project.supabase.co/",
+  SUPABASE_ANON_KEY: "anon-key",
+  SUPABASE_DB_URL: "postgresql://postgres:pw@db.project.supabase.co:5432/postgres",
+  BACKEND_JWT_SECRET: SECRET,
+};
+
+function refusal(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+    assert.equal(err.code, "server_misconfigured");
+    assert.equal(err.status, 500);
+    return err;
+  }
+  assert.fail("loadConfig() accepted a bad configuration");
+}
+
+Deno.test("loadConfig() applies the defaults of DESIGN.md §4", () => {
+  const config = loadConfig(BASE);
+  assert.equal(config.supabaseUrl, "https://project.supabase.co");
+  assert.equal(config.supabaseKey, "anon-key");
+  assert.equal(config.databaseUrl, BASE.SUPABASE_DB_URL);
+  assert.equal(config.transactionPooler, false);
+  assert.equal(config.backendJwt.algorithm, "HS256");
+  assert.equal(config.backendJwt.ttlSeconds, 604800);
+  assert.deepEqual(config.backendJwt.secret, new TextEncoder().encode(SECRET));
+  assert.equal(config.backendJwt.audience, undefined);
+  assert.equal(config.backendJwt.issuer, undefined);
+  assert.equal(config.allowedOrigins, "*");
+  assert.equal(config.maxBodyBytes, 16384);
+});
+
+Deno.test("loadConfig() lets TENANCY_DB_URL override SUPABASE_DB_URL and detects the transaction pooler", () => {
+  const pooler = "postgres://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres";
+  const config = loadConfig({ ...BASE, TENANCY_DB_URL: pooler });
+  assert.equal(config.databaseUrl, pooler);
+  assert.equal(config.transactionPooler, true);
+  assert.equal(isTransactionPooler(BASE.SUPABASE_DB_URL), false);
+});
+
+Deno.test("loadConfig() reads the default publishable key when there is no anon key", () => {
+  const config = loadConfig({
+    ...BASE,
+    SUPABASE_ANON_KEY: undefined,
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: "sb_publishable_abc" }),
+  });
+  assert.equal(config.supabaseKey, "sb_publishable_abc");
+  assert.equal(refusal({ ...BASE, SUPABASE_ANON_KEY: undefined }).setting, "SUPABASE_ANON_KEY");
+  assert.equal(
+    refusal({ ...BASE, SUPABASE_ANON_KEY: undefined, SUPABASE_PUBLISHABLE_KEYS: "{}" }).setting,
+    "SUPABASE_PUBLISHABLE_KEYS",
+  );
+});
+
+Deno.test("loadConfig() uses SUPABASE_JWKS when it can read it, and ignores it otherwise", () => {
+  const jwks = { keys: [{ kty: "EC", kid: "k1", crv: "P-256", x: "x", y: "y" }] };
+  assert.deepEqual(loadConfig({ ...BASE, SUPABASE_JWKS: JSON.stringify(jwks) }).jwks, jwks);
+  assert.deepEqual(loadConfig({ ...BASE, SUPABASE_JWKS: JSON.stringify(jwks.keys) }).jwks, jwks);
+  assert.equal(loadConfig({ ...BASE, SUPABASE_JWKS: "not json" }).jwks, undefined);
+});
+
+Deno.test("loadConfig() refuses a missing, short or degenerate BACKEND_JWT_SECRET, naming it", () => {
+  for (const secret of [undefined, "", "x".repeat(31), "a".repeat(64)]) {
+    const err = refusal({ ...BASE, BACKEND_JWT_SECRET: secret });
+    assert.equal(err.setting, "BACKEND_JWT_SECRET");
+    if (secret) assert.ok(!err.problem.includes(secret), "the problem never contains the secret");
+  }
+  // 32 bytes is enough for HS256; HS384 and HS512 need 48 and 64 (RFC 7518 §3.2).
+  assert.equal(loadConfig({ ...BASE, BACKEND_JWT_SECRET: "é".repeat(16) }).backendJwt.secret.byteLength, 32);
+  assert.equal(refusal({ ...BASE, BACKEND_JWT_ALGORITHM: "HS512" }).setting, "BACKEND_JWT_SECRET");
+  const long = crypto.randomUUID() + crypto.randomUUID();
+  assert.equal(
+    loadConfig({ ...BASE, BACKEND_JWT_SECRET: long, BACKEND_JWT_ALGORITHM: "HS512" }).backendJwt.algorithm,
+    "HS512",
+  );
+});
+
+Deno.test("loadConfig() refuses an unknown BACKEND_JWT_ALGORITHM", () => {
+  for (const algorithm of ["none", "RS256", "hs256", "HS1024"]) {
+    assert.equal(refusal({ ...BASE, BACKEND_JWT_ALGORITHM: algorithm }).setting, "BACKEND_JWT_ALGORITHM");
+  }
+  assert.equal(
+    loadConfig({ ...BASE, BACKEND_JWT_ALGORITHM: "HS384", BACKEND_JWT_SECRET: SECRET + SECRET }).backendJwt
+      .algorithm,
+    "HS384",
+  );
+});
+
+Deno.test("loadConfig() refuses a BACKEND_JWT_TTL_SECONDS that is not a sane whole number of seconds", () => {
+  for (const ttl of ["abc", "-5", "1.5", "0", "59", "2592001", "1e6", "99999999999"]) {
+    assert.equal(refusal({ ...BASE, BACKEND_JWT_TTL_SECONDS: ttl }).setting, "BACKEND_JWT_TTL_SECONDS", ttl);
+  }
+  assert.equal(loadConfig({ ...BASE, BACKEND_JWT_TTL_SECONDS: " 3600 " }).backendJwt.ttlSeconds, 3600);
+});
+
+Deno.test("loadConfig() refuses missing or malformed Supabase settings, naming each", () => {
+  assert.equal(refusal({ ...BASE, SUPABASE_URL: undefined }).setting, "SUPABASE_URL");
+  assert.equal(refusal({ ...BASE, SUPABASE_URL: "not a url" }).setting, "SUPABASE_URL");
+  assert.equal(refusal({ ...BASE, SUPABASE_URL: "ftp://x" }).setting, "SUPABASE_URL");
+  assert.equal(refusal({ ...BASE, SUPABASE_DB_URL: undefined }).setting, "SUPABASE_DB_URL");
+  assert.equal(refusal({ ...BASE, SUPABASE_DB_URL: "mysql://x/y" }).setting, "SUPABASE_DB_URL");
+  assert.equal(refusal({ ...BASE, TENANCY_DB_URL: "http://x" }).setting, "TENANCY_DB_URL");
+});
+
+Deno.test("loadConfig() sets aud and iss only when configured", () => {
+  const config = loadConfig({
+    ...BASE,
+    BACKEND_JWT_AUDIENCE: "backend",
+    BACKEND_JWT_ISSUER: "exchange-token",
+  });
+  assert.equal(config.backendJwt.audience, "backend");
+  assert.equal(config.backendJwt.issuer, "exchange-token");
+  assert.equal(loadConfig({ ...BASE, BACKEND_JWT_AUDIENCE: " " }).backendJwt.audience, undefined);
+});
+
+Deno.test("parseAllowedOrigins() reads a comma list of exact origins and refuses anything else", () => {
+  assert.equal(parseAllowedOrigins(undefined), "*");
+  assert.equal(parseAllowedOrigins(" * "), "*");
+  assert.deepEqual(parseAllowedOrigins("https://app.example.com, http://localhost:3000/"), [
+    "https://app.example.com",
+    "http://localhost:3000",
+  ]);
+  for (const bad of ["app.example.com", "https://app.example.com/path", "https://a.com,nope", ","]) {
+    assert.throws(
+      () => parseAllowedOrigins(bad),
+      (err) => err instanceof ConfigError && err.setting === "ALLOWED_ORIGINS",
+      bad,
+    );
+  }
+});

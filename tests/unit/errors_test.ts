@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import {
+  ExchangeError,
+  OAuthRequestError,
+  RETRY_AFTER_SECONDS,
+  STATUS_BY_CODE,
+  toErrorResponse,
+} from "../../supabase/functions/_shared/errors.ts";
+
+Deno.test("STATUS_BY_CODE matches the table of DESIGN.md §2", () => {
+  assert.deepEqual({ ...STATUS_BY_CODE }, {
+    invalid_request: 400,
+    invalid_token: 401,
+    no_tenant: 403,
+    not_a_member: 403,
+    method_not_allowed: 405,
+    payload_too_large: 413,
+    unsupported_media_type: 415,
+    server_misconfigured: 500,
+    auth_unavailable: 503,
+    database_unavailable: 503,
+    internal_error: 500,
+  });
+});
+
+Deno.test("toErrorResponse() renders { error, message } with the status of the code", () => {
+  const rendered = toErrorResponse(new ExchangeError("not_a_member", "Tenant is not one of yours"));
+  assert.equal(rendered.status, 403);
+  assert.deepEqual(rendered.body, { error: "not_a_member", message: "Tenant is not one of yours" });
+  assert.deepEqual(rendered.headers, {});
+});
+
+Deno.test("toErrorResponse() adds WWW-Authenticate to invalid_token, Retry-After to 503s and Allow to 405", () => {
+  assert.deepEqual(toErrorResponse(new ExchangeError("invalid_token", "x")).headers, {
+    "WWW-Authenticate": 'Bearer error="invalid_token"',
+  });
+  for (const code of ["auth_unavailable", "database_unavailable"] as const) {
+    const rendered = toErrorResponse(new ExchangeError(code, "x"));
+    assert.equal(rendered.status, 503);
+    assert.deepEqual(rendered.headers, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+  }
+  assert.deepEqual(toErrorResponse(new ExchangeError("method_not_allowed", "x")).headers, {
+    Allow: "POST, OPTIONS",
+  });
+});
+
+Deno.test("toErrorResponse() answers an unknown error with a bare 500 and never its message", () => {
+  const rendered = toErrorResponse(new TypeError("select secret from vault where token = 'eyJ...'"));
+  assert.equal(rendered.status, 500);
+  assert.equal(rendered.body.error, "internal_error");
+  assert.ok(!JSON.stringify(rendered.body).includes("secret"));
+  assert.equal(toErrorResponse("a string").status, 500);
+});
+
+Deno.test("toErrorResponse() follows RFC 6749 §5.2 and RFC 8693 §2.2.2 for the token-exchange form", () => {
+  const rows = [
+    [new ExchangeError("invalid_request", "m"), 400, "invalid_request"],
+    [new ExchangeError("invalid_token", "m"), 400, "invalid_request"],
+    [new ExchangeError("not_a_member", "m"), 400, "invalid_target"],
+    [new ExchangeError("no_tenant", "m"), 400, "invalid_target"],
+    [new OAuthRequestError("unsupported_grant_type", "m"), 400, "unsupported_grant_type"],
+    [new ExchangeError("payload_too_large", "m"), 413, "invalid_request"],
+    [new ExchangeError("database_unavailable", "m"), 503, "temporarily_unavailable"],
+    [new ExchangeError("server_misconfigured", "m"), 500, "server_error"],
+    [new Error("boom"), 500, "server_error"],
+  ] as const;
+  for (const [err, status, error] of rows) {
+    const rendered = toErrorResponse(err, "oauth");
+    assert.equal(rendered.status, status, error);
+    assert.equal(rendered.body.error, error);
+    assert.equal(typeof rendered.body.error_description, "string");
+    assert.equal("message" in rendered.body, false);
+  }
+  assert.equal(
+    toErrorResponse(new ExchangeError("invalid_token", "m"), "oauth").headers["WWW-Authenticate"],
+    undefined,
+  );
+});
+
+Deno.test("ExchangeError keeps its cause for the logs and sets its name", () => {
+  const cause = new Error("underneath");
+  const err = new ExchangeError("database_unavailable", "Try again", { cause, headers: { "X-A": "1" } });
+  assert.equal(err.name, "ExchangeError");
+  assert.equal(err.cause, cause);
+  assert.equal(err.status, 503);
+  assert.equal(toErrorResponse(err).headers["X-A"], "1");
+});
