@@ -1,0 +1,280 @@
+/**
+ * The local Supabase stack, without Docker: embedded Postgres with the Supabase stand-in, our migrations
+ * and the seed; the Auth emulator; the `exchange-token` function in its own Deno process (standing in for
+ * the Edge runtime, with the environment Supabase injects); and one gateway port in front of them, as
+ * `supabase start` + `supabase functions serve` lay them out.
+ *
+ * `deno task dev` runs it on Supabase's local ports; tests start it on free ports with one call.
+ *
+ * @module
+ */
+import {
+  assertPortFree,
+  freePort,
+  type PostgresMajor,
+  type PostgresServer,
+  startPostgres,
+} from "./postgres.ts";
+import { prepareDatabase } from "./database.ts";
+import { type AuthEmulator, createAuthEmulator } from "./auth_emulator.ts";
+import { createGateway } from "./gateway.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
+const FUNCTION_CONFIG = new URL("supabase/functions/exchange-token/deno.json", ROOT);
+
+/** Options for {@linkcode startStack}. Ports of 0 (the default) are free ones picked at start. */
+export interface StackOptions {
+  /** The gateway (API_URL) port; `supabase start` uses 54321. */
+  apiPort?: number;
+  /** The Postgres port; `supabase start` uses 54322. */
+  dbPort?: number;
+  /** Keep the database and the secrets here between starts; a throwaway stack when omitted. */
+  stateDir?: string;
+  /** Postgres major, 17 by default. */
+  major?: PostgresMajor;
+  /** Access tokens signed ES256 with a `kid` (default, as new projects) or HS256 (legacy). */
+  mode?: "es256" | "hs256";
+  /** Confirm emails at sign-up (default true). */
+  autoConfirm?: boolean;
+  /** `ALLOWED_ORIGINS` of the function (default `*`). */
+  allowedOrigins?: string;
+  /** Extra environment for the function (e.g. `BACKEND_JWT_TTL_SECONDS`). */
+  functionEnv?: Record<string, string>;
+  /** Apply `supabase/seed.sql` (default true). */
+  seed?: boolean;
+  /** Where the function's log lines and the stack's progress go (default: nowhere). */
+  log?: (line: string) => void;
+}
+
+/** A running local stack and what `supabase status -o env` would print for it. */
+export interface LocalStack {
+  apiUrl: string;
+  dbUrl: string;
+  anonKey: string;
+  serviceRoleKey: string;
+  jwtSecret: string;
+  backendJwtSecret: string;
+  /** The function's own address (behind the gateway), e.g. for load tests that skip the gateway. */
+  functionUrl: string;
+  /** The function's process id (for memory readings). */
+  functionPid: number;
+  /** The environment the function runs with (to start another instance, e.g. for a cold start). */
+  functionEnv: Record<string, string>;
+  auth: AuthEmulator;
+  postgres: PostgresServer;
+  /** The variables, in `supabase status -o env` names, plus `BACKEND_JWT_SECRET`. */
+  env(): Record<string, string>;
+  /** Stops everything, in reverse order. */
+  stop(): Promise<void>;
+}
+
+interface Secrets {
+  jwtSecret: string;
+  backendJwtSecret: string;
+  signingKey?: JsonWebKey;
+}
+
+/**
+ * Starts the whole stack and resolves once the function answers.
+ *
+ * @param options Ports, persistence, token mode and the function's settings.
+ * @returns The running stack.
+ * @throws {Error} When a port is taken or a part fails to start.
+ * @example
+ * ```ts
+ * const stack = await startStack();
+ * const supabase = createClient(stack.apiUrl, stack.anonKey);
+ * await stack.stop();
+ * ```
+ */
+export async function startStack(options: StackOptions = {}): Promise<LocalStack> {
+  const log = options.log ?? (() => {});
+  const apiPort = options.apiPort || freePort();
+  if (options.apiPort) assertPortFree(options.apiPort, "API gateway");
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const stopping: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const step of stopping.reverse()) await step().catch(() => {});
+  };
+
+  try {
+    if (options.stateDir) await Deno.mkdir(options.stateDir, { recursive: true });
+    const secrets = await loadSecrets(options.stateDir);
+
+    const postgres = await startPostgres({
+      major: options.major,
+      port: options.dbPort,
+      dataDir: options.stateDir ? `${options.stateDir}/postgres` : undefined,
+    });
+    stopping.push(() => postgres.stop());
+    log(`Postgres ${postgres.major} on port ${postgres.port}`);
+    await prepareDatabase(postgres.url, { seed: options.seed ?? true });
+    log("Supabase stand-in, migrations and seed applied (supabase db push)");
+
+    const auth = await createAuthEmulator({
+      url: apiUrl,
+      databaseUrl: postgres.url,
+      mode: options.mode ?? "es256",
+      jwtSecret: secrets.jwtSecret,
+      signingKey: secrets.signingKey,
+      autoConfirm: options.autoConfirm ?? true,
+    });
+    stopping.push(() => auth.stop());
+    if (options.stateDir) await saveSecrets(options.stateDir, { ...secrets, signingKey: auth.signingKey });
+
+    const functionPort = freePort();
+    const functionEnv = {
+      SUPABASE_URL: apiUrl,
+      SUPABASE_ANON_KEY: auth.anonKey,
+      SUPABASE_SERVICE_ROLE_KEY: auth.serviceRoleKey,
+      SUPABASE_DB_URL: postgres.url,
+      BACKEND_JWT_SECRET: secrets.backendJwtSecret,
+      ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
+      ...options.functionEnv,
+    };
+    const fn = startFunction(functionPort, functionEnv, log);
+    stopping.push(() => fn.stop());
+
+    const gateway = Deno.serve(
+      {
+        hostname: "127.0.0.1",
+        port: apiPort,
+        onListen: () => {},
+      },
+      createGateway({
+        auth: auth.handler,
+        functions: { "exchange-token": `http://127.0.0.1:${functionPort}` },
+        apiKeys: [auth.anonKey, auth.serviceRoleKey],
+      }),
+    );
+    stopping.push(() => gateway.shutdown());
+
+    await fn.listening;
+    log(`exchange-token function on port ${functionPort}`);
+
+    const stack: LocalStack = {
+      apiUrl,
+      dbUrl: postgres.url,
+      anonKey: auth.anonKey,
+      serviceRoleKey: auth.serviceRoleKey,
+      jwtSecret: secrets.jwtSecret,
+      backendJwtSecret: secrets.backendJwtSecret,
+      functionUrl: `http://127.0.0.1:${functionPort}/exchange-token`,
+      functionPid: fn.pid,
+      functionEnv,
+      auth,
+      postgres,
+      env: () => ({
+        API_URL: apiUrl,
+        FUNCTIONS_URL: `${apiUrl}/functions/v1`,
+        DB_URL: postgres.url,
+        ANON_KEY: auth.anonKey,
+        SERVICE_ROLE_KEY: auth.serviceRoleKey,
+        JWT_SECRET: secrets.jwtSecret,
+        BACKEND_JWT_SECRET: secrets.backendJwtSecret,
+      }),
+      stop,
+    };
+    return stack;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** A function process started by {@linkcode startFunction}. */
+export interface FunctionProcess {
+  pid: number;
+  /** Resolves once the function accepts connections; rejects if it exits first or takes over 20 s. */
+  listening: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the function's `index.ts` in its own Deno process, as the Edge runtime runs it in an isolate: with
+ * network and environment access only, and the environment Supabase injects.
+ *
+ * @param port The port on 127.0.0.1 it listens on.
+ * @param env Its environment.
+ * @param log Where its output lines go.
+ * @returns The process.
+ */
+export function startFunction(
+  port: number,
+  env: Record<string, string>,
+  log: (line: string) => void,
+): FunctionProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      `--config=${FUNCTION_CONFIG.pathname}`,
+      FUNCTION_ENTRY.pathname,
+    ],
+    cwd: ROOT,
+    env: { ...env, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const pump = (stream: ReadableStream<Uint8Array>) =>
+    stream.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({
+        write(chunk) {
+          for (const line of chunk.split("\n")) if (line.trim()) log(`[exchange-token] ${line}`);
+        },
+      }),
+    );
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  return {
+    pid: child.pid,
+    listening: waitForPort(port, child.status),
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already exited.
+      }
+      await child.status;
+      await pumps;
+    },
+  };
+}
+
+async function waitForPort(port: number, exited: Promise<Deno.CommandStatus>, timeoutMs = 20_000) {
+  let dead: Deno.CommandStatus | undefined;
+  exited.then((status) => dead = status);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (dead) throw new Error(`the exchange-token function exited (code ${dead.code}) before listening`);
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  throw new Error(`the exchange-token function did not listen on port ${port} within ${timeoutMs} ms`);
+}
+
+function randomSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+}
+
+async function loadSecrets(stateDir?: string): Promise<Secrets> {
+  if (stateDir) {
+    try {
+      return JSON.parse(await Deno.readTextFile(`${stateDir}/secrets.json`));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  return { jwtSecret: randomSecret(), backendJwtSecret: randomSecret() };
+}
+
+async function saveSecrets(stateDir: string, secrets: Secrets) {
+  await Deno.writeTextFile(`${stateDir}/secrets.json`, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+}
