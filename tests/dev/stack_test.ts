@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { startStack } from "../../dev/stack.ts";
+
+Deno.test("the local stack's gateway routes and guards as Supabase's does", async (t) => {
+  const stack = await startStack({ allowedOrigins: "http://app.test" });
+  try {
+    await t.step("Auth routes need an apikey, and say so with CORS headers", async () => {
+      const missing = await fetch(`${stack.apiUrl}/auth/v1/user`, { headers: { origin: "http://app.test" } });
+      assert.equal(missing.status, 401);
+      assert.deepEqual(await missing.json(), { message: "No API key found in request" });
+      assert.equal(missing.headers.get("access-control-allow-origin"), "http://app.test");
+      const wrong = await fetch(`${stack.apiUrl}/auth/v1/user`, { headers: { apikey: "nope" } });
+      assert.equal(wrong.status, 401);
+      assert.deepEqual(await wrong.json(), { message: "Invalid authentication credentials" });
+    });
+
+    await t.step("the JWKS is public", async () => {
+      const jwks = await fetch(`${stack.apiUrl}/auth/v1/.well-known/jwks.json`);
+      assert.equal(jwks.status, 200);
+      const { keys } = await jwks.json();
+      assert.equal(keys[0].alg, "ES256");
+      assert.equal(typeof keys[0].kid, "string");
+    });
+
+    await t.step("the function is reached without an apikey and owns its CORS", async () => {
+      const preflight = await fetch(`${stack.apiUrl}/functions/v1/exchange-token`, {
+        method: "OPTIONS",
+        headers: { origin: "http://app.test", "access-control-request-method": "POST" },
+      });
+      await preflight.body?.cancel();
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get("access-control-allow-origin"), "http://app.test");
+      const unauthenticated = await fetch(`${stack.apiUrl}/functions/v1/exchange-token`, { method: "POST" });
+      assert.equal(unauthenticated.status, 401);
+      assert.equal((await unauthenticated.json()).error, "invalid_token");
+    });
+
+    await t.step("anything else is Kong's 404", async () => {
+      const res = await fetch(`${stack.apiUrl}/functions/v1/other-function`);
+      assert.equal(res.status, 404);
+      assert.deepEqual(await res.json(), { message: "no Route matched with those values" });
+    });
+
+    await t.step("a taken port is a clear error", async () => {
+      const port = Number(new URL(stack.apiUrl).port);
+      await assert.rejects(startStack({ apiPort: port }), /Port \d+ \(API gateway\) is already in use/);
+    });
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("a second start with the same state directory keeps users, sessions and keys", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "exchange-token-state-" });
+  await Deno.chmod(stateDir, 0o755);
+  try {
+    const first = await startStack({ stateDir });
+    let accessToken: string;
+    let env: Record<string, string>;
+    try {
+      env = first.env();
+      const res = await fetch(`${first.apiUrl}/auth/v1/signup`, {
+        method: "POST",
+        headers: { apikey: first.anonKey, "content-type": "application/json" },
+        body: JSON.stringify({ email: "keep@example.com", password: "correct horse battery staple" }),
+      });
+      accessToken = (await res.json()).access_token;
+    } finally {
+      await first.stop();
+    }
+
+    const second = await startStack({ stateDir });
+    try {
+      const again = second.env();
+      for (const name of ["ANON_KEY", "JWT_SECRET", "BACKEND_JWT_SECRET"]) {
+        assert.equal(again[name], env[name], name);
+      }
+      // The token of the first run still verifies (same signing key) and its session still exists.
+      const res = await fetch(`${second.apiUrl}/functions/v1/exchange-token`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).tenant_id, "demo");
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});

@@ -1,0 +1,209 @@
+/**
+ * End to end, the way the frontend does it: a real supabase-js client signs up or in through the local
+ * stack's gateway (Auth emulator), calls `functions.invoke('exchange-token')` (the function in its own
+ * process), and the backend token goes to the real PyJWT.
+ */
+import assert from "node:assert/strict";
+import { createClient, FunctionsHttpError, type SupabaseClient } from "@supabase/supabase-js";
+import postgres from "postgres";
+import { type LocalStack, type StackOptions, startStack } from "../../dev/stack.ts";
+import { decodeWithPyJwt } from "../_pyjwt.ts";
+
+const PASSWORD = "correct horse battery staple";
+
+function client(stack: LocalStack): SupabaseClient {
+  return createClient(stack.apiUrl, stack.anonKey, {
+    auth: { persistSession: false, autoRefreshToken: false },
+  });
+}
+
+async function withStack(options: StackOptions, fn: (stack: LocalStack) => Promise<void>) {
+  const stack = await startStack(options);
+  try {
+    await fn(stack);
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** The contract's error body and status from a failed invoke. */
+async function errorOf(error: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  assert.ok(error instanceof FunctionsHttpError, `expected a FunctionsHttpError, got ${error}`);
+  const response = error.context as Response;
+  return { status: response.status, body: await response.json() };
+}
+
+async function exchangeAndDecode(stack: LocalStack, supabase: SupabaseClient) {
+  const { data, error } = await supabase.functions.invoke("exchange-token");
+  assert.equal(error, null);
+  const decoded = await decodeWithPyJwt(data.backend_token, stack.backendJwtSecret);
+  assert.equal(decoded.error, undefined, `PyJWT ${decoded.pyjwt} raised ${decoded.error}`);
+  return { data, claims: decoded.claims! };
+}
+
+for (const mode of ["es256", "hs256"] as const) {
+  Deno.test(`supabase-js signs up, exchanges, and PyJWT accepts the backend token (${mode})`, async (t) => {
+    await withStack({ mode }, async (stack) => {
+      const supabase = client(stack);
+      const { data: signUp, error } = await supabase.auth.signUp({
+        email: "ada@example.com",
+        password: PASSWORD,
+      });
+      assert.equal(error, null);
+      const userId = signUp.user!.id;
+
+      await t.step("the exchange answers the contract's body", async () => {
+        const { data, claims } = await exchangeAndDecode(stack, supabase);
+        assert.deepEqual(Object.keys(data).sort(), [
+          "backend_token",
+          "email",
+          "expires_at",
+          "expires_in",
+          "role",
+          "tenant_id",
+          "token_type",
+          "user_id",
+        ]);
+        assert.deepEqual(
+          [data.user_id, data.tenant_id, data.role, data.email, data.token_type, data.expires_in],
+          [userId, "demo", "user", "ada@example.com", "Bearer", 604800],
+        );
+        assert.equal(new Date(data.expires_at).getTime() / 1000, claims.exp);
+        assert.deepEqual(Object.keys(claims).sort(), ["email", "exp", "role", "tenant_id", "user_id"]);
+        assert.deepEqual(
+          [claims.user_id, claims.tenant_id, claims.role, claims.email],
+          [userId, "demo", "user", "ada@example.com"],
+        );
+      });
+
+      await t.step("PyJWT accepts it with the backend's clock 60 s behind", async () => {
+        const { data } = await supabase.functions.invoke("exchange-token");
+        const late = await decodeWithPyJwt(data.backend_token, stack.backendJwtSecret, {
+          clockBehindSeconds: 60,
+        });
+        assert.equal(late.error, undefined);
+        const wrongSecret = await decodeWithPyJwt(
+          data.backend_token,
+          "another secret that is 32 bytes long!!",
+        );
+        assert.equal(wrongSecret.error, "InvalidSignatureError");
+      });
+
+      await t.step("a tenant that is not the caller's is a 403 read from FunctionsHttpError", async () => {
+        const { error } = await supabase.functions.invoke("exchange-token", {
+          body: { tenant_id: "not-mine" },
+        });
+        const { status, body } = await errorOf(error);
+        assert.equal(status, 403);
+        assert.equal(body.error, "not_a_member");
+        assert.equal(typeof body.message, "string");
+      });
+
+      await t.step("the requested tenant of the caller's is granted", async () => {
+        const { data, error } = await supabase.functions.invoke("exchange-token", {
+          body: { tenant_id: "demo" },
+        });
+        assert.equal(error, null);
+        assert.equal(data.tenant_id, "demo");
+      });
+
+      await t.step("a refreshed session exchanges again", async () => {
+        const before = (await supabase.auth.getSession()).data.session!;
+        const { data: refreshed, error } = await supabase.auth.refreshSession();
+        assert.equal(error, null);
+        assert.notEqual(refreshed.session!.access_token, before.access_token);
+        const { claims } = await exchangeAndDecode(stack, supabase);
+        assert.equal(claims.user_id, userId);
+      });
+
+      await t.step("after sign-out the old access token is refused with 401", async () => {
+        const old = (await supabase.auth.getSession()).data.session!.access_token;
+        assert.equal((await supabase.auth.signOut()).error, null);
+        const { error } = await client(stack).functions.invoke("exchange-token", {
+          headers: { Authorization: `Bearer ${old}` },
+        });
+        const { status, body } = await errorOf(error);
+        assert.equal(status, 401);
+        assert.equal(body.error, "invalid_token");
+        assert.match((error as FunctionsHttpError).context.headers.get("www-authenticate"), /invalid_token/);
+      });
+
+      await t.step("someone outside the claimed domain gets a personal tenant as owner", async () => {
+        const other = client(stack);
+        const { data: signUp } = await other.auth.signUp({
+          email: "grace@elsewhere.test",
+          password: PASSWORD,
+        });
+        const { data } = await exchangeAndDecode(stack, other);
+        assert.equal(data.role, "owner");
+        assert.notEqual(data.tenant_id, "demo");
+        assert.equal(data.user_id, signUp.user!.id);
+        await other.auth.signOut();
+      });
+    });
+  });
+}
+
+Deno.test("a user with an unconfirmed email never joins a tenant by invitation or domain", async () => {
+  await withStack({ autoConfirm: false }, async (stack) => {
+    const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
+    try {
+      const [invited] =
+        await sql`insert into tenancy.tenants (name, external_id) values ('Invite only', 'invite-only')
+                                  returning id`;
+      await sql`insert into tenancy.invitations (tenant_id, email) values
+                (${invited.id}, 'eve@example.com'), (${invited.id}, 'fred@example.com')`;
+
+      const supabase = client(stack);
+      const { data: signUp } = await supabase.auth.signUp({ email: "eve@example.com", password: PASSWORD });
+      assert.equal(signUp.session, null, "no session before the email is confirmed");
+      const { error: signInError } = await supabase.auth.signInWithPassword({
+        email: "eve@example.com",
+        password: PASSWORD,
+      });
+      assert.equal((signInError as { code?: string }).code, "email_not_confirmed");
+
+      // Supabase Auth can still hold a session for an address it has not confirmed (a phone or OAuth
+      // sign-in, an email change in flight); mint one as it would, straight into auth.sessions.
+      const userId = signUp.user!.id;
+      const [session] = await sql`insert into auth.sessions (id, user_id, created_at, updated_at, aal)
+                                  values (gen_random_uuid(), ${userId}, now(), now(), 'aal1') returning id`;
+      const now = Math.floor(Date.now() / 1000);
+      const token = await stack.auth.signAccessToken({
+        iss: stack.auth.issuer,
+        sub: userId,
+        aud: "authenticated",
+        exp: now + 600,
+        iat: now,
+        email: "eve@example.com",
+        role: "authenticated",
+        session_id: session.id,
+        is_anonymous: false,
+      });
+      const { data, error } = await client(stack).functions.invoke("exchange-token", {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      assert.equal(error, null);
+      assert.notEqual(data.tenant_id, "invite-only", "not by invitation");
+      assert.notEqual(data.tenant_id, "demo", "not by the example.com domain claim");
+      assert.equal(data.role, "owner", "the personal tenant of the seed's policy");
+      const [invitation] =
+        await sql`select accepted_at from tenancy.invitations where email = 'eve@example.com'`;
+      assert.equal(invitation.accepted_at, null);
+
+      // Once confirmed, an invited address joins by its invitation.
+      await supabase.auth.signUp({ email: "fred@example.com", password: PASSWORD });
+      await sql`update auth.users set email_confirmed_at = now() where email = 'fred@example.com'`;
+      const fred = client(stack);
+      const { error: fredError } = await fred.auth.signInWithPassword({
+        email: "fred@example.com",
+        password: PASSWORD,
+      });
+      assert.equal(fredError, null);
+      const { data: fredData } = await fred.functions.invoke("exchange-token");
+      assert.equal(fredData.tenant_id, "invite-only");
+    } finally {
+      await sql.end();
+    }
+  });
+});
