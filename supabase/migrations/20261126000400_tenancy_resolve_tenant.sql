@@ -47,17 +47,22 @@ comment on function tenancy_private.live_caller() is
   'The caller from request.jwt.claims, checked against auth.users (exists, not deleted, not banned) and auth.sessions (the token''s session exists for this user, not past not_after). Raises TNAUT otherwise. confirmed_email is null unless email_confirmed_at is set.';
 
 -- The caller's membership: the requested tenant (by id or external_id), or else the default one.
+-- plpgsql rather than a SQL function: a security-definer SQL function is planned on every call (~100 µs),
+-- plpgsql keeps the plan for the connection's life.
 create function tenancy_private.find_membership(p_user_id uuid, p_requested text)
 returns table (tenant_id text, tenant_uuid uuid, role text)
-language sql stable security definer set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
+begin
+  return query
   select coalesce(t.external_id, t.id::text), t.id, m.role
     from tenancy.memberships m
     join tenancy.tenants t on t.id = m.tenant_id
    where m.user_id = p_user_id
      and (p_requested is null or t.id::text = p_requested or t.external_id = p_requested)
    order by m.is_default desc, m.created_at, m.tenant_id
-   limit 1
+   limit 1;
+end;
 $$;
 comment on function tenancy_private.find_membership(uuid, text) is
   'The membership an exchange returns: the requested tenant (matched on id or external_id) or, when none is requested, the default, else the oldest.';
@@ -65,15 +70,17 @@ comment on function tenancy_private.find_membership(uuid, text) is
 -- Adds a membership; the user's first one becomes the default.
 create function tenancy_private.add_membership(p_user_id uuid, p_tenant_id uuid, p_role text)
 returns boolean
-language sql security definer set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
+begin
   insert into tenancy.memberships (tenant_id, user_id, role, is_default)
   values (
     p_tenant_id, p_user_id, coalesce(p_role, 'user'),
     not exists (select 1 from tenancy.memberships m where m.user_id = p_user_id and m.is_default)
   )
-  on conflict (tenant_id, user_id) do nothing
-  returning true
+  on conflict (tenant_id, user_id) do nothing;
+  return found;
+end;
 $$;
 comment on function tenancy_private.add_membership(uuid, uuid, text) is
   'Inserts a membership (idempotent). The first membership of a user is the default one. Returns true when a row was added.';
@@ -101,8 +108,7 @@ begin
        and (p_requested is null or t.id::text = p_requested or t.external_id = p_requested)
     returning i.tenant_id, i.role, i.created_at
   loop
-    added := coalesce(tenancy_private.add_membership(p_user_id, invitation.tenant_id, invitation.role), false)
-             or added;
+    added := tenancy_private.add_membership(p_user_id, invitation.tenant_id, invitation.role) or added;
   end loop;
   return added;
 end;
@@ -130,16 +136,16 @@ begin
         select * into claim from tenancy.domain_claims d
          where d.domain = substring(p_confirmed_email from '@([^@]+)$');
         if found then
-          return coalesce(tenancy_private.add_membership(p_user_id, claim.tenant_id, claim.role), false);
+          return tenancy_private.add_membership(p_user_id, claim.tenant_id, claim.role);
         end if;
       when 'personal' then
         -- An anonymous sign-in needs no email, so a personal tenant for it would let anyone mint tenants.
         if not p_is_anonymous then
           insert into tenancy.tenants (name) values ('Personal') returning id into personal_id;
-          return coalesce(tenancy_private.add_membership(p_user_id, personal_id, step.role), false);
+          return tenancy_private.add_membership(p_user_id, personal_id, step.role);
         end if;
       when 'default' then
-        return coalesce(tenancy_private.add_membership(p_user_id, step.default_tenant_id, step.role), false);
+        return tenancy_private.add_membership(p_user_id, step.default_tenant_id, step.role);
     end case;
   end loop;
   return false;
