@@ -28,8 +28,13 @@ export interface PostgresServer {
   url: string;
   port: number;
   major: PostgresMajor;
-  /** Stops the server (and removes a temporary data directory). */
-  stop(): Promise<void>;
+  /**
+   * Stops the server (and removes a temporary data directory, unless `keepData` is set so that
+   * {@linkcode PostgresServer.start} can bring the same server back).
+   */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+  /** Starts a stopped server again, on the same port with the same data (e.g. to test a restart). */
+  start(): Promise<void>;
 }
 
 const SUPERUSER = "postgres";
@@ -115,9 +120,21 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     url: `postgresql://${SUPERUSER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
     major,
-    async stop() {
+    async stop(stopOptions = {}) {
       await server.stop();
-      if (temporary && parent) await Deno.remove(parent, { recursive: true });
+      if (temporary && parent && !stopOptions.keepData) await Deno.remove(parent, { recursive: true });
+    },
+    async start() {
+      try {
+        await server.start();
+      } catch (err) {
+        throw new Error(
+          `Postgres ${major} failed to restart on port ${port}:\n${logs.join("").slice(-2000)}`,
+          {
+            cause: err,
+          },
+        );
+      }
     },
   };
 }

@@ -116,7 +116,9 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     connection: { application_name: "exchange-token" },
     onnotice: () => {},
-    fetch_types: false,
+    // Keep postgres.js's default `fetch_types: true`: with it off, `reserve()` on a connection that has
+    // to be opened first never resolves (postgres.js 3.4.9 skips `onopen` for a reserving first query).
+    fetch_types: true,
   });
   const statementTimeout = String(options.timeoutMs);
 

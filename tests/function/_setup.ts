@@ -1,0 +1,97 @@
+/**
+ * Test support for the exchange-token handler with real parts: a migrated Postgres from the harness, the
+ * Auth emulator (supabase-js talks HTTP to it as to Supabase Auth), and the handler built from a config
+ * object as the local stack and the benchmark build it.
+ */
+import { createClient } from "@supabase/supabase-js";
+import { openTestDatabase, type TestDatabase } from "../_db.ts";
+import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator.ts";
+import { createExchangeHandlerFromConfig, type ExchangeApp } from "../../supabase/functions/_shared/app.ts";
+import type { Config } from "../../supabase/functions/_shared/config.ts";
+import type { ExchangeLogEntry } from "../../supabase/functions/_shared/handler.ts";
+
+/** The backend secret the tests share with the Python contract check. */
+export const BACKEND_SECRET = "test-backend-secret-0123456789abcdef";
+export const ORIGIN = "https://app.example.com";
+export const PASSWORD = "correct horse battery";
+
+/** A database, an Auth emulator and the function built on them. */
+export interface Harness {
+  db: TestDatabase;
+  auth: AuthEmulator;
+  app: ExchangeApp;
+  config: Config;
+  logs: ExchangeLogEntry[];
+  /** Builds another app on the same parts, with overrides (closed by `close()`). */
+  appWith(overrides: Partial<Config>, options?: { now?: () => Date }): ExchangeApp;
+  close(): Promise<void>;
+}
+
+/** Starts Postgres, the Auth emulator and the function. */
+export async function openHarness(options: { mode?: "es256" | "hs256" } = {}): Promise<Harness> {
+  const db = await openTestDatabase();
+  const auth = await startAuthEmulator({ databaseUrl: db.url, mode: options.mode ?? "es256" });
+  const config: Config = {
+    supabaseUrl: auth.url,
+    supabaseKey: auth.anonKey,
+    databaseUrl: db.url,
+    transactionPooler: false,
+    backendJwt: { secret: new TextEncoder().encode(BACKEND_SECRET), algorithm: "HS256", ttlSeconds: 604800 },
+    allowedOrigins: [ORIGIN],
+    maxBodyBytes: 16 * 1024,
+    authTimeoutMs: 3000,
+    databaseTimeoutMs: 3000,
+  };
+  const logs: ExchangeLogEntry[] = [];
+  const extra: ExchangeApp[] = [];
+  const app = createExchangeHandlerFromConfig(config, { log: (entry) => logs.push(entry) });
+  return {
+    db,
+    auth,
+    app,
+    config,
+    logs,
+    appWith(overrides, appOptions = {}) {
+      const built = createExchangeHandlerFromConfig({ ...config, ...overrides }, {
+        log: (entry) => logs.push(entry),
+        now: appOptions.now,
+      });
+      extra.push(built);
+      return built;
+    },
+    async close() {
+      for (const built of [app, ...extra]) await built.close(1);
+      await auth.stop();
+      await db.close();
+    },
+  };
+}
+
+/** Signs a new user up through supabase-js (as the browser does) and returns their session. */
+export async function signUp(auth: AuthEmulator, email = `u-${crypto.randomUUID().slice(0, 8)}@example.com`) {
+  const supabase = createClient(auth.url, auth.anonKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  });
+  const { data, error } = await supabase.auth.signUp({ email, password: PASSWORD });
+  if (error || !data.session || !data.user) throw error ?? new Error("no session from sign-up");
+  return { supabase, userId: data.user.id, email, accessToken: data.session.access_token };
+}
+
+/** A POST to the function with a bearer token and an origin. */
+export function exchangeRequest(
+  token: string | null,
+  init: { body?: BodyInit; headers?: Record<string, string>; method?: string } = {},
+): Request {
+  const headers: Record<string, string> = { origin: ORIGIN, ...init.headers };
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  return new Request("http://localhost/functions/v1/exchange-token", {
+    method: init.method ?? "POST",
+    body: init.body,
+    headers,
+  });
+}
+
+/** Decodes a JWT's payload without verifying it (the tests verify separately). */
+export function payloadOf(token: string): Record<string, unknown> {
+  return JSON.parse(atob(token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/")));
+}
