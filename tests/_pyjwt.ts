@@ -1,61 +1,45 @@
 /**
- * Test support: the Python backend's side of the contract, with the real PyJWT (Debian's `python3-jwt`,
- * run by `/usr/bin/python3`), decoding exactly as the backend does:
- * `jwt.decode(token, secret, algorithms=["HS256"])`, with no options.
+ * Test support: runs Debian's PyJWT (`/usr/bin/python3`, package python3-jwt) the way the Python backend
+ * does. Without it the tests fail rather than skip: `.ci/run` installs it.
  *
  * @module
  */
 
 const PYTHON = "/usr/bin/python3";
 
-// Reads token and secret from stdin (never argv, which `ps` shows); optionally runs the clock behind.
+// jwt.decode(token, secret, algorithms=["HS256"]) with no options, exactly as the backend calls it.
+// SKEW_SECONDS moves PyJWT's clock (it reads datetime.now(tz=timezone.utc) in jwt.api_jwt).
 const SCRIPT = `
-import json, sys, time
-import jwt
-request = json.load(sys.stdin)
-if request["clock_behind_seconds"]:
-    real_time = time.time
-    time.time = lambda: real_time() - request["clock_behind_seconds"]
+import json, os, sys
+from datetime import datetime, timedelta, timezone
+import jwt, jwt.api_jwt
+
+skew = int(os.environ.get("SKEW_SECONDS", "0"))
+class SkewedDatetime(datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) + timedelta(seconds=skew)
+jwt.api_jwt.datetime = SkewedDatetime
+
 try:
-    claims = jwt.decode(request["token"], request["secret"], algorithms=[request["algorithm"]])
-    print(json.dumps({"claims": claims, "pyjwt": jwt.__version__}))
+    claims = jwt.decode(os.environ["TOKEN"], os.environ["SECRET"], algorithms=["HS256"])
+    print(json.dumps({"ok": True, "claims": claims, "version": jwt.__version__}))
 except Exception as e:
-    print(json.dumps({"error": type(e).__name__, "pyjwt": jwt.__version__}))
+    print(json.dumps({"ok": False, "error": type(e).__name__, "version": jwt.__version__}))
 `;
 
-/** What PyJWT made of a token. */
+/** The outcome of PyJWT's decode. */
 export type PyJwtResult =
-  | { claims: Record<string, unknown>; pyjwt: string; error?: undefined }
-  | { error: string; pyjwt: string; claims?: undefined };
+  | { ok: true; claims: Record<string, unknown>; version: string }
+  | { ok: false; error: string; version: string };
 
-/**
- * Decodes `token` with PyJWT as the Python backend does.
- *
- * @param token The backend JWT.
- * @param secret The shared secret (the backend's `JWT_SECRET`).
- * @param options `clockBehindSeconds` runs Python's clock that far behind; `algorithm` (default HS256).
- * @returns The claims, or the name of the exception PyJWT raised.
- */
-export async function decodeWithPyJwt(
-  token: string,
-  secret: string,
-  options: { clockBehindSeconds?: number; algorithm?: string } = {},
-): Promise<PyJwtResult> {
-  const child = new Deno.Command(PYTHON, {
+/** Decodes `token` with PyJWT, its clock moved by `skewSeconds` (negative: the backend runs behind). */
+export async function pyjwtDecode(token: string, secret: string, skewSeconds = 0): Promise<PyJwtResult> {
+  const { code, stdout, stderr } = await new Deno.Command(PYTHON, {
     args: ["-c", SCRIPT],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify({
-    token,
-    secret,
-    algorithm: options.algorithm ?? "HS256",
-    clock_behind_seconds: options.clockBehindSeconds ?? 0,
-  })));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
+    env: { TOKEN: token, SECRET: secret, SKEW_SECONDS: String(skewSeconds) },
+    stdin: "null",
+  }).output();
   if (code !== 0) throw new Error(`python3 failed: ${new TextDecoder().decode(stderr)}`);
   return JSON.parse(new TextDecoder().decode(stdout));
 }
