@@ -3,7 +3,8 @@
  * reuses the database, the users and the keys.
  *
  * Settings (environment): `API_PORT` (54321), `DB_PORT` (54322), `AUTH_MODE` (`es256` | `hs256`),
- * `AUTO_CONFIRM` (`true` | `false`), `ALLOWED_ORIGINS` (`*`), `PG_MAJOR` (17), `STATE_DIR` (`.dev`).
+ * `AUTO_CONFIRM` (`true` | `false`), `ALLOWED_ORIGINS` (`*`), `PG_MAJOR` (17), `STATE_DIR` (`.dev`),
+ * `DEMO_PORT` (5173, the demo page; `0` picks a free port).
  *
  * @module
  */
@@ -22,6 +23,7 @@ const stack = await startStack({
   mode,
   autoConfirm: env.AUTO_CONFIRM !== "false",
   allowedOrigins: env.ALLOWED_ORIGINS,
+  demoPort: Number(env.DEMO_PORT ?? 5173),
   log: (line) => console.log(line),
 });
 
@@ -33,6 +35,7 @@ console.log(
   `Ready in ${Math.round(performance.now() - started)} ms. Variables written to ${stateDir}/stack.env.`,
 );
 console.log(`Exchange: POST ${vars.FUNCTIONS_URL}/exchange-token. Ctrl-C stops everything.`);
+console.log(`Demo page: ${stack.demoUrl}`);
 
 let stopping = false;
 const shutdown = async () => {

@@ -4,7 +4,8 @@
  * the Edge runtime, with the environment Supabase injects); and one gateway port in front of them, as
  * `supabase start` + `supabase functions serve` lay them out.
  *
- * `deno task dev` runs it on Supabase's local ports; tests start it on free ports with one call.
+ * `deno task dev` runs it on Supabase's local ports; tests start it on free ports with one call. With
+ * `demoPort`, it also serves the demo page (`demo/`, see `dev/demo_server.ts`) on its own origin.
  *
  * @module
  */
@@ -18,6 +19,7 @@ import {
 import { prepareDatabase } from "./database.ts";
 import { type AuthEmulator, createAuthEmulator } from "./auth_emulator.ts";
 import { createGateway } from "./gateway.ts";
+import { startDemoServer } from "./demo_server.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
@@ -45,6 +47,8 @@ export interface StackOptions {
   seed?: boolean;
   /** Where the function's log lines and the stack's progress go (default: nowhere). */
   log?: (line: string) => void;
+  /** Serve the demo page on this port (0 = a free one), as a frontend dev server would; off when omitted. */
+  demoPort?: number;
 }
 
 /** A running local stack and what `supabase status -o env` would print for it. */
@@ -63,6 +67,8 @@ export interface LocalStack {
   functionEnv: Record<string, string>;
   auth: AuthEmulator;
   postgres: PostgresServer;
+  /** The demo page's URL (e.g. `http://127.0.0.1:5173/`) when `demoPort` was set. */
+  demoUrl?: string;
   /** The variables, in `supabase status -o env` names, plus `BACKEND_JWT_SECRET`. */
   env(): Record<string, string>;
   /** Stops everything, in reverse order. */
@@ -92,6 +98,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
   const log = options.log ?? (() => {});
   const apiPort = options.apiPort || freePort();
   if (options.apiPort) assertPortFree(options.apiPort, "API gateway");
+  if (options.demoPort) assertPortFree(options.demoPort, "demo page");
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const stopping: Array<() => Promise<unknown>> = [];
   const stop = async () => {
@@ -153,6 +160,14 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     await fn.listening;
     log(`exchange-token function on port ${functionPort}`);
 
+    let demoUrl: string | undefined;
+    if (options.demoPort !== undefined) {
+      const demo = await startDemoServer({ apiUrl, anonKey: auth.anonKey, port: options.demoPort });
+      stopping.push(() => demo.stop());
+      demoUrl = demo.url;
+      log(`demo page on ${demo.url}`);
+    }
+
     const stack: LocalStack = {
       apiUrl,
       dbUrl: postgres.url,
@@ -165,6 +180,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       functionEnv,
       auth,
       postgres,
+      demoUrl,
       env: () => ({
         API_URL: apiUrl,
         FUNCTIONS_URL: `${apiUrl}/functions/v1`,
