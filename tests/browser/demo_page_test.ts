@@ -1,0 +1,186 @@
+/**
+ * The demo page in a real browser: headless Chromium (Debian's, driven by playwright-core) loads the page
+ * from the demo server's origin, signs up and in at the Auth emulator and exchanges through the gateway,
+ * cross-origin, with real CORS preflights; the same page served from an origin outside `ALLOWED_ORIGINS`
+ * is refused by the browser.
+ *
+ * Preflights are read from the browser's DevTools protocol (playwright's own request events leave them
+ * out) and from the function's log.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { jwtVerify } from "jose";
+import { startStack } from "../../dev/stack.ts";
+import { startDemoServer } from "../../dev/demo_server.ts";
+import { freePort } from "../../dev/postgres.ts";
+
+const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+const PASSWORD = "correct horse battery staple";
+
+/** What the browser sent, as DevTools saw it, and what the page logged. */
+interface PageRecord {
+  page: Page;
+  requests: { method: string; url: string }[];
+  console: string[];
+}
+
+async function openPage(context: BrowserContext, url: string): Promise<PageRecord> {
+  const page = await context.newPage();
+  const record: PageRecord = { page, requests: [], console: [] };
+  page.on("console", (message) => record.console.push(message.text()));
+  page.on("pageerror", (err) => record.console.push(`pageerror: ${err.message}`));
+  const cdp = await context.newCDPSession(page);
+  cdp.on("Network.requestWillBeSent", (event) => {
+    record.requests.push({ method: event.request.method, url: event.request.url });
+  });
+  await cdp.send("Network.enable");
+  await page.goto(url);
+  await page.waitForSelector("body[data-ready=true]");
+  return record;
+}
+
+/** Clicks and waits until the page reports the action's outcome; returns the error code, if any. */
+async function act(page: Page, selector: string): Promise<string | null> {
+  await page.click(selector); // the action starts synchronously, in the click's handler
+  await page.waitForSelector("body[data-busy=false]");
+  return await page.getAttribute("#error", "data-code");
+}
+
+/** The exchange requests the page made, in order, with their methods. */
+function exchangeRequests(record: PageRecord): string[] {
+  return record.requests.filter((r) => r.url.endsWith("/functions/v1/exchange-token")).map((r) => r.method);
+}
+
+/** The HTTP methods of the requests the function logged (one JSON line each). */
+function functionMethods(lines: string[]): string[] {
+  return lines.flatMap((line) => {
+    const json = /^\[exchange-token\] (\{.*\})$/.exec(line)?.[1];
+    if (!json) return [];
+    const entry = JSON.parse(json);
+    return typeof entry.method === "string" ? [entry.method] : [];
+  });
+}
+
+Deno.test("the demo page exchanges in Chromium; an origin outside ALLOWED_ORIGINS is refused", async (t) => {
+  try {
+    await Deno.stat(CHROMIUM);
+  } catch {
+    throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
+  }
+  const demoPort = freePort();
+  const demoOrigin = `http://127.0.0.1:${demoPort}`;
+  const functionLog: string[] = [];
+  const stack = await startStack({
+    demoPort,
+    allowedOrigins: demoOrigin,
+    log: (line) => functionLog.push(line),
+  });
+  const elsewhere = await startDemoServer({ apiUrl: stack.apiUrl, anonKey: stack.anonKey });
+  const profile = await Deno.makeTempDir({ prefix: "demo-chromium-" });
+  let context: BrowserContext | undefined;
+  try {
+    assert.equal(stack.demoUrl, `${demoOrigin}/`);
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
+    const browser = context;
+
+    await t.step("the allowed origin signs up, exchanges, and shows the claims and expiry", async () => {
+      const record = await openPage(browser, stack.demoUrl!);
+      const { page } = record;
+      await page.fill("#email", "grace@example.com");
+      await page.fill("#password", PASSWORD);
+      assert.equal(await act(page, "#sign-up"), null);
+      await page.waitForSelector('body[data-user="grace@example.com"]');
+      assert.equal(await page.textContent("#user-email"), "grace@example.com");
+
+      const before = functionMethods(functionLog).length;
+      assert.equal(await act(page, "#exchange"), null);
+      const claims = JSON.parse((await page.textContent("#claims"))!);
+      assert.deepEqual(Object.keys(claims).sort(), ["email", "exp", "role", "tenant_id", "user_id"]);
+      assert.deepEqual([claims.email, claims.tenant_id, claims.role], ["grace@example.com", "demo", "user"]);
+      assert.ok(Math.abs(claims.exp - Date.now() / 1000 - 604_800) < 60, "expires in 7 days");
+      assert.match((await page.textContent("#expiry"))!, /\(in 7 days\)$/);
+
+      // The token on the page is the one the Python API accepts.
+      const token = (await page.textContent("#raw-token"))!;
+      const { payload } = await jwtVerify(token, new TextEncoder().encode(stack.backendJwtSecret), {
+        algorithms: ["HS256"],
+      });
+      assert.equal(payload.user_id, claims.user_id);
+
+      // Cross-origin with an Authorization header: the browser asked first.
+      assert.deepEqual(exchangeRequests(record), ["OPTIONS", "POST"]);
+      assert.deepEqual(functionMethods(functionLog).slice(before), ["OPTIONS", "POST"]);
+      assert.deepEqual(record.console.filter((line) => /CORS|error/i.test(line)), []);
+      await page.close();
+    });
+
+    await t.step("a tenant is picked, sign-out clears, and signing in again exchanges", async () => {
+      const { page } = await openPage(browser, stack.demoUrl!);
+      // The session survived the reload (supabase-js keeps it in localStorage).
+      assert.equal(await page.textContent("#user-email"), "grace@example.com");
+
+      await page.fill("#tenant-id", "acme");
+      assert.equal(await act(page, "#use-tenant"), "not_a_member");
+      assert.equal(await page.isHidden("#token"), true);
+      await page.fill("#tenant-id", "demo");
+      assert.equal(await act(page, "#use-tenant"), null);
+      assert.equal(JSON.parse((await page.textContent("#claims"))!).tenant_id, "demo");
+
+      assert.equal(await act(page, "#sign-out"), null);
+      assert.equal(await page.isHidden("#token"), true);
+      assert.equal(await page.isVisible("#sign-in-form"), true);
+      assert.equal(await page.textContent("#claims"), "");
+
+      await page.fill("#email", "grace@example.com");
+      await page.fill("#password", PASSWORD);
+      assert.equal(await act(page, "#sign-in"), null);
+      assert.equal(await act(page, "#exchange"), null);
+      assert.equal(JSON.parse((await page.textContent("#claims"))!).email, "grace@example.com");
+      await page.close();
+    });
+
+    await t.step("the same page on another origin is refused by the browser", async () => {
+      assert.notEqual(elsewhere.origin, demoOrigin);
+      const record = await openPage(browser, elsewhere.url);
+      const { page } = record;
+      await page.fill("#email", "mallory@example.com");
+      await page.fill("#password", PASSWORD);
+      assert.equal(await act(page, "#sign-up"), null, "Auth answers any origin, as Supabase's does");
+
+      const before = functionMethods(functionLog).length;
+      assert.equal(await act(page, "#exchange"), "network_error");
+      assert.equal(await page.isHidden("#token"), true);
+      assert.ok(
+        record.console.some((line) =>
+          line.includes(`from origin '${elsewhere.origin}' has been blocked by CORS policy`)
+        ),
+        `the browser reports a CORS refusal; console: ${JSON.stringify(record.console)}`,
+      );
+      // The preflight went out and was answered without this origin; the POST never reached the function.
+      assert.equal(exchangeRequests(record)[0], "OPTIONS");
+      assert.deepEqual(functionMethods(functionLog).slice(before), ["OPTIONS"]);
+      await page.close();
+    });
+  } finally {
+    await context?.close();
+    await Deno.remove(profile, { recursive: true });
+    await elsewhere.stop();
+    await stack.stop();
+  }
+});
