@@ -214,7 +214,7 @@ try {
   for (let run = 0; run < (smoke ? 1 : 5); run++) {
     const port = freePort();
     const started = performance.now();
-    const fn = startFunction(port, stack.functionEnv, quiet);
+    const fn = startFunction(port, stack.functionEnv);
     try {
       for (;;) {
         try {

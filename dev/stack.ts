@@ -24,6 +24,8 @@ import { startDemoServer } from "./demo_server.ts";
 const ROOT = new URL("../", import.meta.url);
 const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
 const FUNCTION_CONFIG = new URL("supabase/functions/exchange-token/deno.json", ROOT);
+/** The Edge runtime's per-worker memory limit in `supabase functions serve` (MiB). */
+const EDGE_MEMORY_LIMIT_MIB = 150;
 
 /** Options for {@linkcode startStack}. Ports of 0 (the default) are free ones picked at start. */
 export interface StackOptions {
@@ -140,7 +142,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
       ...options.functionEnv,
     };
-    const fn = startFunction(functionPort, functionEnv, log);
+    const fn = startFunction(functionPort, functionEnv, options.log);
     stopping.push(() => fn.stop());
 
     const gateway = Deno.serve(
@@ -219,31 +221,27 @@ export interface FunctionProcess {
 export function startFunction(
   port: number,
   env: Record<string, string>,
-  log: (line: string) => void,
+  log?: (line: string) => void,
 ): FunctionProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net",
       "--allow-env",
+      // The Edge runtime caps each worker's V8 heap (memoryLimitMb, 150 in `supabase functions serve`);
+      // Deno's own default sizes the heap for throughput and lets an idle-looking server reach ~180 MiB.
+      `--v8-flags=--max-heap-size=${EDGE_MEMORY_LIMIT_MIB}`,
       `--config=${FUNCTION_CONFIG.pathname}`,
       FUNCTION_ENTRY.pathname,
     ],
     cwd: ROOT,
     env: { ...env, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, NO_COLOR: "1" },
     stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
+    // Nobody to read the log lines: let the OS drop them rather than pump them through this process.
+    stdout: log ? "piped" : "null",
+    stderr: log ? "piped" : "null",
   }).spawn();
-  const pump = (stream: ReadableStream<Uint8Array>) =>
-    stream.pipeThrough(new TextDecoderStream()).pipeTo(
-      new WritableStream({
-        write(chunk) {
-          for (const line of chunk.split("\n")) if (line.trim()) log(`[exchange-token] ${line}`);
-        },
-      }),
-    );
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const pumps = log ? Promise.all([pumpLines(child.stdout, log), pumpLines(child.stderr, log)]) : undefined;
   return {
     pid: child.pid,
     listening: waitForPort(port, child.status),
@@ -257,6 +255,17 @@ export function startFunction(
       await pumps;
     },
   };
+}
+
+/** Passes each whole line of `stream` to `log`, prefixed with the function's name. */
+async function pumpLines(stream: ReadableStream<Uint8Array>, log: (line: string) => void) {
+  let partial = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) if (line.trim()) log(`[exchange-token] ${line}`);
+  }
+  if (partial.trim()) log(`[exchange-token] ${partial}`);
 }
 
 async function waitForPort(port: number, exited: Promise<Deno.CommandStatus>, timeoutMs = 20_000) {
