@@ -26,7 +26,8 @@ export type ExchangeErrorCode =
   | "unsupported_media_type"
   | "server_misconfigured"
   | "auth_unavailable"
-  | "database_unavailable";
+  | "database_unavailable"
+  | "internal_error";
 
 /**
  * Error codes the client raises itself.
@@ -75,6 +76,7 @@ const EXCHANGE_ERROR_CODES: ReadonlySet<string> = new Set<ExchangeErrorCode>([
   "server_misconfigured",
   "auth_unavailable",
   "database_unavailable",
+  "internal_error",
 ]);
 
 /**

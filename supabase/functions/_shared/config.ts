@@ -194,6 +194,10 @@ function _present(value: string | undefined): value is string {
 }
 
 function _httpUrl(env: Env, name: string): string {
+  return _url(env, name, ["http:", "https:"], "is not an http(s) URL").href.replace(/\/+$/, "");
+}
+
+function _url(env: Env, name: string, protocols: string[], wrongProtocol: string): URL {
   const value = env[name];
   if (!_present(value)) throw new ConfigError(name, "is not set");
   let url: URL;
@@ -202,10 +206,8 @@ function _httpUrl(env: Env, name: string): string {
   } catch {
     throw new ConfigError(name, "is not a URL");
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ConfigError(name, "is not an http(s) URL");
-  }
-  return url.href.replace(/\/+$/, "");
+  if (!protocols.includes(url.protocol)) throw new ConfigError(name, wrongProtocol);
+  return url;
 }
 
 function _supabaseKey(env: Env): string {
@@ -244,18 +246,8 @@ function _jwks(value: string | undefined): { keys: JsonWebKey[] } | undefined {
 }
 
 function _databaseUrl(env: Env, name: string): string {
-  const value = env[name];
-  if (!_present(value)) throw new ConfigError(name, "is not set");
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw new ConfigError(name, "is not a URL");
-  }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new ConfigError(name, "is not a postgres:// URL");
-  }
-  return value.trim();
+  _url(env, name, ["postgres:", "postgresql:"], "is not a postgres:// URL");
+  return env[name]!.trim();
 }
 
 function _algorithm(value: string | undefined): BackendJwtAlgorithm {
