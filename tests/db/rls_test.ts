@@ -17,6 +17,17 @@ Deno.test("row-level security: a user sees only their own rows and writes none",
                                                                       (${aliceTenant}, 'dave@a.example')`;
     await sql`insert into tenancy.domain_claims (domain, tenant_id) values ('b.example', ${bobTenant})`;
 
+    /** Each statement, run as Alice, fails for lack of privilege (42501). */
+    const assertEachRefusedForAlice = async (statements: string[]) => {
+      for (const statement of statements) {
+        await assert.rejects(
+          asRole(sql, "authenticated", alice.claims, (tx) => tx.unsafe(statement)),
+          { code: "42501" },
+          statement,
+        );
+      }
+    };
+
     await t.step("as A: only A's membership and tenant are visible", async () => {
       await asRole(sql, "authenticated", alice.claims, async (tx) => {
         assert.deepEqual((await tx`select user_id from tenancy.memberships`).map((r) => r.user_id), [
@@ -37,7 +48,7 @@ Deno.test("row-level security: a user sees only their own rows and writes none",
     }
 
     await t.step("as A: B's rows cannot be changed or deleted, nor A's own", async () => {
-      const attempts = [
+      await assertEachRefusedForAlice([
         `update tenancy.tenants set name = 'pwned' where id = '${bobTenant}'`,
         `update tenancy.memberships set role = 'admin' where user_id = '${alice.id}'`,
         `delete from tenancy.memberships where user_id = '${bob.id}'`,
@@ -45,31 +56,17 @@ Deno.test("row-level security: a user sees only their own rows and writes none",
         `update tenancy.invitations set accepted_at = now()`,
         `delete from tenancy.domain_claims`,
         `update tenancy.provisioning_policy set strategy = 'personal'`,
-      ];
-      for (const statement of attempts) {
-        await assert.rejects(
-          asRole(sql, "authenticated", alice.claims, (tx) => tx.unsafe(statement)),
-          { code: "42501" },
-          statement,
-        );
-      }
+      ]);
     });
 
     await t.step("as A: direct inserts into any table are refused", async () => {
-      const attempts = [
+      await assertEachRefusedForAlice([
         `insert into tenancy.tenants (name) values ('mine')`,
         `insert into tenancy.memberships (tenant_id, user_id, role) values ('${bobTenant}', '${alice.id}', 'admin')`,
         `insert into tenancy.invitations (tenant_id, email) values ('${bobTenant}', 'alice@a.example')`,
         `insert into tenancy.domain_claims (domain, tenant_id) values ('a.example', '${bobTenant}')`,
         `insert into tenancy.provisioning_policy (position, strategy) values (9, 'personal')`,
-      ];
-      for (const statement of attempts) {
-        await assert.rejects(
-          asRole(sql, "authenticated", alice.claims, (tx) => tx.unsafe(statement)),
-          { code: "42501" },
-          statement,
-        );
-      }
+      ]);
     });
 
     await t.step("as A: the private helpers cannot be called directly", async () => {
