@@ -14,7 +14,10 @@ const started = performance.now();
 const env = Deno.env.toObject();
 const stateDir = env.STATE_DIR ?? new URL("../.dev", import.meta.url).pathname;
 const mode = env.AUTH_MODE ?? "es256";
-if (mode !== "es256" && mode !== "hs256") throw new Error(`AUTH_MODE must be es256 or hs256, not ${mode}`);
+if (mode !== "es256" && mode !== "hs256") {
+  console.error(`deno task dev: AUTH_MODE must be es256 or hs256, not ${mode}`);
+  Deno.exit(1);
+}
 
 const stack = await startStack({
   apiPort: Number(env.API_PORT ?? 54321),
@@ -25,6 +28,10 @@ const stack = await startStack({
   allowedOrigins: env.ALLOWED_ORIGINS,
   demoPort: Number(env.DEMO_PORT ?? 5173),
   log: (line) => console.log(line),
+}).catch((err: Error) => {
+  // A taken port or a failed part: say what, without a stack trace (startStack has stopped the rest).
+  console.error(`deno task dev: ${err.message}`);
+  Deno.exit(1);
 });
 
 const vars = stack.env();
