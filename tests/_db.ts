@@ -128,15 +128,24 @@ export async function asRole<T>(
   return result as T;
 }
 
+/** A row of `tenancy.resolve_tenant()`. */
+export interface ResolvedTenant {
+  tenant_id: string;
+  tenant_uuid: string;
+  role: string;
+  provisioned: boolean;
+  email: string | null;
+}
+
 /** `tenancy.resolve_tenant(requested)` as the given user, committed (as an exchange does). */
 export async function resolveAs(
   sql: postgres.Sql,
   user: TestUser,
   requested: string | null = null,
-): Promise<{ tenant_id: string; tenant_uuid: string; role: string; provisioned: boolean }> {
+): Promise<ResolvedTenant> {
   return await asRole(sql, "authenticated", user.claims, async (tx) => {
     const [row] = await tx`select * from tenancy.resolve_tenant(${requested})`;
-    return row as { tenant_id: string; tenant_uuid: string; role: string; provisioned: boolean };
+    return row as ResolvedTenant;
   }, { commit: true });
 }
 

@@ -158,7 +158,7 @@ comment on function tenancy_private.provision(uuid, text, boolean) is
 -- The entry point
 -- ============================================================================================
 create function tenancy.resolve_tenant(requested text default null)
-returns table (tenant_id text, tenant_uuid uuid, role text, provisioned boolean)
+returns table (tenant_id text, tenant_uuid uuid, role text, provisioned boolean, email text)
 language plpgsql security definer set search_path = ''
 as $$
 declare
@@ -190,11 +190,14 @@ begin
     end if;
   end if;
 
-  return query select found_membership.tenant_id, found_membership.tenant_uuid, found_membership.role, did_provision;
+  -- The email the backend sees is auth.users' current one, and only once confirmed: the token's email claim
+  -- may be unconfirmed or an hour stale.
+  return query select found_membership.tenant_id, found_membership.tenant_uuid, found_membership.role, did_provision,
+                      caller.confirmed_email;
 end;
 $$;
 comment on function tenancy.resolve_tenant(text) is
-  'The caller''s tenant for a backend JWT: the requested one (id or external_id; must be theirs), else their default; a user with none is provisioned by tenancy.provisioning_policy. Identity comes only from request.jwt.claims, checked against auth.users and auth.sessions. Raises TNAUT (401), TNNOT (403 no_tenant), TNMEM (403 not_a_member).';
+  'The caller''s tenant for a backend JWT: the requested one (id or external_id; must be theirs), else their default; a user with none is provisioned by tenancy.provisioning_policy. Identity comes only from request.jwt.claims, checked against auth.users and auth.sessions. Also returns the caller''s email from auth.users when confirmed (else null). Raises TNAUT (401), TNNOT (403 no_tenant), TNMEM (403 not_a_member).';
 
 -- ============================================================================================
 -- Grants

@@ -43,6 +43,7 @@ Deno.test("tenancy.resolve_tenant()", async (t) => {
         tenant_uuid: tenant,
         role: "admin",
         provisioned: false,
+        email: user.email,
       });
     });
 
@@ -91,6 +92,7 @@ Deno.test("tenancy.resolve_tenant()", async (t) => {
         tenant_uuid: tenant,
         role: "editor",
         provisioned: true,
+        email: "invited@example.org",
       });
       const [invitation] = await sql`select accepted_at, accepted_by from tenancy.invitations
                                       where tenant_id = ${tenant}`;
@@ -180,6 +182,17 @@ Deno.test("tenancy.resolve_tenant()", async (t) => {
       const [{ count }] =
         await sql`select count(*)::int from tenancy.memberships where tenant_id = ${row.tenant_uuid}`;
       assert.equal(count, 1);
+    });
+
+    await t.step("the email comes from auth.users, and only once it is confirmed", async () => {
+      await setPolicy(sql, [{ strategy: "personal" }]);
+      const unconfirmed = await createUser(sql, { email: "new@example.net", confirmed: false });
+      assert.equal((await resolveAs(sql, unconfirmed)).email, null);
+      await sql`update auth.users set email_confirmed_at = now() where id = ${unconfirmed.id}`;
+      assert.equal((await resolveAs(sql, unconfirmed)).email, "new@example.net");
+      // A claim in the token does not count; the row does.
+      const spoofed = { ...unconfirmed, claims: { ...unconfirmed.claims, email: "ceo@example.net" } };
+      assert.equal((await resolveAs(sql, spoofed)).email, "new@example.net");
     });
 
     await t.step("an anonymous user never gets a personal tenant", async () => {

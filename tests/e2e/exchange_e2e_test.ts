@@ -183,6 +183,7 @@ Deno.test("a user with an unconfirmed email never joins a tenant by invitation o
       assert.notEqual(data.tenant_id, "invite-only", "not by invitation");
       assert.notEqual(data.tenant_id, "demo", "not by the example.com domain claim");
       assert.equal(data.role, "owner", "the personal tenant of the seed's policy");
+      assert.equal(data.email, null, "an unconfirmed email is not passed on to the backend");
       const [invitation] =
         await sql`select accepted_at from tenancy.invitations where email = 'eve@example.com'`;
       assert.equal(invitation.accepted_at, null);

@@ -34,6 +34,7 @@ Deno.test("resolveTenant() against real Postgres", async (t) => {
         tenantUuid: acme,
         role: "admin",
         provisioned: false,
+        email: user.email,
       });
       assert.equal((await tenancy.resolveTenant(user.claims, beta)).tenantId, beta);
       assert.equal((await tenancy.resolveTenant(user.claims, "acme-ext")).tenantUuid, acme);
@@ -65,6 +66,7 @@ Deno.test("resolveTenant() against real Postgres", async (t) => {
           tenantUuid: beta,
           role: "viewer",
           provisioned: true,
+          email: user.email,
         });
         assert.equal((await tenancy.resolveTenant(user.claims, null)).provisioned, false);
       } finally {

@@ -16,7 +16,6 @@ const TOKEN = "header.payload.signature";
 const CALLER: AccessTokenClaims = {
   userId: USER,
   sessionId: "0b0d5c8e-8f5e-4f2c-9a57-3e0a8f9b1c2d",
-  email: "someone@example.com",
   exp: 2000000000,
   claims: { sub: USER, role: "authenticated" },
 };
@@ -40,6 +39,7 @@ function setup(
         tenantUuid: crypto.randomUUID(),
         role: "admin",
         provisioned: true,
+        email: "someone@example.com",
       });
     }),
     signToken: createBackendSigner({

@@ -87,7 +87,7 @@ export function createExchangeHandler(deps: ExchangeHandlerDeps): (req: Request)
     entry.tenant_id = grant.tenantId;
     entry.provisioned = grant.provisioned;
     const signed = await deps.signToken(
-      { userId: caller.userId, tenantId: grant.tenantId, role: grant.role, email: caller.email },
+      { userId: caller.userId, tenantId: grant.tenantId, role: grant.role, email: grant.email },
       now(),
     );
     const body: ExchangeSuccess = {
@@ -95,7 +95,7 @@ export function createExchangeHandler(deps: ExchangeHandlerDeps): (req: Request)
       user_id: caller.userId,
       tenant_id: grant.tenantId,
       role: grant.role,
-      email: caller.email,
+      email: grant.email,
       token_type: "Bearer",
       expires_in: signed.expiresIn,
       expires_at: signed.expiresAt.toISOString(),

@@ -30,6 +30,8 @@ export interface TenantGrant {
   role: string;
   /** Whether this exchange created the membership (invitation, domain claim, personal or default tenant). */
   provisioned: boolean;
+  /** The caller's email from `auth.users`, only when confirmed (never the token's unverified claim). */
+  email: string | null;
 }
 
 /** Resolves the caller's tenant; the injected collaborator of the handler. */
@@ -142,7 +144,7 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
                          set_config('request.jwt.claims', ${claims}, true),
                          set_config('exchange.requested_tenant', ${requested ?? ""}, true),
                          set_config('statement_timeout', ${statementTimeout}, true)`,
-      connection`select tenant_id, tenant_uuid::text as tenant_uuid, role, provisioned
+      connection`select tenant_id, tenant_uuid::text as tenant_uuid, role, provisioned, email
                     from tenancy.resolve_tenant(nullif(current_setting('exchange.requested_tenant', true), ''))`,
       connection`commit`,
     ];
@@ -163,6 +165,7 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
       tenantUuid: String(row.tenant_uuid),
       role: String(row.role),
       provisioned: row.provisioned === true,
+      email: typeof row.email === "string" ? row.email : null,
     };
   };
 

@@ -32,8 +32,6 @@ export interface AccessTokenClaims {
   userId: string;
   /** The Auth session the token belongs to (`session_id`). */
   sessionId: string;
-  /** The email claim, or null when the user has none (anonymous, phone). */
-  email: string | null;
   /** Expiry, in seconds since the epoch. */
   exp: number;
   /** Every verified claim, as PostgREST puts them in `request.jwt.claims`. */
@@ -181,8 +179,7 @@ export function checkVerifiedClaims(claims: Record<string, unknown>, now: Date):
   if (typeof claims.exp !== "number" || claims.exp <= Math.floor(now.getTime() / 1000)) {
     throw new ExchangeError("invalid_token", "The access token has expired");
   }
-  const email = typeof claims.email === "string" && claims.email !== "" ? claims.email : null;
-  return { userId: claims.sub.toLowerCase(), sessionId: claims.session_id, email, exp: claims.exp, claims };
+  return { userId: claims.sub.toLowerCase(), sessionId: claims.session_id, exp: claims.exp, claims };
 }
 
 /**
