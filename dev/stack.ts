@@ -242,9 +242,12 @@ export function startFunction(
     stderr: log ? "piped" : "null",
   }).spawn();
   const pumps = log ? Promise.all([pumpLines(child.stdout, log), pumpLines(child.stderr, log)]) : undefined;
+  const listening = waitForPort(port, child.status);
+  // A caller that never awaits it (it reached the function itself, then stopped it) must not crash on it.
+  listening.catch(() => {});
   return {
     pid: child.pid,
-    listening: waitForPort(port, child.status),
+    listening,
     async stop() {
       try {
         child.kill("SIGTERM");
