@@ -19,6 +19,7 @@
  */
 import { type MailStore, type StoredMail, toMessage, toSummary } from "./_store.ts";
 import { compileSearch, UnsupportedSearchError } from "./_search.ts";
+import type { MessageSummary } from "./_mail.ts";
 import { PAGE_HEADERS, renderList, renderMessage, renderNotFound } from "./_page.ts";
 
 /** Mailpit's `MessagesSummary` (`server/apiv1/messages.go`). */
@@ -31,7 +32,7 @@ export interface MessagesSummary {
   messages_unread: number;
   start: number;
   tags: string[];
-  messages: ReturnType<typeof toSummary>[];
+  messages: MessageSummary[];
 }
 
 const DEFAULT_LIMIT = 50;
@@ -90,22 +91,21 @@ export function createMailboxHandler(store: MailStore): (req: Request) => Promis
       const mail = message[2] ? store.get(id) : store.open(id);
       if (!mail) return error(404, "Message not found");
       if (message[2]) {
-        return new Response(mail.raw, { headers: { "content-type": "text/plain; charset=utf-8" } });
+        return new Response(mail.raw, {
+          headers: { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" },
+        });
       }
       return json(toMessage(mail));
     }
     if (path === "/livez" || path === "/readyz") return ok();
-    if (path === "/" || view) {
+    if (path === "/") {
       if (req.method !== "GET") return notAllowed("GET");
-      if (path === "/") {
-        return new Response(
-          renderList(store.list({ start: 0, limit: PAGE_LIMIT }).mails, store.stats().total),
-          {
-            headers: PAGE_HEADERS,
-          },
-        );
-      }
-      const mail = store.open(decodeSegment(view![1]) ?? "");
+      const { mails } = store.list({ start: 0, limit: PAGE_LIMIT });
+      return new Response(renderList(mails, store.stats().total), { headers: PAGE_HEADERS });
+    }
+    if (view) {
+      if (req.method !== "GET") return notAllowed("GET");
+      const mail = store.open(decodeSegment(view[1]) ?? "");
       if (!mail) return new Response(renderNotFound(), { status: 404, headers: PAGE_HEADERS });
       return new Response(renderMessage(mail), { headers: PAGE_HEADERS });
     }
