@@ -166,12 +166,13 @@ Deno.test("the gateway", async (t) => {
       }
     });
 
-    await t.step("a function that is down is Kong's 502", async () => {
+    await t.step("a function that is down is Kong's 502, with Kong's CORS", async () => {
       const res = await request("/functions/v1/stopped-function", { method: "POST" });
       assert.equal(res.status, 502);
       assert.deepEqual(await res.json(), {
         message: "An invalid response was received from the upstream server",
       });
+      assert.equal(res.headers.get("access-control-allow-origin"), "*");
     });
   } finally {
     await fn.shutdown();
