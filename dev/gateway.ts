@@ -11,7 +11,8 @@
  *   every answer, the gateway's refusals included.
  * - `/functions/v1/<name>` is proxied to the function's server with the path `/<name>`, the way the
  *   Edge runtime sees it. As on the hosted platform, the function owns its CORS and authentication
- *   (`verify_jwt = false`): requests, preflights included, and responses pass through untouched.
+ *   (`verify_jwt = false`): requests, preflights included, and responses pass through untouched. The
+ *   gateway's own 502, when the function's server is down, carries `*` so that a browser can read it.
  * - Anything else is Kong's 404, without CORS (no route, so no plugin).
  *
  * Where this still differs from Kong:
@@ -91,7 +92,7 @@ export function createGateway(options: GatewayOptions): (req: Request) => Promis
   };
 }
 
-/** Kong's key-auth: the `apikey` header, else the query parameter; a present but empty header counts. */
+/** Kong's key-auth: the `apikey` header, else the query parameter; an empty header is a missing key. */
 function checkApiKey(req: Request, url: URL, apiKeys: Set<string>): Response | undefined {
   const key = req.headers.get("apikey") ?? url.searchParams.get("apikey");
   if (!key) {
