@@ -9,7 +9,7 @@
 import { createClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { startFunction, startStack } from "../dev/stack.ts";
-import { startAuthEmulator } from "../dev/auth_emulator.ts";
+import { startAuthEmulator } from "../dev/auth_emulator/mod.ts";
 import { freePort } from "../dev/postgres.ts";
 import { createUser } from "../tests/_db.ts";
 import { loadConfig } from "../supabase/functions/_shared/config.ts";

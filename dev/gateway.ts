@@ -1,13 +1,29 @@
 /**
- * The API gateway of the local stack: one port that routes as a Supabase project's does (Kong on
- * `supabase start`, the platform's gateway when hosted).
+ * The API gateway of the local stack: one port that routes as a Supabase project's Kong does. The rules
+ * are those of Supabase's self-hosting `docker/volumes/api/kong.yml` (supabase/supabase), which keeps
+ * the `apikey` check the platform has; `supabase start`'s own Kong (supabase/cli
+ * `internal/start/templates/kong.yml`) dropped key-auth in 2023 and checks no key at all.
  *
- * - `/auth/v1/*` goes to Supabase Auth (here the Auth emulator) and needs an `apikey` (header or query),
- *   except the public routes (`.well-known/jwks.json`, `verify`, `callback`, `authorize`), as Kong's
- *   key-auth does; refusals carry CORS headers, as Kong's cors plugin adds them.
+ * - `/auth/v1/*` goes to Supabase Auth (here the Auth emulator, which checks no key itself). Kong's
+ *   key-auth wants an `apikey` header (else query parameter) equal to one of the project's keys, except
+ *   on the open routes ({@linkcode OPEN_AUTH_ROUTES}, Kong's `auth-v1-open*` services). Kong's cors plugin,
+ *   with its defaults, answers preflights itself (200) and sets `Access-Control-Allow-Origin: *` on
+ *   every answer, the gateway's refusals included.
  * - `/functions/v1/<name>` is proxied to the function's server with the path `/<name>`, the way the
- *   Edge runtime sees it. The function owns its CORS and authentication (`verify_jwt = false`), so the
- *   gateway passes its responses through untouched.
+ *   Edge runtime sees it. As on the hosted platform, the function owns its CORS and authentication
+ *   (`verify_jwt = false`): requests, preflights included, and responses pass through untouched. The
+ *   gateway's own 502, when the function's server is down, carries `*` so that a browser can read it.
+ * - Anything else is Kong's 404, without CORS (no route, so no plugin).
+ *
+ * Where this still differs from Kong:
+ * - Kong's request-transformer, which rewrites `Authorization` from the `apikey` (a missing one becomes
+ *   the key's JWT, `Bearer sb_…` is replaced), is not applied: supabase-js sends both headers itself.
+ * - The acl plugin is left out: both keys it knows (anon, service_role) may use every route here.
+ * - `supabase start`'s Kong also runs its cors plugin on `/functions/v1`, so there it answers a
+ *   function's preflights and overrides its `Access-Control-Allow-Origin`; the hosted platform, and
+ *   this gateway, do not.
+ * - The hosted platform words its refusals differently (`Invalid API key`, with a `hint`).
+ * - No `Server`, `Via` or `X-Kong-*` headers, no timeouts and no other Supabase service.
  *
  * @module
  */
@@ -22,12 +38,19 @@ export interface GatewayOptions {
   apiKeys: string[];
 }
 
-const PUBLIC_AUTH_ROUTES = [
-  "/auth/v1/.well-known/jwks.json",
+/**
+ * The Auth routes Kong serves without key-auth; like Kong's route paths, each matches as a prefix
+ * (`/auth/v1/verify?token=…`).
+ */
+export const OPEN_AUTH_ROUTES: readonly string[] = [
   "/auth/v1/verify",
   "/auth/v1/callback",
   "/auth/v1/authorize",
+  "/auth/v1/.well-known/jwks.json",
 ];
+
+// What Kong's cors plugin allows in a preflight when no `methods` are configured.
+const CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE,OPTIONS,TRACE,CONNECT";
 
 // Headers that describe one hop of a connection, not the request, and must not be forwarded.
 const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"];
@@ -36,10 +59,16 @@ const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "upgrade", 
  * Builds the gateway's request handler.
  *
  * @param options The routes' targets and the accepted API keys.
- * @returns A handler for `Deno.serve`.
- * @example
+ * @returns A handler for `Deno.serve`; it never throws.
+ * @example Route Auth and one function behind one port
  * ```ts
- * Deno.serve({ port: 54321 }, createGateway({ auth, functions: { "exchange-token": fnUrl }, apiKeys }));
+ * const handler = createGateway({
+ *   auth: () => Promise.resolve(Response.json({})),
+ *   functions: { "exchange-token": "http://127.0.0.1:8081" },
+ *   apiKeys: ["<anon key>"],
+ * });
+ * const res = await handler(new Request("http://127.0.0.1:54321/auth/v1/user"));
+ * console.log(res.status, await res.json()); // 401 { message: "No API key found in request" }
  * ```
  */
 export function createGateway(options: GatewayOptions): (req: Request) => Promise<Response> {
@@ -47,45 +76,67 @@ export function createGateway(options: GatewayOptions): (req: Request) => Promis
   return async (req) => {
     const url = new URL(req.url);
     if (url.pathname.startsWith("/auth/v1/")) {
-      if (req.method !== "OPTIONS" && !PUBLIC_AUTH_ROUTES.includes(url.pathname)) {
-        const key = req.headers.get("apikey") ?? url.searchParams.get("apikey");
-        if (!key) return kongError(req, 401, "No API key found in request");
-        if (!apiKeys.has(key)) return kongError(req, 401, "Invalid authentication credentials");
-      }
-      return await options.auth(req);
+      if (isPreflight(req)) return preflight(req);
+      const open = OPEN_AUTH_ROUTES.some((route) => url.pathname.startsWith(route));
+      const refusal = open ? undefined : checkApiKey(req, url, apiKeys);
+      return withCors(refusal ?? await options.auth(req));
     }
     const fn = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
     if (fn && Object.hasOwn(options.functions, fn[1])) {
-      return await proxy(req, new URL(`/${fn[1]}${fn[2] ?? ""}${url.search}`, options.functions[fn[1]]));
+      const target = new URL(`/${fn[1]}${fn[2] ?? ""}${url.search}`, options.functions[fn[1]]);
+      // The function's server is down or booting: what Kong answers for an unreachable upstream.
+      return await proxy(req, target) ??
+        withCors(kongError(502, "An invalid response was received from the upstream server"));
     }
-    return kongError(req, 404, "no Route matched with those values");
+    return kongError(404, "no Route matched with those values");
   };
 }
 
-async function proxy(req: Request, target: URL): Promise<Response> {
+/** Kong's key-auth: the `apikey` header, else the query parameter; an empty header is a missing key. */
+function checkApiKey(req: Request, url: URL, apiKeys: Set<string>): Response | undefined {
+  const key = req.headers.get("apikey") ?? url.searchParams.get("apikey");
+  if (!key) {
+    const refusal = kongError(401, "No API key found in request");
+    refusal.headers.set("WWW-Authenticate", 'Key realm="kong"');
+    return refusal;
+  }
+  return apiKeys.has(key) ? undefined : kongError(401, "Invalid authentication credentials");
+}
+
+// Kong's cors plugin treats an OPTIONS as a preflight only with both of these headers.
+function isPreflight(req: Request): boolean {
+  return req.method === "OPTIONS" && req.headers.has("Origin") &&
+    req.headers.has("Access-Control-Request-Method");
+}
+
+function preflight(req: Request): Response {
+  const headers = new Headers({
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": CORS_METHODS,
+  });
+  const requested = req.headers.get("Access-Control-Request-Headers");
+  if (requested !== null) headers.set("Access-Control-Allow-Headers", requested);
+  return new Response(null, { status: 200, headers });
+}
+
+// Kong's cors plugin in its header filter: with no `origins` configured, `*` replaces the upstream's.
+function withCors(response: Response): Response {
+  const headers = new Headers(response.headers);
+  headers.set("Access-Control-Allow-Origin", "*");
+  return new Response(response.body, { status: response.status, headers });
+}
+
+async function proxy(req: Request, target: URL): Promise<Response | undefined> {
   const headers = new Headers(req.headers);
   for (const name of HOP_BY_HOP) headers.delete(name);
   headers.set("x-forwarded-host", new URL(req.url).host);
   try {
-    return await fetch(target, {
-      method: req.method,
-      headers,
-      body: req.body,
-      redirect: "manual",
-    });
+    return await fetch(target, { method: req.method, headers, body: req.body, redirect: "manual" });
   } catch {
-    // The function's server is down or booting: what Kong answers for an unreachable upstream.
-    return kongError(req, 502, "An invalid response was received from the upstream server");
+    return undefined;
   }
 }
 
-function kongError(req: Request, status: number, message: string): Response {
-  return Response.json({ message }, {
-    status,
-    headers: {
-      "access-control-allow-origin": req.headers.get("origin") ?? "*",
-      "access-control-allow-credentials": "true",
-      vary: "Origin",
-    },
-  });
+function kongError(status: number, message: string): Response {
+  return Response.json({ message }, { status });
 }

@@ -17,7 +17,7 @@ import {
   startPostgres,
 } from "./postgres.ts";
 import { prepareDatabase } from "./database.ts";
-import { type AuthEmulator, createAuthEmulator } from "./auth_emulator.ts";
+import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
 import { createGateway } from "./gateway.ts";
 import { startDemoServer } from "./demo_server.ts";
 

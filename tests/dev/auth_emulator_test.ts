@@ -1,7 +1,9 @@
 /**
  * The Auth emulator through a real supabase-js client, against a real migrated database: what the rest of
  * the project relies on (tokens with Supabase's claims, JWKS, sessions in auth.sessions) and GoTrue's
- * answers to the ways it can go wrong.
+ * answers to the ways it can go wrong. What only GoTrue's HTTP layer decides (CORS, error formats, no
+ * `apikey` check) is asked of the emulator's handler directly; the gateway's rules are
+ * `gateway_test.ts`'s.
  *
  * @module
  */
@@ -9,7 +11,7 @@ import assert from "node:assert/strict";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { openTestDatabase, type TestDatabase } from "../_db.ts";
-import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator.ts";
+import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 
 const PASSWORD = "correct horse battery";
 
@@ -241,66 +243,91 @@ Deno.test("Auth emulator", async (t) => {
       assert.equal((await supabase.auth.getUser(session.access_token)).error?.code, "user_not_found");
     });
 
+    await t.step("like Auth itself, the emulator checks no apikey: that is the gateway's job", async () => {
+      const { session, user } = await signedUp(es256);
+      for (const headers of [{}, { apikey: "not-a-key" }] as Record<string, string>[]) {
+        const res = await es256.handler(
+          new Request(`${es256.url}/auth/v1/user`, {
+            headers: { ...headers, Authorization: `Bearer ${session.access_token}` },
+          }),
+        );
+        assert.equal(res.status, 200);
+        assert.equal((await res.json()).id, user.id);
+      }
+    });
+
+    await t.step("the JWKS publishes the signing key field for field as Supabase does", async () => {
+      const jwks = await es256.handler(new Request(`${es256.url}/auth/v1/.well-known/jwks.json`));
+      assert.equal(jwks.status, 200);
+      const [key] = (await jwks.json()).keys;
+      assert.deepEqual(Object.keys(key).sort(), [
+        "alg",
+        "crv",
+        "ext",
+        "key_ops",
+        "kid",
+        "kty",
+        "use",
+        "x",
+        "y",
+      ]);
+      assert.equal(key.alg, "ES256");
+      assert.equal(key.use, "sig");
+    });
+
+    await t.step("answers carry GoTrue's own CORS headers, errors included", async () => {
+      const res = await es256.handler(
+        new Request(`${es256.url}/auth/v1/user`, { headers: { Origin: "https://app.example" } }),
+      );
+      assert.equal(res.status, 401);
+      await res.body?.cancel();
+      assert.equal(res.headers.get("access-control-allow-origin"), "*");
+      assert.equal(res.headers.get("access-control-allow-credentials"), "true");
+      assert.equal(
+        res.headers.get("access-control-expose-headers"),
+        "X-Total-Count, Link, X-Supabase-Api-Version",
+      );
+      assert.equal(res.headers.get("vary"), "Origin");
+      const sameOrigin = await es256.handler(new Request(`${es256.url}/auth/v1/health`));
+      await sameOrigin.body?.cancel();
+      assert.equal(sameOrigin.headers.get("access-control-allow-origin"), null);
+      assert.equal(sameOrigin.headers.get("vary"), "Origin");
+    });
+
     await t.step(
-      "every route but the open ones requires an apikey, and answers with CORS headers",
+      "a preflight is allowed only for GoTrue's headers, which do not include apikey",
       async () => {
-        const missing = await fetch(`${es256.url}/auth/v1/user`, {
-          headers: { Origin: "https://app.example" },
-        });
-        assert.equal(missing.status, 401);
-        assert.deepEqual(await missing.json(), {
-          message: "No API key found in request",
-          hint: "No `apikey` request header or url param was found.",
-        });
-        assert.equal(missing.headers.get("access-control-allow-origin"), "https://app.example");
-        const wrong = await fetch(`${es256.url}/auth/v1/token?grant_type=password`, {
-          method: "POST",
-          headers: { apikey: hs256.anonKey },
-          body: "{}",
-        });
-        assert.equal(wrong.status, 401);
-        assert.equal((await wrong.json()).message, "Invalid API key");
-
-        const jwks = await fetch(`${es256.url}/auth/v1/.well-known/jwks.json`);
-        assert.equal(jwks.status, 200);
-        const [key] = (await jwks.json()).keys;
-        assert.deepEqual(Object.keys(key).sort(), [
-          "alg",
-          "crv",
-          "ext",
-          "key_ops",
-          "kid",
-          "kty",
-          "use",
-          "x",
-          "y",
-        ]);
-        assert.equal(key.alg, "ES256");
-        assert.equal(key.use, "sig");
-
-        const preflight = await fetch(`${es256.url}/auth/v1/token`, {
-          method: "OPTIONS",
-          headers: {
-            Origin: "https://app.example",
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "apikey, authorization, content-type, x-client-info",
-          },
-        });
-        await preflight.body?.cancel();
-        assert.equal(preflight.status, 204);
-        assert.equal(preflight.headers.get("access-control-allow-origin"), "https://app.example");
-        assert.equal(preflight.headers.get("access-control-allow-credentials"), "true");
-        assert.match(preflight.headers.get("access-control-allow-headers") ?? "", /apikey/);
+        const preflight = (requestHeaders: string) =>
+          es256.handler(
+            new Request(`${es256.url}/auth/v1/token`, {
+              method: "OPTIONS",
+              headers: {
+                Origin: "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": requestHeaders,
+              },
+            }),
+          );
+        const allowed = await preflight("authorization,content-type,x-client-info");
+        assert.equal(allowed.status, 204);
+        assert.equal(allowed.headers.get("access-control-allow-origin"), "*");
+        assert.equal(allowed.headers.get("access-control-allow-methods"), "POST");
+        assert.equal(
+          allowed.headers.get("access-control-allow-headers"),
+          "authorization,content-type,x-client-info",
+        );
+        assert.equal(allowed.headers.get("access-control-allow-credentials"), "true");
+        // What supabase-js in a browser asks for: in a project, the gateway answers this one.
+        const withApiKey = await preflight("apikey,authorization,content-type,x-client-info");
+        assert.equal(withApiKey.status, 204);
+        assert.equal(withApiKey.headers.get("access-control-allow-origin"), null);
+        assert.equal(withApiKey.headers.get("access-control-allow-headers"), null);
       },
     );
 
     await t.step("bad input is a JSON 4xx in the format the client asked for, never a 500", async () => {
       const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-        fetch(`${es256.url}/auth/v1${path}`, {
-          method: "POST",
-          headers: { apikey: es256.anonKey, ...headers },
-          body,
-        });
+        es256.handler(new Request(`${es256.url}/auth/v1${path}`, { method: "POST", headers, body }));
       const legacy = await post("/signup", "{not json");
       assert.equal(legacy.status, 400);
       assert.deepEqual(Object.keys(await legacy.json()), ["code", "error_code", "msg"]);
@@ -331,8 +358,9 @@ Deno.test("Auth emulator", async (t) => {
       const noBearer = await post("/logout", "");
       assert.equal(noBearer.status, 401);
       assert.equal((await noBearer.json()).error_code, "no_authorization");
-      const method = await fetch(`${es256.url}/auth/v1/signup`, { headers: { apikey: es256.anonKey } });
+      const method = await es256.handler(new Request(`${es256.url}/auth/v1/signup`));
       assert.equal(method.status, 405);
+      assert.equal(method.headers.get("allow"), "POST");
       await method.body?.cancel();
     });
 

@@ -5,7 +5,7 @@
  */
 import { createClient } from "@supabase/supabase-js";
 import { openTestDatabase, type TestDatabase } from "../_db.ts";
-import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator.ts";
+import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 import { createExchangeHandlerFromConfig, type ExchangeApp } from "../../supabase/functions/_shared/app.ts";
 import type { Config } from "../../supabase/functions/_shared/config.ts";
 import type { ExchangeLogEntry } from "../../supabase/functions/_shared/handler.ts";

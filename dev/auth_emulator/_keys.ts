@@ -17,7 +17,7 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
-import { HttpError } from "./_auth_errors.ts";
+import { HttpError } from "./_errors.ts";
 
 /** How access tokens are signed. */
 export type SigningMode = "es256" | "hs256";

@@ -1,12 +1,12 @@
 /**
- * Errors of the Auth emulator, shaped as Supabase Auth (GoTrue) and the Supabase gateway render them.
+ * Errors of the Auth emulator, shaped as Supabase Auth (GoTrue) renders them (`internal/api/apierrors`).
  *
  * GoTrue has two error families: `HTTPError` (most endpoints) and `OAuthError` (a few token-grant checks).
  * An `HTTPError` is rendered per the request's `X-Supabase-Api-Version` header, as GoTrue's
  * `HandleResponseError` does: `{ code: "<error_code>", message }` for 2024-01-01 and later (the version
  * supabase-js sends, echoed back so that the client reads `code` as the error code), else the initial
  * `{ code: <status>, error_code, msg }`. An `OAuthError` is always `400 { error, error_description }`.
- * Refusals by the gateway (missing or unknown `apikey`) are Kong's `{ message, hint }`.
+ * Refusals for a missing or unknown `apikey` are the gateway's (`dev/gateway.ts`), never Auth's.
  *
  * @module
  */
@@ -46,19 +46,6 @@ export class OAuthError extends Error {
   }
 }
 
-/** A refusal by the API gateway in front of Auth (Kong's key-auth), before Auth sees the request. */
-export class GatewayError extends Error {
-  /**
-   * @param status HTTP status.
-   * @param message Kong's message.
-   * @param hint The hint Supabase's gateway adds.
-   */
-  constructor(readonly status: number, message: string, readonly hint: string) {
-    super(message);
-    this.name = "GatewayError";
-  }
-}
-
 /**
  * Renders an error as GoTrue would; anything unknown becomes GoTrue's generic 500 and is logged, so no
  * message, SQL or stack trace of an unexpected failure reaches the client.
@@ -66,17 +53,18 @@ export class GatewayError extends Error {
  * @param err What the handler threw.
  * @param req The request (its API version header picks the format).
  * @returns The JSON error response, without CORS headers.
- * @example
+ * @example Render a validation error in the format the request asks for
  * ```ts
- * return toErrorResponse(new HttpError(400, "validation_failed", "missing email or phone"), req);
+ * const req = new Request("http://127.0.0.1/auth/v1/token", {
+ *   headers: { "X-Supabase-Api-Version": "2024-01-01" },
+ * });
+ * const res = toErrorResponse(new HttpError(400, "validation_failed", "missing email or phone"), req);
+ * console.log(res.status, await res.json()); // 400 { code: "validation_failed", message: "missing email or phone" }
  * ```
  */
 export function toErrorResponse(err: unknown, req: Request): Response {
   if (err instanceof OAuthError) {
     return Response.json({ error: err.error, error_description: err.message }, { status: 400 });
-  }
-  if (err instanceof GatewayError) {
-    return Response.json({ message: err.message, hint: err.hint }, { status: err.status });
   }
   const httpError = err instanceof HttpError ? err : unexpected(err);
   const headers = new Headers();

@@ -1,0 +1,65 @@
+/**
+ * The Auth emulator's HTTP surface: which route answers which path and method under `/auth/v1`, inside
+ * GoTrue's CORS, with every error rendered as GoTrue renders it.
+ *
+ * @module
+ */
+import type { AuthContext, Route } from "./_context.ts";
+import { withAuthCors } from "./_cors.ts";
+import { HttpError, toErrorResponse } from "./_errors.ts";
+import { logout } from "./_logout.ts";
+import { signup } from "./_signup.ts";
+import { token } from "./_token.ts";
+import { getUser } from "./_user.ts";
+
+/** Where Supabase mounts Auth on a project's URL. */
+export const AUTH_PREFIX = "/auth/v1";
+
+// GoTrue's routes that the emulator serves, by path and method (`internal/api/api.go`).
+const ROUTES: Record<string, Record<string, Route>> = {
+  "/signup": { POST: signup },
+  "/token": { POST: token },
+  "/user": { GET: getUser },
+  "/logout": { POST: logout },
+  "/.well-known/jwks.json": { GET: (ctx) => Promise.resolve(Response.json(ctx.keys.jwks)) },
+  "/health": {
+    GET: () =>
+      Promise.resolve(Response.json({
+        version: "emulator",
+        name: "GoTrue",
+        description: "GoTrue is a user registration and authentication API",
+      })),
+  },
+};
+
+/**
+ * Builds the request handler for `/auth/v1/*`.
+ *
+ * @param ctx The emulator's database, keys and settings.
+ * @returns A handler that never throws: failures are GoTrue's JSON errors, unexpected ones a bare 500.
+ * @example
+ * ```ts ignore
+ * Deno.serve(createRouter(ctx));
+ * ```
+ */
+export function createRouter(ctx: AuthContext): (req: Request) => Promise<Response> {
+  return (req) => withAuthCors(req, (req) => route(ctx, req));
+}
+
+async function route(ctx: AuthContext, req: Request): Promise<Response> {
+  try {
+    const url = new URL(req.url);
+    if (!url.pathname.startsWith(`${AUTH_PREFIX}/`)) throw new HttpError(404, "unknown", "Not Found");
+    const path = url.pathname.slice(AUTH_PREFIX.length).replace(/(.)\/+$/, "$1");
+    const methods = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
+    if (!methods) throw new HttpError(404, "unknown", "Not Found");
+    if (!Object.hasOwn(methods, req.method)) {
+      const response = toErrorResponse(new HttpError(405, "unknown", "Method Not Allowed"), req);
+      response.headers.set("Allow", Object.keys(methods).join(", "));
+      return response;
+    }
+    return await methods[req.method](ctx, req, url);
+  } catch (err) {
+    return toErrorResponse(err, req);
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * An EMULATOR of Supabase Auth (GoTrue) for the local stack and the tests: not Supabase's code, but a
+ * stand-in for the part of its HTTP API that supabase-js uses here, with the behaviour, response shapes,
+ * error codes, messages and CORS of supabase/auth (looked up in its source). It reads and writes the real
+ * `auth.users`, `auth.sessions` and `auth.refresh_tokens` tables of a database prepared with
+ * `dev/supabase_stand_in.sql`.
+ *
+ * It does only what Auth itself does: the `apikey` check and the gateway's CORS in front of Auth are
+ * `dev/gateway.ts`'s, as they are Kong's in a Supabase project. Run on its own, it accepts any `apikey`.
+ *
+ * Routes, under `/auth/v1`:
+ * - `POST /signup` (email + password; a session when `autoConfirm`, else the unconfirmed user)
+ * - `POST /token?grant_type=password` and `?grant_type=refresh_token` (rotation and reuse detection)
+ * - `GET /user` (signature, expiry, and that the user and the token's session still exist)
+ * - `POST /logout?scope=global|local|others` (deletes `auth.sessions` rows)
+ * - `GET /.well-known/jwks.json` and `GET /health`
+ *
+ * Not emulated: phone, OTP, magic links, OAuth, SSO, MFA, anonymous sign-ins, `PUT /user`, `/verify`,
+ * admin routes, mail, rate limits, and `auth.identities` (the stand-in has no such table; each user's
+ * email identity is derived from its `auth.users` row).
+ *
+ * @module
+ */
+import postgres from "postgres";
+import type { JWK } from "jose";
+import type { AuthContext } from "./_context.ts";
+import { createAuthKeys, type SigningJwk, type SigningMode } from "./_keys.ts";
+import { AUTH_PREFIX, createRouter } from "./_router.ts";
+
+export type { SigningJwk, SigningMode };
+
+/** Options for {@linkcode startAuthEmulator} and {@linkcode createAuthEmulator}. */
+export interface AuthEmulatorOptions {
+  /** Superuser URL of a database prepared with the stand-in + migrations. */
+  databaseUrl: string;
+  /** 0 / undefined = a free port on 127.0.0.1; a taken port is a clear error. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  hostname?: string;
+  /**
+   * How access tokens are signed: es256 (default) = ES256 with a `kid`, as new Supabase projects do, the
+   * public key served as JWKS; hs256 = legacy, HS256 with `jwtSecret`.
+   */
+  mode?: SigningMode;
+  /** Legacy JWT secret (default: random, >= 32 chars); also signs the anon and service_role API keys. */
+  jwtSecret?: string;
+  /** Default true: email confirmed at signup; false leaves `email_confirmed_at` null. */
+  autoConfirm?: boolean;
+  /** Default 3600. */
+  accessTokenTtlSeconds?: number;
+  /** The private ES256 JWK (with its `kid`) to sign with, e.g. the previous run's `signingKey`. */
+  signingKey?: SigningJwk;
+  /**
+   * How long after its rotation a refresh token may still be exchanged (GoTrue's
+   * `GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL`, default 10 seconds); 0 refuses any reuse at once,
+   * except of the parent of the session's active token, which GoTrue always answers with that token.
+   */
+  refreshTokenReuseIntervalSeconds?: number;
+}
+
+/** A running (or mountable) Auth emulator. */
+export interface AuthEmulator {
+  /** Base URL, e.g. http://127.0.0.1:PORT ; routes live under /auth/v1/... */
+  url: string;
+  /** `${url}/auth/v1` (the `iss` claim). */
+  issuer: string;
+  anonKey: string;
+  serviceRoleKey: string;
+  jwtSecret: string;
+  mode: SigningMode;
+  /** The private ES256 JWK with its `kid` (es256 mode, or when one was given), to reuse across restarts. */
+  signingKey?: SigningJwk;
+  /** The JWKS document served at `/auth/v1/.well-known/jwks.json`. */
+  jwks: { keys: JWK[] };
+  /** Handles /auth/v1/* requests; lets a gateway mount the emulator on its own port. */
+  handler(req: Request): Promise<Response>;
+  /** Signs arbitrary claims with the current access-token key (tests use it for expired/forged-looking tokens). */
+  signAccessToken(claims: Record<string, unknown>, options?: { kid?: string }): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates the emulator without listening, for a gateway that serves `handler` on its own port.
+ *
+ * @param options The database, signing mode and keys, and the public base URL (`url`).
+ * @returns The emulator; `stop()` closes its database client.
+ * @throws {Error} When the secret or signing key is unusable, or the database lacks the auth schema.
+ * @example Mount it behind your own server
+ * ```ts ignore
+ * const auth = await createAuthEmulator({ url: "http://127.0.0.1:54321", databaseUrl });
+ * Deno.serve({ port: 54321 }, auth.handler);
+ * ```
+ */
+export async function createAuthEmulator(
+  options: AuthEmulatorOptions & { url: string },
+): Promise<AuthEmulator> {
+  const mode = options.mode ?? "es256";
+  const keys = await createAuthKeys(mode, options.jwtSecret, options.signingKey);
+  const sql = postgres(options.databaseUrl, { max: 4, onnotice: () => {} });
+  try {
+    await sql`select 1 from auth.users, auth.sessions, auth.refresh_tokens limit 0`;
+  } catch (err) {
+    await sql.end();
+    throw new Error(
+      "The Auth emulator's database lacks the auth schema: apply dev/supabase_stand_in.sql first",
+      { cause: err },
+    );
+  }
+
+  const url = options.url.replace(/\/+$/, "");
+  const ctx: AuthContext = {
+    sql,
+    issuer: `${url}${AUTH_PREFIX}`,
+    keys,
+    autoConfirm: options.autoConfirm ?? true,
+    ttlSeconds: options.accessTokenTtlSeconds ?? 3600,
+    reuseIntervalSeconds: options.refreshTokenReuseIntervalSeconds ?? 10,
+  };
+
+  return {
+    url,
+    issuer: ctx.issuer,
+    anonKey: keys.anonKey,
+    serviceRoleKey: keys.serviceRoleKey,
+    jwtSecret: keys.jwtSecret,
+    mode,
+    signingKey: keys.signingKey,
+    jwks: keys.jwks,
+    handler: createRouter(ctx),
+    signAccessToken: keys.sign,
+    stop: () => sql.end(),
+  };
+}
+
+/**
+ * Starts the emulator on its own port.
+ *
+ * @param options The database, port, signing mode and keys.
+ * @returns The running emulator; `stop()` shuts the server down and closes its database client.
+ * @throws {Error} When the port is taken, or as {@linkcode createAuthEmulator} does.
+ * @example Sign up through supabase-js
+ * ```ts ignore
+ * const auth = await startAuthEmulator({ databaseUrl });
+ * const supabase = createClient(auth.url, auth.anonKey, { auth: { persistSession: false } });
+ * await supabase.auth.signUp({ email: "ada@example.com", password: "correct horse" });
+ * await auth.stop();
+ * ```
+ */
+export async function startAuthEmulator(options: AuthEmulatorOptions): Promise<AuthEmulator> {
+  const hostname = options.hostname ?? "127.0.0.1";
+  // The URL (and so the `iss` claim) needs the real port, known only once listening; until the emulator
+  // is built around it, nothing can have learnt the port, so no request waits on this.
+  let handler: (req: Request) => Promise<Response> = () =>
+    Promise.resolve(new Response(null, { status: 503 }));
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({ hostname, port: options.port ?? 0, onListen: () => {} }, (req) => handler(req));
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new Error(`Port ${options.port} (Auth emulator) is already in use; choose another one`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  let emulator: AuthEmulator;
+  try {
+    emulator = await createAuthEmulator({ ...options, url: `http://${host}:${server.addr.port}` });
+  } catch (err) {
+    await server.shutdown();
+    throw err;
+  }
+  handler = emulator.handler;
+  return {
+    ...emulator,
+    async stop() {
+      await server.shutdown();
+      await emulator.stop();
+    },
+  };
+}
