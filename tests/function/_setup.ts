@@ -8,7 +8,7 @@ import { openTestDatabase, type TestDatabase } from "../_db.ts";
 import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator.ts";
 import { createExchangeHandlerFromConfig, type ExchangeApp } from "../../supabase/functions/_shared/app.ts";
 import type { Config } from "../../supabase/functions/_shared/config.ts";
-import type { ExchangeLogEntry } from "../../supabase/functions/_shared/handler.ts";
+import type { ExchangeLogEntry } from "../../supabase/functions/_shared/log.ts";
 
 /** The backend secret the tests share with the Python contract check. */
 export const BACKEND_SECRET = "test-backend-secret-0123456789abcdef";

@@ -9,7 +9,8 @@
  * @module
  */
 import { type Config, ConfigError, type Env, loadConfig, parseAllowedOrigins } from "./config.ts";
-import { createExchangeHandler, createMisconfiguredHandler, jsonLineLog, type Log } from "./handler.ts";
+import { createExchangeHandler, createMisconfiguredHandler } from "./handler.ts";
+import { jsonLineLog, type Log } from "./log.ts";
 import { createSupabaseVerifier } from "./verify.ts";
 import { createTenancyResolver } from "./tenancy.ts";
 import { createBackendSigner } from "./sign.ts";
