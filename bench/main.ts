@@ -11,7 +11,7 @@ import postgres from "postgres";
 import { startFunction, startStack } from "../dev/stack.ts";
 import { startAuthEmulator } from "../dev/auth_emulator.ts";
 import { freePort } from "../dev/postgres.ts";
-import { createUser } from "../tests/_db.ts";
+import { createUser } from "../dev/users.ts";
 import { loadConfig } from "../supabase/functions/_shared/config.ts";
 import { createExchangeApp } from "../supabase/functions/_shared/app.ts";
 import { createBackendSigner } from "../supabase/functions/_shared/sign.ts";
