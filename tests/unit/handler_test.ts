@@ -114,7 +114,7 @@ Deno.test("createExchangeHandler() answers OPTIONS 204 and other methods 405 wit
 
 Deno.test("createExchangeHandler() maps each collaborator failure to its status and headers", async () => {
   const rows = [
-    ["invalid_token", 401, "www-authenticate", 'Bearer error="invalid_token"'],
+    ["invalid_token", 401, "www-authenticate", 'Bearer realm="exchange-token", error="invalid_token"'],
     ["no_tenant", 403, null, null],
     ["not_a_member", 403, null, null],
     ["database_unavailable", 503, "retry-after", "5"],

@@ -39,6 +39,13 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze
   internal_error: 500,
 });
 
+/**
+ * The `WWW-Authenticate` challenge of a 401 to a request that sent no bearer token at all (RFC 6750 §3.1:
+ * no error code then). A token that was sent and refused gets the same challenge with
+ * `error="invalid_token"` added, which {@linkcode toErrorResponse} does by default.
+ */
+export const BEARER_CHALLENGE = 'Bearer realm="exchange-token"';
+
 /** Seconds a client should wait before retrying a 503 (the `Retry-After` header). */
 export const RETRY_AFTER_SECONDS = 5;
 
@@ -139,7 +146,7 @@ export class OAuthRequestError extends ExchangeError {
 function _headersFor(err: ExchangeError, format: ErrorFormat): Record<string, string> {
   const headers: Record<string, string> = {};
   if (err.code === "invalid_token" && format === "json") {
-    headers["WWW-Authenticate"] = 'Bearer error="invalid_token"';
+    headers["WWW-Authenticate"] = `${BEARER_CHALLENGE}, error="invalid_token"`;
   }
   if (err.code === "auth_unavailable" || err.code === "database_unavailable") {
     headers["Retry-After"] = String(RETRY_AFTER_SECONDS);
