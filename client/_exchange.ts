@@ -14,7 +14,7 @@ import { BackendSessionError, isExchangeErrorCode } from "./errors.ts";
 import type { BackendToken } from "./types.ts";
 
 /**
- * Reads a success body of the contract (DESIGN.md §2).
+ * Reads a success body of the contract (docs/contract.md §2).
  *
  * @param data The parsed body (`data` of `invoke`).
  * @param sentAt `now()` when the exchange was sent; the expiry counts `expires_in` from it.

@@ -1,7 +1,7 @@
 /**
  * The exchange-token handler with real parts: Postgres from the harness, the Auth emulator signing ES256
  * access tokens (supabase-js verifies them against its JWKS, as on a new Supabase project), and the
- * handler built from a config object. One test per row of the contract (DESIGN.md §2).
+ * handler built from a config object. One test per row of the contract (docs/contract.md §2).
  */
 import assert from "node:assert/strict";
 import { generateKeyPair, jwtVerify, SignJWT } from "jose";

@@ -8,7 +8,7 @@ import {
   toErrorResponse,
 } from "../../supabase/functions/_shared/errors.ts";
 
-Deno.test("STATUS_BY_CODE matches the table of DESIGN.md §2", () => {
+Deno.test("STATUS_BY_CODE matches the table of docs/contract.md §2", () => {
   assert.deepEqual({ ...STATUS_BY_CODE }, {
     invalid_request: 400,
     invalid_token: 401,

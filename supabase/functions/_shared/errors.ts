@@ -2,7 +2,7 @@
  * The exchange's one error type and its one table of HTTP statuses.
  *
  * Every failure the function can answer is an {@linkcode ExchangeError} whose `code` is one of the codes of
- * DESIGN.md §2. The domain modules (verify, tenancy, sign) throw it and never build a `Response`; the
+ * docs/contract.md §2. The domain modules (verify, tenancy, sign) throw it and never build a `Response`; the
  * handler turns it into one through {@linkcode toErrorResponse}, in one place. Anything that is not an
  * `ExchangeError` is a bug: it is answered with a bare 500 `internal_error` and its message never reaches
  * the caller. A `cause` goes to the logs only.
@@ -10,7 +10,7 @@
  * @module
  */
 
-/** The error codes of the HTTP contract (DESIGN.md §2), plus `internal_error` for bugs. */
+/** The error codes of the HTTP contract (docs/contract.md §2), plus `internal_error` for bugs. */
 export type ErrorCode =
   | "invalid_request"
   | "invalid_token"

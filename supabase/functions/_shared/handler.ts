@@ -30,7 +30,7 @@ export interface ExchangeHandlerDeps {
   log?: Log;
 }
 
-/** The success body of the JSON API (DESIGN.md §2). */
+/** The success body of the JSON API (docs/contract.md §2). */
 export interface ExchangeSuccess {
   backend_token: string;
   user_id: string;

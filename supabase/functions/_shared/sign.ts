@@ -1,6 +1,6 @@
 /**
  * The backend JWT the Python service verifies with `jwt.decode(token, secret, algorithms=["HS256"])`
- * (DESIGN.md §3), signed with jose.
+ * (docs/contract.md §3), signed with jose.
  *
  * The claim set is exactly `user_id`, `tenant_id`, `role`, `email`, `exp`, in that order, plus `aud` and
  * `iss` only when configured. There is no `iat` or `nbf`: PyJWT raises `ImmatureSignatureError` for either

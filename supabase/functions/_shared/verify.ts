@@ -18,7 +18,7 @@
  * `AuthUnknownError`, 5xx, 429) is 503 `auth_unavailable`; any other refusal is 401 `invalid_token`.
  *
  * A locally verified token stays valid until it expires even after sign-out; the tenancy transaction then
- * checks its session in `auth.sessions` (DESIGN.md §5).
+ * checks its session in `auth.sessions` (docs/contract.md §5).
  *
  * @module
  */
