@@ -125,7 +125,7 @@ export interface BackendSessionErrorOptions {
  * one, and may change.
  *
  * @example Telling "pick another tenant" apart from "sign in again"
- * ```ts
+ * ```ts ignore
  * import { BackendSessionError } from "./errors.ts";
  *
  * try {

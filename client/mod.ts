@@ -11,7 +11,7 @@
  * from a bundler, a `<script type="module">` build, and Deno.
  *
  * @example Signing in, then calling the Python API
- * ```ts
+ * ```ts ignore
  * import { createClient } from "@supabase/supabase-js";
  * import { BackendSessionError, createBackendSession } from "./client/mod.ts";
  *

@@ -67,7 +67,7 @@ export class GatewayError extends Error {
  * @param req The request (its API version header picks the format).
  * @returns The JSON error response, without CORS headers.
  * @example
- * ```ts
+ * ```ts ignore
  * return toErrorResponse(new HttpError(400, "validation_failed", "missing email or phone"), req);
  * ```
  */

@@ -116,7 +116,7 @@ const ALLOWED_METHODS: Record<string, string[]> = {
  * @returns The emulator; `stop()` closes its database client.
  * @throws {Error} When the secret or signing key is unusable, or the database lacks the auth schema.
  * @example Mount it behind your own server
- * ```ts
+ * ```ts ignore
  * const auth = await createAuthEmulator({ url: "http://127.0.0.1:54321", databaseUrl });
  * Deno.serve({ port: 54321 }, auth.handler);
  * ```
@@ -174,7 +174,7 @@ export async function createAuthEmulator(
  * @returns The running emulator; `stop()` shuts the server down and closes its database client.
  * @throws {Error} When the port is taken, or as {@linkcode createAuthEmulator} does.
  * @example Sign up through supabase-js
- * ```ts
+ * ```ts ignore
  * const auth = await startAuthEmulator({ databaseUrl });
  * const supabase = createClient(auth.url, auth.anonKey, { auth: { persistSession: false } });
  * await supabase.auth.signUp({ email: "ada@example.com", password: "correct horse" });

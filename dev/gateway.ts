@@ -38,7 +38,7 @@ const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "upgrade", 
  * @param options The routes' targets and the accepted API keys.
  * @returns A handler for `Deno.serve`.
  * @example
- * ```ts
+ * ```ts ignore
  * Deno.serve({ port: 54321 }, createGateway({ auth, functions: { "exchange-token": fnUrl }, apiKeys }));
  * ```
  */

@@ -46,8 +46,12 @@ export interface ExchangeAppOptions {
  * @returns The handler and `close()`.
  * @example
  * ```ts
- * const app = createExchangeApp(loadConfig(env));
- * const res = await app.handler(new Request("http://x/", { method: "POST", headers }));
+ * import { loadConfig } from "./config.ts";
+ *
+ * const app = createExchangeApp(loadConfig(Deno.env.toObject()));
+ * const res = await app.handler(
+ *   new Request("http://localhost/", { method: "POST", headers: { authorization: "Bearer eyJ..." } }),
+ * );
  * await app.close();
  * ```
  */

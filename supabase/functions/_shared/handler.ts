@@ -48,7 +48,7 @@ export interface ExchangeSuccess {
  * @param deps The configuration and the collaborators.
  * @returns A handler for `Deno.serve`.
  * @example
- * ```ts
+ * ```ts ignore
  * Deno.serve(createExchangeHandler({ config, verifyToken, resolveTenant, signToken }));
  * ```
  */
@@ -91,6 +91,9 @@ export function createExchangeHandler(deps: ExchangeHandlerDeps): (req: Request)
  * @returns A handler for `Deno.serve`.
  * @example
  * ```ts
+ * import { ConfigError } from "./config.ts";
+ *
+ * const err = new ConfigError("BACKEND_JWT_SECRET", "is not set");
  * Deno.serve(createMisconfiguredHandler(err, { allowedOrigins: "*" }));
  * ```
  */

@@ -49,7 +49,8 @@ export interface ExchangeRequest {
  * @returns Headers to add to every response, errors and preflights included.
  * @example
  * ```ts
- * const headers = corsHeaders(req, ["https://app.example.com"]);
+ * const req = new Request("http://localhost/", { headers: { origin: "https://app.example.com" } });
+ * corsHeaders(req, ["https://app.example.com"]); // Access-Control-Allow-Origin: https://app.example.com, ...
  * ```
  */
 export function corsHeaders(req: Request, allowedOrigins: "*" | readonly string[]): Record<string, string> {
@@ -78,7 +79,7 @@ export function corsHeaders(req: Request, allowedOrigins: "*" | readonly string[
  * @returns The response.
  * @example
  * ```ts
- * jsonResponse(403, { error: "no_tenant", message: "No tenant" }, cors);
+ * jsonResponse(403, { error: "no_tenant", message: "No tenant" }, { "Access-Control-Allow-Origin": "*" });
  * ```
  */
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -119,7 +120,12 @@ export function requestFormat(req: Request): ErrorFormat {
  *   `invalid_token` for a missing or malformed bearer token.
  * @example
  * ```ts
- * const { token, tenantId } = await readExchangeRequest(req, { maxBodyBytes: 16384 });
+ * const req = new Request("http://localhost/", {
+ *   method: "POST",
+ *   headers: { authorization: "Bearer eyJhbGciOi.eyJzdWIi.c2ln", "content-type": "application/json" },
+ *   body: JSON.stringify({ tenant_id: "acme" }),
+ * });
+ * const { token, tenantId } = await readExchangeRequest(req, { maxBodyBytes: 16384 }); // tenantId "acme"
  * ```
  */
 export async function readExchangeRequest(
@@ -152,7 +158,8 @@ export async function readExchangeRequest(
  * @throws {ExchangeError} `payload_too_large`; `invalid_request` when the body cannot be read.
  * @example
  * ```ts
- * const bytes = await readBodyLimited(req, 16 * 1024);
+ * const req = new Request("http://localhost/", { method: "POST", body: "{}" });
+ * const bytes = await readBodyLimited(req, 16 * 1024); // 2 bytes
  * ```
  */
 export async function readBodyLimited(req: Request, maxBytes: number): Promise<Uint8Array> {
