@@ -11,9 +11,9 @@ import postgres from "postgres";
 import { startFunction, startStack } from "../dev/stack.ts";
 import { startAuthEmulator } from "../dev/auth_emulator/mod.ts";
 import { freePort } from "../dev/postgres.ts";
-import { createUser } from "../tests/_db.ts";
+import { createUser } from "../dev/users.ts";
 import { loadConfig } from "../supabase/functions/_shared/config.ts";
-import { createExchangeHandlerFromConfig } from "../supabase/functions/_shared/app.ts";
+import { createExchangeApp } from "../supabase/functions/_shared/app.ts";
 import { createBackendSigner } from "../supabase/functions/_shared/sign.ts";
 import { createTenancyResolver } from "../supabase/functions/_shared/tenancy.ts";
 import { type LoadResult, measure, memoryMiB, type Rate, runWrk } from "./_measure.ts";
@@ -119,7 +119,7 @@ try {
   // ---------------------------------------------------------------------------------------------
   // In-process: the real handler called directly, no HTTP.
   // ---------------------------------------------------------------------------------------------
-  const app = createExchangeHandlerFromConfig(config, { log: quiet });
+  const app = createExchangeApp(config, { log: quiet });
   const inProcess: Record<string, Rate & { primitivesMicros: number; ratio: number }> = {};
   const ok = async (res: Response) => {
     if (res.status !== 200) throw new Error(`exchange answered ${res.status}: ${await res.text()}`);
@@ -154,7 +154,7 @@ try {
     SUPABASE_URL: hsAuth.url,
     SUPABASE_ANON_KEY: hsAuth.anonKey,
   });
-  const hsApp = createExchangeHandlerFromConfig(hsConfig, { log: quiet });
+  const hsApp = createExchangeApp(hsConfig, { log: quiet });
   const hsUsers = await Promise.all(
     returning.map(async (u) => ({
       ...u,

@@ -14,14 +14,14 @@ import { BackendSessionError, isExchangeErrorCode } from "./errors.ts";
 import type { BackendToken } from "./types.ts";
 
 /**
- * Reads a success body of the contract (DESIGN.md §2).
+ * Reads a success body of the contract (docs/contract.md §2).
  *
  * @param data The parsed body (`data` of `invoke`).
  * @param sentAt `now()` when the exchange was sent; the expiry counts `expires_in` from it.
  * @returns The token and its claims.
  * @throws {BackendSessionError} `unexpected_response` when a field is missing or of the wrong type.
  * @example Reading a body
- * ```ts
+ * ```ts ignore
  * const token = toBackendToken(data, Date.now());
  * ```
  */
@@ -66,7 +66,7 @@ export function toBackendToken(data: unknown, sentAt: number): BackendToken {
  * @param error `error` from `invoke` (a supabase-js `FunctionsError`, or anything else).
  * @returns The error to surface: the contract's `code` and the HTTP `status` for a `FunctionsHttpError`.
  * @example Mapping an error
- * ```ts
+ * ```ts ignore
  * const { data, error } = await supabase.functions.invoke("exchange-token", { body: {} });
  * if (error) throw await toSessionError(error);
  * ```

@@ -20,7 +20,7 @@ import type { BackendToken, SessionLike, SupabaseLike, Timers } from "./types.ts
  * Options of {@linkcode createBackendSession}.
  *
  * @example A fake clock in a test
- * ```ts
+ * ```ts ignore
  * const session = createBackendSession(fakeSupabase, { now: clock.now, timers: clock, fetch: fakeFetch });
  * ```
  */
@@ -48,7 +48,7 @@ export interface BackendSessionOptions {
  * A backend session: the token for the current user and tenant, and a `fetch` that sends it.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const backend: BackendSession = createBackendSession(supabase);
  * const res = await backend.fetch(`${PYTHON_API}/me`);
  * ```
@@ -63,7 +63,7 @@ export interface BackendSession {
    * `auth_unavailable`, ...) or the client's (`not_signed_in`, `network_error`, `relay_error`,
    * `unexpected_response`, `session_changed`, `disposed`).
    * @example Calling the backend by hand
-   * ```ts
+   * ```ts ignore
    * const token = await session.getToken();
    * await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
    * ```
@@ -81,7 +81,7 @@ export interface BackendSession {
    * @throws {BackendSessionError} When no token can be obtained (see `getToken`).
    * @throws {TypeError} What `fetch` throws (network failure, invalid URL).
    * @example Calling the Python API
-   * ```ts
+   * ```ts ignore
    * const res = await session.fetch("https://api.example.com/items");
    * ```
    */
@@ -95,7 +95,7 @@ export interface BackendSession {
    * @param tenantId A tenant id of the caller's, or `null` for the default tenant.
    * @throws {TypeError} When `tenantId` is neither a non-empty string nor `null`.
    * @example Switching tenant
-   * ```ts
+   * ```ts ignore
    * session.selectTenant("acme");
    * const token = await session.getToken(); // rejects with `not_a_member` if acme is not yours
    * ```
@@ -107,7 +107,7 @@ export interface BackendSession {
    * choice and the auth subscription stay.
    *
    * @example Forcing a fresh token after a role change
-   * ```ts
+   * ```ts ignore
    * session.clear();
    * await session.getToken();
    * ```
@@ -121,7 +121,7 @@ export interface BackendSession {
    * @param callback Receives the new token or `null`.
    * @returns A function that unsubscribes.
    * @example Showing the tenant
-   * ```ts
+   * ```ts ignore
    * const unsubscribe = session.onTokenChange((t) => render(t?.tenantId ?? "signed out"));
    * ```
    */
@@ -131,7 +131,7 @@ export interface BackendSession {
    * The cached token while it has not expired, else `null`. Never exchanges.
    *
    * @example
-   * ```ts
+   * ```ts ignore
    * const tenant = session.current?.tenantId;
    * ```
    */
@@ -142,7 +142,7 @@ export interface BackendSession {
    * flight, drops the token and the listeners. Later `getToken()` calls reject with `disposed`.
    *
    * @example Tearing down
-   * ```ts
+   * ```ts ignore
    * session.dispose();
    * ```
    */
@@ -190,7 +190,7 @@ class StaleExchange extends Error {}
  * @throws {TypeError} When `refreshMarginMs` is negative or not a number, or `tenantId` is an empty
  * string.
  * @example With supabase-js
- * ```ts
+ * ```ts ignore
  * import { createClient } from "@supabase/supabase-js";
  * import { createBackendSession } from "./mod.ts";
  *

@@ -1,7 +1,7 @@
 /**
  * The one error class of the browser client, {@linkcode BackendSessionError}, and its codes.
  *
- * A code is either one of the `exchange-token` contract's error codes (DESIGN.md §2), passed on
+ * A code is either one of the `exchange-token` contract's error codes (docs/contract.md §2), passed on
  * unchanged from the function's JSON body, or one of a few codes for failures that happen before or
  * around the HTTP call (no session, network, relay, a response that is not the contract's).
  *
@@ -9,25 +9,41 @@
  */
 
 /**
- * Error codes the `exchange-token` function answers with (DESIGN.md §2).
+ * Error codes the `exchange-token` function answers with (docs/contract.md §2), in one list: the
+ * {@linkcode ExchangeErrorCode} type and {@linkcode isExchangeErrorCode} both come from it.
+ *
+ * @example Listing them
+ * ```ts
+ * import { EXCHANGE_ERROR_CODES } from "./errors.ts";
+ *
+ * console.log(EXCHANGE_ERROR_CODES.join(", "));
+ * ```
+ */
+export const EXCHANGE_ERROR_CODES = [
+  "invalid_request",
+  "invalid_token",
+  "no_tenant",
+  "not_a_member",
+  "method_not_allowed",
+  "payload_too_large",
+  "unsupported_media_type",
+  "server_misconfigured",
+  "auth_unavailable",
+  "database_unavailable",
+  "internal_error",
+] as const;
+
+/**
+ * An error code the `exchange-token` function answers with (docs/contract.md §2).
  *
  * @example
  * ```ts
+ * import type { ExchangeErrorCode } from "./errors.ts";
+ *
  * const code: ExchangeErrorCode = "not_a_member"; // 403
  * ```
  */
-export type ExchangeErrorCode =
-  | "invalid_request"
-  | "invalid_token"
-  | "no_tenant"
-  | "not_a_member"
-  | "method_not_allowed"
-  | "payload_too_large"
-  | "unsupported_media_type"
-  | "server_misconfigured"
-  | "auth_unavailable"
-  | "database_unavailable"
-  | "internal_error";
+export type ExchangeErrorCode = typeof EXCHANGE_ERROR_CODES[number];
 
 /**
  * Error codes the client raises itself.
@@ -65,25 +81,13 @@ export type ClientErrorCode =
  */
 export type BackendSessionErrorCode = ExchangeErrorCode | ClientErrorCode;
 
-const EXCHANGE_ERROR_CODES: ReadonlySet<string> = new Set<ExchangeErrorCode>([
-  "invalid_request",
-  "invalid_token",
-  "no_tenant",
-  "not_a_member",
-  "method_not_allowed",
-  "payload_too_large",
-  "unsupported_media_type",
-  "server_misconfigured",
-  "auth_unavailable",
-  "database_unavailable",
-  "internal_error",
-]);
+const _EXCHANGE_ERROR_CODE_SET: ReadonlySet<string> = new Set(EXCHANGE_ERROR_CODES);
 
 /**
  * Tells whether a string is one of the contract's error codes.
  *
  * @param code The `error` field of an error body.
- * @returns `true` for a code listed in DESIGN.md §2.
+ * @returns `true` for a code of {@linkcode EXCHANGE_ERROR_CODES}.
  *
  * @example Narrowing a body's code
  * ```ts
@@ -94,7 +98,7 @@ const EXCHANGE_ERROR_CODES: ReadonlySet<string> = new Set<ExchangeErrorCode>([
  * ```
  */
 export function isExchangeErrorCode(code: unknown): code is ExchangeErrorCode {
-  return typeof code === "string" && EXCHANGE_ERROR_CODES.has(code);
+  return typeof code === "string" && _EXCHANGE_ERROR_CODE_SET.has(code);
 }
 
 /**
@@ -121,7 +125,7 @@ export interface BackendSessionErrorOptions {
  * one, and may change.
  *
  * @example Telling "pick another tenant" apart from "sign in again"
- * ```ts
+ * ```ts ignore
  * import { BackendSessionError } from "./errors.ts";
  *
  * try {

@@ -5,13 +5,13 @@
  * {@linkcode createBackendSession} takes a supabase-js client and returns a session with `getToken()`,
  * a `fetch()` that adds `Authorization: Bearer <backend token>` (and exchanges again and retries once
  * on a 401), `selectTenant()`, `clear()` and `onTokenChange()`. Failures are
- * {@linkcode BackendSessionError}s whose `code` is the contract's (DESIGN.md §2) or the client's own.
+ * {@linkcode BackendSessionError}s whose `code` is the contract's (docs/contract.md §2) or the client's own.
  *
  * Plain ES module: no Deno APIs, no supabase-js import (the client is typed structurally), so it works
  * from a bundler, a `<script type="module">` build, and Deno.
  *
  * @example Signing in, then calling the Python API
- * ```ts
+ * ```ts ignore
  * import { createClient } from "@supabase/supabase-js";
  * import { BackendSessionError, createBackendSession } from "./client/mod.ts";
  *
@@ -36,6 +36,7 @@ export {
   type BackendSessionErrorCode,
   type BackendSessionErrorOptions,
   type ClientErrorCode,
+  EXCHANGE_ERROR_CODES,
   type ExchangeErrorCode,
   isExchangeErrorCode,
 } from "./errors.ts";

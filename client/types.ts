@@ -10,7 +10,7 @@
  * A backend token with the claims the `exchange-token` function reported for it.
  *
  * @example Showing who and where the user is
- * ```ts
+ * ```ts ignore
  * session.onTokenChange((t: BackendToken | null) => {
  *   label.textContent = t ? `${t.email} in ${t.tenantId} (${t.role})` : "signed out";
  * });
@@ -56,7 +56,7 @@ export interface SessionLike {
  * The answer of `supabase.functions.invoke` (`FunctionsResponse`).
  *
  * @example A success and a failure
- * ```ts
+ * ```ts ignore
  * const ok: InvokeResult = { data: { backend_token: "eyJ..." }, error: null };
  * const failed: InvokeResult = { data: null, error: new FunctionsHttpError(response) };
  * ```
@@ -74,7 +74,7 @@ export interface InvokeResult {
  * satisfies it.
  *
  * @example A real client fits
- * ```ts
+ * ```ts ignore
  * import { createClient } from "@supabase/supabase-js";
  *
  * const supabase: SupabaseLike = createClient(SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY);

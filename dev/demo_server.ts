@@ -100,7 +100,7 @@ async function runBundle(): Promise<string> {
  * @returns The page.
  * @throws {Error} When the template has no placeholder.
  * @example
- * ```ts
+ * ```ts ignore
  * renderIndex(template, { apiUrl: "http://127.0.0.1:54321", anonKey });
  * ```
  */
@@ -120,7 +120,7 @@ export function renderIndex(html: string, config: DemoConfig): string {
  * @returns The running server.
  * @throws {Error} When bundling fails or the port is taken.
  * @example
- * ```ts
+ * ```ts ignore
  * const demo = await startDemoServer({ apiUrl: stack.apiUrl, anonKey: stack.anonKey, port: 5173 });
  * console.log(`Demo page: ${demo.url}`);
  * await demo.stop();

@@ -90,7 +90,7 @@ interface Secrets {
  * @returns The running stack.
  * @throws {Error} When a port is taken or a part fails to start.
  * @example
- * ```ts
+ * ```ts ignore
  * const stack = await startStack();
  * const supabase = createClient(stack.apiUrl, stack.anonKey);
  * await stack.stop();

@@ -11,6 +11,10 @@
 import postgres from "postgres";
 import { type PostgresServer, startPostgres } from "../dev/postgres.ts";
 import { prepareDatabase } from "../dev/database.ts";
+import { createUser, type UserWithSession } from "../dev/users.ts";
+
+// Tests create users the way the benchmark does, with the one helper in dev/.
+export { createUser };
 
 /** A migrated database of its own for one test suite. */
 export interface TestDatabase {
@@ -60,48 +64,6 @@ export async function openTestDatabase(options: { seed?: boolean } = {}): Promis
   };
 }
 
-/** A Supabase user with a live session, as Supabase Auth would have written it. */
-export interface TestUser {
-  id: string;
-  email: string;
-  sessionId: string;
-  /** The access token claims PostgREST would put in request.jwt.claims. */
-  claims: Record<string, unknown>;
-}
-
-/** Options for {@linkcode createUser}. */
-export interface CreateUserOptions {
-  email?: string;
-  /** Whether the email is confirmed (default true). */
-  confirmed?: boolean;
-  anonymous?: boolean;
-}
-
-/** Inserts an `auth.users` row and an `auth.sessions` row for it, and returns the token claims. */
-export async function createUser(sql: postgres.Sql, options: CreateUserOptions = {}): Promise<TestUser> {
-  const id = crypto.randomUUID();
-  const sessionId = crypto.randomUUID();
-  const email = options.anonymous ? "" : (options.email ?? `user-${id.slice(0, 8)}@example.com`);
-  await sql`
-    insert into auth.users (id, aud, role, email, email_confirmed_at, raw_app_meta_data, raw_user_meta_data,
-                            created_at, updated_at, is_anonymous)
-    values (${id}, 'authenticated', 'authenticated', ${email || null},
-            ${options.confirmed === false || options.anonymous ? null : sql`now()`},
-            '{"provider":"email","providers":["email"]}', '{}', now(), now(), ${options.anonymous ?? false})`;
-  await sql`insert into auth.sessions (id, user_id, created_at, updated_at, aal)
-            values (${sessionId}, ${id}, now(), now(), 'aal1')`;
-  const claims = {
-    sub: id,
-    role: "authenticated",
-    aud: "authenticated",
-    email,
-    session_id: sessionId,
-    is_anonymous: options.anonymous ?? false,
-    exp: Math.floor(Date.now() / 1000) + 3600,
-  };
-  return { id, email, sessionId, claims };
-}
-
 /**
  * Runs `fn` in a transaction as `role` with `claims` in request.jwt.claims, the way PostgREST (and the
  * Edge Function) do, on a single connection; the transaction is rolled back unless `commit` is set.
@@ -140,7 +102,7 @@ export interface ResolvedTenant {
 /** `tenancy.resolve_tenant(requested)` as the given user, committed (as an exchange does). */
 export async function resolveAs(
   sql: postgres.Sql,
-  user: TestUser,
+  user: UserWithSession,
   requested: string | null = null,
 ): Promise<ResolvedTenant> {
   return await asRole(sql, "authenticated", user.claims, async (tx) => {

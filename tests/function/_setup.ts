@@ -6,9 +6,9 @@
 import { createClient } from "@supabase/supabase-js";
 import { openTestDatabase, type TestDatabase } from "../_db.ts";
 import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
-import { createExchangeHandlerFromConfig, type ExchangeApp } from "../../supabase/functions/_shared/app.ts";
+import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/app.ts";
 import type { Config } from "../../supabase/functions/_shared/config.ts";
-import type { ExchangeLogEntry } from "../../supabase/functions/_shared/handler.ts";
+import type { ExchangeLogEntry } from "../../supabase/functions/_shared/log.ts";
 
 /** The backend secret the tests share with the Python contract check. */
 export const BACKEND_SECRET = "test-backend-secret-0123456789abcdef";
@@ -44,7 +44,7 @@ export async function openHarness(options: { mode?: "es256" | "hs256" } = {}): P
   };
   const logs: ExchangeLogEntry[] = [];
   const extra: ExchangeApp[] = [];
-  const app = createExchangeHandlerFromConfig(config, { log: (entry) => logs.push(entry) });
+  const app = createExchangeApp(config, { log: (entry) => logs.push(entry) });
   return {
     db,
     auth,
@@ -52,7 +52,7 @@ export async function openHarness(options: { mode?: "es256" | "hs256" } = {}): P
     config,
     logs,
     appWith(overrides, appOptions = {}) {
-      const built = createExchangeHandlerFromConfig({ ...config, ...overrides }, {
+      const built = createExchangeApp({ ...config, ...overrides }, {
         log: (entry) => logs.push(entry),
         now: appOptions.now,
       });

@@ -43,7 +43,10 @@ Deno.test("exchange-token with Postgres and the Auth emulator (HS256 tokens, ver
       }).then((r) => r.body?.cancel());
       const revoked = await h.app.handler(exchangeRequest(user.accessToken));
       assert.equal(revoked.status, 401);
-      assert.equal(revoked.headers.get("www-authenticate"), 'Bearer error="invalid_token"');
+      assert.equal(
+        revoked.headers.get("www-authenticate"),
+        'Bearer realm="exchange-token", error="invalid_token"',
+      );
       await revoked.body?.cancel();
     });
 

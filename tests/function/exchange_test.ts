@@ -1,7 +1,7 @@
 /**
  * The exchange-token handler with real parts: Postgres from the harness, the Auth emulator signing ES256
  * access tokens (supabase-js verifies them against its JWKS, as on a new Supabase project), and the
- * handler built from a config object. One test per row of the contract (DESIGN.md §2).
+ * handler built from a config object. One test per row of the contract (docs/contract.md §2).
  */
 import assert from "node:assert/strict";
 import { generateKeyPair, jwtVerify, SignJWT } from "jose";
@@ -163,29 +163,35 @@ Deno.test("exchange-token with Postgres and the Auth emulator (ES256 tokens)", a
       assert.equal(body.tenant_id, "acme-ext");
     });
 
-    await t.step("400 invalid_request (RFC 6749 §5.2): form errors", async () => {
-      const user = await member(h, acme);
-      const base = {
-        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-        subject_token: user.accessToken,
-        subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
-      };
-      for (
-        const [params, error] of [
-          [{ ...base, subject_token: "not-a-jwt" }, "invalid_request"],
-          [{ ...base, subject_token_type: "urn:ietf:params:oauth:token-type:id_token" }, "invalid_request"],
-          [{ ...base, grant_type: "client_credentials" }, "unsupported_grant_type"],
-          [{ ...base, audience: crypto.randomUUID() }, "invalid_target"],
-        ] as const
-      ) {
-        const res = await h.app.handler(exchangeRequest(null, { body: new URLSearchParams(params) }));
-        assert.equal(res.status, 400, error);
-        const body = await res.json();
-        assert.deepEqual(Object.keys(body).sort(), ["error", "error_description"]);
-        assert.equal(body.error, error);
-        assert.equal(res.headers.get("access-control-allow-origin"), ORIGIN);
-      }
-    });
+    await t.step(
+      "400 invalid_request (RFC 6749 §5.2): form errors, a missing subject_token included",
+      async () => {
+        const user = await member(h, acme);
+        const base = {
+          grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+          subject_token: user.accessToken,
+          subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        };
+        for (
+          const [params, error] of [
+            [{ grant_type: base.grant_type, subject_token_type: base.subject_token_type }, "invalid_request"],
+            [{ ...base, subject_token: "not-a-jwt" }, "invalid_request"],
+            [{ ...base, subject_token_type: "urn:ietf:params:oauth:token-type:id_token" }, "invalid_request"],
+            [{ ...base, grant_type: "client_credentials" }, "unsupported_grant_type"],
+            [{ ...base, audience: crypto.randomUUID() }, "invalid_target"],
+          ] as const
+        ) {
+          const res = await h.app.handler(exchangeRequest(null, { body: new URLSearchParams(params) }));
+          assert.equal(res.status, 400, error);
+          const body = await res.json();
+          assert.deepEqual(Object.keys(body).sort(), ["error", "error_description"]);
+          assert.equal(body.error, error);
+          assert.equal(res.headers.get("access-control-allow-origin"), ORIGIN);
+          // A token request's errors, a missing subject_token included, are RFC 6749's: no Bearer challenge.
+          assert.equal(res.headers.get("www-authenticate"), null, error);
+        }
+      },
+    );
 
     await t.step(
       "400 invalid_request: malformed JSON, not an object, wrong-typed or malformed tenant id",
@@ -209,17 +215,31 @@ Deno.test("exchange-token with Postgres and the Auth emulator (ES256 tokens)", a
       },
     );
 
-    await t.step("401 invalid_token: no, empty or malformed bearer, with WWW-Authenticate", async () => {
-      const cases: Record<string, string>[] = [{}, { authorization: "" }, { authorization: "Bearer " }, {
-        authorization: "Basic abc",
-      }];
+    await t.step("401 invalid_token: no bearer credentials, challenged without an error code", async () => {
+      // RFC 6750 §3.1: no Authorization (or another scheme) means the client may not know it must
+      // authenticate, so the challenge names the realm only.
+      const cases: Record<string, string>[] = [{}, { authorization: "" }, { authorization: "Basic abc" }];
       for (const headers of cases) {
         const res = await h.app.handler(exchangeRequest(null, { headers }));
-        assert.equal(res.headers.get("www-authenticate"), 'Bearer error="invalid_token"');
+        assert.equal(res.headers.get("www-authenticate"), 'Bearer realm="exchange-token"');
         await expectError(res, 401, "invalid_token");
       }
-      await expectError(await h.app.handler(exchangeRequest("not.a.jwt")), 401, "invalid_token");
     });
+
+    await t.step(
+      "401 invalid_token: an empty, malformed or foreign bearer, with error=invalid_token",
+      async () => {
+        const refused = 'Bearer realm="exchange-token", error="invalid_token"';
+        const empty = await h.app.handler(exchangeRequest(null, { headers: { authorization: "Bearer " } }));
+        assert.equal(empty.headers.get("www-authenticate"), refused);
+        await expectError(empty, 401, "invalid_token");
+        for (const token of ["not.a.jwt", "a,b"]) {
+          const res = await h.app.handler(exchangeRequest(token));
+          assert.equal(res.headers.get("www-authenticate"), refused, token);
+          await expectError(res, 401, "invalid_token");
+        }
+      },
+    );
 
     await t.step("401 invalid_token: a bad signature, alg none, an expired token", async () => {
       const user = await member(h, acme);
@@ -273,8 +293,16 @@ Deno.test("exchange-token with Postgres and the Auth emulator (ES256 tokens)", a
     });
 
     await t.step("401 invalid_token: the anon and service-role keys are not users", async () => {
-      await expectError(await h.app.handler(exchangeRequest(h.auth.anonKey)), 401, "invalid_token");
-      await expectError(await h.app.handler(exchangeRequest(h.auth.serviceRoleKey)), 401, "invalid_token");
+      // The anon key's JWT is also what a gateway may add for a caller who sent no token: a foreign bearer,
+      // so the challenge carries error="invalid_token".
+      for (const key of [h.auth.anonKey, h.auth.serviceRoleKey]) {
+        const res = await h.app.handler(exchangeRequest(key));
+        assert.equal(
+          res.headers.get("www-authenticate"),
+          'Bearer realm="exchange-token", error="invalid_token"',
+        );
+        await expectError(res, 401, "invalid_token");
+      }
     });
 
     await t.step("405 method_not_allowed with Allow, 413, 415", async () => {

@@ -1,5 +1,5 @@
 /**
- * The Python backend's contract (DESIGN.md §3): Debian's PyJWT decodes the backend JWT with
+ * The Python backend's contract (docs/contract.md §3): Debian's PyJWT decodes the backend JWT with
  * `jwt.decode(token, secret, algorithms=["HS256"])` and no options, even when its clock runs 60 s behind.
  */
 import assert from "node:assert/strict";

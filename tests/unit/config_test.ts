@@ -26,7 +26,7 @@ function refusal(env: Record<string, string | undefined>): ConfigError {
   assert.fail("loadConfig() accepted a bad configuration");
 }
 
-Deno.test("loadConfig() applies the defaults of DESIGN.md §4", () => {
+Deno.test("loadConfig() applies the defaults of docs/contract.md §4", () => {
   const config = loadConfig(BASE);
   assert.equal(config.supabaseUrl, "https://project.supabase.co");
   assert.equal(config.supabaseKey, "anon-key");

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  BEARER_CHALLENGE,
   ExchangeError,
   OAuthRequestError,
   RETRY_AFTER_SECONDS,
@@ -7,7 +8,7 @@ import {
   toErrorResponse,
 } from "../../supabase/functions/_shared/errors.ts";
 
-Deno.test("STATUS_BY_CODE matches the table of DESIGN.md §2", () => {
+Deno.test("STATUS_BY_CODE matches the table of docs/contract.md §2", () => {
   assert.deepEqual({ ...STATUS_BY_CODE }, {
     invalid_request: 400,
     invalid_token: 401,
@@ -32,8 +33,11 @@ Deno.test("toErrorResponse() renders { error, message } with the status of the c
 
 Deno.test("toErrorResponse() adds WWW-Authenticate to invalid_token, Retry-After to 503s and Allow to 405", () => {
   assert.deepEqual(toErrorResponse(new ExchangeError("invalid_token", "x")).headers, {
-    "WWW-Authenticate": 'Bearer error="invalid_token"',
+    "WWW-Authenticate": 'Bearer realm="exchange-token", error="invalid_token"',
   });
+  // A request without credentials gets the challenge without an error code (RFC 6750 §3.1).
+  const bare = new ExchangeError("invalid_token", "x", { headers: { "WWW-Authenticate": BEARER_CHALLENGE } });
+  assert.deepEqual(toErrorResponse(bare).headers, { "WWW-Authenticate": 'Bearer realm="exchange-token"' });
   for (const code of ["auth_unavailable", "database_unavailable"] as const) {
     const rendered = toErrorResponse(new ExchangeError(code, "x"));
     assert.equal(rendered.status, 503);

@@ -77,6 +77,34 @@ Deno.test("bearerToken() accepts RFC 6750 bearer tokens and refuses everything e
   );
 });
 
+Deno.test("bearerToken() challenges a request without bearer credentials with no error code (RFC 6750 §3.1)", () => {
+  for (const header of [null, "", "   ", `Basic ${TOKEN}`, `Digest ${TOKEN}`]) {
+    assert.throws(
+      () => bearerToken(header),
+      (err) =>
+        err instanceof ExchangeError && err.code === "invalid_token" &&
+        err.headers["WWW-Authenticate"] === 'Bearer realm="exchange-token"',
+      String(header),
+    );
+  }
+  for (
+    const header of [
+      "Bearer",
+      "Bearer ",
+      "Bearer a,b",
+      `Bearer ${TOKEN} extra`,
+      `Bearer ${"a".repeat(64 * 1024)}`,
+    ]
+  ) {
+    assert.throws(
+      () => bearerToken(header),
+      (err) =>
+        err instanceof ExchangeError && err.code === "invalid_token" && !("WWW-Authenticate" in err.headers),
+      header.slice(0, 30),
+    );
+  }
+});
+
 Deno.test("parseTenantId() accepts well-formed ids and refuses wrong types and malformed strings", () => {
   assert.equal(parseTenantId(undefined), null);
   assert.equal(parseTenantId(null), null);

@@ -14,7 +14,7 @@
  * @throws The work's error, or `onTimeout()`'s.
  * @example
  * ```ts
- * await withDeadline(fetch(url), 5000, () => new Error("too slow"));
+ * await withDeadline(fetch("https://example.com/"), 5000, () => new Error("too slow"));
  * ```
  */
 export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

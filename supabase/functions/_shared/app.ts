@@ -1,15 +1,19 @@
 /**
  * The composition root: builds the real exchange handler (supabase-js verifier, postgres.js tenancy pool,
- * jose signer) from a configuration or from the environment.
+ * jose signer) from a configuration ({@linkcode createExchangeApp}) or from the environment
+ * ({@linkcode createExchangeAppFromEnv}).
  *
- * `exchange-token/index.ts` serves {@linkcode createExchangeAppFromEnv}; the local stack's gateway and the
- * benchmark mount {@linkcode createExchangeHandlerFromConfig} in-process. Each app owns one supabase-js
- * client and one Postgres pool (one per isolate when built at module load); `close()` ends the pool.
+ * `exchange-token/index.ts` serves {@linkcode createExchangeAppFromEnv}: on Supabase, and on the local
+ * stack, which runs that file as its own Deno process behind the gateway (`dev/stack.ts`). The function
+ * tests and the benchmark's in-process steps call {@linkcode createExchangeApp} directly, with a
+ * configuration built by hand. Each app owns one supabase-js client and one Postgres pool (one per isolate
+ * when built at module load); `close()` ends the pool.
  *
  * @module
  */
 import { type Config, ConfigError, type Env, loadConfig, parseAllowedOrigins } from "./config.ts";
-import { createExchangeHandler, createMisconfiguredHandler, jsonLineLog, type Log } from "./handler.ts";
+import { createExchangeHandler, createMisconfiguredHandler } from "./handler.ts";
+import { jsonLineLog, type Log } from "./log.ts";
 import { createSupabaseVerifier } from "./verify.ts";
 import { createTenancyResolver } from "./tenancy.ts";
 import { createBackendSigner } from "./sign.ts";
@@ -22,7 +26,7 @@ export interface ExchangeApp {
   close(timeoutSeconds?: number): Promise<void>;
 }
 
-/** Seams and tuning for {@linkcode createExchangeHandlerFromConfig}. */
+/** Seams and tuning for {@linkcode createExchangeApp}. */
 export interface ExchangeAppOptions {
   /** The clock the backend JWT is issued by. */
   now?: () => Date;
@@ -42,12 +46,16 @@ export interface ExchangeAppOptions {
  * @returns The handler and `close()`.
  * @example
  * ```ts
- * const app = createExchangeHandlerFromConfig(loadConfig(env));
- * const res = await app.handler(new Request("http://x/", { method: "POST", headers }));
+ * import { loadConfig } from "./config.ts";
+ *
+ * const app = createExchangeApp(loadConfig(Deno.env.toObject()));
+ * const res = await app.handler(
+ *   new Request("http://localhost/", { method: "POST", headers: { authorization: "Bearer eyJ..." } }),
+ * );
  * await app.close();
  * ```
  */
-export function createExchangeHandlerFromConfig(
+export function createExchangeApp(
   config: Config,
   options: ExchangeAppOptions = {},
 ): ExchangeApp {
@@ -107,7 +115,7 @@ export function createExchangeAppFromEnv(env: Env, options: ExchangeAppOptions =
       close: () => Promise.resolve(),
     };
   }
-  return createExchangeHandlerFromConfig(config, options);
+  return createExchangeApp(config, options);
 }
 
 function _logConfigError(err: ConfigError): void {

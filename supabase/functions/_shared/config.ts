@@ -1,5 +1,5 @@
 /**
- * The function's configuration: the environment of DESIGN.md §4, parsed and checked once per isolate.
+ * The function's configuration: the environment of docs/contract.md §4, parsed and checked once per isolate.
  *
  * This is the only module that looks at environment variables, and it does so through the object it is
  * given (`loadConfig(Deno.env.toObject())`), so tests pass plain objects. It fails closed: a missing or
@@ -14,7 +14,7 @@ import { ExchangeError } from "./errors.ts";
 /** The HMAC algorithms the Python side can verify with the shared secret. */
 export type BackendJwtAlgorithm = "HS256" | "HS384" | "HS512";
 
-/** The backend JWT's settings (DESIGN.md §3). */
+/** The backend JWT's settings (docs/contract.md §3). */
 export interface BackendJwtConfig {
   /** `BACKEND_JWT_SECRET` as UTF-8 bytes, as PyJWT uses a `str` key. */
   secret: Uint8Array;
@@ -66,8 +66,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
 /** Bounds of `BACKEND_JWT_TTL_SECONDS`: at least the clock-skew allowance, at most 30 days. */
 export const TTL_BOUNDS = Object.freeze({ min: 60, max: 2_592_000 });
 
-// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output. DESIGN.md §3 asks for 32 bytes
-// at least, which is exactly HS256's bound.
+// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output. docs/contract.md §3 asks for 32
+// bytes at least, which is exactly HS256's bound.
 const MIN_SECRET_BYTES: Readonly<Record<BackendJwtAlgorithm, number>> = { HS256: 32, HS384: 48, HS512: 64 };
 
 /**

@@ -2,7 +2,7 @@
  * The exchange's one error type and its one table of HTTP statuses.
  *
  * Every failure the function can answer is an {@linkcode ExchangeError} whose `code` is one of the codes of
- * DESIGN.md §2. The domain modules (verify, tenancy, sign) throw it and never build a `Response`; the
+ * docs/contract.md §2. The domain modules (verify, tenancy, sign) throw it and never build a `Response`; the
  * handler turns it into one through {@linkcode toErrorResponse}, in one place. Anything that is not an
  * `ExchangeError` is a bug: it is answered with a bare 500 `internal_error` and its message never reaches
  * the caller. A `cause` goes to the logs only.
@@ -10,7 +10,7 @@
  * @module
  */
 
-/** The error codes of the HTTP contract (DESIGN.md §2), plus `internal_error` for bugs. */
+/** The error codes of the HTTP contract (docs/contract.md §2), plus `internal_error` for bugs. */
 export type ErrorCode =
   | "invalid_request"
   | "invalid_token"
@@ -38,6 +38,13 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze
   database_unavailable: 503,
   internal_error: 500,
 });
+
+/**
+ * The `WWW-Authenticate` challenge of a 401 to a request that sent no bearer token at all (RFC 6750 §3.1:
+ * no error code then). A token that was sent and refused gets the same challenge with
+ * `error="invalid_token"` added, which {@linkcode toErrorResponse} does by default.
+ */
+export const BEARER_CHALLENGE = 'Bearer realm="exchange-token"';
 
 /** Seconds a client should wait before retrying a 503 (the `Retry-After` header). */
 export const RETRY_AFTER_SECONDS = 5;
@@ -139,7 +146,7 @@ export class OAuthRequestError extends ExchangeError {
 function _headersFor(err: ExchangeError, format: ErrorFormat): Record<string, string> {
   const headers: Record<string, string> = {};
   if (err.code === "invalid_token" && format === "json") {
-    headers["WWW-Authenticate"] = 'Bearer error="invalid_token"';
+    headers["WWW-Authenticate"] = `${BEARER_CHALLENGE}, error="invalid_token"`;
   }
   if (err.code === "auth_unavailable" || err.code === "database_unavailable") {
     headers["Retry-After"] = String(RETRY_AFTER_SECONDS);

@@ -4,36 +4,18 @@
  *
  * Its collaborators are injected ({@linkcode createExchangeHandler}), so tests drive it with fakes and a
  * fixed clock, and `app.ts` wires the real ones. Every failure is rendered here, in one place, by
- * `toErrorResponse`, and every response, errors and preflights included, carries the CORS headers.
+ * `toErrorResponse`, and every response, errors and preflights included, carries the CORS headers. What
+ * the log line holds, and how loud it is, is `log.ts`'s business.
  *
  * @module
  */
 import type { Config, ConfigError } from "./config.ts";
-import { type ErrorCode, type ErrorFormat, ExchangeError, toErrorResponse } from "./errors.ts";
+import { ExchangeError, toErrorResponse } from "./errors.ts";
+import { describeCause, type ExchangeLogEntry, jsonLineLog, type Log, logLevel } from "./log.ts";
 import { corsHeaders, jsonResponse, JWT_TOKEN_TYPE, readExchangeRequest, requestFormat } from "./http.ts";
 import type { VerifyToken } from "./verify.ts";
 import type { ResolveTenant } from "./tenancy.ts";
 import type { SignToken } from "./sign.ts";
-
-/** One structured log line per request. Never a token, a secret or an email address. */
-export interface ExchangeLogEntry {
-  level: "info" | "warn" | "error";
-  msg: "exchange";
-  /** `ok`, `preflight`, or the error code. */
-  outcome: "ok" | "preflight" | ErrorCode;
-  status: number;
-  method: string;
-  format: ErrorFormat;
-  latency_ms: number;
-  user_id: string | null;
-  tenant_id: string | null;
-  provisioned: boolean | null;
-  /** For failures: the underlying error's class and code (`TNMEM`, `ECONNREFUSED`, ...). */
-  cause?: { name: string; code?: string; message?: string };
-}
-
-/** Writes a log entry. */
-export type Log = (entry: ExchangeLogEntry) => void;
 
 /** The collaborators of {@linkcode createExchangeHandler}. */
 export interface ExchangeHandlerDeps {
@@ -48,7 +30,7 @@ export interface ExchangeHandlerDeps {
   log?: Log;
 }
 
-/** The success body of the JSON API (DESIGN.md §2). */
+/** The success body of the JSON API (docs/contract.md §2). */
 export interface ExchangeSuccess {
   backend_token: string;
   user_id: string;
@@ -60,20 +42,13 @@ export interface ExchangeSuccess {
   expires_at: string;
 }
 
-/** The default log: one JSON line on stdout (stderr for server-side failures). */
-export const jsonLineLog: Log = (entry) => {
-  const line = JSON.stringify(entry);
-  if (entry.level === "error") console.error(line);
-  else console.log(line);
-};
-
 /**
  * Builds the handler of `POST /functions/v1/exchange-token`.
  *
  * @param deps The configuration and the collaborators.
  * @returns A handler for `Deno.serve`.
  * @example
- * ```ts
+ * ```ts ignore
  * Deno.serve(createExchangeHandler({ config, verifyToken, resolveTenant, signToken }));
  * ```
  */
@@ -116,6 +91,9 @@ export function createExchangeHandler(deps: ExchangeHandlerDeps): (req: Request)
  * @returns A handler for `Deno.serve`.
  * @example
  * ```ts
+ * import { ConfigError } from "./config.ts";
+ *
+ * const err = new ConfigError("BACKEND_JWT_SECRET", "is not set");
  * Deno.serve(createMisconfiguredHandler(err, { allowedOrigins: "*" }));
  * ```
  */
@@ -165,12 +143,7 @@ function _handler(
       const rendered = toErrorResponse(err, entry.format);
       response = jsonResponse(rendered.status, rendered.body, { ...cors, ...rendered.headers });
       entry.outcome = err instanceof ExchangeError ? err.code : "internal_error";
-      entry.level = rendered.status >= 500 && entry.outcome !== "auth_unavailable" &&
-          entry.outcome !== "database_unavailable"
-        ? "error"
-        : rendered.status >= 500
-        ? "warn"
-        : "info";
+      entry.level = logLevel(rendered.status, entry.outcome);
       entry.cause = describeCause(err instanceof ExchangeError && err.cause !== undefined ? err.cause : err);
     }
     entry.status = response.status;
@@ -182,47 +155,4 @@ function _handler(
     }
     return response;
   };
-}
-
-/**
- * What the log may say about an error: its class and code, and for an unexpected error its message with
- * anything that looks like a token or an email address removed.
- *
- * @param err The error.
- * @returns A log-safe description.
- * @example
- * ```ts
- * describeCause(new TypeError("boom")); // { name: "TypeError", message: "boom" }
- * ```
- */
-export function describeCause(err: unknown): { name: string; code?: string; message?: string } {
-  if (err === null || typeof err !== "object") return { name: typeof err };
-  const name = String((err as { name?: unknown }).name ?? err.constructor?.name ?? "Error");
-  const code = (err as { code?: unknown }).code;
-  const cause: { name: string; code?: string; message?: string } = { name };
-  if (typeof code === "string" || typeof code === "number") cause.code = String(code);
-  // Our own errors and postgres.js/supabase-js errors are described by class and code; the message of
-  // anything else is kept (redacted) because it is the only clue to a bug.
-  if (!(err instanceof ExchangeError) && cause.code === undefined) {
-    const message = String((err as { message?: unknown }).message ?? "");
-    cause.message = redact(message).slice(0, 300);
-  }
-  return cause;
-}
-
-/**
- * Removes JWT-like strings and email addresses from a text.
- *
- * @param text Any text.
- * @returns The text with `[token]` and `[email]` in their place.
- * @example
- * ```ts
- * redact("bad eyJa.eyJb.sig for a@b.co"); // "bad [token] for [email]"
- * ```
- */
-export function redact(text: string): string {
-  return text
-    .replace(/[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g, "[token]")
-    .replace(/[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+/g, "[email]")
-    .replace(/sb_(secret|publishable)_[A-Za-z0-9_-]+/g, "[key]");
 }

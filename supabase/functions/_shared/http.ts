@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type ErrorFormat, ExchangeError, OAuthRequestError } from "./errors.ts";
+import { BEARER_CHALLENGE, type ErrorFormat, ExchangeError, OAuthRequestError } from "./errors.ts";
 
 /** The request headers supabase-js sends to a function (its own `corsHeaders` list, plus `x-region`). */
 export const CORS_ALLOW_HEADERS =
@@ -49,7 +49,8 @@ export interface ExchangeRequest {
  * @returns Headers to add to every response, errors and preflights included.
  * @example
  * ```ts
- * const headers = corsHeaders(req, ["https://app.example.com"]);
+ * const req = new Request("http://localhost/", { headers: { origin: "https://app.example.com" } });
+ * corsHeaders(req, ["https://app.example.com"]); // Access-Control-Allow-Origin: https://app.example.com, ...
  * ```
  */
 export function corsHeaders(req: Request, allowedOrigins: "*" | readonly string[]): Record<string, string> {
@@ -78,7 +79,7 @@ export function corsHeaders(req: Request, allowedOrigins: "*" | readonly string[
  * @returns The response.
  * @example
  * ```ts
- * jsonResponse(403, { error: "no_tenant", message: "No tenant" }, cors);
+ * jsonResponse(403, { error: "no_tenant", message: "No tenant" }, { "Access-Control-Allow-Origin": "*" });
  * ```
  */
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -119,7 +120,12 @@ export function requestFormat(req: Request): ErrorFormat {
  *   `invalid_token` for a missing or malformed bearer token.
  * @example
  * ```ts
- * const { token, tenantId } = await readExchangeRequest(req, { maxBodyBytes: 16384 });
+ * const req = new Request("http://localhost/", {
+ *   method: "POST",
+ *   headers: { authorization: "Bearer eyJhbGciOi.eyJzdWIi.c2ln", "content-type": "application/json" },
+ *   body: JSON.stringify({ tenant_id: "acme" }),
+ * });
+ * const { token, tenantId } = await readExchangeRequest(req, { maxBodyBytes: 16384 }); // tenantId "acme"
  * ```
  */
 export async function readExchangeRequest(
@@ -152,7 +158,8 @@ export async function readExchangeRequest(
  * @throws {ExchangeError} `payload_too_large`; `invalid_request` when the body cannot be read.
  * @example
  * ```ts
- * const bytes = await readBodyLimited(req, 16 * 1024);
+ * const req = new Request("http://localhost/", { method: "POST", body: "{}" });
+ * const bytes = await readBodyLimited(req, 16 * 1024); // 2 bytes
  * ```
  */
 export async function readBodyLimited(req: Request, maxBytes: number): Promise<Uint8Array> {
@@ -196,23 +203,33 @@ export async function readBodyLimited(req: Request, maxBytes: number): Promise<U
 /**
  * Extracts the token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1).
  *
+ * A request without bearer credentials (no header, a blank one, or another scheme such as `Basic`) is
+ * refused with the bare {@linkcode BEARER_CHALLENGE}, with no error code, as RFC 6750 §3.1 asks: the
+ * client may simply not know it has to authenticate. A Bearer header whose token is empty or malformed
+ * is refused with `error="invalid_token"`, like any token the verifier refuses later.
+ *
  * @param header The `Authorization` header's value, or null.
  * @returns The token.
  * @throws {ExchangeError} `invalid_token` when the header is missing, empty, not Bearer or malformed.
  * @example
  * ```ts
- * bearerToken("Bearer eyJhbGciOi..."); // "eyJhbGciOi..."
+ * bearerToken("Bearer eyJhbGciOi.eyJzdWIi.c2ln"); // "eyJhbGciOi.eyJzdWIi.c2ln"
  * ```
  */
 export function bearerToken(header: string | null): string {
-  if (header === null || header.trim() === "") {
+  const value = header ?? "";
+  const scheme = value.trim().split(/\s/, 1)[0];
+  if (scheme.toLowerCase() !== "bearer") {
     throw new ExchangeError(
       "invalid_token",
       "Send the Supabase access token as Authorization: Bearer <token>",
+      { headers: { "WWW-Authenticate": BEARER_CHALLENGE } },
     );
   }
-  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
-  if (!match) throw new ExchangeError("invalid_token", "The Authorization header is not a Bearer token");
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(value);
+  if (!match) {
+    throw new ExchangeError("invalid_token", "The Authorization header's bearer token is malformed");
+  }
   return _checkTokenShape(match[1]);
 }
 
@@ -295,6 +312,8 @@ function _parseTokenExchangeForm(text: string): { token: string; tenantId: strin
   if (grantType !== TOKEN_EXCHANGE_GRANT) {
     throw new OAuthRequestError("unsupported_grant_type", `Only ${TOKEN_EXCHANGE_GRANT} is supported`);
   }
+  // A missing subject_token is a missing parameter of a token request (RFC 6749 §5.2: 400
+  // invalid_request), not a request without credentials: RFC 6750's challenge is for resource requests.
   const subjectToken = get("subject_token");
   if (subjectToken === null) throw new ExchangeError("invalid_request", "subject_token is required");
   const subjectTokenType = get("subject_token_type");

@@ -1,6 +1,6 @@
 /**
  * The backend JWT the Python service verifies with `jwt.decode(token, secret, algorithms=["HS256"])`
- * (DESIGN.md §3), signed with jose.
+ * (docs/contract.md §3), signed with jose.
  *
  * The claim set is exactly `user_id`, `tenant_id`, `role`, `email`, `exp`, in that order, plus `aud` and
  * `iss` only when configured. There is no `iat` or `nbf`: PyJWT raises `ImmatureSignatureError` for either
@@ -56,7 +56,9 @@ export type SignToken = (subject: BackendTokenSubject, now: Date) => Promise<Sig
  * @returns The claim set, in order.
  * @example
  * ```ts
- * backendClaims({ userId, tenantId: "acme", role: "user", email: null }, new Date(), config.backendJwt);
+ * const userId = "6f0c3f4e-1d2b-4c5a-9e8f-0a1b2c3d4e5f";
+ * const subject = { userId, tenantId: "acme", role: "user", email: null };
+ * backendClaims(subject, new Date(), { ttlSeconds: 604800 }); // { user_id, tenant_id, role, email, exp }
  * ```
  */
 export function backendClaims(
@@ -83,7 +85,13 @@ export function backendClaims(
  * @returns A function that signs one token.
  * @example
  * ```ts
- * const signToken = createBackendSigner(config.backendJwt);
+ * const signToken = createBackendSigner({
+ *   secret: new TextEncoder().encode(Deno.env.get("BACKEND_JWT_SECRET")),
+ *   algorithm: "HS256",
+ *   ttlSeconds: 604800,
+ * });
+ * const userId = "6f0c3f4e-1d2b-4c5a-9e8f-0a1b2c3d4e5f";
+ * const subject = { userId, tenantId: "acme", role: "user", email: null };
  * const { token, expiresAt } = await signToken(subject, new Date());
  * ```
  */

@@ -99,7 +99,7 @@ const MISCONFIGURED_SQLSTATE = /^(28|3D|3F|42883|42P01|42501)/;
  * @param options The database, pooler mode, timeout and pool size.
  * @returns The resolver and a way to close its pool.
  * @example
- * ```ts
+ * ```ts ignore
  * const tenancy = createTenancyResolver({ databaseUrl, timeoutMs: 5000 });
  * const grant = await tenancy.resolveTenant(claims, null);
  * await tenancy.close();

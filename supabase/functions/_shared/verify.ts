@@ -18,7 +18,7 @@
  * `AuthUnknownError`, 5xx, 429) is 503 `auth_unavailable`; any other refusal is 401 `invalid_token`.
  *
  * A locally verified token stays valid until it expires even after sign-out; the tenancy transaction then
- * checks its session in `auth.sessions` (DESIGN.md §5).
+ * checks its session in `auth.sessions` (docs/contract.md §5).
  *
  * @module
  */
@@ -70,7 +70,7 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
  * @param options The project, its key, the Auth timeout and seams.
  * @returns The verifier.
  * @example
- * ```ts
+ * ```ts ignore
  * const verifyToken = createSupabaseVerifier({ supabaseUrl, supabaseKey, timeoutMs: 5000 });
  * const { userId } = await verifyToken(token);
  * ```
@@ -120,7 +120,7 @@ export function createSupabaseVerifier(options: SupabaseVerifierOptions): Verify
  * @throws {ExchangeError} `invalid_token` for a malformed token, `alg: none` or any algorithm other than
  *   ES256/RS256/HS256, a `crit` header, a missing or past `exp`, or a `role` other than `authenticated`.
  * @example
- * ```ts
+ * ```ts ignore
  * inspectAccessToken(token, new Date());
  * ```
  */
@@ -162,7 +162,7 @@ export function inspectAccessToken(
  * @returns The caller's identity and the claims for `request.jwt.claims`.
  * @throws {ExchangeError} `invalid_token` otherwise.
  * @example
- * ```ts
+ * ```ts ignore
  * const caller = checkVerifiedClaims(data.claims, new Date());
  * ```
  */
@@ -190,7 +190,7 @@ export function checkVerifiedClaims(claims: Record<string, unknown>, now: Date):
  * @param error The `error` of `getClaims()`, or what it threw.
  * @returns The error to throw.
  * @example
- * ```ts
+ * ```ts ignore
  * if (result.error) throw mapAuthError(result.error);
  * ```
  */

@@ -2,7 +2,8 @@
  * The `exchange-token` Edge Function: trades a Supabase access token for the backend's HS256 JWT.
  *
  * A thin shell: the configuration is read once per isolate, the handler (and its Postgres pool) built
- * once, and every request served by it. See `../_shared/handler.ts` for the contract.
+ * once, and every request served by it. The HTTP contract is `docs/contract.md`; the request pipeline is
+ * `../_shared/handler.ts`.
  *
  * @module
  */
