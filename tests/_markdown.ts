@@ -13,7 +13,8 @@
  * @returns Each block's text, without the fences.
  * @example
  * ```ts
- * codeBlocks("```sql\nselect 1;\n```", "sql"); // ["select 1;"]
+ * const fence = "`".repeat(3);
+ * codeBlocks(`${fence}sql\nselect 1;\n${fence}`, "sql"); // ["select 1;"]
  * ```
  */
 export function codeBlocks(markdown: string, lang: string): string[] {

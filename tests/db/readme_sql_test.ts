@@ -4,7 +4,8 @@
  * After each block whose effect the README describes, that effect is checked.
  */
 import assert from "node:assert/strict";
-import { createUser, openTestDatabase, resolveAs, type TestDatabase, type TestUser } from "../_db.ts";
+import { createUser, openTestDatabase, resolveAs, type TestDatabase } from "../_db.ts";
+import type { UserWithSession } from "../../dev/users.ts";
 import { supabaseCli } from "../../dev/database.ts";
 import { codeBlocks, README } from "../_markdown.ts";
 
@@ -18,7 +19,7 @@ interface Check {
 }
 
 /** A local user who signed up with AUTO_CONFIRM=false, made before the blocks run. */
-let localAda: TestUser;
+let localAda: UserWithSession;
 
 const CHECKS: Check[] = [
   {
