@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import postgres from "postgres";
 import { startStack } from "../../dev/stack.ts";
 
 Deno.test("the local stack's gateway routes and guards as Supabase's does", async (t) => {
@@ -40,6 +41,21 @@ Deno.test("the local stack's gateway routes and guards as Supabase's does", asyn
       assert.equal(res.status, 404);
       assert.deepEqual(await res.json(), { message: "no Route matched with those values" });
     });
+
+    await t.step(
+      "DB_URL and the function's SUPABASE_DB_URL log in as postgres, which is no superuser",
+      async () => {
+        assert.equal(stack.functionEnv.SUPABASE_DB_URL, stack.env().DB_URL);
+        const sql = postgres(stack.env().DB_URL, { max: 1, onnotice: () => {} });
+        try {
+          const [role] =
+            await sql`select current_user as name, rolsuper from pg_roles where rolname = current_user`;
+          assert.deepEqual({ ...role }, { name: "postgres", rolsuper: false });
+        } finally {
+          await sql.end();
+        }
+      },
+    );
 
     await t.step("a taken port is a clear error", async () => {
       const port = Number(new URL(stack.apiUrl).port);
