@@ -11,6 +11,7 @@ import postgres from "postgres";
 import { startFunction, startStack } from "../dev/stack.ts";
 import { startAuthEmulator } from "../dev/auth_emulator/mod.ts";
 import { freePort } from "../dev/postgres.ts";
+import { urlAs } from "../dev/database.ts";
 import { createUser } from "../dev/users.ts";
 import { loadConfig } from "../supabase/functions/_shared/config.ts";
 import { createExchangeApp } from "../supabase/functions/_shared/app.ts";
@@ -145,7 +146,7 @@ try {
 
   progress("in-process: returning user, HS256 (verified by the Auth API)");
   const hsAuth = await startAuthEmulator({
-    databaseUrl: stack.dbUrl,
+    databaseUrl: urlAs(stack.dbUrl, "supabase_auth_admin"),
     mode: "hs256",
     jwtSecret: stack.jwtSecret,
   });

@@ -2,12 +2,40 @@
  * Prepares a Postgres database the way a Supabase project looks after `supabase db push`: the Supabase
  * schema stand-in first (Supabase has it already), then our migrations through the real Supabase CLI.
  *
+ * Only the stand-in runs as the superuser, `supabase_admin`. The migrations run as `postgres`, which is not
+ * a superuser, as on a hosted project (where `supabase db push` logs in as a `cli_login_*` role and does
+ * `SET SESSION ROLE postgres`: supabase/cli `internal/utils/connect.go`).
+ *
  * @module
  */
 import postgres from "postgres";
 
 const ROOT = new URL("../", import.meta.url);
 const STAND_IN = new URL("dev/supabase_stand_in.sql", ROOT);
+
+/** The roles of the stand-in that log in, all with the local stack's password, as `supabase start` has them. */
+export type LoginRole = "postgres" | "supabase_auth_admin";
+
+/** The password of every {@linkcode LoginRole} (`supabase start` uses `postgres` too). */
+const PASSWORD = "postgres";
+
+/**
+ * The same database as another role.
+ *
+ * @param url Any URL of the database (e.g. the superuser's).
+ * @param role The role to log in as.
+ * @returns `url` with `role`'s user name and password.
+ * @example Connect as `postgres`, as migrations and the function do
+ * ```ts
+ * const url = urlAs("postgresql://supabase_admin:postgres@127.0.0.1:54322/postgres", "postgres");
+ * ```
+ */
+export function urlAs(url: string, role: LoginRole): string {
+  const as = new URL(url);
+  as.username = role;
+  as.password = PASSWORD;
+  return as.href;
+}
 
 /** Options for {@linkcode prepareDatabase}. */
 export interface PrepareDatabaseOptions {
@@ -16,22 +44,53 @@ export interface PrepareDatabaseOptions {
 }
 
 /**
- * Applies the Supabase stand-in, then `supabase db push` (migrations, and the seed when asked).
+ * Applies the Supabase stand-in as the superuser, then `supabase db push` as `postgres` (migrations, and
+ * the seed when asked).
  *
- * @param url Superuser URL of the database.
+ * @param url The database's URL as the superuser, `supabase_admin`.
  * @param options Whether to seed.
+ * @returns The database's URL as `postgres`.
  * @throws {Error} With the CLI's output when `db push` fails.
- * @example
+ * @example Prepare the local stack's database
  * ```ts
- * await prepareDatabase("postgresql://postgres:postgres@127.0.0.1:54322/postgres");
+ * const url = await prepareDatabase("postgresql://supabase_admin:postgres@127.0.0.1:54322/postgres");
  * ```
  */
-export async function prepareDatabase(url: string, options: PrepareDatabaseOptions = {}): Promise<void> {
+export async function prepareDatabase(url: string, options: PrepareDatabaseOptions = {}): Promise<string> {
   await applyStandIn(url);
-  await supabaseDbPush(url, options);
+  const asPostgres = urlAs(url, "postgres");
+  await supabaseDbPush(asPostgres, options);
+  return asPostgres;
 }
 
-/** Applies `dev/supabase_stand_in.sql` (idempotent). */
+/**
+ * Whether the cluster behind `url` was made with `supabase_admin` as its superuser. One made before that
+ * (where `postgres` was the superuser) has no `supabase_admin` to log in as.
+ *
+ * @param url A database's URL as `supabase_admin`.
+ * @returns False when `supabase_admin` cannot log in or is not a superuser.
+ * @throws {Error} When the server cannot be reached at all.
+ * @example Check a kept data directory before using it
+ * ```ts
+ * const url = "postgresql://supabase_admin:postgres@127.0.0.1:54322/postgres";
+ * if (!await hasSupabaseSuperuser(url)) console.log("made before supabase_admin: rebuild it");
+ * ```
+ */
+export async function hasSupabaseSuperuser(url: string): Promise<boolean> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql`select rolsuper from pg_roles where rolname = current_user`;
+    return row.rolsuper === true;
+  } catch (err) {
+    // Postgres answers a role that does not exist as it answers a wrong password: authentication failed.
+    if (err instanceof postgres.PostgresError && (err.code === "28P01" || err.code === "28000")) return false;
+    throw err;
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Applies `dev/supabase_stand_in.sql` as the superuser (idempotent). */
 export async function applyStandIn(url: string): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
@@ -44,6 +103,7 @@ export async function applyStandIn(url: string): Promise<void> {
 /**
  * Runs the real Supabase CLI: `supabase db push --db-url URL --yes` from the repository root.
  *
+ * @param url The database's URL as `postgres`, the role migrations run as on a hosted project.
  * @returns The CLI's combined output.
  */
 export async function supabaseDbPush(url: string, options: PrepareDatabaseOptions = {}): Promise<string> {

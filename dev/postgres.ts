@@ -24,7 +24,10 @@ export interface StartPostgresOptions {
 
 /** A running Postgres server. */
 export interface PostgresServer {
-  /** Superuser URL of the `postgres` database. */
+  /**
+   * URL of the `postgres` database as the superuser, `supabase_admin` (as on Supabase, where `postgres` is
+   * not one): for bootstrapping only.
+   */
   url: string;
   port: number;
   major: PostgresMajor;
@@ -37,7 +40,8 @@ export interface PostgresServer {
   start(): Promise<void>;
 }
 
-const SUPERUSER = "postgres";
+/** The cluster's superuser, as Supabase names it (supabase/postgres `migrations/db/migrate.sh`). */
+const SUPERUSER = "supabase_admin";
 const PASSWORD = "postgres";
 
 /** Returns a TCP port on 127.0.0.1 that is free right now. */

@@ -15,8 +15,9 @@ import {
   type PostgresMajor,
   type PostgresServer,
   startPostgres,
+  type StartPostgresOptions,
 } from "./postgres.ts";
-import { prepareDatabase } from "./database.ts";
+import { hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
 import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
 import { createGateway } from "./gateway.ts";
 import { startDemoServer } from "./demo_server.ts";
@@ -56,6 +57,7 @@ export interface StackOptions {
 /** A running local stack and what `supabase status -o env` would print for it. */
 export interface LocalStack {
   apiUrl: string;
+  /** The database as `postgres` (not a superuser, as on Supabase). */
   dbUrl: string;
   anonKey: string;
   serviceRoleKey: string;
@@ -111,19 +113,19 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     if (options.stateDir) await Deno.mkdir(options.stateDir, { recursive: true });
     const secrets = await loadSecrets(options.stateDir);
 
-    const postgres = await startPostgres({
-      major: options.major,
-      port: options.dbPort,
-      dataDir: options.stateDir ? `${options.stateDir}/postgres` : undefined,
-    });
+    const postgresOptions = { major: options.major, port: options.dbPort };
+    const postgres = options.stateDir
+      ? await startKeptPostgres({ ...postgresOptions, dataDir: `${options.stateDir}/postgres` }, log)
+      : await startPostgres(postgresOptions);
     stopping.push(() => postgres.stop());
     log(`Postgres ${postgres.major} on port ${postgres.port}`);
-    await prepareDatabase(postgres.url, { seed: options.seed ?? true });
-    log("Supabase stand-in, migrations and seed applied (supabase db push)");
+    const dbUrl = await prepareDatabase(postgres.url, { seed: options.seed ?? true });
+    log("Supabase stand-in, migrations and seed applied (supabase db push as postgres)");
 
     const auth = await createAuthEmulator({
       url: apiUrl,
-      databaseUrl: postgres.url,
+      // GoTrue connects as the owner of the auth schema's tables.
+      databaseUrl: urlAs(postgres.url, "supabase_auth_admin"),
       mode: options.mode ?? "es256",
       jwtSecret: secrets.jwtSecret,
       signingKey: secrets.signingKey,
@@ -137,7 +139,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       SUPABASE_URL: apiUrl,
       SUPABASE_ANON_KEY: auth.anonKey,
       SUPABASE_SERVICE_ROLE_KEY: auth.serviceRoleKey,
-      SUPABASE_DB_URL: postgres.url,
+      SUPABASE_DB_URL: dbUrl,
       BACKEND_JWT_SECRET: secrets.backendJwtSecret,
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
       ...options.functionEnv,
@@ -172,7 +174,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
 
     const stack: LocalStack = {
       apiUrl,
-      dbUrl: postgres.url,
+      dbUrl,
       anonKey: auth.anonKey,
       serviceRoleKey: auth.serviceRoleKey,
       jwtSecret: secrets.jwtSecret,
@@ -186,7 +188,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       env: () => ({
         API_URL: apiUrl,
         FUNCTIONS_URL: `${apiUrl}/functions/v1`,
-        DB_URL: postgres.url,
+        DB_URL: dbUrl,
         ANON_KEY: auth.anonKey,
         SERVICE_ROLE_KEY: auth.serviceRoleKey,
         JWT_SECRET: secrets.jwtSecret,
@@ -199,6 +201,22 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     await stop();
     throw err;
   }
+}
+
+/**
+ * Starts Postgres on a kept data directory. One made before `supabase_admin` was the superuser (when
+ * `postgres` was) would run everything as a superuser, so it is rebuilt, never half-used.
+ */
+async function startKeptPostgres(
+  options: StartPostgresOptions & { dataDir: string },
+  log: (line: string) => void,
+): Promise<PostgresServer> {
+  const server = await startPostgres(options);
+  if (await hasSupabaseSuperuser(server.url)) return server;
+  await server.stop();
+  log(`${options.dataDir} predates the supabase_admin superuser (postgres was one there): rebuilding it`);
+  await Deno.remove(options.dataDir, { recursive: true });
+  return await startPostgres(options);
 }
 
 /** A function process started by {@linkcode startFunction}. */

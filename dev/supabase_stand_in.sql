@@ -2,47 +2,112 @@
 --
 -- Supabase creates all of this itself; this file exists only so that the local stack and the tests can run
 -- our migrations on embedded Postgres. It is NOT a migration and is never pushed to a Supabase project.
--- Definitions follow Supabase's own (supabase/postgres roles and grants, supabase/auth migrations for the
--- auth schema), reduced to what this project touches. Idempotent: safe to run on every start.
+-- Definitions follow Supabase's own, reduced to what this project touches: the roles and grants of
+-- supabase/postgres `migrations/db/init-scripts/*.sql` and `migrations/db/migrations/*.sql` (files named
+-- below), and the auth schema of supabase/auth `migrations/`. Idempotent: safe to run on every start.
+--
+-- It runs as `supabase_admin`, the cluster's superuser, as Supabase's own setup does; everything else
+-- (`supabase db push`, the function, the tests) connects as `postgres`, which is not a superuser here either.
 
 -- Roles ------------------------------------------------------------------------------------------------
--- Roles are cluster-wide, so create them only once per cluster.
 do $$
 begin
+  -- Running this as `postgres` would mean `postgres` is the superuser: a cluster made before these roles.
+  if current_user <> 'supabase_admin' then
+    raise exception 'run the Supabase stand-in as supabase_admin, not %', current_user;
+  end if;
+  -- Roles are cluster-wide, so create them only once per cluster (init-scripts/00000000000000-initial-schema.sql,
+  -- init-scripts/00000000000001-auth-schema.sql).
+  if not exists (select from pg_roles where rolname = 'postgres') then
+    create role postgres login password 'postgres';
+  end if;
   if not exists (select from pg_roles where rolname = 'anon') then
-    create role anon nologin noinherit;
+    create role anon nologin;
   end if;
   if not exists (select from pg_roles where rolname = 'authenticated') then
-    create role authenticated nologin noinherit;
+    create role authenticated nologin;
   end if;
   if not exists (select from pg_roles where rolname = 'service_role') then
-    create role service_role nologin noinherit bypassrls;
+    create role service_role nologin bypassrls;
   end if;
   if not exists (select from pg_roles where rolname = 'authenticator') then
     create role authenticator login noinherit password 'postgres';
   end if;
   if not exists (select from pg_roles where rolname = 'supabase_auth_admin') then
-    create role supabase_auth_admin login noinherit createrole password 'postgres';
+    create role supabase_auth_admin login noinherit password 'postgres';
   end if;
 end
 $$;
 
--- PostgREST connects as authenticator and switches to the request's role.
+-- migrations/10000000000000_demote-postgres.sql: `postgres` is not a superuser.
+alter role postgres nosuperuser createdb createrole login replication bypassrls;
+-- migrations/20230529180330_alter_api_roles_for_inherit.sql: the API roles inherit.
+alter role anon inherit;
+alter role authenticated inherit;
+alter role service_role inherit;
+-- init-scripts/00000000000001-auth-schema.sql, migrations/20260821154147_revoke_createrole_from_auth_admin.sql.
+alter role supabase_auth_admin noinherit nocreaterole noreplication;
+alter role supabase_auth_admin set search_path = auth;
+-- init-scripts/00000000000003-post-setup.sql.
+alter role postgres set search_path = "$user", public, extensions;
+
+-- PostgREST connects as authenticator and switches to the request's role (initial-schema.sql).
 grant anon, authenticated, service_role to authenticator;
-grant anon, authenticated, service_role to postgres;
+-- migrations/20230201083204_grant_auth_roles_to_postgres.sql, and from Postgres 16 on with ADMIN OPTION
+-- (migrations/20250605172253_grant_with_admin_to_postgres_16_and_above.sql).
+do $$
+begin
+  if current_setting('server_version_num')::int >= 160000 then
+    grant anon, authenticated, service_role to postgres with admin option;
+  else
+    grant anon, authenticated, service_role to postgres;
+  end if;
+end
+$$;
+-- migrations/20240606060239_grant_predefined_roles_to_postgres.sql.
+grant pg_read_all_data, pg_signal_backend to postgres;
+-- migrations/20250421084701_revoke_admin_roles_from_postgres.sql: `postgres` may not act as the Auth admin.
+revoke supabase_auth_admin from postgres;
+
+-- The database -----------------------------------------------------------------------------------------
+-- migrations/10000000000000_demote-postgres.sql grants ALL on the database (so `supabase db push` can create
+-- its supabase_migrations schema); migrations/20251121141100_supabase_auth_admin_db_grants.sql.
+do $$
+begin
+  execute format('grant all on database %I to postgres', current_database());
+  execute format('grant create on database %I to supabase_auth_admin', current_database());
+end
+$$;
 
 -- Schemas ----------------------------------------------------------------------------------------------
-create schema if not exists extensions;
+-- init-scripts ran as `postgres` (migrations/db/migrate.sh), so it owns `extensions`.
+create schema if not exists extensions authorization postgres;
 grant usage on schema extensions to postgres, anon, authenticated, service_role;
 
-create schema if not exists auth authorization supabase_auth_admin;
-grant usage on schema auth to postgres, anon, authenticated, service_role;
+-- The public schema is exposed through the Data API, with these default grants for what `postgres` and
+-- `supabase_admin` create there (initial-schema.sql; migrations/tests/database/privs.sql checks CREATE).
+grant usage, create on schema public to postgres;
+grant usage on schema public to anon, authenticated, service_role;
+alter default privileges for role postgres, supabase_admin in schema public
+  grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres, supabase_admin in schema public
+  grant all on functions to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres, supabase_admin in schema public
+  grant all on sequences to postgres, anon, authenticated, service_role;
 
--- The public schema is exposed through the Data API, with these default grants.
-grant usage on schema public to postgres, anon, authenticated, service_role;
-alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
-alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
-alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+-- The auth schema belongs to supabase_admin and is run by supabase_auth_admin (auth-schema.sql); `postgres`
+-- gets ALL on what Auth creates in it (migrations/20211115181400_update-auth-permissions.sql) but may not
+-- create anything there itself (migrations/20250421084701_revoke_admin_roles_from_postgres.sql).
+create schema if not exists auth authorization supabase_admin;
+grant all on schema auth to supabase_auth_admin;
+grant usage on schema auth to postgres, anon, authenticated, service_role;
+revoke create on schema auth from postgres;
+alter default privileges for role supabase_auth_admin in schema auth grant all on tables to postgres;
+alter default privileges for role supabase_auth_admin in schema auth grant all on sequences to postgres;
+alter default privileges for role supabase_auth_admin in schema auth grant all on routines to postgres;
+
+-- What follows is Auth's own: created as supabase_auth_admin, as GoTrue runs its migrations.
+set role supabase_auth_admin;
 
 -- auth.users and auth.sessions (GoTrue's tables, the columns that matter here) -------------------------
 create table if not exists auth.users (
@@ -107,11 +172,12 @@ create table if not exists auth.refresh_tokens (
 );
 create index if not exists refresh_tokens_session_id_revoked_idx on auth.refresh_tokens (session_id, revoked);
 
-alter table auth.users owner to supabase_auth_admin;
-alter table auth.sessions owner to supabase_auth_admin;
-alter table auth.refresh_tokens owner to supabase_auth_admin;
-grant all on auth.users, auth.sessions, auth.refresh_tokens to postgres;
-grant all on sequence auth.refresh_tokens_id_seq to postgres;
+-- supabase/auth migrations/20240612123726_enable_rls_update_grants.up.sql: RLS on, with no policy, and
+-- `postgres` may pass SELECT on.
+alter table auth.users enable row level security;
+alter table auth.sessions enable row level security;
+alter table auth.refresh_tokens enable row level security;
+grant select on auth.users, auth.sessions, auth.refresh_tokens to postgres with grant option;
 
 -- The request helpers, as hosted Supabase projects define them today (an empty setting reads as null): PostgREST (and our function) put the verified JWT
 -- claims in request.jwt.claims; the older per-claim settings are still honoured.
@@ -151,9 +217,4 @@ as $$
   )::jsonb
 $$;
 
-alter function auth.uid() owner to supabase_auth_admin;
-alter function auth.role() owner to supabase_auth_admin;
-alter function auth.email() owner to supabase_auth_admin;
-alter function auth.jwt() owner to supabase_auth_admin;
-grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
-  to postgres, anon, authenticated, service_role;
+reset role;

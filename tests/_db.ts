@@ -3,14 +3,15 @@
  * Supabase user inside it.
  *
  * The server is embedded Postgres (major from `PG_MAJOR`, default 17) started for the suite, or the one in
- * `DATABASE_URL` when that is set. Each suite gets its own database with the Supabase stand-in and our
- * migrations applied through `supabase db push`.
+ * `DATABASE_URL` (a `supabase_admin` superuser URL) when that is set. Each suite gets its own database with
+ * the Supabase stand-in and our migrations applied through `supabase db push`. Tests connect as `postgres`,
+ * which is not a superuser, as on a hosted project; only bootstrapping uses `supabase_admin`.
  *
  * @module
  */
 import postgres from "postgres";
 import { type PostgresServer, startPostgres } from "../dev/postgres.ts";
-import { prepareDatabase } from "../dev/database.ts";
+import { prepareDatabase, urlAs } from "../dev/database.ts";
 import { createUser, type UserWithSession } from "../dev/users.ts";
 
 // Tests create users the way the benchmark does, with the one helper in dev/.
@@ -18,9 +19,11 @@ export { createUser };
 
 /** A migrated database of its own for one test suite. */
 export interface TestDatabase {
-  /** Superuser URL of the suite's database. */
+  /** The suite's database as `postgres`, the role migrations and the function use on Supabase. */
   url: string;
-  /** A superuser client (bypasses RLS: use it to arrange data, not to test policies). */
+  /** The suite's database as `supabase_auth_admin`, the role the Auth emulator connects as (as GoTrue). */
+  authUrl: string;
+  /** A `postgres` client (BYPASSRLS: use it to arrange data, not to test policies). */
   sql: postgres.Sql;
   /** The Postgres server, when the suite started its own (absent with `DATABASE_URL`). */
   server?: PostgresServer;
@@ -46,12 +49,14 @@ export async function openTestDatabase(options: { seed?: boolean } = {}): Promis
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  await prepareDatabase(url.href, options);
-  const sql = postgres(url.href, { max: 10, onnotice: () => {} });
+  const adminUrl = new URL(serverUrl);
+  adminUrl.pathname = `/${name}`;
+  const url = await prepareDatabase(adminUrl.href, options);
+  const sql = postgres(url, { max: 10, onnotice: () => {} });
+  await assertNotSuperuser(sql);
   return {
-    url: url.href,
+    url,
+    authUrl: urlAs(url, "supabase_auth_admin"),
     sql,
     server,
     async close() {
@@ -62,6 +67,21 @@ export async function openTestDatabase(options: { seed?: boolean } = {}): Promis
       await again.end();
     },
   };
+}
+
+/**
+ * Refuses a suite database where the tests' role has powers a hosted project's `postgres` lacks, so that
+ * no suite passes on them.
+ */
+async function assertNotSuperuser(sql: postgres.Sql): Promise<void> {
+  const [role] = await sql`
+    select current_user as name, r.rolsuper as superuser, has_schema_privilege('auth', 'create') as auth_create,
+           pg_has_role('supabase_auth_admin', 'member') as auth_admin
+      from pg_roles r where r.rolname = current_user`;
+  const expected = { name: "postgres", superuser: false, auth_create: false, auth_admin: false };
+  if (JSON.stringify({ ...role }) !== JSON.stringify(expected)) {
+    throw new Error(`the tests' role is not hosted Supabase's postgres: ${JSON.stringify({ ...role })}`);
+  }
 }
 
 /**

@@ -31,7 +31,7 @@ export type { SigningJwk, SigningMode };
 
 /** Options for {@linkcode startAuthEmulator} and {@linkcode createAuthEmulator}. */
 export interface AuthEmulatorOptions {
-  /** Superuser URL of a database prepared with the stand-in + migrations. */
+  /** A database prepared with the stand-in + migrations, as `supabase_auth_admin` (the role GoTrue uses). */
   databaseUrl: string;
   /** 0 / undefined = a free port on 127.0.0.1; a taken port is a clear error. */
   port?: number;

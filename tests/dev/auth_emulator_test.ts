@@ -51,11 +51,11 @@ Deno.test("Auth emulator", async (t) => {
   const emulators: AuthEmulator[] = [];
   try {
     // Reuse interval 0 so that reuse detection can be shown without waiting GoTrue's default 10 s.
-    const es256 = await startAuthEmulator({ databaseUrl: db.url, refreshTokenReuseIntervalSeconds: 0 });
+    const es256 = await startAuthEmulator({ databaseUrl: db.authUrl, refreshTokenReuseIntervalSeconds: 0 });
     emulators.push(es256);
-    const hs256 = await startAuthEmulator({ databaseUrl: db.url, mode: "hs256" });
+    const hs256 = await startAuthEmulator({ databaseUrl: db.authUrl, mode: "hs256" });
     emulators.push(hs256);
-    const unconfirmed = await startAuthEmulator({ databaseUrl: db.url, autoConfirm: false });
+    const unconfirmed = await startAuthEmulator({ databaseUrl: db.authUrl, autoConfirm: false });
     emulators.push(unconfirmed);
 
     await t.step("signUp() returns a session whose access token carries Supabase's claims", async () => {
@@ -367,7 +367,7 @@ Deno.test("Auth emulator", async (t) => {
     await t.step("startAuthEmulator() names a taken port in its error", async () => {
       const port = Number(new URL(es256.url).port);
       await assert.rejects(
-        startAuthEmulator({ databaseUrl: db.url, port }),
+        startAuthEmulator({ databaseUrl: db.authUrl, port }),
         /Port \d+ \(Auth emulator\) is already in use/,
       );
     });

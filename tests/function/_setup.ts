@@ -30,7 +30,7 @@ export interface Harness {
 /** Starts Postgres, the Auth emulator and the function. */
 export async function openHarness(options: { mode?: "es256" | "hs256" } = {}): Promise<Harness> {
   const db = await openTestDatabase();
-  const auth = await startAuthEmulator({ databaseUrl: db.url, mode: options.mode ?? "es256" });
+  const auth = await startAuthEmulator({ databaseUrl: db.authUrl, mode: options.mode ?? "es256" });
   const config: Config = {
     supabaseUrl: auth.url,
     supabaseKey: auth.anonKey,
