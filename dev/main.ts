@@ -6,6 +6,18 @@
  * `AUTO_CONFIRM` (`true` | `false`), `ALLOWED_ORIGINS` (`*`), `PG_MAJOR` (17), `STATE_DIR` (`.dev`),
  * `DEMO_PORT` (5173, the demo page; `0` picks a free port).
  *
+ * State in `.dev/`: `secrets.json` (the Supabase JWT secret, the ES256 signing key, the backend secret),
+ * `stack.env` (the variables printed at start) and `postgres/` (the database). Delete `.dev/` to start
+ * afresh. As root, Postgres runs as the OS user `postgres`; when that user cannot reach `.dev/` (a
+ * checkout in root's home or another `0700` folder), the database lives in
+ * `/var/lib/exchange-token/<hash of .dev's path>-postgres/` and `.dev/postgres` is a link to it: deleting
+ * `.dev/` still starts afresh (data without its link is replaced), but the space is only given back at the
+ * next start from the same folder, or by deleting that folder by hand. See `dev/postgres.ts`.
+ *
+ * Ctrl-C or SIGTERM stops everything and keeps `.dev/`. If the task runner is killed hard, this process
+ * notices it lost its parent and stops the same way; if this process is killed hard, its watchdog
+ * (`dev/watchdog.ts`) stops the function and Postgres.
+ *
  * @module
  */
 import { startStack } from "./stack.ts";
@@ -54,3 +66,7 @@ const shutdown = async () => {
 };
 Deno.addSignalListener("SIGINT", shutdown);
 Deno.addSignalListener("SIGTERM", shutdown);
+// `deno task dev` runs this as its child. If the task runner is killed hard (SIGKILL, a crashed
+// supervisor), no signal reaches us: we are only re-parented. Notice that, and stop as on Ctrl-C.
+const parent = Deno.ppid;
+setInterval(() => Deno.ppid !== parent && shutdown(), 250);

@@ -20,6 +20,7 @@ import { prepareDatabase } from "./database.ts";
 import { type AuthEmulator, createAuthEmulator } from "./auth_emulator.ts";
 import { createGateway } from "./gateway.ts";
 import { startDemoServer } from "./demo_server.ts";
+import { startWatchdog, type Watchdog } from "./watchdog.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
@@ -102,7 +103,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
   if (options.apiPort) assertPortFree(options.apiPort, "API gateway");
   if (options.demoPort) assertPortFree(options.demoPort, "demo page");
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const stopping: Array<() => Promise<unknown>> = [];
+  // If this process dies without stop(), the watchdog stops the function and Postgres for it.
+  const watchdog = startWatchdog();
+  const stopping: Array<() => Promise<unknown>> = [() => watchdog.close()];
   const stop = async () => {
     for (const step of stopping.reverse()) await step().catch(() => {});
   };
@@ -115,6 +118,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       major: options.major,
       port: options.dbPort,
       dataDir: options.stateDir ? `${options.stateDir}/postgres` : undefined,
+      watchdog,
     });
     stopping.push(() => postgres.stop());
     log(`Postgres ${postgres.major} on port ${postgres.port}`);
@@ -142,7 +146,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
       ...options.functionEnv,
     };
-    const fn = startFunction(functionPort, functionEnv, options.log);
+    const fn = startFunction(functionPort, functionEnv, options.log, watchdog);
     stopping.push(() => fn.stop());
 
     const gateway = Deno.serve(
@@ -216,12 +220,14 @@ export interface FunctionProcess {
  * @param port The port on 127.0.0.1 it listens on.
  * @param env Its environment.
  * @param log Where its output lines go.
+ * @param watchdog Stops it if this process dies without stopping it.
  * @returns The process.
  */
 export function startFunction(
   port: number,
   env: Record<string, string>,
   log?: (line: string) => void,
+  watchdog?: Watchdog,
 ): FunctionProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -241,6 +247,7 @@ export function startFunction(
     stdout: log ? "piped" : "null",
     stderr: log ? "piped" : "null",
   }).spawn();
+  watchdog?.watchProcess(child.pid, "SIGTERM");
   const pumps = log ? Promise.all([pumpLines(child.stdout, log), pumpLines(child.stderr, log)]) : undefined;
   const listening = waitForPort(port, child.status);
   // A caller that never awaits it (it reached the function itself, then stopped it) must not crash on it.
@@ -256,6 +263,7 @@ export function startFunction(
       }
       await child.status;
       await pumps;
+      await watchdog?.forgetProcess(child.pid);
     },
   };
 }
