@@ -46,6 +46,11 @@ export interface StackOptions {
   allowedOrigins?: string;
   /** Extra environment for the function (e.g. `BACKEND_JWT_TTL_SECONDS`). */
   functionEnv?: Record<string, string>;
+  /**
+   * The function's `BACKEND_JWT_SECRET`, e.g. the Python service's real one; it wins over the secret saved
+   * in `stateDir` (which is kept, not overwritten, for the starts without it).
+   */
+  backendJwtSecret?: string;
   /** Apply `supabase/seed.sql` (default true). */
   seed?: boolean;
   /** Where the function's log lines and the stack's progress go (default: nowhere). */
@@ -112,7 +117,12 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
 
   try {
     if (options.stateDir) await Deno.mkdir(options.stateDir, { recursive: true });
-    const secrets = await loadSecrets(options.stateDir);
+    const saved = await loadSecrets(options.stateDir);
+    const secrets = {
+      ...saved.secrets,
+      backendJwtSecret: options.backendJwtSecret ?? saved.secrets.backendJwtSecret,
+    };
+    log(`BACKEND_JWT_SECRET ${options.backendJwtSecret ? "from the environment" : saved.source}`);
 
     const postgres = await startPostgres({
       major: options.major,
@@ -134,7 +144,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       autoConfirm: options.autoConfirm ?? true,
     });
     stopping.push(() => auth.stop());
-    if (options.stateDir) await saveSecrets(options.stateDir, { ...secrets, signingKey: auth.signingKey });
+    if (options.stateDir) {
+      await saveSecrets(options.stateDir, { ...saved.secrets, signingKey: auth.signingKey });
+    }
 
     const functionPort = freePort();
     const functionEnv = {
@@ -300,15 +312,18 @@ function randomSecret(): string {
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
 }
 
-async function loadSecrets(stateDir?: string): Promise<Secrets> {
+/** The secrets saved in `stateDir` (or new ones), and where they came from, for the start's log. */
+async function loadSecrets(stateDir?: string): Promise<{ secrets: Secrets; source: string }> {
   if (stateDir) {
     try {
-      return JSON.parse(await Deno.readTextFile(`${stateDir}/secrets.json`));
+      const secrets = JSON.parse(await Deno.readTextFile(`${stateDir}/secrets.json`));
+      return { secrets, source: `saved in ${stateDir}/secrets.json` };
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
   }
-  return { jwtSecret: randomSecret(), backendJwtSecret: randomSecret() };
+  const secrets = { jwtSecret: randomSecret(), backendJwtSecret: randomSecret() };
+  return { secrets, source: stateDir ? `generated, saved in ${stateDir}/secrets.json` : "generated" };
 }
 
 async function saveSecrets(stateDir: string, secrets: Secrets) {

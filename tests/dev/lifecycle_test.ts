@@ -6,6 +6,7 @@
  * its ports must be closed and no temporary data directory may remain.
  */
 import assert from "node:assert/strict";
+import { jwtVerify } from "jose";
 import { freePort } from "../../dev/postgres.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -52,6 +53,29 @@ Deno.test("deno task dev from a 0700 folder stops on Ctrl-C and leaves nothing w
       Deno.kill(stack.pid, "SIGKILL");
       await dev.runner.status;
       await assertGone(dev.processes, dev.ports);
+    });
+
+    await t.step("the backend secret from the environment wins, and is named but never shown", async () => {
+      const secret = "a-backend-secret-from-the-environment-0123456789";
+      const dev = await startDev(checkout, { BACKEND_JWT_SECRET: secret, BACKEND_JWT_TTL_SECONDS: "3600" });
+      const backendToken = await exchangeAsNewUser(dev.output);
+      Deno.kill(-dev.runner.pid, "SIGTERM");
+      await dev.runner.status;
+      await assertGone(dev.processes, dev.ports);
+      const { payload } = await jwtVerify(backendToken, new TextEncoder().encode(secret));
+      assert.ok(payload.exp! - Math.floor(Date.now() / 1000) <= 3600, "BACKEND_JWT_TTL_SECONDS applies");
+      assert.ok(dev.output.includes("BACKEND_JWT_SECRET from the environment"), dev.output.join("\n"));
+      assert.ok(dev.output.includes("From the environment, for the function: BACKEND_JWT_TTL_SECONDS"));
+      assert.ok(!dev.output.join("\n").includes(secret));
+      assert.ok(!(await Deno.readTextFile(`${checkout}/.dev/stack.env`)).includes(secret));
+      const saved = JSON.parse(await Deno.readTextFile(`${checkout}/.dev/secrets.json`));
+      assert.notEqual(saved.backendJwtSecret, secret);
+
+      const again = await startDev(checkout);
+      Deno.kill(-again.runner.pid, "SIGTERM");
+      await again.runner.status;
+      await assertGone(again.processes, again.ports);
+      assert.ok(again.output.includes(`BACKEND_JWT_SECRET saved in ${checkout}/.dev/secrets.json`));
     });
   } finally {
     const data = await Deno.readLink(`${checkout}/.dev/postgres`).catch(() => undefined);
@@ -141,6 +165,28 @@ async function startDev(checkout: string, env: Record<string, string> = {}) {
     ports: [ports.API_PORT, ports.DB_PORT, ports.DEMO_PORT, functionPort],
     output,
   };
+}
+
+/** Signs up a new user through the printed API_URL and ANON_KEY and returns their backend token. */
+async function exchangeAsNewUser(output: string[]): Promise<string> {
+  const value = (name: string) => output.find((l) => l.startsWith(`${name}=`))!.slice(name.length + 2, -1);
+  const [apiUrl, anonKey] = [value("API_URL"), value("ANON_KEY")];
+  const signup = await fetch(`${apiUrl}/auth/v1/signup`, {
+    method: "POST",
+    headers: { apikey: anonKey, "content-type": "application/json" },
+    body: JSON.stringify({
+      email: `${crypto.randomUUID()}@example.com`,
+      password: "correct horse battery staple",
+    }),
+  });
+  const { access_token } = await signup.json();
+  const exchange = await fetch(`${apiUrl}/functions/v1/exchange-token`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${access_token}` },
+  });
+  const body = await exchange.json();
+  assert.equal(exchange.status, 200, JSON.stringify(body));
+  return body.backend_token;
 }
 
 /** Asserts that the stack's parts were among the processes seen, so that their absence later means something. */
