@@ -315,7 +315,8 @@ async function initialise(bin: string, dataDir: string, user: OsUser | undefined
   await Deno.writeTextFile(passwordFile, PASSWORD + "\n", { mode: 0o600 });
   try {
     if (user) await Deno.chown(passwordFile, user.uid, user.gid);
-    const { success, stderr } = await command(`${bin}/bin/initdb`, user, {
+    const initdb = `${bin}/bin/initdb`;
+    const { success, stderr } = await command(initdb, user, {
       args: [
         `--pgdata=${dataDir}`,
         "--auth=password",
@@ -326,7 +327,7 @@ async function initialise(bin: string, dataDir: string, user: OsUser | undefined
       ],
       stdout: "null",
       stderr: "piped",
-    }).output();
+    }).output().catch((err) => cannotRun(initdb, user, err));
     if (!success) throw new Error(causeLine(new TextDecoder().decode(stderr), "initdb failed"));
   } finally {
     await Deno.remove(passwordFile).catch(() => {});
@@ -335,11 +336,6 @@ async function initialise(bin: string, dataDir: string, user: OsUser | undefined
 
 /** A `Deno.Command` for a Postgres binary, run as `user` (when root) from `/`, in the C message locale. */
 function command(path: string, user: OsUser | undefined, options: Deno.CommandOptions): Deno.Command {
-  try {
-    Deno.statSync(path);
-  } catch (err) {
-    throw new Error(`cannot find ${path}: ${(err as Error).message}`);
-  }
   return new Deno.Command(path, {
     ...options,
     ...(user ? { uid: user.uid, gid: user.gid } : {}),
@@ -347,6 +343,11 @@ function command(path: string, user: OsUser | undefined, options: Deno.CommandOp
     stdin: "null",
     env: { LC_MESSAGES: "C" },
   });
+}
+
+/** Throws why `path` could not be run (not found, not reachable by `user`, ...), in one line. */
+function cannotRun(path: string, user: OsUser | undefined, err: unknown): never {
+  throw new Error(`cannot run ${path}${user ? ` as ${user.name}` : ""}: ${(err as Error).message}`);
 }
 
 /** The `postgres` server process: started, watched, stopped, started again. */
@@ -368,9 +369,10 @@ class ServerProcess {
   /** Spawns `postgres` and resolves once it accepts connections; rejects with the cause in one line. */
   async start(): Promise<void> {
     const { bin, dataDir, port, user, watchdog, flags } = this.settings;
+    const path = `${bin}/bin/postgres`;
     let child: Deno.ChildProcess;
     try {
-      child = command(`${bin}/bin/postgres`, user, {
+      child = command(path, user, {
         args: [
           ...["-D", dataDir, "-p", String(port)],
           // TCP on loopback only; no Unix socket (and no lock file in /tmp) that nothing here uses.
@@ -381,9 +383,7 @@ class ServerProcess {
         stderr: "piped",
       }).spawn();
     } catch (err) {
-      throw new Error(
-        `cannot run ${bin}/bin/postgres${user ? ` as ${user.name}` : ""}: ${(err as Error).message}`,
-      );
+      cannotRun(path, user, err);
     }
     this.#child = child;
     await watchdog.watchProcess(child.pid, "SIGINT");
