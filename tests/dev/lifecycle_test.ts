@@ -117,10 +117,11 @@ interface Seen {
 
 /** Copies the checkout's files (tracked and new, not ignored ones: no node_modules/, no .dev/). */
 async function copyCheckout(to: string) {
-  const { stdout } = await new Deno.Command("git", {
+  const { success, stdout, stderr } = await new Deno.Command("git", {
     args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
     cwd: ROOT,
   }).output();
+  assert.ok(success, `git ls-files, to copy the checkout: ${new TextDecoder().decode(stderr)}`);
   for (const file of new TextDecoder().decode(stdout).split("\0").filter(Boolean)) {
     const target = `${to}/${file}`;
     await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
