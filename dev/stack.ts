@@ -24,6 +24,7 @@ import { createGateway } from "./gateway.ts";
 import { type AuthConfig, loadAuthConfig } from "./auth_config.ts";
 import { startMailbox } from "./mailbox/mod.ts";
 import { startDemoServer } from "./demo_server.ts";
+import { startWatchdog, type Watchdog } from "./watchdog.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
@@ -58,6 +59,11 @@ export interface StackOptions {
   allowedOrigins?: string;
   /** Extra environment for the function (e.g. `BACKEND_JWT_TTL_SECONDS`). */
   functionEnv?: Record<string, string>;
+  /**
+   * The function's `BACKEND_JWT_SECRET`, e.g. the Python service's real one; it wins over the secret saved
+   * in `stateDir` (which is kept, not overwritten, for the starts without it).
+   */
+  backendJwtSecret?: string;
   /** Apply `supabase/seed.sql` (default true). */
   seed?: boolean;
   /** Where the function's log lines and the stack's progress go (default: nowhere). */
@@ -120,16 +126,23 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
   if (options.mailboxPort) assertPortFree(options.mailboxPort, "mailbox");
   if (options.mailboxSmtpPort) assertPortFree(options.mailboxSmtpPort, "mailbox SMTP");
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const stopping: Array<() => Promise<unknown>> = [];
+  // If this process dies without stop(), the watchdog stops the function and Postgres for it.
+  const watchdog = startWatchdog();
+  const stopping: Array<() => Promise<unknown>> = [() => watchdog.close()];
   const stop = async () => {
     for (const step of stopping.reverse()) await step().catch(() => {});
   };
 
   try {
     if (options.stateDir) await Deno.mkdir(options.stateDir, { recursive: true });
-    const secrets = await loadSecrets(options.stateDir);
+    const saved = await loadSecrets(options.stateDir);
+    const secrets = {
+      ...saved.secrets,
+      backendJwtSecret: options.backendJwtSecret ?? saved.secrets.backendJwtSecret,
+    };
+    log(`BACKEND_JWT_SECRET ${options.backendJwtSecret ? "from the environment" : saved.source}`);
 
-    const postgresOptions = { major: options.major, port: options.dbPort };
+    const postgresOptions = { major: options.major, port: options.dbPort, watchdog };
     const postgres = options.stateDir
       ? await startKeptPostgres({ ...postgresOptions, dataDir: `${options.stateDir}/postgres` }, log)
       : await startPostgres(postgresOptions);
@@ -166,7 +179,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       otpExpirySeconds: config.otpExpirySeconds,
     });
     stopping.push(() => auth.stop());
-    if (options.stateDir) await saveSecrets(options.stateDir, { ...secrets, signingKey: auth.signingKey });
+    if (options.stateDir) {
+      await saveSecrets(options.stateDir, { ...saved.secrets, signingKey: auth.signingKey });
+    }
 
     const functionPort = freePort();
     const functionEnv = {
@@ -178,7 +193,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
       ...options.functionEnv,
     };
-    const fn = startFunction(functionPort, functionEnv, options.log);
+    const fn = startFunction(functionPort, functionEnv, options.log, watchdog);
     stopping.push(() => fn.stop());
 
     const gateway = Deno.serve(
@@ -272,12 +287,14 @@ export interface FunctionProcess {
  * @param port The port on 127.0.0.1 it listens on.
  * @param env Its environment.
  * @param log Where its output lines go.
+ * @param watchdog Stops it if this process dies without stopping it.
  * @returns The process.
  */
 export function startFunction(
   port: number,
   env: Record<string, string>,
   log?: (line: string) => void,
+  watchdog?: Watchdog,
 ): FunctionProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -297,6 +314,7 @@ export function startFunction(
     stdout: log ? "piped" : "null",
     stderr: log ? "piped" : "null",
   }).spawn();
+  watchdog?.watchProcess(child.pid, "SIGTERM");
   const pumps = log ? Promise.all([pumpLines(child.stdout, log), pumpLines(child.stderr, log)]) : undefined;
   const listening = waitForPort(port, child.status);
   // A caller that never awaits it (it reached the function itself, then stopped it) must not crash on it.
@@ -312,6 +330,7 @@ export function startFunction(
       }
       await child.status;
       await pumps;
+      await watchdog?.forgetProcess(child.pid);
     },
   };
 }
@@ -348,15 +367,18 @@ function randomSecret(): string {
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
 }
 
-async function loadSecrets(stateDir?: string): Promise<Secrets> {
+/** The secrets saved in `stateDir` (or new ones), and where they came from, for the start's log. */
+async function loadSecrets(stateDir?: string): Promise<{ secrets: Secrets; source: string }> {
   if (stateDir) {
     try {
-      return JSON.parse(await Deno.readTextFile(`${stateDir}/secrets.json`));
+      const secrets = JSON.parse(await Deno.readTextFile(`${stateDir}/secrets.json`));
+      return { secrets, source: `saved in ${stateDir}/secrets.json` };
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
   }
-  return { jwtSecret: randomSecret(), backendJwtSecret: randomSecret() };
+  const secrets = { jwtSecret: randomSecret(), backendJwtSecret: randomSecret() };
+  return { secrets, source: stateDir ? `generated, saved in ${stateDir}/secrets.json` : "generated" };
 }
 
 async function saveSecrets(stateDir: string, secrets: Secrets) {
