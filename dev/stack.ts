@@ -160,6 +160,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     stopping.push(() => mailbox.stop());
     log(`mailbox on ${mailbox.url} (SMTP on port ${mailbox.smtp.port})`);
 
+    const autoConfirm = options.autoConfirm ?? !config.enableConfirmations;
     const auth = await createAuthEmulator({
       url: apiUrl,
       // GoTrue connects as the owner of the auth schema's tables.
@@ -167,7 +168,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       mode: options.mode ?? "es256",
       jwtSecret: secrets.jwtSecret,
       signingKey: secrets.signingKey,
-      autoConfirm: options.autoConfirm ?? !config.enableConfirmations,
+      autoConfirm,
       // As `supabase start`: the project's SMTP server when configured, else the local mailbox.
       smtp: config.smtp ?? { ...mailbox.smtp, ...config.sender },
       siteUrl: config.siteUrl,
@@ -179,6 +180,11 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       otpExpirySeconds: config.otpExpirySeconds,
     });
     stopping.push(() => auth.stop());
+    log(
+      `Auth: email confirmations ${autoConfirm ? "off" : "on, by mail"} (${
+        options.autoConfirm === undefined ? "[auth.email] enable_confirmations" : "AUTO_CONFIRM"
+      })`,
+    );
     if (options.stateDir) {
       await saveSecrets(options.stateDir, { ...saved.secrets, signingKey: auth.signingKey });
     }
