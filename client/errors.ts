@@ -21,6 +21,7 @@ export type ExchangeErrorCode =
   | "invalid_token"
   | "no_tenant"
   | "not_a_member"
+  | "not_found"
   | "method_not_allowed"
   | "payload_too_large"
   | "unsupported_media_type"
@@ -70,6 +71,7 @@ const EXCHANGE_ERROR_CODES: ReadonlySet<string> = new Set<ExchangeErrorCode>([
   "invalid_token",
   "no_tenant",
   "not_a_member",
+  "not_found",
   "method_not_allowed",
   "payload_too_large",
   "unsupported_media_type",
