@@ -4,7 +4,8 @@
  *
  * Settings (environment): `API_PORT` (54321), `DB_PORT` (54322), `AUTH_MODE` (`es256` | `hs256`),
  * `AUTO_CONFIRM` (`true` | `false`), `ALLOWED_ORIGINS` (`*`), `PG_MAJOR` (17), `STATE_DIR` (`.dev`),
- * `DEMO_PORT` (5173, the demo page; `0` picks a free port).
+ * `DEMO_PORT` (5173, the demo page; `0` picks a free port), `BACKEND_PORT` (8000, the example FastAPI
+ * backend), `BACKEND_JWT_ALGORITHM` (`HS256`, or `ES256`/`EdDSA` with a key set kept in the state directory).
  *
  * @module
  */
@@ -19,6 +20,14 @@ if (mode !== "es256" && mode !== "hs256") {
   Deno.exit(1);
 }
 
+const backendJwtAlgorithm = env.BACKEND_JWT_ALGORITHM ?? "HS256";
+if (backendJwtAlgorithm !== "HS256" && backendJwtAlgorithm !== "ES256" && backendJwtAlgorithm !== "EdDSA") {
+  console.error(
+    `deno task dev: BACKEND_JWT_ALGORITHM must be HS256, ES256 or EdDSA, not ${backendJwtAlgorithm}`,
+  );
+  Deno.exit(1);
+}
+
 const stack = await startStack({
   apiPort: Number(env.API_PORT ?? 54321),
   dbPort: Number(env.DB_PORT ?? 54322),
@@ -27,6 +36,8 @@ const stack = await startStack({
   autoConfirm: env.AUTO_CONFIRM !== "false",
   allowedOrigins: env.ALLOWED_ORIGINS,
   demoPort: Number(env.DEMO_PORT ?? 5173),
+  backendPort: Number(env.BACKEND_PORT ?? 8000),
+  backendJwtAlgorithm,
   log: (line) => console.log(line),
 }).catch((err: Error) => {
   // A taken port or a failed part: say what, without a stack trace (startStack has stopped the rest).
@@ -43,6 +54,9 @@ console.log(
 );
 console.log(`Exchange: POST ${vars.FUNCTIONS_URL}/exchange-token. Ctrl-C stops everything.`);
 console.log(`Demo page: ${stack.demoUrl}`);
+if (stack.backendUrl) {
+  console.log(`Example backend: GET ${stack.backendUrl}/me (${backendJwtAlgorithm} tokens)`);
+}
 
 let stopping = false;
 const shutdown = async () => {
