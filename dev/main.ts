@@ -5,7 +5,8 @@
  * Settings (environment): `API_PORT` (54321), `DB_PORT` (54322), `AUTH_MODE` (`es256` | `hs256`),
  * `AUTO_CONFIRM` (`true` | `false`), `ALLOWED_ORIGINS` (`*`), `PG_MAJOR` (17), `STATE_DIR` (`.dev`),
  * `DEMO_PORT` (5173, the demo page; `0` picks a free port), `BACKEND_PORT` (8000, the example FastAPI
- * backend), `BACKEND_JWT_ALGORITHM` (`HS256`, or `ES256`/`EdDSA` with a key set kept in the state directory).
+ * backend), `BACKEND_JWT_ALGORITHM` (`HS256`, or `ES256`/`EdDSA` with a key set kept in the state directory,
+ * or `BACKEND_JWT_PRIVATE_KEYS` when set).
  *
  * @module
  */
@@ -38,6 +39,10 @@ const stack = await startStack({
   demoPort: Number(env.DEMO_PORT ?? 5173),
   backendPort: Number(env.BACKEND_PORT ?? 8000),
   backendJwtAlgorithm,
+  // A key set of your own (deno task backend-keys) wins over the one kept in the state directory.
+  functionEnv: env.BACKEND_JWT_PRIVATE_KEYS
+    ? { BACKEND_JWT_PRIVATE_KEYS: env.BACKEND_JWT_PRIVATE_KEYS }
+    : undefined,
   log: (line) => console.log(line),
 }).catch((err: Error) => {
   // A taken port or a failed part: say what, without a stack trace (startStack has stopped the rest).
