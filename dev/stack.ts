@@ -152,6 +152,19 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       ...(await backendJwtSettings(options.stateDir, options.backendJwtAlgorithm)),
       ...options.functionEnv,
     };
+    // The backend allows the demo's origin, and the demo calls the backend: pick the demo's port first.
+    const demoPort = options.demoPort === 0 ? freePort() : options.demoPort;
+    // Started alongside the function but stopped after it: a stop that takes its time (uvicorn's) must not
+    // hold up the function's.
+    const backendStart = options.backendPort === undefined ? undefined : startBackend({
+      port: options.backendPort || freePort(),
+      apiUrl,
+      functionEnv,
+      allowedOrigin: demoPort ? `http://127.0.0.1:${demoPort}` : undefined,
+      log: options.log,
+    });
+    backendStart?.catch(() => {}); // awaited below; a failure there ends startStack
+    stopping.push(async () => (await backendStart?.catch(() => undefined))?.stop());
     const fn = startFunction(functionPort, functionEnv, options.log);
     stopping.push(() => fn.stop());
 
@@ -172,16 +185,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     await fn.listening;
     log(`exchange-token function on port ${functionPort}`);
 
-    // The backend allows the demo's origin, and the demo calls the backend: pick the demo's port first.
-    const demoPort = options.demoPort === 0 ? freePort() : options.demoPort;
-    const backend = options.backendPort === undefined ? undefined : await startBackend({
-      port: options.backendPort || freePort(),
-      apiUrl,
-      functionEnv,
-      allowedOrigin: demoPort ? `http://127.0.0.1:${demoPort}` : undefined,
-      log: options.log,
-    });
-    if (backend) stopping.push(() => backend.stop());
+    const backend = await backendStart;
     if (backend) log(`example backend on ${backend.url}`);
 
     let demoUrl: string | undefined;
