@@ -1,8 +1,9 @@
 /**
  * The local Supabase stack, without Docker: embedded Postgres with the Supabase stand-in, our migrations
- * and the seed; the Auth emulator; the `exchange-token` function in its own Deno process (standing in for
- * the Edge runtime, with the environment Supabase injects); and one gateway port in front of them, as
- * `supabase start` + `supabase functions serve` lay them out.
+ * and the seed; the Auth emulator, set up from `supabase/config.toml`'s `[auth]` as `supabase start` sets
+ * up Supabase Auth; a mailbox catching its mails (Mailpit's API); the `exchange-token` function in its own
+ * Deno process (standing in for the Edge runtime, with the environment Supabase injects); and one gateway
+ * port in front of them, as `supabase start` + `supabase functions serve` lay them out.
  *
  * `deno task dev` runs it on Supabase's local ports; tests start it on free ports with one call. With
  * `demoPort`, it also serves the demo page (`demo/`, see `dev/demo_server.ts`) on its own origin.
@@ -20,6 +21,8 @@ import {
 import { hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
 import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
 import { createGateway } from "./gateway.ts";
+import { type AuthConfig, loadAuthConfig } from "./auth_config.ts";
+import { startMailbox } from "./mailbox/mod.ts";
 import { startDemoServer } from "./demo_server.ts";
 import { startWatchdog, type Watchdog } from "./watchdog.ts";
 import { pumpLines, waitForPort } from "./_process.ts";
@@ -43,8 +46,17 @@ export interface StackOptions {
   major?: PostgresMajor;
   /** Access tokens signed ES256 with a `kid` (default, as new projects) or HS256 (legacy). */
   mode?: "es256" | "hs256";
-  /** Confirm emails at sign-up (default true). */
+  /**
+   * Confirm emails at sign-up without mail (`AUTO_CONFIRM`); default: the opposite of the Auth config's
+   * `enableConfirmations`.
+   */
   autoConfirm?: boolean;
+  /** Auth settings over those read from `supabase/config.toml` (e.g. `{ enableAnonymousSignIns: true }`). */
+  authConfig?: Partial<AuthConfig>;
+  /** The mailbox's web page and API (`MAILPIT_URL`); `supabase start` uses 54324. */
+  mailboxPort?: number;
+  /** The mailbox's SMTP port; the CLI's `[local_smtp] smtp_port` is 54325. */
+  mailboxSmtpPort?: number;
   /** `ALLOWED_ORIGINS` of the function (default `*`). */
   allowedOrigins?: string;
   /** Extra environment for the function (e.g. `BACKEND_JWT_TTL_SECONDS`). */
@@ -83,6 +95,8 @@ export interface LocalStack {
   functionEnv: Record<string, string>;
   auth: AuthEmulator;
   postgres: PostgresServer;
+  /** The mailbox's web page and Mailpit API, e.g. `http://127.0.0.1:54324`. */
+  mailboxUrl: string;
   /** The demo page's URL (e.g. `http://127.0.0.1:5173/`) when `demoPort` was set. */
   demoUrl?: string;
   /** The example backend's URL (e.g. `http://127.0.0.1:8000`) when it runs. */
@@ -117,6 +131,8 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
   const apiPort = options.apiPort || freePort();
   if (options.apiPort) assertPortFree(options.apiPort, "API gateway");
   if (options.demoPort) assertPortFree(options.demoPort, "demo page");
+  if (options.mailboxPort) assertPortFree(options.mailboxPort, "mailbox");
+  if (options.mailboxSmtpPort) assertPortFree(options.mailboxSmtpPort, "mailbox SMTP");
   if (options.backendPort) assertPortFree(options.backendPort, "example backend");
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   // If this process dies without stop(), the watchdog stops the function and Postgres for it.
@@ -144,6 +160,16 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const dbUrl = await prepareDatabase(postgres.url, { seed: options.seed ?? true });
     log("Supabase stand-in, migrations and seed applied (supabase db push as postgres)");
 
+    const config = { ...await loadAuthConfig(undefined, Deno.env.toObject()), ...options.authConfig };
+    const mailbox = await startMailbox({
+      port: options.mailboxPort,
+      smtpPort: options.mailboxSmtpPort,
+      log,
+    });
+    stopping.push(() => mailbox.stop());
+    log(`mailbox on ${mailbox.url} (SMTP on port ${mailbox.smtp.port})`);
+
+    const autoConfirm = options.autoConfirm ?? !config.enableConfirmations;
     const auth = await createAuthEmulator({
       url: apiUrl,
       // GoTrue connects as the owner of the auth schema's tables.
@@ -151,9 +177,23 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       mode: options.mode ?? "es256",
       jwtSecret: secrets.jwtSecret,
       signingKey: secrets.signingKey,
-      autoConfirm: options.autoConfirm ?? true,
+      autoConfirm,
+      // As `supabase start`: the project's SMTP server when configured, else the local mailbox.
+      smtp: config.smtp ?? { ...mailbox.smtp, ...config.sender },
+      siteUrl: config.siteUrl,
+      redirectUrls: config.additionalRedirectUrls,
+      secureEmailChange: config.doubleConfirmChanges,
+      anonymousSignIns: config.enableAnonymousSignIns,
+      maxFrequencySeconds: config.maxFrequencySeconds,
+      otpLength: config.otpLength,
+      otpExpirySeconds: config.otpExpirySeconds,
     });
     stopping.push(() => auth.stop());
+    log(
+      `Auth: email confirmations ${autoConfirm ? "off" : "on, by mail"} (${
+        options.autoConfirm === undefined ? "[auth.email] enable_confirmations" : "AUTO_CONFIRM"
+      })`,
+    );
     if (options.stateDir) {
       await saveSecrets(options.stateDir, { ...saved.secrets, signingKey: auth.signingKey });
     }
@@ -231,6 +271,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       functionEnv,
       auth,
       postgres,
+      mailboxUrl: mailbox.url,
       demoUrl,
       backendUrl: backend?.url,
       env: () => ({
@@ -240,6 +281,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         ANON_KEY: auth.anonKey,
         SERVICE_ROLE_KEY: auth.serviceRoleKey,
         JWT_SECRET: secrets.jwtSecret,
+        MAILPIT_URL: mailbox.url,
+        // `supabase status -o env` still prints Inbucket's name for the mail catcher (deprecated).
+        INBUCKET_URL: mailbox.url,
         BACKEND_JWT_SECRET: secrets.backendJwtSecret,
         ...(backend ? { BACKEND_URL: backend.url } : {}),
       }),
