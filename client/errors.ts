@@ -25,6 +25,7 @@ export const EXCHANGE_ERROR_CODES = [
   "no_tenant",
   "not_a_member",
   "method_not_allowed",
+  "request_timeout",
   "payload_too_large",
   "unsupported_media_type",
   "server_misconfigured",
