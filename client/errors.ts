@@ -24,6 +24,7 @@ export const EXCHANGE_ERROR_CODES = [
   "invalid_token",
   "no_tenant",
   "not_a_member",
+  "not_found",
   "method_not_allowed",
   "request_timeout",
   "payload_too_large",

@@ -4,7 +4,9 @@
  *
  * Settings (environment): `API_PORT` (54321), `DB_PORT` (54322), `AUTH_MODE` (`es256` | `hs256`),
  * `AUTO_CONFIRM` (`true` | `false`), `ALLOWED_ORIGINS` (`*`), `PG_MAJOR` (17), `STATE_DIR` (`.dev`),
- * `DEMO_PORT` (5173, the demo page; `0` picks a free port).
+ * `DEMO_PORT` (5173, the demo page; `0` picks a free port), `BACKEND_PORT` (8000, the example FastAPI
+ * backend), `BACKEND_JWT_ALGORITHM` (`HS256`, or `ES256`/`EdDSA` with a key set kept in the state directory,
+ * or `BACKEND_JWT_PRIVATE_KEYS` when set).
  *
  * The function gets this environment too, so its settings (`BACKEND_JWT_TTL_SECONDS`,
  * `BACKEND_JWT_ALGORITHM`, ...) apply as given. `BACKEND_JWT_SECRET` from the environment wins over the
@@ -41,6 +43,13 @@ const passed = Object.keys(env).filter((name) =>
   name.startsWith("BACKEND_JWT_") && name !== "BACKEND_JWT_SECRET"
 );
 if (passed.length > 0) console.log(`From the environment, for the function: ${passed.sort().join(", ")}`);
+const backendJwtAlgorithm = env.BACKEND_JWT_ALGORITHM ?? "HS256";
+if (backendJwtAlgorithm !== "HS256" && backendJwtAlgorithm !== "ES256" && backendJwtAlgorithm !== "EdDSA") {
+  console.error(
+    `deno task dev: BACKEND_JWT_ALGORITHM must be HS256, ES256 or EdDSA, not ${backendJwtAlgorithm}`,
+  );
+  Deno.exit(1);
+}
 
 const stack = await startStack({
   apiPort: Number(env.API_PORT ?? 54321),
@@ -51,6 +60,12 @@ const stack = await startStack({
   allowedOrigins: env.ALLOWED_ORIGINS,
   demoPort: Number(env.DEMO_PORT ?? 5173),
   backendJwtSecret: env.BACKEND_JWT_SECRET || undefined,
+  backendPort: Number(env.BACKEND_PORT ?? 8000),
+  backendJwtAlgorithm,
+  // A key set of your own (deno task backend-keys) wins over the one kept in the state directory.
+  functionEnv: env.BACKEND_JWT_PRIVATE_KEYS
+    ? { BACKEND_JWT_PRIVATE_KEYS: env.BACKEND_JWT_PRIVATE_KEYS }
+    : undefined,
   log: (line) => console.log(line),
 }).catch((err: Error) => {
   // A taken port or a failed part: say what, without a stack trace (startStack has stopped the rest).
@@ -72,6 +87,9 @@ console.log(
 );
 console.log(`Exchange: POST ${vars.FUNCTIONS_URL}/exchange-token. Ctrl-C stops everything.`);
 console.log(`Demo page: ${stack.demoUrl}`);
+if (stack.backendUrl) {
+  console.log(`Example backend: GET ${stack.backendUrl}/me (${backendJwtAlgorithm} tokens)`);
+}
 
 let stopping = false;
 const shutdown = async () => {

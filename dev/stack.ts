@@ -22,6 +22,8 @@ import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
 import { createGateway } from "./gateway.ts";
 import { startDemoServer } from "./demo_server.ts";
 import { startWatchdog, type Watchdog } from "./watchdog.ts";
+import { pumpLines, waitForPort } from "./_process.ts";
+import { backendJwtSettings, startBackend } from "./backend.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
@@ -58,6 +60,10 @@ export interface StackOptions {
   log?: (line: string) => void;
   /** Serve the demo page on this port (0 = a free one), as a frontend dev server would; off when omitted. */
   demoPort?: number;
+  /** Run the example FastAPI backend on this port (0 = a free one); off when omitted. */
+  backendPort?: number;
+  /** `BACKEND_JWT_ALGORITHM`: HS256 (default) or ES256/EdDSA with a key set kept in `stateDir`. */
+  backendJwtAlgorithm?: "HS256" | "ES256" | "EdDSA";
 }
 
 /** A running local stack and what `supabase status -o env` would print for it. */
@@ -79,6 +85,8 @@ export interface LocalStack {
   postgres: PostgresServer;
   /** The demo page's URL (e.g. `http://127.0.0.1:5173/`) when `demoPort` was set. */
   demoUrl?: string;
+  /** The example backend's URL (e.g. `http://127.0.0.1:8000`) when it runs. */
+  backendUrl?: string;
   /** The variables, in `supabase status -o env` names, plus `BACKEND_JWT_SECRET`. */
   env(): Record<string, string>;
   /** Stops everything, in reverse order. */
@@ -109,6 +117,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
   const apiPort = options.apiPort || freePort();
   if (options.apiPort) assertPortFree(options.apiPort, "API gateway");
   if (options.demoPort) assertPortFree(options.demoPort, "demo page");
+  if (options.backendPort) assertPortFree(options.backendPort, "example backend");
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   // If this process dies without stop(), the watchdog stops the function and Postgres for it.
   const watchdog = startWatchdog();
@@ -157,8 +166,23 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       SUPABASE_DB_URL: dbUrl,
       BACKEND_JWT_SECRET: secrets.backendJwtSecret,
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
+      ...(await backendJwtSettings(options.stateDir, options.backendJwtAlgorithm)),
       ...options.functionEnv,
     };
+    // The backend allows the demo's origin, and the demo calls the backend: pick the demo's port first.
+    const demoPort = options.demoPort === 0 ? freePort() : options.demoPort;
+    // Started alongside the function but stopped after it: a stop that takes its time (uvicorn's) must not
+    // hold up the function's.
+    const backendStart = options.backendPort === undefined ? undefined : startBackend({
+      port: options.backendPort || freePort(),
+      apiUrl,
+      functionEnv,
+      allowedOrigin: demoPort ? `http://127.0.0.1:${demoPort}` : undefined,
+      log: options.log,
+      watchdog,
+    });
+    backendStart?.catch(() => {}); // awaited below; a failure there ends startStack
+    stopping.push(async () => (await backendStart?.catch(() => undefined))?.stop());
     const fn = startFunction(functionPort, functionEnv, options.log, watchdog);
     stopping.push(() => fn.stop());
 
@@ -179,9 +203,17 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     await fn.listening;
     log(`exchange-token function on port ${functionPort}`);
 
+    const backend = await backendStart;
+    if (backend) log(`example backend on ${backend.url}`);
+
     let demoUrl: string | undefined;
-    if (options.demoPort !== undefined) {
-      const demo = await startDemoServer({ apiUrl, anonKey: auth.anonKey, port: options.demoPort });
+    if (demoPort !== undefined) {
+      const demo = await startDemoServer({
+        apiUrl,
+        anonKey: auth.anonKey,
+        port: demoPort,
+        backendUrl: backend?.url,
+      });
       stopping.push(() => demo.stop());
       demoUrl = demo.url;
       log(`demo page on ${demo.url}`);
@@ -200,6 +232,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       auth,
       postgres,
       demoUrl,
+      backendUrl: backend?.url,
       env: () => ({
         API_URL: apiUrl,
         FUNCTIONS_URL: `${apiUrl}/functions/v1`,
@@ -208,6 +241,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         SERVICE_ROLE_KEY: auth.serviceRoleKey,
         JWT_SECRET: secrets.jwtSecret,
         BACKEND_JWT_SECRET: secrets.backendJwtSecret,
+        ...(backend ? { BACKEND_URL: backend.url } : {}),
       }),
       stop,
     };
@@ -277,8 +311,13 @@ export function startFunction(
     stderr: log ? "piped" : "null",
   }).spawn();
   watchdog?.watchProcess(child.pid, "SIGTERM");
-  const pumps = log ? Promise.all([pumpLines(child.stdout, log), pumpLines(child.stderr, log)]) : undefined;
-  const listening = waitForPort(port, child.status);
+  const pumps = log
+    ? Promise.all([
+      pumpLines(child.stdout, log, "exchange-token"),
+      pumpLines(child.stderr, log, "exchange-token"),
+    ])
+    : undefined;
+  const listening = waitForPort(port, child.status, "the exchange-token function");
   // A caller that never awaits it (it reached the function itself, then stopped it) must not crash on it.
   listening.catch(() => {});
   return {
@@ -295,33 +334,6 @@ export function startFunction(
       await watchdog?.forgetProcess(child.pid);
     },
   };
-}
-
-/** Passes each whole line of `stream` to `log`, prefixed with the function's name. */
-async function pumpLines(stream: ReadableStream<Uint8Array>, log: (line: string) => void) {
-  let partial = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    const lines = (partial + chunk).split("\n");
-    partial = lines.pop()!;
-    for (const line of lines) if (line.trim()) log(`[exchange-token] ${line}`);
-  }
-  if (partial.trim()) log(`[exchange-token] ${partial}`);
-}
-
-async function waitForPort(port: number, exited: Promise<Deno.CommandStatus>, timeoutMs = 20_000) {
-  let dead: Deno.CommandStatus | undefined;
-  exited.then((status) => dead = status);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (dead) throw new Error(`the exchange-token function exited (code ${dead.code}) before listening`);
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-  throw new Error(`the exchange-token function did not listen on port ${port} within ${timeoutMs} ms`);
 }
 
 function randomSecret(): string {

@@ -14,6 +14,7 @@ Deno.test("STATUS_BY_CODE matches the table of docs/contract.md §2", () => {
     invalid_token: 401,
     no_tenant: 403,
     not_a_member: 403,
+    not_found: 404,
     method_not_allowed: 405,
     request_timeout: 408,
     payload_too_large: 413,

@@ -10,12 +10,16 @@
  * @module
  */
 
-/** The error codes of the HTTP contract (docs/contract.md §2), plus `internal_error` for bugs. */
+/**
+ * The error codes of the HTTP contract (docs/contract.md §2), plus `internal_error` for bugs and `not_found` for
+ * the JWKS of a function that signs with a shared secret (it has no public keys).
+ */
 export type ErrorCode =
   | "invalid_request"
   | "invalid_token"
   | "no_tenant"
   | "not_a_member"
+  | "not_found"
   | "method_not_allowed"
   | "request_timeout"
   | "payload_too_large"
@@ -31,6 +35,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze
   invalid_token: 401,
   no_tenant: 403,
   not_a_member: 403,
+  not_found: 404,
   method_not_allowed: 405,
   request_timeout: 408,
   payload_too_large: 413,
@@ -108,6 +113,7 @@ const OAUTH_BY_CODE: Readonly<Record<ErrorCode, OAuthRendering>> = Object.freeze
   invalid_token: { status: 400, error: "invalid_request" },
   no_tenant: { status: 400, error: "invalid_target" },
   not_a_member: { status: 400, error: "invalid_target" },
+  not_found: { status: 404, error: "invalid_request" },
   method_not_allowed: { status: 405, error: "invalid_request" },
   request_timeout: { status: 408, error: "invalid_request" },
   payload_too_large: { status: 413, error: "invalid_request" },
