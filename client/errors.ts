@@ -26,6 +26,7 @@ export const EXCHANGE_ERROR_CODES = [
   "not_a_member",
   "not_found",
   "method_not_allowed",
+  "request_timeout",
   "payload_too_large",
   "unsupported_media_type",
   "server_misconfigured",

@@ -16,6 +16,7 @@ Deno.test("STATUS_BY_CODE matches the table of docs/contract.md §2", () => {
     not_a_member: 403,
     not_found: 404,
     method_not_allowed: 405,
+    request_timeout: 408,
     payload_too_large: 413,
     unsupported_media_type: 415,
     server_misconfigured: 500,

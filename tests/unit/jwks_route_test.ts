@@ -27,7 +27,7 @@ const JWKS_URL = "http://localhost/exchange-token/.well-known/jwks.json";
 function handlerWith(jwks?: ReturnType<typeof toPublicJwks>) {
   const refuse = () => Promise.reject(new Error("not called"));
   return createExchangeHandler({
-    config: { allowedOrigins: [ORIGIN], maxBodyBytes: 1024 },
+    config: { allowedOrigins: [ORIGIN], maxBodyBytes: 1024, bodyTimeoutMs: 10_000 },
     verifyToken: refuse,
     resolveTenant: refuse,
     signToken: refuse,

@@ -79,6 +79,8 @@ export interface Config {
   allowedOrigins: "*" | readonly string[];
   /** Largest request body accepted, in bytes (413 above it). */
   maxBodyBytes: number;
+  /** How long the request body may take to arrive, in milliseconds (408 after it). */
+  bodyTimeoutMs: number;
   /** How long the Auth API (user lookup, JWKS) may take before 503 `auth_unavailable`. */
   authTimeoutMs: number;
   /** How long the tenancy transaction may take, connecting included, before 503 `database_unavailable`. */
@@ -94,6 +96,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
   ttlSeconds: 604_800,
   allowedOrigins: "*" as const,
   maxBodyBytes: 16 * 1024,
+  // 16 KiB arrive in one round trip; 10 s is ample for a slow phone, and bounds a dripped body.
+  bodyTimeoutMs: 10_000,
   authTimeoutMs: 5_000,
   databaseTimeoutMs: 5_000,
 });
@@ -155,6 +159,7 @@ export function loadConfig(env: Env): Config {
     backendJwt,
     allowedOrigins,
     maxBodyBytes: CONFIG_DEFAULTS.maxBodyBytes,
+    bodyTimeoutMs: CONFIG_DEFAULTS.bodyTimeoutMs,
     authTimeoutMs: CONFIG_DEFAULTS.authTimeoutMs,
     databaseTimeoutMs: CONFIG_DEFAULTS.databaseTimeoutMs,
   };

@@ -21,6 +21,7 @@ export type ErrorCode =
   | "not_a_member"
   | "not_found"
   | "method_not_allowed"
+  | "request_timeout"
   | "payload_too_large"
   | "unsupported_media_type"
   | "server_misconfigured"
@@ -36,6 +37,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze
   not_a_member: 403,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   payload_too_large: 413,
   unsupported_media_type: 415,
   server_misconfigured: 500,
@@ -105,7 +107,7 @@ interface OAuthRendering {
 
 // RFC 8693 §2.2.2: an invalid subject token is `invalid_request`, a target the server will not issue for is
 // `invalid_target`, both with 400 (RFC 6749 §5.2). Failures that are not the client's fault keep their
-// status and use the codes RFC 6749 §4.1.2.1 defines for them.
+// status and use the codes RFC 6749 §4.1.2.1 defines for them; 405, 408, 413 and 415 keep theirs too.
 const OAUTH_BY_CODE: Readonly<Record<ErrorCode, OAuthRendering>> = Object.freeze({
   invalid_request: { status: 400, error: "invalid_request" },
   invalid_token: { status: 400, error: "invalid_request" },
@@ -113,6 +115,7 @@ const OAUTH_BY_CODE: Readonly<Record<ErrorCode, OAuthRendering>> = Object.freeze
   not_a_member: { status: 400, error: "invalid_target" },
   not_found: { status: 404, error: "invalid_request" },
   method_not_allowed: { status: 405, error: "invalid_request" },
+  request_timeout: { status: 408, error: "invalid_request" },
   payload_too_large: { status: 413, error: "invalid_request" },
   unsupported_media_type: { status: 415, error: "invalid_request" },
   server_misconfigured: { status: 500, error: "server_error" },

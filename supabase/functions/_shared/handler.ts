@@ -21,8 +21,8 @@ import type { PublicJwks } from "./signing_keys.ts";
 
 /** The collaborators of {@linkcode createExchangeHandler}. */
 export interface ExchangeHandlerDeps {
-  /** CORS origins and the body limit. */
-  config: Pick<Config, "allowedOrigins" | "maxBodyBytes">;
+  /** CORS origins, the body limit and how long the body may take. */
+  config: Pick<Config, "allowedOrigins" | "maxBodyBytes" | "bodyTimeoutMs">;
   verifyToken: VerifyToken;
   resolveTenant: ResolveTenant;
   signToken: SignToken;
