@@ -21,15 +21,19 @@
  * - `POST /logout?scope=global|local|others` (deletes `auth.sessions` rows)
  * - with a `service_role` token: `POST /invite`, `GET/POST /admin/users`, `GET/PUT/DELETE
  *   /admin/users/{id}`
- * - `GET /.well-known/jwks.json` and `GET /health`
+ * - `GET /settings` (`mailer_autoconfirm`, `external.anonymous_users`, …), `GET /.well-known/jwks.json`
+ *   and `GET /health`
+ * - the emulator's own, NOT GoTrue's: `POST /_emulator/oauth_sign_in` with a `service_role` token and
+ *   `{ provider, sub, email, email_verified }`, what an OAuth provider would answer, then GoTrue's
+ *   callback logic (the identity, account linking, confirmation) and the session as JSON
  *
  * Mails are GoTrue's default templates and subjects, with links to `{url}/auth/v1/verify?token=…&type=…
  * &redirect_to=…`; each token is stored as GoTrue stores it (the SHA-224 hash, on the user and in
  * `auth.one_time_tokens`). Without `smtp`, mails are dropped, as GoTrue's no-op mailer does.
  *
- * Not emulated: phone, PKCE, OAuth, SSO, MFA, reauthentication, `/resend`, `/admin/generate_link`, hooks,
- * custom mail templates, rate limits other than `max_frequency`, and the `amr` of a session (always
- * `password`).
+ * Not emulated: phone, PKCE, OAuth redirects (see `/_emulator/oauth_sign_in`), SSO, MFA,
+ * reauthentication, `/resend`, `/admin/generate_link`, hooks, custom mail templates, rate limits other
+ * than `max_frequency`, and the `amr` of a session (always `password`).
  *
  * @module
  */
