@@ -1,6 +1,6 @@
 /**
- * The composition root: builds the real exchange handler (supabase-js verifier, postgres.js tenancy pool,
- * jose signer) from a configuration ({@linkcode createExchangeApp}) or from the environment
+ * The composition root: builds the real exchange handler (supabase-js verifier, postgres.js tenancy pool
+ * with the reader of Auth's `mailer_autoconfirm`, jose signer) from a configuration ({@linkcode createExchangeApp}) or from the environment
  * ({@linkcode createExchangeAppFromEnv}).
  *
  * `exchange-token/index.ts` serves {@linkcode createExchangeAppFromEnv}: on Supabase, and on the local
@@ -20,9 +20,10 @@ import {
   parseAllowedOrigins,
 } from "./config.ts";
 import { createExchangeHandler, createMisconfiguredHandler } from "./handler.ts";
-import { jsonLineLog, type Log } from "./log.ts";
+import { type EmailTrustLogEntry, jsonLineLog, type Log } from "./log.ts";
 import { createSupabaseVerifier } from "./verify.ts";
 import { createTenancyResolver } from "./tenancy.ts";
+import { createEmailTrust } from "./email_trust.ts";
 import { createBackendSigner } from "./sign.ts";
 import { toPublicJwks } from "./signing_keys.ts";
 
@@ -40,6 +41,8 @@ export interface ExchangeAppOptions {
   now?: () => Date;
   /** Where log lines go (default: JSON lines on stdout/stderr). */
   log?: Log;
+  /** Where the isolate's `email_trust_off` warnings go (default: JSON lines on stdout). */
+  logEmailTrust?: (entry: EmailTrustLogEntry) => void;
   /** The fetch supabase-js uses to reach Auth. */
   fetch?: typeof fetch;
   /** Postgres connections per isolate (default 3). */
@@ -72,6 +75,13 @@ export function createExchangeApp(
     transactionPooler: config.transactionPooler,
     timeoutMs: config.databaseTimeoutMs,
     max: options.poolSize,
+    emailTrusted: createEmailTrust({
+      supabaseUrl: config.supabaseUrl,
+      supabaseKey: config.supabaseKey,
+      timeoutMs: config.authTimeoutMs,
+      fetch: options.fetch,
+      log: options.logEmailTrust,
+    }),
   });
   const handler = createExchangeHandler({
     config,
