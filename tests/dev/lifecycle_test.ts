@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { jwtVerify } from "jose";
 import { freePort } from "../../dev/postgres.ts";
+import { signUpByMail } from "../_mail.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** How long the stack may take to be gone after a kill. */
@@ -133,7 +134,13 @@ async function copyCheckout(to: string) {
 
 /** Runs `deno task dev` in its own process group (as a terminal would) and waits for "Ready". */
 async function startDev(checkout: string, env: Record<string, string> = {}) {
-  const ports = { API_PORT: freePort(), DB_PORT: freePort(), DEMO_PORT: freePort() };
+  const ports = {
+    API_PORT: freePort(),
+    DB_PORT: freePort(),
+    DEMO_PORT: freePort(),
+    MAILBOX_PORT: freePort(),
+    MAILBOX_SMTP_PORT: freePort(),
+  };
   const runner = new Deno.Command(Deno.execPath(), {
     args: ["task", "dev"],
     cwd: checkout,
@@ -163,27 +170,24 @@ async function startDev(checkout: string, env: Record<string, string> = {}) {
   return {
     runner: { pid: runner.pid, status: Promise.all([runner.status, drained]).then(([status]) => status) },
     processes: [self(runner.pid), ...descendants(runner.pid)],
-    ports: [ports.API_PORT, ports.DB_PORT, ports.DEMO_PORT, functionPort],
+    ports: [...Object.values(ports), functionPort],
     output,
   };
 }
 
-/** Signs up a new user through the printed API_URL and ANON_KEY and returns their backend token. */
+/** Signs up a new user through the printed API_URL, ANON_KEY and MAILPIT_URL; returns their backend token. */
 async function exchangeAsNewUser(output: string[]): Promise<string> {
   const value = (name: string) => output.find((l) => l.startsWith(`${name}=`))!.slice(name.length + 2, -1);
-  const [apiUrl, anonKey] = [value("API_URL"), value("ANON_KEY")];
-  const signup = await fetch(`${apiUrl}/auth/v1/signup`, {
-    method: "POST",
-    headers: { apikey: anonKey, "content-type": "application/json" },
-    body: JSON.stringify({
-      email: `${crypto.randomUUID()}@example.com`,
-      password: "correct horse battery staple",
-    }),
-  });
-  const { access_token } = await signup.json();
+  const [apiUrl, anonKey, mailboxUrl] = [value("API_URL"), value("ANON_KEY"), value("MAILPIT_URL")];
+  // config.toml has confirmations on: the address is confirmed through the stack's mailbox.
+  const { accessToken } = await signUpByMail(
+    { apiUrl, anonKey, mailboxUrl },
+    `${crypto.randomUUID()}@example.com`,
+    "correct horse battery staple",
+  );
   const exchange = await fetch(`${apiUrl}/functions/v1/exchange-token`, {
     method: "POST",
-    headers: { authorization: `Bearer ${access_token}` },
+    headers: { authorization: `Bearer ${accessToken}` },
   });
   const body = await exchange.json();
   assert.equal(exchange.status, 200, JSON.stringify(body));
