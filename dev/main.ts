@@ -4,7 +4,8 @@
  *
  * Settings (environment): `API_PORT` (54321), `DB_PORT` (54322), `AUTH_MODE` (`es256` | `hs256`),
  * `AUTO_CONFIRM` (`true` | `false`), `ALLOWED_ORIGINS` (`*`), `PG_MAJOR` (17), `STATE_DIR` (`.dev`),
- * `DEMO_PORT` (5173, the demo page; `0` picks a free port).
+ * `DEMO_PORT` (5173, the demo page; `0` picks a free port), `POOLER_PORT` (54329, the transaction pooler,
+ * PgBouncer with TLS: `dev/pooler.ts`), `DB_POOLER` (`transaction` makes the function connect through it).
  *
  * The function gets this environment too, so its settings (`BACKEND_JWT_TTL_SECONDS`,
  * `BACKEND_JWT_ALGORITHM`, ...) apply as given. `BACKEND_JWT_SECRET` from the environment wins over the
@@ -26,6 +27,7 @@
  * @module
  */
 import { startStack } from "./stack.ts";
+import { parsePoolerMode, type PoolerMode } from "./pooler.ts";
 
 const started = performance.now();
 const env = Deno.env.toObject();
@@ -33,6 +35,13 @@ const stateDir = env.STATE_DIR ?? new URL("../.dev", import.meta.url).pathname;
 const mode = env.AUTH_MODE ?? "es256";
 if (mode !== "es256" && mode !== "hs256") {
   console.error(`deno task dev: AUTH_MODE must be es256 or hs256, not ${mode}`);
+  Deno.exit(1);
+}
+let dbPooler: PoolerMode | undefined;
+try {
+  dbPooler = parsePoolerMode(env.DB_POOLER);
+} catch (err) {
+  console.error(`deno task dev: ${(err as Error).message}`);
   Deno.exit(1);
 }
 
@@ -50,6 +59,8 @@ const stack = await startStack({
   autoConfirm: env.AUTO_CONFIRM !== "false",
   allowedOrigins: env.ALLOWED_ORIGINS,
   demoPort: Number(env.DEMO_PORT ?? 5173),
+  poolerPort: Number(env.POOLER_PORT ?? 54329),
+  dbPooler,
   backendJwtSecret: env.BACKEND_JWT_SECRET || undefined,
   log: (line) => console.log(line),
 }).catch((err: Error) => {
@@ -71,6 +82,9 @@ console.log(
   `Ready in ${Math.round(performance.now() - started)} ms. Variables written to ${stateDir}/stack.env.`,
 );
 console.log(`Exchange: POST ${vars.FUNCTIONS_URL}/exchange-token. Ctrl-C stops everything.`);
+console.log(
+  `The function connects ${dbPooler ? "through POOLER_URL (transaction mode)" : "to DB_URL directly"}.`,
+);
 console.log(`Demo page: ${stack.demoUrl}`);
 
 let stopping = false;
