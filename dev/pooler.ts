@@ -64,6 +64,36 @@ const READY = "process up:";
 const START_TIMEOUT_MS = 10_000;
 
 /**
+ * Says in one line what the pooler needs that this machine lacks (PgBouncer, openssl), or null when it has
+ * both, so the stack can go on without a pooler nobody asked for.
+ *
+ * @returns The install hint, or null.
+ * @example
+ * ```ts
+ * import { missingPoolerPackages } from "./pooler.ts";
+ *
+ * const missing = await missingPoolerPackages();
+ * if (missing) console.log(missing);
+ * ```
+ */
+export async function missingPoolerPackages(): Promise<string | null> {
+  const path = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
+  const found = async (name: string) => {
+    for (const dir of [...path, "/usr/sbin", "/usr/bin"]) {
+      if (await Deno.stat(`${dir}/${name}`).then((info) => info.isFile, () => false)) return true;
+    }
+    return false;
+  };
+  const missing = [];
+  if (!await found("pgbouncer")) missing.push("pgbouncer");
+  if (!await found("openssl")) missing.push("openssl");
+  if (missing.length === 0) return null;
+  return `the transaction pooler needs Debian's ${missing.join(" and ")} (apt-get install ${
+    missing.join(" ")
+  }); going on without it`;
+}
+
+/**
  * Parses `DB_POOLER` (the local stack's and the tests' setting): unset or empty for none, `transaction`.
  *
  * @param value The raw setting.

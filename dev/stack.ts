@@ -27,7 +27,7 @@ import { startDemoServer } from "./demo_server.ts";
 import { startWatchdog, type Watchdog } from "./watchdog.ts";
 import { pumpLines, waitForPort } from "./_process.ts";
 import { backendJwtSettings, startBackend } from "./backend.ts";
-import { type Pooler, type PoolerMode, startPooler } from "./pooler.ts";
+import { missingPoolerPackages, type Pooler, type PoolerMode, startPooler } from "./pooler.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
@@ -181,7 +181,12 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const autoConfirm = options.autoConfirm ?? !config.enableConfirmations;
 
     let pooler: Pooler | undefined;
-    if (options.poolerPort !== undefined || options.dbPooler) {
+    // A pooler nobody asked for (only a port to run it on) is skipped, in one line, where PgBouncer is missing.
+    const poolerMissing = options.poolerPort !== undefined && !options.dbPooler
+      ? await missingPoolerPackages()
+      : null;
+    if (poolerMissing) log(poolerMissing);
+    else if (options.poolerPort !== undefined || options.dbPooler) {
       pooler = await startPooler({ serverUrl: postgres.url, port: options.poolerPort, watchdog });
       stopping.push(() => pooler!.stop());
       log(`Pooler (PgBouncer, transaction mode, TLS) on port ${pooler.port}`);
