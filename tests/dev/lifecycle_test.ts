@@ -135,7 +135,15 @@ async function copyCheckout(to: string) {
 
 /** Runs `deno task dev` in its own process group (as a terminal would) and waits for "Ready". */
 async function startDev(checkout: string, env: Record<string, string> = {}) {
-  const ports = { API_PORT: freePort(), DB_PORT: freePort(), DEMO_PORT: freePort(), POOLER_PORT: freePort() };
+  const ports = {
+    API_PORT: freePort(),
+    DB_PORT: freePort(),
+    DEMO_PORT: freePort(),
+    POOLER_PORT: freePort(),
+    MAILBOX_PORT: freePort(),
+    MAILBOX_SMTP_PORT: freePort(),
+    BACKEND_PORT: freePort(),
+  };
   const runner = new Deno.Command(Deno.execPath(), {
     args: ["task", "dev"],
     cwd: checkout,
@@ -165,7 +173,7 @@ async function startDev(checkout: string, env: Record<string, string> = {}) {
   return {
     runner: { pid: runner.pid, status: Promise.all([runner.status, drained]).then(([status]) => status) },
     processes: [self(runner.pid), ...descendants(runner.pid)],
-    ports: [ports.API_PORT, ports.DB_PORT, ports.DEMO_PORT, ports.POOLER_PORT, functionPort],
+    ports: [...Object.values(ports), functionPort],
     output,
   };
 }
