@@ -1,8 +1,9 @@
 /**
  * End to end, the way the frontend does it: a real supabase-js client signs up (confirming the address
  * through the stack's mailbox, as `supabase/config.toml` asks) or in through the local stack's gateway
- * (Auth emulator), calls `functions.invoke('exchange-token')` (the function in its own
- * process), and the backend token goes to the real PyJWT.
+ * (Auth emulator), calls `functions.invoke('exchange-token')` (the function in its own process), and the
+ * backend token goes to the real PyJWT. With `DB_POOLER=transaction` the function reaches Postgres through
+ * the TLS transaction pooler (tests/_pooler.ts).
  */
 import assert from "node:assert/strict";
 import { createClient, FunctionsHttpError, type SupabaseClient } from "@supabase/supabase-js";
@@ -10,6 +11,7 @@ import postgres from "postgres";
 import { type LocalStack, type StackOptions, startStack } from "../../dev/stack.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
 import { followLink, mailsTo, signUpByMail } from "../_mail.ts";
+import { DB_POOLER } from "../_pooler.ts";
 
 const PASSWORD = "correct horse battery staple";
 
@@ -20,7 +22,8 @@ function client(stack: LocalStack): SupabaseClient {
 }
 
 async function withStack(options: StackOptions, fn: (stack: LocalStack) => Promise<void>) {
-  const stack = await startStack(options);
+  // With DB_POOLER=transaction, the function reaches Postgres through the TLS transaction pooler.
+  const stack = await startStack({ dbPooler: DB_POOLER, ...options });
   try {
     await fn(stack);
   } finally {
