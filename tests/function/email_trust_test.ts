@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { openTestDatabase } from "../_db.ts";
+import { functionDatabase } from "../_pooler.ts";
 import { followLink, mailsTo } from "../_mail.ts";
 import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 import { DEFAULT_SENDER, startMailbox } from "../../dev/mailbox/mod.ts";
@@ -46,13 +47,15 @@ Deno.test("which GoTrue paths prove an address to the exchange", async (t) => {
   const common = { databaseUrl: db.authUrl, smtp, anonymousSignIns: true, maxFrequencySeconds: 0 };
   const confirming = await startAuthEmulator({ ...common, autoConfirm: false });
   const autoconfirming = await startAuthEmulator({ ...common, autoConfirm: true });
+  // Directly, or through the transaction pooler with DB_POOLER=transaction.
+  const target = await functionDatabase(db);
   const warnings: EmailTrustLogEntry[] = [];
   const appOn = (auth: AuthEmulator): ExchangeApp =>
     createExchangeApp({
       supabaseUrl: auth.url,
       supabaseKey: auth.anonKey,
-      databaseUrl: db.url,
-      transactionPooler: false,
+      databaseUrl: target.url,
+      transactionPooler: target.transactionPooler,
       backendJwt: { secret: new TextEncoder().encode(BACKEND_SECRET), algorithm: "HS256", ttlSeconds: 600 },
       allowedOrigins: "*",
       maxBodyBytes: 16 * 1024,
@@ -365,6 +368,7 @@ Deno.test("which GoTrue paths prove an address to the exchange", async (t) => {
     await autoconfirmingApp.close();
     await confirming.stop();
     await autoconfirming.stop();
+    await target.close();
     await mailbox.stop();
     await db.close();
   }
