@@ -43,12 +43,12 @@ async function exchange(supabase: SupabaseClient) {
   return data as { tenant_id: string; role: string; email: string | null };
 }
 
-/** The function's `email_trust_off` lines among the stack's output. */
+/** The function's `email_trust` lines among the stack's output. */
 function trustWarnings(lines: string[]): Array<Record<string, unknown>> {
   return lines.flatMap((line) => {
     const json = /^\[exchange-token\] (\{.*\})$/.exec(line)?.[1];
     const entry = json ? JSON.parse(json) : undefined;
-    return entry?.msg === "email_trust_off" ? [entry] : [];
+    return entry?.msg === "email_trust" ? [entry] : [];
   });
 }
 

@@ -53,9 +53,10 @@ Deno.test("createEmailTrust() fails closed under autoconfirm, with one warning p
   const { emailTrusted, lines, advance } = build(auth.fetch);
   for (let i = 0; i < 50; i++) assert.equal(await emailTrusted(), false);
   assert.equal(auth.requests.length, 1);
-  assert.deepEqual(lines.map((l) => [l.level, l.msg, l.reason]), [[
+  assert.deepEqual(lines.map((l) => [l.level, l.msg, l.trusted, l.reason]), [[
     "warn",
-    "email_trust_off",
+    "email_trust",
+    false,
     "mailer_autoconfirm",
   ]]);
 
@@ -112,7 +113,11 @@ Deno.test("createEmailTrust() keeps the last value when a later read fails", asy
   await emailTrusted();
   await settle();
   assert.equal(await emailTrusted(), true);
-  assert.deepEqual(lines.map((l) => [l.reason, l.cause?.code]), [["settings_unavailable", "503"]]);
+  assert.deepEqual(lines.map((l) => [l.reason, l.trusted, l.cause?.code]), [[
+    "settings_unavailable",
+    true,
+    "503",
+  ]]);
   assert.match(lines[0].effect, /last reading \(confirmations on\) stays/);
 });
 

@@ -41,7 +41,7 @@ export interface ExchangeAppOptions {
   now?: () => Date;
   /** Where log lines go (default: JSON lines on stdout/stderr). */
   log?: Log;
-  /** Where the isolate's `email_trust_off` warnings go (default: JSON lines on stdout). */
+  /** Where the isolate's `email_trust` warnings go (default: JSON lines on stdout). */
   logEmailTrust?: (entry: EmailTrustLogEntry) => void;
   /** The fetch supabase-js uses to reach Auth. */
   fetch?: typeof fetch;

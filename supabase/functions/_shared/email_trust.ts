@@ -80,7 +80,8 @@ export function createEmailTrust(options: EmailTrustOptions): EmailTrusted {
       if (autoconfirm) {
         _warn(log, {
           level: "warn",
-          msg: "email_trust_off",
+          msg: "email_trust",
+          trusted: false,
           reason: "mailer_autoconfirm",
           effect: "invitation and domain provisioning are off and the email claim is null",
         });
@@ -89,7 +90,8 @@ export function createEmailTrust(options: EmailTrustOptions): EmailTrusted {
       nextReadAt = now() + SETTINGS_RETRY_MS;
       _warn(log, {
         level: "warn",
-        msg: "email_trust_off",
+        msg: "email_trust",
+        trusted: trusted ?? false,
         reason: "settings_unavailable",
         effect: trusted === undefined
           ? "invitation and domain provisioning are off and the email claim is null until Auth's settings are read"

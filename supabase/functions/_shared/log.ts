@@ -28,12 +28,14 @@ export interface ExchangeLogEntry {
 }
 
 /**
- * The line an isolate writes when it stops trusting confirmed addresses (`email_trust.ts`): once per read
- * of Auth's settings that finds autoconfirm on, or fails. Never an address.
+ * The line an isolate writes about trusting confirmed addresses (`email_trust.ts`): once per read of Auth's
+ * settings that finds autoconfirm on, or fails. Never an address.
  */
 export interface EmailTrustLogEntry {
   level: "warn";
-  msg: "email_trust_off";
+  msg: "email_trust";
+  /** Whether the isolate trusts proven addresses from now on (false under autoconfirm, or before any read). */
+  trusted: boolean;
   /** `mailer_autoconfirm`: the project confirms addresses without mail; `settings_unavailable`: unread. */
   reason: "mailer_autoconfirm" | "settings_unavailable";
   /** What the exchange does meanwhile. */
