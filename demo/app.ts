@@ -6,7 +6,7 @@
  * The demo page's app: sign up or in with supabase-js, exchange the session for the backend token with
  * {@linkcode createBackendSession}, show the token's claims and expiry, pick a tenant, sign out.
  *
- * Bundled for the browser by `dev/demo_server.ts`; the API URL and the anon key come from the page's
+ * Bundled for the browser by `dev/demo_server.ts`; the API URL and the publishable key come from the page's
  * `<script type="application/json" id="demo-config">`. Everything the page shows follows two
  * subscriptions: `supabase.auth.onAuthStateChange` (who is signed in) and `backend.onTokenChange` (the
  * current backend token); the buttons only start actions and report their errors.
@@ -18,11 +18,11 @@ import { BackendSessionError, type BackendToken, createBackendSession } from "..
 
 interface DemoConfig {
   apiUrl: string;
-  anonKey: string;
+  publishableKey: string;
 }
 
 const config = JSON.parse(byId("demo-config").textContent ?? "{}") as DemoConfig;
-const supabase = createClient(config.apiUrl, config.anonKey);
+const supabase = createClient(config.apiUrl, config.publishableKey);
 const backend = createBackendSession(supabase);
 
 const signInForm = byId<HTMLFormElement>("sign-in-form");

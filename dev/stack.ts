@@ -19,7 +19,8 @@ import {
 } from "./postgres.ts";
 import { hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
 import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
-import { createGateway } from "./gateway.ts";
+import { createGateway, type ProjectKeys } from "./gateway.ts";
+import { generateApiKey } from "./api_keys.ts";
 import { startDemoServer } from "./demo_server.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -59,7 +60,13 @@ export interface LocalStack {
   apiUrl: string;
   /** The database as `postgres` (not a superuser, as on Supabase). */
   dbUrl: string;
+  /** `PUBLISHABLE_KEY` (`sb_publishable_…`), the key a frontend uses. */
+  publishableKey: string;
+  /** `SECRET_KEY` (`sb_secret_…`), for servers only. */
+  secretKey: string;
+  /** `ANON_KEY`, the legacy anon JWT (deprecated in `supabase status`, still accepted). */
   anonKey: string;
+  /** `SERVICE_ROLE_KEY`, the legacy service_role JWT (deprecated, still accepted). */
   serviceRoleKey: string;
   jwtSecret: string;
   backendJwtSecret: string;
@@ -73,7 +80,10 @@ export interface LocalStack {
   postgres: PostgresServer;
   /** The demo page's URL (e.g. `http://127.0.0.1:5173/`) when `demoPort` was set. */
   demoUrl?: string;
-  /** The variables, in `supabase status -o env` names, plus `BACKEND_JWT_SECRET`. */
+  /**
+   * The variables, in `supabase status -o env` names (`PUBLISHABLE_KEY`, `SECRET_KEY`, and the deprecated
+   * `ANON_KEY`, `SERVICE_ROLE_KEY`, `JWT_SECRET`), plus `BACKEND_JWT_SECRET`.
+   */
   env(): Record<string, string>;
   /** Stops everything, in reverse order. */
   stop(): Promise<void>;
@@ -82,6 +92,8 @@ export interface LocalStack {
 interface Secrets {
   jwtSecret: string;
   backendJwtSecret: string;
+  publishableKey: string;
+  secretKey: string;
   signingKey?: JsonWebKey;
 }
 
@@ -94,7 +106,7 @@ interface Secrets {
  * @example
  * ```ts ignore
  * const stack = await startStack();
- * const supabase = createClient(stack.apiUrl, stack.anonKey);
+ * const supabase = createClient(stack.apiUrl, stack.publishableKey);
  * await stack.stop();
  * ```
  */
@@ -134,12 +146,15 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     stopping.push(() => auth.stop());
     if (options.stateDir) await saveSecrets(options.stateDir, { ...secrets, signingKey: auth.signingKey });
 
+    const keys: ProjectKeys = {
+      publishable: secrets.publishableKey,
+      secret: secrets.secretKey,
+      anon: auth.anonKey,
+      serviceRole: auth.serviceRoleKey,
+    };
     const functionPort = freePort();
     const functionEnv = {
-      SUPABASE_URL: apiUrl,
-      SUPABASE_ANON_KEY: auth.anonKey,
-      SUPABASE_SERVICE_ROLE_KEY: auth.serviceRoleKey,
-      SUPABASE_DB_URL: dbUrl,
+      ...supabaseFunctionEnv(apiUrl, dbUrl, keys, auth.jwks),
       BACKEND_JWT_SECRET: secrets.backendJwtSecret,
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
       ...options.functionEnv,
@@ -156,7 +171,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       createGateway({
         auth: auth.handler,
         functions: { "exchange-token": `http://127.0.0.1:${functionPort}` },
-        apiKeys: [auth.anonKey, auth.serviceRoleKey],
+        keys,
       }),
     );
     stopping.push(() => gateway.shutdown());
@@ -166,7 +181,11 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
 
     let demoUrl: string | undefined;
     if (options.demoPort !== undefined) {
-      const demo = await startDemoServer({ apiUrl, anonKey: auth.anonKey, port: options.demoPort });
+      const demo = await startDemoServer({
+        apiUrl,
+        publishableKey: keys.publishable,
+        port: options.demoPort,
+      });
       stopping.push(() => demo.stop());
       demoUrl = demo.url;
       log(`demo page on ${demo.url}`);
@@ -175,8 +194,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const stack: LocalStack = {
       apiUrl,
       dbUrl,
-      anonKey: auth.anonKey,
-      serviceRoleKey: auth.serviceRoleKey,
+      publishableKey: keys.publishable,
+      secretKey: keys.secret,
+      anonKey: keys.anon,
+      serviceRoleKey: keys.serviceRole,
       jwtSecret: secrets.jwtSecret,
       backendJwtSecret: secrets.backendJwtSecret,
       functionUrl: `http://127.0.0.1:${functionPort}/exchange-token`,
@@ -189,9 +210,11 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         API_URL: apiUrl,
         FUNCTIONS_URL: `${apiUrl}/functions/v1`,
         DB_URL: dbUrl,
-        ANON_KEY: auth.anonKey,
-        SERVICE_ROLE_KEY: auth.serviceRoleKey,
+        PUBLISHABLE_KEY: keys.publishable,
+        SECRET_KEY: keys.secret,
         JWT_SECRET: secrets.jwtSecret,
+        ANON_KEY: keys.anon,
+        SERVICE_ROLE_KEY: keys.serviceRole,
         BACKEND_JWT_SECRET: secrets.backendJwtSecret,
       }),
       stop,
@@ -201,6 +224,35 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     await stop();
     throw err;
   }
+}
+
+/**
+ * The `SUPABASE_*` environment `supabase functions serve` gives a function (supabase/cli
+ * `internal/functions/serve/serve.go` and `templates/main.ts`), with the gateway's URL as `SUPABASE_URL`
+ * where the CLI gives its Docker-internal `http://kong:8000`.
+ *
+ * @param apiUrl The gateway's URL.
+ * @param dbUrl The database, as `postgres`.
+ * @param keys The project's keys.
+ * @param jwks Auth's public JWKS (`{ keys: [] }` in hs256 mode).
+ * @returns `SUPABASE_URL`, `SUPABASE_ANON_KEY`, `SUPABASE_SERVICE_ROLE_KEY`, `SUPABASE_DB_URL`,
+ *   `SUPABASE_JWKS`, and `SUPABASE_PUBLISHABLE_KEYS` and `SUPABASE_SECRET_KEYS` as `{"default":"sb_…"}`.
+ */
+function supabaseFunctionEnv(
+  apiUrl: string,
+  dbUrl: string,
+  keys: ProjectKeys,
+  jwks: { keys: unknown[] },
+): Record<string, string> {
+  return {
+    SUPABASE_URL: apiUrl,
+    SUPABASE_ANON_KEY: keys.anon,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
+    SUPABASE_DB_URL: dbUrl,
+    SUPABASE_JWKS: JSON.stringify(jwks),
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishable }),
+    SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secret }),
+  };
 }
 
 /**
@@ -311,14 +363,22 @@ function randomSecret(): string {
 }
 
 async function loadSecrets(stateDir?: string): Promise<Secrets> {
+  let saved: Partial<Secrets> = {};
   if (stateDir) {
     try {
-      return JSON.parse(await Deno.readTextFile(`${stateDir}/secrets.json`));
+      saved = JSON.parse(await Deno.readTextFile(`${stateDir}/secrets.json`));
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
   }
-  return { jwtSecret: randomSecret(), backendJwtSecret: randomSecret() };
+  // A state directory from before the opaque keys gets them now, and keeps the rest.
+  return {
+    jwtSecret: randomSecret(),
+    backendJwtSecret: randomSecret(),
+    publishableKey: generateApiKey("publishable"),
+    secretKey: generateApiKey("secret"),
+    ...saved,
+  };
 }
 
 async function saveSecrets(stateDir: string, secrets: Secrets) {
