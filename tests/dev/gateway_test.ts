@@ -10,6 +10,7 @@ import { openTestDatabase } from "../_db.ts";
 import { createAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 import { createGateway, type ProjectKeys, upstreamAuthorization } from "../../dev/gateway.ts";
 import { freePort } from "../../dev/postgres.ts";
+import { generateApiKey } from "../../dev/api_keys.ts";
 
 const ORIGIN = "https://app.example";
 // `supabase start`'s own pair (supabase/cli pkg/config/apikeys.go), and stand-ins for the legacy JWTs.
@@ -70,7 +71,12 @@ Deno.test("upstreamAuthorization() follows supabase start's BearerToken rule, ro
 Deno.test("the gateway", async (t) => {
   const db = await openTestDatabase();
   const auth = await createAuthEmulator({ url: "http://127.0.0.1:54321", databaseUrl: db.url });
-  const keys: ProjectKeys = { ...KEYS, anon: auth.anonKey, serviceRole: auth.serviceRoleKey };
+  const keys: ProjectKeys = {
+    publishable: generateApiKey("publishable"),
+    secret: generateApiKey("secret"),
+    anon: auth.anonKey,
+    serviceRole: auth.serviceRoleKey,
+  };
   // The paths that reached Auth, to tell the gateway's refusals from Auth's own answers.
   const reached: string[] = [];
   // The Authorization header of the last request that reached Auth.
@@ -122,6 +128,8 @@ Deno.test("the gateway", async (t) => {
       for (
         const [path, headers] of [
           ["/auth/v1/token?grant_type=password", { apikey: "not-a-key" }],
+          // Another project's key of the right shape (supabase start's default pair is not this stack's).
+          ["/auth/v1/token?grant_type=password", { apikey: KEYS.publishable }],
           ["/auth/v1/token?grant_type=password&apikey=not-a-key", {}],
           // The header wins over the query, as in Kong.
           [`/auth/v1/token?grant_type=password&apikey=${auth.anonKey}`, { apikey: "not-a-key" }],
