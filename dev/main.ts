@@ -6,6 +6,23 @@
  * `AUTO_CONFIRM` (`true` | `false`), `ALLOWED_ORIGINS` (`*`), `PG_MAJOR` (17), `STATE_DIR` (`.dev`),
  * `DEMO_PORT` (5173, the demo page; `0` picks a free port).
  *
+ * The function gets this environment too, so its settings (`BACKEND_JWT_TTL_SECONDS`,
+ * `BACKEND_JWT_ALGORITHM`, ...) apply as given. `BACKEND_JWT_SECRET` from the environment wins over the
+ * one saved in `.dev/secrets.json` (which is kept for the starts without it); the start says which it
+ * used, never its value.
+ *
+ * State in `.dev/`: `secrets.json` (the Supabase JWT secret, the ES256 signing key, the backend secret),
+ * `stack.env` (the variables printed at start) and `postgres/` (the database). Delete `.dev/` to start
+ * afresh. As root, Postgres runs as the OS user `postgres`; when that user cannot reach `.dev/` (a
+ * checkout in root's home or another `0700` folder), the database lives in
+ * `/var/lib/exchange-token/<hash of .dev's path>-postgres/` and `.dev/postgres` is a link to it: deleting
+ * `.dev/` still starts afresh (data without its link is replaced), but the space is only given back at the
+ * next start from the same folder, or by deleting that folder by hand. See `dev/postgres.ts`.
+ *
+ * Ctrl-C or SIGTERM stops everything and keeps `.dev/`. If the task runner is killed hard, this process
+ * notices it lost its parent and stops the same way; if this process is killed hard, its watchdog
+ * (`dev/watchdog.ts`) stops the function and Postgres.
+ *
  * @module
  */
 import { startStack } from "./stack.ts";
@@ -19,6 +36,12 @@ if (mode !== "es256" && mode !== "hs256") {
   Deno.exit(1);
 }
 
+// The function inherits this environment; name the settings it will see from there (values may be secret).
+const passed = Object.keys(env).filter((name) =>
+  name.startsWith("BACKEND_JWT_") && name !== "BACKEND_JWT_SECRET"
+);
+if (passed.length > 0) console.log(`From the environment, for the function: ${passed.sort().join(", ")}`);
+
 const stack = await startStack({
   apiPort: Number(env.API_PORT ?? 54321),
   dbPort: Number(env.DB_PORT ?? 54322),
@@ -27,6 +50,7 @@ const stack = await startStack({
   autoConfirm: env.AUTO_CONFIRM !== "false",
   allowedOrigins: env.ALLOWED_ORIGINS,
   demoPort: Number(env.DEMO_PORT ?? 5173),
+  backendJwtSecret: env.BACKEND_JWT_SECRET || undefined,
   log: (line) => console.log(line),
 }).catch((err: Error) => {
   // A taken port or a failed part: say what, without a stack trace (startStack has stopped the rest).
@@ -35,7 +59,12 @@ const stack = await startStack({
 });
 
 const vars = stack.env();
-const lines = Object.entries(vars).map(([name, value]) => `${name}="${value}"`);
+// A secret the user brought (e.g. the Python service's real one) is neither echoed nor written to disk.
+const lines = Object.entries(vars).map(([name, value]) =>
+  name === "BACKEND_JWT_SECRET" && env.BACKEND_JWT_SECRET
+    ? `# ${name}: from the environment, not repeated here`
+    : `${name}="${value}"`
+);
 await Deno.writeTextFile(`${stateDir}/stack.env`, lines.join("\n") + "\n", { mode: 0o600 });
 console.log(`\n${lines.join("\n")}\n`);
 console.log(
@@ -54,3 +83,7 @@ const shutdown = async () => {
 };
 Deno.addSignalListener("SIGINT", shutdown);
 Deno.addSignalListener("SIGTERM", shutdown);
+// `deno task dev` runs this as its child. If the task runner is killed hard (SIGKILL, a crashed
+// supervisor), no signal reaches us: we are only re-parented. Notice that, and stop as on Ctrl-C.
+const parent = Deno.ppid;
+setInterval(() => Deno.ppid !== parent && shutdown(), 250);

@@ -22,6 +22,7 @@ import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
 import { createGateway, type ProjectKeys } from "./gateway.ts";
 import { generateApiKey } from "./api_keys.ts";
 import { startDemoServer } from "./demo_server.ts";
+import { startWatchdog, type Watchdog } from "./watchdog.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
@@ -47,6 +48,11 @@ export interface StackOptions {
   allowedOrigins?: string;
   /** Extra environment for the function (e.g. `BACKEND_JWT_TTL_SECONDS`). */
   functionEnv?: Record<string, string>;
+  /**
+   * The function's `BACKEND_JWT_SECRET`, e.g. the Python service's real one; it wins over the secret saved
+   * in `stateDir` (which is kept, not overwritten, for the starts without it).
+   */
+  backendJwtSecret?: string;
   /** Apply `supabase/seed.sql` (default true). */
   seed?: boolean;
   /** Where the function's log lines and the stack's progress go (default: nowhere). */
@@ -116,16 +122,23 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
   if (options.apiPort) assertPortFree(options.apiPort, "API gateway");
   if (options.demoPort) assertPortFree(options.demoPort, "demo page");
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const stopping: Array<() => Promise<unknown>> = [];
+  // If this process dies without stop(), the watchdog stops the function and Postgres for it.
+  const watchdog = startWatchdog();
+  const stopping: Array<() => Promise<unknown>> = [() => watchdog.close()];
   const stop = async () => {
     for (const step of stopping.reverse()) await step().catch(() => {});
   };
 
   try {
     if (options.stateDir) await Deno.mkdir(options.stateDir, { recursive: true });
-    const secrets = await loadSecrets(options.stateDir);
+    const saved = await loadSecrets(options.stateDir);
+    const secrets = {
+      ...saved.secrets,
+      backendJwtSecret: options.backendJwtSecret ?? saved.secrets.backendJwtSecret,
+    };
+    log(`BACKEND_JWT_SECRET ${options.backendJwtSecret ? "from the environment" : saved.source}`);
 
-    const postgresOptions = { major: options.major, port: options.dbPort };
+    const postgresOptions = { major: options.major, port: options.dbPort, watchdog };
     const postgres = options.stateDir
       ? await startKeptPostgres({ ...postgresOptions, dataDir: `${options.stateDir}/postgres` }, log)
       : await startPostgres(postgresOptions);
@@ -144,7 +157,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       autoConfirm: options.autoConfirm ?? true,
     });
     stopping.push(() => auth.stop());
-    if (options.stateDir) await saveSecrets(options.stateDir, { ...secrets, signingKey: auth.signingKey });
+    if (options.stateDir) {
+      await saveSecrets(options.stateDir, { ...saved.secrets, signingKey: auth.signingKey });
+    }
 
     const keys: ProjectKeys = {
       publishable: secrets.publishableKey,
@@ -159,7 +174,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
       ...options.functionEnv,
     };
-    const fn = startFunction(functionPort, functionEnv, options.log);
+    const fn = startFunction(functionPort, functionEnv, options.log, watchdog);
     stopping.push(() => fn.stop());
 
     const gateway = Deno.serve(
@@ -286,12 +301,14 @@ export interface FunctionProcess {
  * @param port The port on 127.0.0.1 it listens on.
  * @param env Its environment.
  * @param log Where its output lines go.
+ * @param watchdog Stops it if this process dies without stopping it.
  * @returns The process.
  */
 export function startFunction(
   port: number,
   env: Record<string, string>,
   log?: (line: string) => void,
+  watchdog?: Watchdog,
 ): FunctionProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -311,6 +328,7 @@ export function startFunction(
     stdout: log ? "piped" : "null",
     stderr: log ? "piped" : "null",
   }).spawn();
+  watchdog?.watchProcess(child.pid, "SIGTERM");
   const pumps = log ? Promise.all([pumpLines(child.stdout, log), pumpLines(child.stderr, log)]) : undefined;
   const listening = waitForPort(port, child.status);
   // A caller that never awaits it (it reached the function itself, then stopped it) must not crash on it.
@@ -326,6 +344,7 @@ export function startFunction(
       }
       await child.status;
       await pumps;
+      await watchdog?.forgetProcess(child.pid);
     },
   };
 }
@@ -362,22 +381,26 @@ function randomSecret(): string {
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
 }
 
-async function loadSecrets(stateDir?: string): Promise<Secrets> {
-  let saved: Partial<Secrets> = {};
-  if (stateDir) {
-    try {
-      saved = JSON.parse(await Deno.readTextFile(`${stateDir}/secrets.json`));
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-  }
-  // A state directory from before the opaque keys gets them now, and keeps the rest.
-  return {
+/** The secrets saved in `stateDir` (or new ones), and where they came from, for the start's log. */
+async function loadSecrets(stateDir?: string): Promise<{ secrets: Secrets; source: string }> {
+  const fresh = (): Secrets => ({
     jwtSecret: randomSecret(),
     backendJwtSecret: randomSecret(),
     publishableKey: generateApiKey("publishable"),
     secretKey: generateApiKey("secret"),
-    ...saved,
+  });
+  if (stateDir) {
+    try {
+      const saved: Partial<Secrets> = JSON.parse(await Deno.readTextFile(`${stateDir}/secrets.json`));
+      // A state directory from before the opaque keys gets them now, and keeps the rest.
+      return { secrets: { ...fresh(), ...saved }, source: `saved in ${stateDir}/secrets.json` };
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  return {
+    secrets: fresh(),
+    source: stateDir ? `generated, saved in ${stateDir}/secrets.json` : "generated",
   };
 }
 

