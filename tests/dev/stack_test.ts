@@ -99,7 +99,7 @@ Deno.test("the local stack serves its Auth and its function behind one gateway",
   }
 });
 
-Deno.test("a second start with the same state directory keeps users, sessions and keys", async () => {
+Deno.test("a second start with the same state directory keeps users, sessions and keys; older ones get sb_ keys", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "exchange-token-state-" });
   await Deno.chmod(stateDir, 0o755);
   try {
@@ -133,6 +133,23 @@ Deno.test("a second start with the same state directory keeps users, sessions an
       assert.equal((await res.json()).tenant_id, "demo");
     } finally {
       await second.stop();
+    }
+
+    // A state directory from before the opaque keys: it gets new ones and keeps everything else.
+    const file = `${stateDir}/secrets.json`;
+    const { publishableKey: _p, secretKey: _s, ...older } = JSON.parse(await Deno.readTextFile(file));
+    await Deno.writeTextFile(file, JSON.stringify(older));
+    const third = await startStack({ stateDir });
+    try {
+      const now = third.env();
+      assert.match(now.PUBLISHABLE_KEY, /^sb_publishable_/);
+      assert.notEqual(now.PUBLISHABLE_KEY, env.PUBLISHABLE_KEY);
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(file)).secretKey, now.SECRET_KEY, "and saves them");
+      for (const name of ["ANON_KEY", "JWT_SECRET", "BACKEND_JWT_SECRET"]) {
+        assert.equal(now[name], env[name], name);
+      }
+    } finally {
+      await third.stop();
     }
   } finally {
     await Deno.remove(stateDir, { recursive: true });
