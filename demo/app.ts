@@ -4,7 +4,8 @@
 /// <reference lib="esnext" />
 /**
  * The demo page's app: sign up or in with supabase-js, exchange the session for the backend token with
- * {@linkcode createBackendSession}, show the token's claims and expiry, pick a tenant, sign out.
+ * {@linkcode createBackendSession}, show the token's claims and expiry, pick a tenant, call the example
+ * Python backend's `GET /me` through `backend.fetch` and show its answer, sign out.
  *
  * Bundled for the browser by `dev/demo_server.ts`; the API URL and the publishable key come from the page's
  * `<script type="application/json" id="demo-config">`. Everything the page shows follows two
@@ -19,6 +20,8 @@ import { BackendSessionError, type BackendToken, createBackendSession } from "..
 interface DemoConfig {
   apiUrl: string;
   publishableKey: string;
+  /** The example backend (`deno task dev` starts it), when there is one. */
+  backendUrl?: string;
 }
 
 const config = JSON.parse(byId("demo-config").textContent ?? "{}") as DemoConfig;
@@ -30,6 +33,9 @@ const email = byId<HTMLInputElement>("email");
 const password = byId<HTMLInputElement>("password");
 const tenantForm = byId<HTMLFormElement>("tenant-form");
 const tenantInput = byId<HTMLInputElement>("tenant-id");
+const backendAnswer = byId("backend-answer");
+byId("backend").hidden = !config.backendUrl;
+byId("backend-url").textContent = config.backendUrl ?? "";
 
 supabase.auth.onAuthStateChange((_event, session) => {
   // Only the DOM here: awaiting supabase-js inside its own callback can deadlock it.
@@ -38,7 +44,10 @@ supabase.auth.onAuthStateChange((_event, session) => {
   byId("session").hidden = user === null;
   byId("user-email").textContent = user?.email ?? "";
   document.body.dataset.user = user?.email ?? "";
-  if (!user) tenantInput.value = "";
+  if (!user) {
+    tenantInput.value = "";
+    showBackendAnswer(null, "");
+  }
   document.body.dataset.ready = "true"; // the first event (INITIAL_SESSION) says who is signed in
 });
 
@@ -89,6 +98,17 @@ byId("default-tenant").addEventListener("click", () => {
   tenantForm.requestSubmit();
 });
 
+byId("call-backend").addEventListener("click", () => {
+  run("Calling the backend…", async () => {
+    showBackendAnswer(null, "");
+    // The helper exchanges first if it has no token, sends it, and exchanges again once on a 401.
+    const res = await backend.fetch(`${config.backendUrl}/me`);
+    showBackendAnswer(res.status, JSON.stringify(await res.json(), null, 2));
+    if (!res.ok) throw new Error(`The backend answered ${res.status}`);
+    return "The backend accepted the token.";
+  });
+});
+
 byId("sign-out").addEventListener("click", () => {
   run("Signing out…", async () => {
     const { error } = await supabase.auth.signOut();
@@ -120,6 +140,13 @@ async function run(progress: string, action: () => Promise<string>): Promise<voi
   } finally {
     document.body.dataset.busy = "false";
   }
+}
+
+/** Shows the backend's answer; `#backend-answer[data-status]` holds its HTTP status for scripts. */
+function showBackendAnswer(status: number | null, text: string): void {
+  backendAnswer.textContent = status === null ? text : `HTTP ${status}\n${text}`;
+  if (status === null) delete backendAnswer.dataset.status;
+  else backendAnswer.dataset.status = String(status);
 }
 
 function renderToken(token: BackendToken | null): void {

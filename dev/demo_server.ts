@@ -23,6 +23,8 @@ export interface DemoServerOptions {
   apiUrl: string;
   /** The project's publishable key (`PUBLISHABLE_KEY`). Never pass a secret or service role key. */
   publishableKey: string;
+  /** The example backend the page calls with the backend token (`GET /me`); no backend button without. */
+  backendUrl?: string;
   /** The port on `hostname`; 0 (the default) picks a free one. */
   port?: number;
   /** The interface to listen on (default `127.0.0.1`). */
@@ -45,6 +47,7 @@ export interface DemoServer {
 export interface DemoConfig {
   apiUrl: string;
   publishableKey: string;
+  backendUrl?: string;
 }
 
 let bundling: Promise<string> | undefined;
@@ -106,10 +109,12 @@ async function runBundle(): Promise<string> {
  */
 export function renderIndex(html: string, config: DemoConfig): string {
   if (!html.includes(CONFIG_PLACEHOLDER)) throw new Error(`demo/index.html lacks ${CONFIG_PLACEHOLDER}`);
-  const json = JSON.stringify({ apiUrl: config.apiUrl, publishableKey: config.publishableKey }).replaceAll(
-    "<",
-    "\\u003c",
-  );
+  const json = JSON.stringify({
+    apiUrl: config.apiUrl,
+    publishableKey: config.publishableKey,
+    backendUrl: config.backendUrl,
+  })
+    .replaceAll("<", "\\u003c");
   return html.replace(
     CONFIG_PLACEHOLDER,
     () => `<script type="application/json" id="demo-config">${json}</script>`,
@@ -133,10 +138,11 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   const [js, template] = await Promise.all([bundleDemoApp(), Deno.readTextFile(INDEX_HTML)]);
   const html = renderIndex(template, options);
   const apiOrigin = new URL(options.apiUrl).origin;
+  const backendOrigin = options.backendUrl ? ` ${new URL(options.backendUrl).origin}` : "";
   const security = {
-    // Only this origin's script, and fetches to the API: a stray CDN import would fail loudly.
+    // Only this origin's script, and fetches to the API and the backend: a stray CDN import fails loudly.
     "content-security-policy": `default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; ` +
-      `connect-src ${apiOrigin}; img-src 'self' data:; form-action 'none'; base-uri 'none'`,
+      `connect-src ${apiOrigin}${backendOrigin}; img-src 'self' data:; form-action 'none'; base-uri 'none'`,
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",

@@ -3,8 +3,12 @@
  * reuses the database, the users and the keys.
  *
  * Settings (environment): `API_PORT` (54321), `DB_PORT` (54322), `AUTH_MODE` (`es256` | `hs256`),
- * `AUTO_CONFIRM` (`true` | `false`), `ALLOWED_ORIGINS` (`*`), `PG_MAJOR` (17), `STATE_DIR` (`.dev`),
- * `DEMO_PORT` (5173, the demo page; `0` picks a free port).
+ * `AUTO_CONFIRM` (`true` | `false`; default: the opposite of `supabase/config.toml`'s `[auth.email]
+ * enable_confirmations`), `ALLOWED_ORIGINS` (`*`), `PG_MAJOR` (17), `STATE_DIR` (`.dev`), `DEMO_PORT`
+ * (5173, the demo page; `0` picks a free port), `MAILBOX_PORT` (54324, the mailbox's page and API),
+ * `MAILBOX_SMTP_PORT` (54325), `BACKEND_PORT` (8000, the example FastAPI backend), `BACKEND_JWT_ALGORITHM`
+ * (`HS256`, or `ES256`/`EdDSA` with a key set kept in the state directory, or `BACKEND_JWT_PRIVATE_KEYS`
+ * when set).
  *
  * The function gets this environment too, so its settings (`BACKEND_JWT_TTL_SECONDS`,
  * `BACKEND_JWT_ALGORITHM`, ...) apply as given. `BACKEND_JWT_SECRET` from the environment wins over the
@@ -36,11 +40,24 @@ if (mode !== "es256" && mode !== "hs256") {
   Deno.exit(1);
 }
 
+const autoConfirm = env.AUTO_CONFIRM;
+if (autoConfirm !== undefined && autoConfirm !== "true" && autoConfirm !== "false") {
+  console.error(`deno task dev: AUTO_CONFIRM must be true or false, not ${autoConfirm}`);
+  Deno.exit(1);
+}
+
 // The function inherits this environment; name the settings it will see from there (values may be secret).
 const passed = Object.keys(env).filter((name) =>
   name.startsWith("BACKEND_JWT_") && name !== "BACKEND_JWT_SECRET"
 );
 if (passed.length > 0) console.log(`From the environment, for the function: ${passed.sort().join(", ")}`);
+const backendJwtAlgorithm = env.BACKEND_JWT_ALGORITHM ?? "HS256";
+if (backendJwtAlgorithm !== "HS256" && backendJwtAlgorithm !== "ES256" && backendJwtAlgorithm !== "EdDSA") {
+  console.error(
+    `deno task dev: BACKEND_JWT_ALGORITHM must be HS256, ES256 or EdDSA, not ${backendJwtAlgorithm}`,
+  );
+  Deno.exit(1);
+}
 
 // Read before the start: a runner killed while the stack starts must still count as a lost parent.
 const parent = Deno.ppid;
@@ -49,10 +66,18 @@ const stack = await startStack({
   dbPort: Number(env.DB_PORT ?? 54322),
   stateDir,
   mode,
-  autoConfirm: env.AUTO_CONFIRM !== "false",
+  autoConfirm: autoConfirm === undefined ? undefined : autoConfirm === "true",
   allowedOrigins: env.ALLOWED_ORIGINS,
   demoPort: Number(env.DEMO_PORT ?? 5173),
+  mailboxPort: Number(env.MAILBOX_PORT ?? 54324),
+  mailboxSmtpPort: Number(env.MAILBOX_SMTP_PORT ?? 54325),
   backendJwtSecret: env.BACKEND_JWT_SECRET || undefined,
+  backendPort: Number(env.BACKEND_PORT ?? 8000),
+  backendJwtAlgorithm,
+  // A key set of your own (deno task backend-keys) wins over the one kept in the state directory.
+  functionEnv: env.BACKEND_JWT_PRIVATE_KEYS
+    ? { BACKEND_JWT_PRIVATE_KEYS: env.BACKEND_JWT_PRIVATE_KEYS }
+    : undefined,
   log: (line) => console.log(line),
 }).catch((err: Error) => {
   // A taken port or a failed part: say what, without a stack trace (startStack has stopped the rest).
@@ -74,6 +99,10 @@ console.log(
 );
 console.log(`Exchange: POST ${vars.FUNCTIONS_URL}/exchange-token. Ctrl-C stops everything.`);
 console.log(`Demo page: ${stack.demoUrl}`);
+console.log(`Mailbox (every mail Auth sends): ${vars.MAILPIT_URL}`);
+if (stack.backendUrl) {
+  console.log(`Example backend: GET ${stack.backendUrl}/me (${backendJwtAlgorithm} tokens)`);
+}
 
 let stopping = false;
 const shutdown = async () => {

@@ -1,8 +1,9 @@
 /**
  * The local Supabase stack, without Docker: embedded Postgres with the Supabase stand-in, our migrations
- * and the seed; the Auth emulator; the `exchange-token` function in its own Deno process (standing in for
- * the Edge runtime, with the environment Supabase injects); and one gateway port in front of them, as
- * `supabase start` + `supabase functions serve` lay them out.
+ * and the seed; the Auth emulator, set up from `supabase/config.toml`'s `[auth]` as `supabase start` sets
+ * up Supabase Auth; a mailbox catching its mails (Mailpit's API); the `exchange-token` function in its own
+ * Deno process (standing in for the Edge runtime, with the environment Supabase injects); and one gateway
+ * port in front of them, as `supabase start` + `supabase functions serve` lay them out.
  *
  * `deno task dev` runs it on Supabase's local ports; tests start it on free ports with one call. With
  * `demoPort`, it also serves the demo page (`demo/`, see `dev/demo_server.ts`) on its own origin.
@@ -21,8 +22,12 @@ import { hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
 import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
 import { createGateway, type ProjectKeys } from "./gateway.ts";
 import { generateApiKey } from "./api_keys.ts";
+import { type AuthConfig, loadAuthConfig } from "./auth_config.ts";
+import { startMailbox } from "./mailbox/mod.ts";
 import { startDemoServer } from "./demo_server.ts";
 import { startWatchdog, type Watchdog } from "./watchdog.ts";
+import { pumpLines, waitForPort } from "./_process.ts";
+import { backendJwtSettings, startBackend } from "./backend.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
@@ -42,8 +47,17 @@ export interface StackOptions {
   major?: PostgresMajor;
   /** Access tokens signed ES256 with a `kid` (default, as new projects) or HS256 (legacy). */
   mode?: "es256" | "hs256";
-  /** Confirm emails at sign-up (default true). */
+  /**
+   * Confirm emails at sign-up without mail (`AUTO_CONFIRM`); default: the opposite of the Auth config's
+   * `enableConfirmations`.
+   */
   autoConfirm?: boolean;
+  /** Auth settings over those read from `supabase/config.toml` (e.g. `{ enableAnonymousSignIns: true }`). */
+  authConfig?: Partial<AuthConfig>;
+  /** The mailbox's web page and API (`MAILPIT_URL`); `supabase start` uses 54324. */
+  mailboxPort?: number;
+  /** The mailbox's SMTP port; the CLI's `[local_smtp] smtp_port` is 54325. */
+  mailboxSmtpPort?: number;
   /** `ALLOWED_ORIGINS` of the function (default `*`). */
   allowedOrigins?: string;
   /** Extra environment for the function (e.g. `BACKEND_JWT_TTL_SECONDS`). */
@@ -59,6 +73,10 @@ export interface StackOptions {
   log?: (line: string) => void;
   /** Serve the demo page on this port (0 = a free one), as a frontend dev server would; off when omitted. */
   demoPort?: number;
+  /** Run the example FastAPI backend on this port (0 = a free one); off when omitted. */
+  backendPort?: number;
+  /** `BACKEND_JWT_ALGORITHM`: HS256 (default) or ES256/EdDSA with a key set kept in `stateDir`. */
+  backendJwtAlgorithm?: "HS256" | "ES256" | "EdDSA";
 }
 
 /** A running local stack and what `supabase status -o env` would print for it. */
@@ -84,11 +102,15 @@ export interface LocalStack {
   functionEnv: Record<string, string>;
   auth: AuthEmulator;
   postgres: PostgresServer;
+  /** The mailbox's web page and Mailpit API, e.g. `http://127.0.0.1:54324`. */
+  mailboxUrl: string;
   /** The demo page's URL (e.g. `http://127.0.0.1:5173/`) when `demoPort` was set. */
   demoUrl?: string;
+  /** The example backend's URL (e.g. `http://127.0.0.1:8000`) when it runs. */
+  backendUrl?: string;
   /**
-   * The variables, in `supabase status -o env` names (`PUBLISHABLE_KEY`, `SECRET_KEY`, and the deprecated
-   * `ANON_KEY`, `SERVICE_ROLE_KEY`, `JWT_SECRET`), plus `BACKEND_JWT_SECRET`.
+   * The variables, in `supabase status -o env` names (`PUBLISHABLE_KEY`, `SECRET_KEY`, `MAILPIT_URL`, and the
+   * deprecated `ANON_KEY`, `SERVICE_ROLE_KEY`, `JWT_SECRET`, `INBUCKET_URL`), plus `BACKEND_JWT_SECRET`.
    */
   env(): Record<string, string>;
   /** Stops everything, in reverse order. */
@@ -121,6 +143,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
   const apiPort = options.apiPort || freePort();
   if (options.apiPort) assertPortFree(options.apiPort, "API gateway");
   if (options.demoPort) assertPortFree(options.demoPort, "demo page");
+  if (options.mailboxPort) assertPortFree(options.mailboxPort, "mailbox");
+  if (options.mailboxSmtpPort) assertPortFree(options.mailboxSmtpPort, "mailbox SMTP");
+  if (options.backendPort) assertPortFree(options.backendPort, "example backend");
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   // If this process dies without stop(), the watchdog stops the function and Postgres for it.
   const watchdog = startWatchdog();
@@ -147,6 +172,16 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const dbUrl = await prepareDatabase(postgres.url, { seed: options.seed ?? true });
     log("Supabase stand-in, migrations and seed applied (supabase db push as postgres)");
 
+    const config = { ...await loadAuthConfig(undefined, Deno.env.toObject()), ...options.authConfig };
+    const mailbox = await startMailbox({
+      port: options.mailboxPort,
+      smtpPort: options.mailboxSmtpPort,
+      log,
+    });
+    stopping.push(() => mailbox.stop());
+    log(`mailbox on ${mailbox.url} (SMTP on port ${mailbox.smtp.port})`);
+
+    const autoConfirm = options.autoConfirm ?? !config.enableConfirmations;
     const auth = await createAuthEmulator({
       url: apiUrl,
       // GoTrue connects as the owner of the auth schema's tables.
@@ -154,9 +189,23 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       mode: options.mode ?? "es256",
       jwtSecret: secrets.jwtSecret,
       signingKey: secrets.signingKey,
-      autoConfirm: options.autoConfirm ?? true,
+      autoConfirm,
+      // As `supabase start`: the project's SMTP server when configured, else the local mailbox.
+      smtp: config.smtp ?? { ...mailbox.smtp, ...config.sender },
+      siteUrl: config.siteUrl,
+      redirectUrls: config.additionalRedirectUrls,
+      secureEmailChange: config.doubleConfirmChanges,
+      anonymousSignIns: config.enableAnonymousSignIns,
+      maxFrequencySeconds: config.maxFrequencySeconds,
+      otpLength: config.otpLength,
+      otpExpirySeconds: config.otpExpirySeconds,
     });
     stopping.push(() => auth.stop());
+    log(
+      `Auth: email confirmations ${autoConfirm ? "off" : "on, by mail"} (${
+        options.autoConfirm === undefined ? "[auth.email] enable_confirmations" : "AUTO_CONFIRM"
+      })`,
+    );
     if (options.stateDir) {
       await saveSecrets(options.stateDir, { ...saved.secrets, signingKey: auth.signingKey });
     }
@@ -172,8 +221,23 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       ...supabaseFunctionEnv(apiUrl, dbUrl, keys, auth.jwks),
       BACKEND_JWT_SECRET: secrets.backendJwtSecret,
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
+      ...(await backendJwtSettings(options.stateDir, options.backendJwtAlgorithm)),
       ...options.functionEnv,
     };
+    // The backend allows the demo's origin, and the demo calls the backend: pick the demo's port first.
+    const demoPort = options.demoPort === 0 ? freePort() : options.demoPort;
+    // Started alongside the function but stopped after it: a stop that takes its time (uvicorn's) must not
+    // hold up the function's.
+    const backendStart = options.backendPort === undefined ? undefined : startBackend({
+      port: options.backendPort || freePort(),
+      apiUrl,
+      functionEnv,
+      allowedOrigin: demoPort ? `http://127.0.0.1:${demoPort}` : undefined,
+      log: options.log,
+      watchdog,
+    });
+    backendStart?.catch(() => {}); // awaited below; a failure there ends startStack
+    stopping.push(async () => (await backendStart?.catch(() => undefined))?.stop());
     const fn = startFunction(functionPort, functionEnv, options.log, watchdog);
     stopping.push(() => fn.stop());
 
@@ -194,12 +258,16 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     await fn.listening;
     log(`exchange-token function on port ${functionPort}`);
 
+    const backend = await backendStart;
+    if (backend) log(`example backend on ${backend.url}`);
+
     let demoUrl: string | undefined;
-    if (options.demoPort !== undefined) {
+    if (demoPort !== undefined) {
       const demo = await startDemoServer({
         apiUrl,
         publishableKey: keys.publishable,
-        port: options.demoPort,
+        port: demoPort,
+        backendUrl: backend?.url,
       });
       stopping.push(() => demo.stop());
       demoUrl = demo.url;
@@ -220,7 +288,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       functionEnv,
       auth,
       postgres,
+      mailboxUrl: mailbox.url,
       demoUrl,
+      backendUrl: backend?.url,
       env: () => ({
         API_URL: apiUrl,
         FUNCTIONS_URL: `${apiUrl}/functions/v1`,
@@ -230,7 +300,11 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         JWT_SECRET: secrets.jwtSecret,
         ANON_KEY: keys.anon,
         SERVICE_ROLE_KEY: keys.serviceRole,
+        MAILPIT_URL: mailbox.url,
+        // `supabase status -o env` still prints Inbucket's name for the mail catcher (deprecated).
+        INBUCKET_URL: mailbox.url,
         BACKEND_JWT_SECRET: secrets.backendJwtSecret,
+        ...(backend ? { BACKEND_URL: backend.url } : {}),
       }),
       stop,
     };
@@ -329,8 +403,13 @@ export function startFunction(
     stderr: log ? "piped" : "null",
   }).spawn();
   watchdog?.watchProcess(child.pid, "SIGTERM");
-  const pumps = log ? Promise.all([pumpLines(child.stdout, log), pumpLines(child.stderr, log)]) : undefined;
-  const listening = waitForPort(port, child.status);
+  const pumps = log
+    ? Promise.all([
+      pumpLines(child.stdout, log, "exchange-token"),
+      pumpLines(child.stderr, log, "exchange-token"),
+    ])
+    : undefined;
+  const listening = waitForPort(port, child.status, "the exchange-token function");
   // A caller that never awaits it (it reached the function itself, then stopped it) must not crash on it.
   listening.catch(() => {});
   return {
@@ -347,33 +426,6 @@ export function startFunction(
       await watchdog?.forgetProcess(child.pid);
     },
   };
-}
-
-/** Passes each whole line of `stream` to `log`, prefixed with the function's name. */
-async function pumpLines(stream: ReadableStream<Uint8Array>, log: (line: string) => void) {
-  let partial = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    const lines = (partial + chunk).split("\n");
-    partial = lines.pop()!;
-    for (const line of lines) if (line.trim()) log(`[exchange-token] ${line}`);
-  }
-  if (partial.trim()) log(`[exchange-token] ${partial}`);
-}
-
-async function waitForPort(port: number, exited: Promise<Deno.CommandStatus>, timeoutMs = 20_000) {
-  let dead: Deno.CommandStatus | undefined;
-  exited.then((status) => dead = status);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (dead) throw new Error(`the exchange-token function exited (code ${dead.code}) before listening`);
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-  throw new Error(`the exchange-token function did not listen on port ${port} within ${timeoutMs} ms`);
 }
 
 function randomSecret(): string {

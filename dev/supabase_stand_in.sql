@@ -172,12 +172,82 @@ create table if not exists auth.refresh_tokens (
 );
 create index if not exists refresh_tokens_session_id_revoked_idx on auth.refresh_tokens (session_id, revoked);
 
+-- The columns of auth.users that hold a pending confirmation, recovery or email change: each token is the
+-- hex SHA-224 of the address and the mailed code (internal/crypto GenerateTokenHash), '' when none
+-- (migrations/00_init_auth_schema, 20210730183235_add_email_change_confirmed,
+-- 20220323170000_add_user_reauthentication). Added one by one so that a database kept from before gets them.
+alter table auth.users
+  add column if not exists confirmation_token varchar(255),
+  add column if not exists recovery_token varchar(255),
+  add column if not exists recovery_sent_at timestamptz,
+  add column if not exists email_change_token_new varchar(255),
+  add column if not exists email_change varchar(255),
+  add column if not exists email_change_sent_at timestamptz,
+  add column if not exists email_change_token_current varchar(255) default '',
+  add column if not exists email_change_confirm_status smallint default 0
+    check (email_change_confirm_status >= 0 and email_change_confirm_status <= 2),
+  add column if not exists reauthentication_token varchar(255) default '',
+  add column if not exists reauthentication_sent_at timestamptz;
+
+-- auth.identities: one row per way a user signs in (migrations/20210909172000_create_identities_table,
+-- 20221027105023_add_identities_user_id_idx, 20221215195800_add_identities_email_column,
+-- 20231117164230_add_id_pkey_identities, as they leave it today). For the email provider, provider_id is
+-- the user's id and identity_data holds sub, email, email_verified and phone_verified.
+create table if not exists auth.identities (
+  provider_id text not null,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  identity_data jsonb not null,
+  provider text not null,
+  last_sign_in_at timestamptz,
+  created_at timestamptz,
+  updated_at timestamptz,
+  email text generated always as (lower(identity_data ->> 'email')) stored,
+  id uuid primary key default gen_random_uuid(),
+  constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+comment on table auth.identities is 'Auth: Stores identities associated to a user.';
+comment on column auth.identities.email is
+  'Auth: Email is a generated column that references the optional email property in the identity_data';
+create index if not exists identities_user_id_idx on auth.identities using btree (user_id);
+create index if not exists identities_email_idx on auth.identities (email text_pattern_ops);
+
+-- auth.one_time_tokens: where GoTrue looks a mailed link's token up, one per user and kind
+-- (migrations/20240427152123_add_one_time_tokens_table).
+do $$
+begin
+  if not exists (select from pg_type t join pg_namespace n on n.oid = t.typnamespace
+                 where n.nspname = 'auth' and t.typname = 'one_time_token_type') then
+    create type auth.one_time_token_type as enum (
+      'confirmation_token', 'reauthentication_token', 'recovery_token', 'email_change_token_new',
+      'email_change_token_current', 'phone_change_token');
+  end if;
+end
+$$;
+
+create table if not exists auth.one_time_tokens (
+  id uuid primary key,
+  user_id uuid not null references auth.users on delete cascade,
+  token_type auth.one_time_token_type not null,
+  token_hash text not null,
+  relates_to text not null,
+  created_at timestamp without time zone not null default now(),
+  updated_at timestamp without time zone not null default now(),
+  check (char_length(token_hash) > 0)
+);
+create index if not exists one_time_tokens_token_hash_hash_idx on auth.one_time_tokens using hash (token_hash);
+create index if not exists one_time_tokens_relates_to_hash_idx on auth.one_time_tokens using hash (relates_to);
+create unique index if not exists one_time_tokens_user_id_token_type_key
+  on auth.one_time_tokens (user_id, token_type);
+
 -- supabase/auth migrations/20240612123726_enable_rls_update_grants.up.sql: RLS on, with no policy, and
 -- `postgres` may pass SELECT on.
 alter table auth.users enable row level security;
 alter table auth.sessions enable row level security;
 alter table auth.refresh_tokens enable row level security;
-grant select on auth.users, auth.sessions, auth.refresh_tokens to postgres with grant option;
+alter table auth.identities enable row level security;
+alter table auth.one_time_tokens enable row level security;
+grant select on auth.users, auth.sessions, auth.refresh_tokens, auth.identities, auth.one_time_tokens
+  to postgres with grant option;
 
 -- The request helpers, as hosted Supabase projects define them today (an empty setting reads as null): PostgREST (and our function) put the verified JWT
 -- claims in request.jwt.claims; the older per-claim settings are still honoured.

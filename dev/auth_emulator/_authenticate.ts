@@ -1,6 +1,6 @@
 /**
- * GoTrue's `requireAuthentication`: the bearer access token of a request, checked down to the user and
- * the session it names.
+ * GoTrue's `requireAuthentication` (the bearer access token of a request, checked down to the user and
+ * the session it names) and `requireAdminCredentials` (a token whose role is an admin role).
  *
  * @module
  */
@@ -36,25 +36,14 @@ export interface Authenticated {
  * ```
  */
 export async function authenticate(ctx: AuthContext, req: Request): Promise<Authenticated> {
-  const match = /^(?:B|b)earer (\S+$)/.exec(req.headers.get("Authorization") ?? "");
-  if (!match) throw new HttpError(401, "no_authorization", "This endpoint requires a Bearer token");
-  const claims = await ctx.keys.verify(match[1]);
+  const claims = await ctx.keys.verify(bearerToken(req));
   if (typeof claims.sub !== "string" || claims.sub === "") {
     throw new HttpError(403, "bad_jwt", "invalid claim: missing sub claim");
   }
   if (!UUID.test(claims.sub)) {
     throw new HttpError(400, "bad_jwt", "invalid claim: sub claim must be a UUID");
   }
-  const rawSession = claims.session_id;
-  if (
-    rawSession !== undefined && rawSession !== "" &&
-    (typeof rawSession !== "string" || !UUID.test(rawSession))
-  ) {
-    throw new HttpError(403, "bad_jwt", "invalid claim: session_id claim must be a UUID");
-  }
-  const sessionId = typeof rawSession === "string" && rawSession !== "" && rawSession !== NIL_SESSION
-    ? rawSession
-    : undefined;
+  const sessionId = sessionIdOf(claims);
   const { user, session } = await findUserAndSession(ctx.sql, claims.sub, sessionId);
   if (!user || user.deleted_at) {
     throw new HttpError(403, "user_not_found", "User from sub claim in JWT does not exist");
@@ -64,4 +53,54 @@ export async function authenticate(ctx: AuthContext, req: Request): Promise<Auth
     throw new HttpError(403, "session_not_found", "Session from session_id claim in JWT does not exist");
   }
   return { user, sessionId, claims };
+}
+
+/**
+ * GoTrue's `requireAdminCredentials`: a valid token whose `role` is one of `GOTRUE_JWT_ADMIN_ROLES`
+ * (`service_role`, as `supabase start` sets it); a token naming a session must name a live one.
+ *
+ * @param ctx The emulator's keys and database.
+ * @param req The request with the `Authorization` header.
+ * @returns The token's claims.
+ * @throws {HttpError} 401 `no_authorization`; 403 `bad_jwt`, `user_not_found`, `session_not_found`,
+ *   `not_admin`.
+ * @example
+ * ```ts ignore
+ * await requireAdmin(ctx, req);
+ * ```
+ */
+export async function requireAdmin(ctx: AuthContext, req: Request): Promise<JWTPayload> {
+  const claims = await ctx.keys.verify(bearerToken(req));
+  const sessionId = sessionIdOf(claims);
+  if (sessionId !== undefined) {
+    if (typeof claims.sub !== "string" || !UUID.test(claims.sub)) {
+      throw new HttpError(400, "bad_jwt", "invalid claim: sub claim must be a UUID");
+    }
+    const { user, session } = await findUserAndSession(ctx.sql, claims.sub, sessionId);
+    if (!user) throw new HttpError(403, "user_not_found", "User from sub claim in JWT does not exist");
+    if (!session) {
+      throw new HttpError(403, "session_not_found", "Session from session_id claim in JWT does not exist");
+    }
+  }
+  if (claims.role !== "service_role") throw new HttpError(403, "not_admin", "User not allowed");
+  return claims;
+}
+
+function bearerToken(req: Request): string {
+  const match = /^(?:B|b)earer (\S+$)/.exec(req.headers.get("Authorization") ?? "");
+  if (!match) throw new HttpError(401, "no_authorization", "This endpoint requires a valid Bearer token");
+  return match[1];
+}
+
+function sessionIdOf(claims: JWTPayload): string | undefined {
+  const rawSession = claims.session_id;
+  if (
+    rawSession !== undefined && rawSession !== "" &&
+    (typeof rawSession !== "string" || !UUID.test(rawSession))
+  ) {
+    throw new HttpError(403, "bad_jwt", "invalid claim: session_id claim must be a UUID");
+  }
+  return typeof rawSession === "string" && rawSession !== "" && rawSession !== NIL_SESSION
+    ? rawSession
+    : undefined;
 }

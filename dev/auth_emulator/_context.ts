@@ -1,16 +1,23 @@
 /**
- * What every route of the Auth emulator is given: its database, its keys and its settings.
+ * What every route of the Auth emulator is given: its database, its keys, its settings and its mailer.
  *
  * @module
  */
 import type postgres from "postgres";
 import type { AuthKeys } from "./_keys.ts";
 
+/** One mail as GoTrue's template mailer hands it to its SMTP client. */
+export interface AuthMail {
+  to: string;
+  subject: string;
+  html: string;
+}
+
 /** The shared state of one emulator instance, built once by `createAuthEmulator`. */
 export interface AuthContext {
   /** The client for `auth.*` of the project's database. */
   sql: postgres.Sql;
-  /** The `iss` claim: the public base URL followed by `/auth/v1`. */
+  /** The `iss` claim, and GoTrue's `API_EXTERNAL_URL`: the public base URL followed by `/auth/v1`. */
   issuer: string;
   /** Signs and verifies access tokens, and publishes the JWKS. */
   keys: Pick<AuthKeys, "sign" | "verify" | "jwks">;
@@ -20,6 +27,22 @@ export interface AuthContext {
   ttlSeconds: number;
   /** GoTrue's `GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL`. */
   reuseIntervalSeconds: number;
+  /** GoTrue's `GOTRUE_SITE_URL`: where links land by default. */
+  siteUrl: string;
+  /** GoTrue's `GOTRUE_URI_ALLOW_LIST`: further allowed redirect URLs (globs). */
+  uriAllowList: string[];
+  /** GoTrue's `GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED`: an email change is confirmed from both addresses. */
+  secureEmailChange: boolean;
+  /** GoTrue's `GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED`. */
+  anonymousSignIns: boolean;
+  /** GoTrue's `GOTRUE_SMTP_MAX_FREQUENCY`, in milliseconds. */
+  maxFrequencyMs: number;
+  /** GoTrue's `GOTRUE_MAILER_OTP_LENGTH`. */
+  otpLength: number;
+  /** GoTrue's `GOTRUE_MAILER_OTP_EXP`, in seconds. */
+  otpExpirySeconds: number;
+  /** Sends a mail (GoTrue's SMTP client, or its no-op client when no SMTP host is set). */
+  sendMail(mail: AuthMail): Promise<void>;
 }
 
 /** A route: the request, its parsed URL and the emulator's context in, GoTrue's answer out. */

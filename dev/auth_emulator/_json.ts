@@ -4,20 +4,22 @@
  *
  * @module
  */
+import { identityJson, type IdentityRow } from "./_identities.ts";
 import type { SessionRow, UserRow } from "./_store.ts";
 import { DEFAULT_AUDIENCE } from "./_params.ts";
 
 /**
- * `models.User` as GoTrue serialises it (omitempty fields left out when null).
+ * `models.User` as GoTrue serialises it (omitempty fields left out when null), with its identities.
  *
  * @param user The `auth.users` row.
+ * @param identities Its `auth.identities` rows.
  * @returns The user's JSON.
  * @example
  * ```ts ignore
- * return Response.json(userJson(user));
+ * return Response.json(userJson(user, await listIdentities(sql, user.id)));
  * ```
  */
-export function userJson(user: UserRow): Record<string, unknown> {
+export function userJson(user: UserRow, identities: IdentityRow[]): Record<string, unknown> {
   const time = (value: Date | null) => value?.toISOString();
   const json: Record<string, unknown> = {
     id: user.id,
@@ -30,10 +32,13 @@ export function userJson(user: UserRow): Record<string, unknown> {
     phone_confirmed_at: time(user.phone_confirmed_at),
     confirmation_sent_at: time(user.confirmation_sent_at),
     confirmed_at: time(user.confirmed_at),
+    recovery_sent_at: time(user.recovery_sent_at),
+    new_email: user.email_change || undefined,
+    email_change_sent_at: time(user.email_change_sent_at),
     last_sign_in_at: time(user.last_sign_in_at),
     app_metadata: user.raw_app_meta_data ?? {},
     user_metadata: user.raw_user_meta_data ?? {},
-    identities: user.email ? [emailIdentity(user)] : [],
+    identities: identities.map(identityJson),
     created_at: time(user.created_at),
     updated_at: time(user.updated_at),
     banned_until: time(user.banned_until),
@@ -41,26 +46,6 @@ export function userJson(user: UserRow): Record<string, unknown> {
     is_anonymous: user.is_anonymous,
   };
   return Object.fromEntries(Object.entries(json).filter(([, value]) => value !== undefined));
-}
-
-// The stand-in has no auth.identities, so the email identity GoTrue would have stored is derived.
-function emailIdentity(user: UserRow): Record<string, unknown> {
-  return {
-    identity_id: user.id,
-    id: user.id,
-    user_id: user.id,
-    identity_data: {
-      email: user.email,
-      email_verified: user.email_confirmed_at !== null,
-      phone_verified: false,
-      sub: user.id,
-    },
-    provider: "email",
-    last_sign_in_at: (user.last_sign_in_at ?? user.created_at)?.toISOString(),
-    created_at: user.created_at?.toISOString(),
-    updated_at: user.updated_at?.toISOString(),
-    email: user.email,
-  };
 }
 
 /**
@@ -156,10 +141,11 @@ export interface SessionJson {
  * @param ttlSeconds Its lifetime.
  * @param refreshToken The session's current refresh token.
  * @param user The session's user.
+ * @param identities The user's identities.
  * @returns The session's JSON.
  * @example
  * ```ts ignore
- * return Response.json(sessionJson(accessToken, exp, 3600, refreshToken, user));
+ * return Response.json(sessionJson(accessToken, exp, 3600, refreshToken, user, identities));
  * ```
  */
 export function sessionJson(
@@ -168,6 +154,7 @@ export function sessionJson(
   ttlSeconds: number,
   refreshToken: string,
   user: UserRow,
+  identities: IdentityRow[],
 ): SessionJson {
   return {
     access_token: accessToken,
@@ -175,6 +162,6 @@ export function sessionJson(
     expires_in: ttlSeconds,
     expires_at: exp,
     refresh_token: refreshToken,
-    user: userJson(user),
+    user: userJson(user, identities),
   };
 }

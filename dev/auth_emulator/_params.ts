@@ -17,7 +17,13 @@ const EMAIL = new RegExp(
 );
 
 /** The JSON type a params field must have. */
-export type FieldType = "string" | "object";
+export type FieldType = "string" | "object" | "boolean";
+
+const FIELD_CHECKS: Record<FieldType, (value: unknown) => boolean> = {
+  string: (value) => typeof value === "string",
+  boolean: (value) => typeof value === "boolean",
+  object: (value) => typeof value === "object" && !Array.isArray(value),
+};
 
 /**
  * Reads a JSON body the way Go's `json.Unmarshal` into GoTrue's params struct does: `null` or absent
@@ -57,11 +63,9 @@ export async function readParams(
   for (const [name, type] of Object.entries(fields)) {
     const value = (body as Record<string, unknown>)[name];
     if (value === undefined || value === null) continue;
-    const ok = type === "string"
-      ? typeof value === "string"
-      : typeof value === "object" && !Array.isArray(value);
+    const ok = FIELD_CHECKS[type](value);
     if (!ok) {
-      const goField = type === "string" ? "string" : "map[string]interface {}";
+      const goField = type === "object" ? "map[string]interface {}" : type === "boolean" ? "bool" : "string";
       fail(
         `json: cannot unmarshal ${goKind(value)} into Go struct field ${goType}.${name} of type ${goField}`,
       );
@@ -73,6 +77,7 @@ export async function readParams(
 
 function goKind(value: unknown): string {
   if (Array.isArray(value)) return "array";
+  if (typeof value === "boolean") return "bool";
   return typeof value === "object" ? "object" : typeof value;
 }
 
@@ -114,6 +119,7 @@ export function checkPasswordStrength(password: string): HttpError | undefined {
  * ```
  */
 export function validateEmail(email: string): string {
+  if (email === "") throw new HttpError(400, "validation_failed", "An email address is required");
   if (email.length > 255) throw new HttpError(400, "validation_failed", "An email address is too long");
   if (!EMAIL.test(email)) {
     throw new HttpError(400, "validation_failed", "Unable to validate email address: invalid format");

@@ -7,10 +7,14 @@
 import type { AuthContext, Route } from "./_context.ts";
 import { withAuthCors } from "./_cors.ts";
 import { HttpError, toErrorResponse } from "./_errors.ts";
+import { adminUser, createUser, listUsers } from "./_admin.ts";
+import { invite } from "./_invite.ts";
 import { logout } from "./_logout.ts";
+import { magicLink, otp, recover } from "./_magic_link.ts";
 import { signup } from "./_signup.ts";
 import { token } from "./_token.ts";
-import { getUser } from "./_user.ts";
+import { getUser, updateUser } from "./_user.ts";
+import { verify } from "./_verify.ts";
 
 /** Where Supabase mounts Auth on a project's URL. */
 export const AUTH_PREFIX = "/auth/v1";
@@ -19,8 +23,14 @@ export const AUTH_PREFIX = "/auth/v1";
 const ROUTES: Record<string, Record<string, Route>> = {
   "/signup": { POST: signup },
   "/token": { POST: token },
-  "/user": { GET: getUser },
+  "/verify": { GET: verify, POST: verify },
+  "/otp": { POST: otp },
+  "/magiclink": { POST: magicLink },
+  "/recover": { POST: recover },
+  "/user": { GET: getUser, PUT: updateUser },
   "/logout": { POST: logout },
+  "/invite": { POST: invite },
+  "/admin/users": { GET: listUsers, POST: createUser },
   "/.well-known/jwks.json": { GET: (ctx) => Promise.resolve(Response.json(ctx.keys.jwks)) },
   "/health": {
     GET: () =>
@@ -31,6 +41,11 @@ const ROUTES: Record<string, Record<string, Route>> = {
       })),
   },
 };
+
+// Routes with a path parameter, tried when no fixed path matches.
+const PATTERN_ROUTES: Array<[RegExp, Record<string, Route>]> = [
+  [/^\/admin\/users\/[^/]+$/, { GET: adminUser, PUT: adminUser, DELETE: adminUser }],
+];
 
 /**
  * Builds the request handler for `/auth/v1/*`.
@@ -51,7 +66,9 @@ async function route(ctx: AuthContext, req: Request): Promise<Response> {
     const url = new URL(req.url);
     if (!url.pathname.startsWith(`${AUTH_PREFIX}/`)) throw new HttpError(404, "unknown", "Not Found");
     const path = url.pathname.slice(AUTH_PREFIX.length).replace(/(.)\/+$/, "$1");
-    const methods = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
+    const methods = Object.hasOwn(ROUTES, path)
+      ? ROUTES[path]
+      : PATTERN_ROUTES.find(([pattern]) => pattern.test(path))?.[1];
     if (!methods) throw new HttpError(404, "unknown", "Not Found");
     if (!Object.hasOwn(methods, req.method)) {
       const response = toErrorResponse(new HttpError(405, "unknown", "Method Not Allowed"), req);

@@ -1,10 +1,13 @@
 /**
- * The Auth emulator's reads and writes of `auth.users`, `auth.sessions` and `auth.refresh_tokens`, made
- * the way GoTrue's models make them (postgres.js, one transaction per grant).
+ * The Auth emulator's sessions: its reads and writes of `auth.sessions` and `auth.refresh_tokens`, and the
+ * `auth.users` row shape, made the way GoTrue's models make them (postgres.js, one transaction per grant).
  *
  * @module
  */
 import type postgres from "postgres";
+
+/** A client or an open transaction: the models take either, as GoTrue's take a `*storage.Connection`. */
+export type Db = postgres.Sql | postgres.TransactionSql;
 
 /** An `auth.users` row, the columns the emulator uses. */
 export interface UserRow {
@@ -15,7 +18,19 @@ export interface UserRow {
   encrypted_password: string | null;
   email_confirmed_at: Date | null;
   invited_at: Date | null;
+  /** The pending sign-up or invite token's hash ('' or null when none). */
+  confirmation_token: string | null;
   confirmation_sent_at: Date | null;
+  /** The pending recovery or magic-link token's hash. */
+  recovery_token: string | null;
+  recovery_sent_at: Date | null;
+  email_change_token_new: string | null;
+  email_change_token_current: string | null;
+  /** The address an email change waits to switch to (GoTrue's `new_email`). */
+  email_change: string | null;
+  email_change_sent_at: Date | null;
+  /** 0, or 1 once one address of a secure email change has confirmed. */
+  email_change_confirm_status: number | null;
   confirmed_at: Date | null;
   last_sign_in_at: Date | null;
   raw_app_meta_data: Record<string, unknown> | null;
@@ -27,6 +42,7 @@ export interface UserRow {
   banned_until: Date | null;
   deleted_at: Date | null;
   is_anonymous: boolean;
+  is_sso_user: boolean;
 }
 
 /** An `auth.sessions` row. */
@@ -56,49 +72,18 @@ export interface Grant {
   refreshToken: string;
 }
 
-// GoTrue writes the nil UUID into instance_id (single-tenant installs).
-const NIL_UUID = "00000000-0000-0000-0000-000000000000";
-
-/** The new user of a sign-up. */
-export interface NewUser {
-  email: string;
-  aud: string;
-  passwordHash: string;
-  userMetadata: Record<string, unknown>;
-  confirmed: boolean;
-}
-
-/** Inserts a sign-up's user (unique violations surface as postgres error 23505). */
-export async function insertUser(sql: postgres.Sql, user: NewUser): Promise<UserRow> {
-  const appMetadata = { provider: "email", providers: ["email"] };
-  const [row] = await sql<UserRow[]>`
-    insert into auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
-                            confirmation_sent_at, raw_app_meta_data, raw_user_meta_data, created_at,
-                            updated_at, is_sso_user, is_anonymous)
-    values (${NIL_UUID}, ${crypto.randomUUID()}, ${user.aud}, 'authenticated', ${user.email}, ${user.passwordHash},
-            ${user.confirmed ? sql`now()` : null}, ${user.confirmed ? null : sql`now()`},
-            ${sql.json(appMetadata)}, ${sql.json(user.userMetadata as postgres.JSONValue)}, now(), now(),
-            false, false)
-    returning *`;
-  return row;
-}
+/** GoTrue writes the nil UUID into instance_id (single-tenant installs). */
+export const NIL_UUID = "00000000-0000-0000-0000-000000000000";
 
 /** The user with this email and audience (as GoTrue's `FindUserByEmailAndAudience`), if any. */
 export async function findUserByEmail(
-  sql: postgres.Sql,
+  sql: Db,
   email: string,
   aud: string,
 ): Promise<UserRow | undefined> {
   const [row] = await sql<UserRow[]>`
     select * from auth.users
      where lower(email) = ${email.toLowerCase()} and aud = ${aud} and is_sso_user = false and deleted_at is null`;
-  return row;
-}
-
-/** Records that a confirmation mail would have been sent now (the emulator sends no mail). */
-export async function touchConfirmationSent(sql: postgres.Sql, userId: string): Promise<UserRow> {
-  const [row] = await sql<UserRow[]>`
-    update auth.users set confirmation_sent_at = now() where id = ${userId} returning *`;
   return row;
 }
 
@@ -123,16 +108,23 @@ export async function startSession(
   userId: string,
   userAgent: string | null,
 ): Promise<Grant> {
-  return await sql.begin(async (tx) => {
-    const [session] = await tx<SessionRow[]>`
-      insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent)
-      values (${crypto.randomUUID()}, ${userId}, now(), now(), 'aal1', ${userAgent})
-      returning *`;
-    const refreshToken = await insertRefreshToken(tx, userId, session.id, null);
-    const [user] = await tx<UserRow[]>`
-      update auth.users set last_sign_in_at = now() where id = ${userId} returning *`;
-    return { user, session, refreshToken };
-  });
+  return await sql.begin((tx) => startSessionIn(tx, userId, userAgent));
+}
+
+/** {@linkcode startSession} inside a transaction the caller holds, as GoTrue's `/verify` grants one. */
+export async function startSessionIn(
+  tx: postgres.TransactionSql,
+  userId: string,
+  userAgent: string | null,
+): Promise<Grant> {
+  const [session] = await tx<SessionRow[]>`
+    insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent)
+    values (${crypto.randomUUID()}, ${userId}, now(), now(), 'aal1', ${userAgent})
+    returning *`;
+  const refreshToken = await insertRefreshToken(tx, userId, session.id, null);
+  const [user] = await tx<UserRow[]>`
+    update auth.users set last_sign_in_at = now() where id = ${userId} returning *`;
+  return { user, session, refreshToken };
 }
 
 /** Why a refresh token was refused. */

@@ -9,15 +9,27 @@
  * `dev/gateway.ts`'s, as they are Kong's in a Supabase project. Run on its own, it accepts any `apikey`.
  *
  * Routes, under `/auth/v1`:
- * - `POST /signup` (email + password; a session when `autoConfirm`, else the unconfirmed user)
+ * - `POST /signup` (email + password: a session when `autoConfirm`, else the unconfirmed user and a
+ *   confirmation mail; no email and no phone: an anonymous user, when `anonymousSignIns`)
  * - `POST /token?grant_type=password` and `?grant_type=refresh_token` (rotation and reuse detection)
- * - `GET /user` (signature, expiry, and that the user and the token's session still exist)
+ * - `GET /verify` (a mailed link: 303 with the session or the error in the fragment) and `POST /verify`
+ *   (`token_hash`, or `token` + `email`) for `signup`, `invite`, `magiclink`, `recovery`, `email_change`
+ *   (confirmed from both addresses with `secureEmailChange`) and `email`
+ * - `POST /otp` and `POST /magiclink` (a magic link, signing the address up first), `POST /recover`
+ * - `GET /user`; `PUT /user` (metadata, password, and email change by mail, at once for an anonymous user
+ *   under autoconfirm)
  * - `POST /logout?scope=global|local|others` (deletes `auth.sessions` rows)
+ * - with a `service_role` token: `POST /invite`, `GET/POST /admin/users`, `GET/PUT/DELETE
+ *   /admin/users/{id}`
  * - `GET /.well-known/jwks.json` and `GET /health`
  *
- * Not emulated: phone, OTP, magic links, OAuth, SSO, MFA, anonymous sign-ins, `PUT /user`, `/verify`,
- * admin routes, mail, rate limits, and `auth.identities` (the stand-in has no such table; each user's
- * email identity is derived from its `auth.users` row).
+ * Mails are GoTrue's default templates and subjects, with links to `{url}/auth/v1/verify?token=…&type=…
+ * &redirect_to=…`; each token is stored as GoTrue stores it (the SHA-224 hash, on the user and in
+ * `auth.one_time_tokens`). Without `smtp`, mails are dropped, as GoTrue's no-op mailer does.
+ *
+ * Not emulated: phone, PKCE, OAuth, SSO, MFA, reauthentication, `/resend`, `/admin/generate_link`, hooks,
+ * custom mail templates, rate limits other than `max_frequency`, and the `amr` of a session (always
+ * `password`).
  *
  * @module
  */
@@ -25,6 +37,7 @@ import postgres from "postgres";
 import type { JWK } from "jose";
 import type { AuthContext } from "./_context.ts";
 import { createAuthKeys, type SigningJwk, type SigningMode } from "./_keys.ts";
+import { sendMail, type SmtpSettings } from "../mailbox/mod.ts";
 import { AUTH_PREFIX, createRouter } from "./_router.ts";
 
 export type { SigningJwk, SigningMode };
@@ -44,8 +57,24 @@ export interface AuthEmulatorOptions {
   mode?: SigningMode;
   /** Legacy JWT secret (default: random, >= 32 chars); also signs the anon and service_role API keys. */
   jwtSecret?: string;
-  /** Default true: email confirmed at signup; false leaves `email_confirmed_at` null. */
+  /** Default true: email confirmed at signup; false leaves `email_confirmed_at` null and mails a link. */
   autoConfirm?: boolean;
+  /** Where mails go (GoTrue's `GOTRUE_SMTP_*`); none: mails are dropped, as GoTrue's no-op mailer does. */
+  smtp?: SmtpSettings;
+  /** Where links land by default (`[auth] site_url`); default `http://127.0.0.1:3000`, the CLI's. */
+  siteUrl?: string;
+  /** Further allowed `redirect_to` URLs, globs (`[auth] additional_redirect_urls`); default none. */
+  redirectUrls?: string[];
+  /** Confirm an email change from both addresses (`[auth.email] double_confirm_changes`); default true. */
+  secureEmailChange?: boolean;
+  /** Allow anonymous sign-ins (`[auth] enable_anonymous_sign_ins`); default false. */
+  anonymousSignIns?: boolean;
+  /** The least time between two mails of a kind to a user (`[auth.email] max_frequency`); default 1. */
+  maxFrequencySeconds?: number;
+  /** Digits of a mailed code (`[auth.email] otp_length`); default 6. */
+  otpLength?: number;
+  /** How long a mailed link stays valid (`[auth.email] otp_expiry`); default 3600. */
+  otpExpirySeconds?: number;
   /** Default 3600. */
   accessTokenTtlSeconds?: number;
   /** The private ES256 JWK (with its `kid`) to sign with, e.g. the previous run's `signingKey`. */
@@ -98,7 +127,8 @@ export async function createAuthEmulator(
   const keys = await createAuthKeys(mode, options.jwtSecret, options.signingKey);
   const sql = postgres(options.databaseUrl, { max: 4, onnotice: () => {} });
   try {
-    await sql`select 1 from auth.users, auth.sessions, auth.refresh_tokens limit 0`;
+    await sql`select 1 from auth.users, auth.sessions, auth.refresh_tokens, auth.identities,
+                            auth.one_time_tokens limit 0`;
   } catch (err) {
     await sql.end();
     throw new Error(
@@ -108,6 +138,7 @@ export async function createAuthEmulator(
   }
 
   const url = options.url.replace(/\/+$/, "");
+  const smtp = options.smtp;
   const ctx: AuthContext = {
     sql,
     issuer: `${url}${AUTH_PREFIX}`,
@@ -115,6 +146,18 @@ export async function createAuthEmulator(
     autoConfirm: options.autoConfirm ?? true,
     ttlSeconds: options.accessTokenTtlSeconds ?? 3600,
     reuseIntervalSeconds: options.refreshTokenReuseIntervalSeconds ?? 10,
+    siteUrl: options.siteUrl ?? "http://127.0.0.1:3000",
+    uriAllowList: options.redirectUrls ?? [],
+    secureEmailChange: options.secureEmailChange ?? true,
+    anonymousSignIns: options.anonymousSignIns ?? false,
+    maxFrequencyMs: (options.maxFrequencySeconds ?? 1) * 1000,
+    otpLength: options.otpLength ?? 6,
+    otpExpirySeconds: options.otpExpirySeconds ?? 3600,
+    sendMail: smtp
+      ? async (mail) => {
+        await sendMail(smtp, mail);
+      }
+      : () => Promise.resolve(),
   };
 
   return {

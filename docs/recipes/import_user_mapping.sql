@@ -6,9 +6,10 @@
 -- only what is missing (rows added to the mapping since, say).
 --
 -- What it does:
--- - One tenant per distinct backend tenant_id. An id that is a canonical lower-case uuid becomes
---   tenancy.tenants.id (the backend JWT's tenant_id is then id::text, the same string); any other id
---   (an upper-case uuid included) becomes external_id. Either way the claim is the backend's exact string.
+-- - One tenant per distinct backend tenant_id. An id that spells a uuid (in any form: lower or upper case,
+--   braces, no hyphens) becomes tenancy.tenants.id, and, unless it is the canonical lower-case form, its
+--   external_id too (a tenant's external_id may only spell its own uuid); any other id becomes external_id.
+--   Either way the backend JWT's tenant_id is the backend's exact string.
 -- - A user with a live account in auth.users becomes a member at once (no email confirmation needed: the
 --   backend already trusted this mapping). A user without one (not signed up yet) gets an invitation to
 --   the mapping's email instead, valid 90 days, accepted on their first exchange once that email is
@@ -27,7 +28,7 @@ begin
   select distinct on (m.supabase_user_id, m.tenant_id::text)
          m.supabase_user_id::uuid as user_id,
          m.tenant_id::text as backend_tenant_id,
-         m.tenant_id::text ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' as is_uuid,
+         tenancy_private.uuid_spelled_by(m.tenant_id::text) as spelled_uuid,
          nullif(lower(trim(m.email)), '') as email,
          u.id is not null as has_account,
          u.created_at as account_created_at
@@ -46,12 +47,16 @@ begin
   end if;
 
   -- The tenants. Their name is the backend id; rename them afterwards as you like.
-  insert into tenancy.tenants (id, name)
-  select distinct backend_tenant_id::uuid, left(backend_tenant_id, 200) from import_rows where is_uuid
-  on conflict (id) do nothing;
+  -- Two spellings of one uuid are one tenant (the first spelling names it).
+  insert into tenancy.tenants (id, external_id, name)
+  select distinct on (spelled_uuid)
+         spelled_uuid, nullif(backend_tenant_id, spelled_uuid::text), left(backend_tenant_id, 200)
+    from import_rows where spelled_uuid is not null
+   order by spelled_uuid, backend_tenant_id
+  on conflict do nothing;
 
   insert into tenancy.tenants (external_id, name)
-  select distinct backend_tenant_id, left(backend_tenant_id, 200) from import_rows where not is_uuid
+  select distinct backend_tenant_id, left(backend_tenant_id, 200) from import_rows where spelled_uuid is null
   on conflict (external_id) do nothing;
 
   create temporary table import_grants as
@@ -64,7 +69,7 @@ begin
          row_number() over (partition by r.user_id order by r.backend_tenant_id) = 1 as first_of_user
     from import_rows r
     join tenancy.tenants t
-      on case when r.is_uuid then t.id::text else t.external_id end = r.backend_tenant_id;
+      on case when r.spelled_uuid is not null then t.id = r.spelled_uuid else t.external_id = r.backend_tenant_id end;
 
   -- Users who have an account: members now.
   insert into tenancy.memberships (tenant_id, user_id, role, is_default)

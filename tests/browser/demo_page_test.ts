@@ -10,53 +10,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { jwtVerify } from "jose";
 import { startStack } from "../../dev/stack.ts";
 import { startDemoServer } from "../../dev/demo_server.ts";
 import { freePort } from "../../dev/postgres.ts";
-
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-const PASSWORD = "correct horse battery staple";
-
-/** What the browser sent, as DevTools saw it, and what the page logged. */
-interface PageRecord {
-  page: Page;
-  requests: { method: string; url: string }[];
-  console: string[];
-}
-
-async function openPage(context: BrowserContext, url: string): Promise<PageRecord> {
-  const page = await context.newPage();
-  const record: PageRecord = { page, requests: [], console: [] };
-  page.on("console", (message) => record.console.push(message.text()));
-  page.on("pageerror", (err) => record.console.push(`pageerror: ${err.message}`));
-  const cdp = await context.newCDPSession(page);
-  cdp.on("Network.requestWillBeSent", (event) => {
-    record.requests.push({ method: event.request.method, url: event.request.url });
-  });
-  await cdp.send("Network.enable");
-  await page.goto(url);
-  await page.waitForSelector("body[data-ready=true]");
-  return record;
-}
-
-/** Clicks and waits until the page reports the action's outcome; returns the error code, if any. */
-async function act(page: Page, selector: string): Promise<string | null> {
-  await page.click(selector); // the action starts synchronously, in the click's handler
-  await page.waitForSelector("body[data-busy=false]");
-  return await page.getAttribute("#error", "data-code");
-}
+import { act, launchChromium, openPage, type PageRecord, PASSWORD } from "./_browser.ts";
 
 /** The exchange requests the page made, in order, with their methods. */
 function exchangeRequests(record: PageRecord): string[] {
@@ -86,11 +45,6 @@ async function loggedMethods(lines: string[], before: number, count: number): Pr
 }
 
 Deno.test("the demo page exchanges in Chromium; an origin outside ALLOWED_ORIGINS is refused", async (t) => {
-  try {
-    await Deno.stat(CHROMIUM);
-  } catch {
-    throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
-  }
   const demoPort = freePort();
   const demoOrigin = `http://127.0.0.1:${demoPort}`;
   const functionLog: string[] = [];
@@ -104,11 +58,7 @@ Deno.test("the demo page exchanges in Chromium; an origin outside ALLOWED_ORIGIN
   let context: BrowserContext | undefined;
   try {
     assert.equal(stack.demoUrl, `${demoOrigin}/`);
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
+    context = await launchChromium(profile);
     const browser = context;
 
     await t.step("the allowed origin signs up, exchanges, and shows the claims and expiry", async () => {

@@ -52,7 +52,7 @@ Deno.test("docs/recipes/import_user_mapping.sql imports a user → tenant mappin
     const output = await runRecipe(db);
 
     await t.step(
-      "a lower-case uuid tenant id becomes tenants.id; any other id becomes external_id",
+      "a uuid tenant id becomes tenants.id (and external_id unless lower-case); any other id, external_id",
       async () => {
         assert.match(output, /\bDO\b/);
         const tenants = await tenantsByName(db);
@@ -61,7 +61,11 @@ Deno.test("docs/recipes/import_user_mapping.sql imports a user → tenant mappin
           ["acme-42", UUID_TENANT, UPPER_UUID_TENANT, "globex"].sort(),
         );
         assert.deepEqual(tenants[UUID_TENANT], { id: UUID_TENANT, external_id: null });
-        for (const name of ["acme-42", UPPER_UUID_TENANT, "globex"]) {
+        assert.deepEqual(tenants[UPPER_UUID_TENANT], {
+          id: UPPER_UUID_TENANT.toLowerCase(),
+          external_id: UPPER_UUID_TENANT,
+        });
+        for (const name of ["acme-42", "globex"]) {
           assert.equal(tenants[name].external_id, name);
           assert.notEqual(tenants[name].id, name);
         }

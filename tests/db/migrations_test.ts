@@ -29,6 +29,8 @@ Deno.test("migrations apply through supabase db push, and a second push is a no-
         "invitations",
         "memberships",
         "provisioning_policy",
+        "public_email_domains",
+        "removed_memberships",
         "tenants",
       ]);
       for (const table of tables) assert.equal(table.relrowsecurity, true, `${table.relname} has RLS`);

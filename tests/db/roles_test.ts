@@ -55,7 +55,7 @@ Deno.test("the roles are hosted Supabase's: postgres is no superuser and cannot 
           from pg_class c where c.relnamespace = 'auth'::regnamespace and c.relkind = 'r' order by 1`;
         assert.deepEqual(
           tables.map((r) => ({ ...r })),
-          ["refresh_tokens", "sessions", "users"].map((relname) => ({
+          ["identities", "one_time_tokens", "refresh_tokens", "sessions", "users"].map((relname) => ({
             relname,
             owner: "supabase_auth_admin",
             relrowsecurity: true,

@@ -73,7 +73,14 @@ Deno.test("Auth emulator", async (t) => {
       assert.equal(claims.is_anonymous, false);
       assert.equal(claims.exp, claims.iat! + 3600);
       assert.deepEqual(claims.app_metadata, { provider: "email", providers: ["email"] });
-      assert.deepEqual(claims.user_metadata, { plan: "pro", email_verified: true });
+      // GoTrue copies the new email identity's claims into the user's metadata, then confirms.
+      assert.deepEqual(claims.user_metadata, {
+        plan: "pro",
+        sub: user.id,
+        email: address,
+        email_verified: true,
+        phone_verified: false,
+      });
       const amr = claims.amr as Array<{ method: string; timestamp: number }>;
       assert.equal(amr[0].method, "password");
       assert.equal(session.token_type, "bearer");
@@ -89,6 +96,32 @@ Deno.test("Auth emulator", async (t) => {
       const [token] = await db.sql`select revoked, session_id from auth.refresh_tokens
                                     where token = ${session.refresh_token}`;
       assert.deepEqual({ ...token }, { revoked: false, session_id: claims.session_id });
+
+      // The identity is a row of auth.identities, as GoTrue keeps it; autoconfirm leaves its
+      // email_verified false (GoTrue's Confirm updates the user only).
+      const [identity] = await db.sql`select * from auth.identities where user_id = ${user.id}`;
+      assert.deepEqual(
+        { ...identity, created_at: undefined, updated_at: undefined, last_sign_in_at: undefined },
+        {
+          id: identity.id,
+          provider_id: user.id,
+          user_id: user.id,
+          provider: "email",
+          email: address,
+          identity_data: {
+            plan: "pro",
+            sub: user.id,
+            email: address,
+            email_verified: false,
+            phone_verified: false,
+          },
+          created_at: undefined,
+          updated_at: undefined,
+          last_sign_in_at: undefined,
+        },
+      );
+      assert.equal(user.identities?.[0].identity_id, identity.id);
+      assert.equal(user.identities?.[0].id, user.id);
     });
 
     await t.step("signUp() refuses an email that is already registered", async () => {

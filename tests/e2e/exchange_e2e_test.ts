@@ -12,33 +12,24 @@ import { createClient, FunctionsHttpError, type SupabaseClient } from "@supabase
 import postgres from "postgres";
 import { type LocalStack, type StackOptions, startStack } from "../../dev/stack.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
+import { KEY_KINDS, type KeyKind, keysFor, stackOptionsFor } from "./_keys.ts";
 
 const PASSWORD = "correct horse battery staple";
 
-/** Which API keys the frontend and the function use. */
-type KeyKind = "publishable" | "legacy";
-const KEY_KINDS: readonly KeyKind[] = ["publishable", "legacy"];
 // Each key kind with each way Auth signs access tokens.
 const CASES = KEY_KINDS.flatMap((kind) => (["es256", "hs256"] as const).map((mode) => [mode, kind] as const));
 
 /** Makes a fresh supabase-js client of the frontend, with no session. */
 type ClientFactory = () => SupabaseClient;
 
-/**
- * Runs `fn` against a stack whose frontend uses `kind`'s key: the publishable key, or the anon JWT. On
- * legacy keys the function is given only `SUPABASE_ANON_KEY` (an empty setting counts as unset).
- */
+/** Runs `fn` against a stack whose frontend and function use `kind`'s keys. */
 async function withStack(
   kind: KeyKind,
   options: StackOptions,
   fn: (stack: LocalStack, client: ClientFactory) => Promise<void>,
 ) {
-  const legacy = { SUPABASE_PUBLISHABLE_KEYS: "", SUPABASE_SECRET_KEYS: "" };
-  const stack = await startStack({
-    ...options,
-    functionEnv: kind === "legacy" ? { ...legacy, ...options.functionEnv } : options.functionEnv,
-  });
-  const key = kind === "publishable" ? stack.publishableKey : stack.anonKey;
+  const stack = await startStack(stackOptionsFor(kind, options));
+  const key = keysFor(stack, kind).client;
   const client = () =>
     createClient(stack.apiUrl, key, { auth: { persistSession: false, autoRefreshToken: false } });
   try {

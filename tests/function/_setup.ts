@@ -39,6 +39,7 @@ export async function openHarness(options: { mode?: "es256" | "hs256" } = {}): P
     backendJwt: { secret: new TextEncoder().encode(BACKEND_SECRET), algorithm: "HS256", ttlSeconds: 604800 },
     allowedOrigins: [ORIGIN],
     maxBodyBytes: 16 * 1024,
+    bodyTimeoutMs: 10_000,
     authTimeoutMs: 3000,
     databaseTimeoutMs: 3000,
   };

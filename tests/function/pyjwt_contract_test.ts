@@ -1,10 +1,11 @@
 /**
  * The Python backend's contract (docs/contract.md §3): Debian's PyJWT decodes the backend JWT with
- * `jwt.decode(token, secret, algorithms=["HS256"])` and no options, even when its clock runs 60 s behind.
+ * `jwt.decode(token, secret, algorithms=["HS256"])` and no options, even when its clock runs 60 s behind;
+ * on Debian 12's PyJWT 2.6 and on Debian 13's 2.10 (which checks `sub`, `jti` and `iat` more strictly).
  */
 import assert from "node:assert/strict";
 import { createBackendSigner } from "../../supabase/functions/_shared/sign.ts";
-import { pyjwtDecode } from "../_pyjwt.ts";
+import { PYJWT_INSTALLS, pyjwtDecode } from "../_pyjwt.ts";
 
 const SECRET = "python-shares-this-secret-0123456789";
 const SUBJECT = {
@@ -19,39 +20,44 @@ const sign = createBackendSigner({
   ttlSeconds: 604800,
 });
 
-Deno.test({
-  name: "the backend JWT decodes with PyJWT's jwt.decode(token, secret, algorithms=['HS256'])",
-  async fn() {
-    const { token } = await sign(SUBJECT, new Date());
-    const result = await pyjwtDecode(token, SECRET);
-    assert.ok(result.ok, JSON.stringify(result));
-    assert.deepEqual(Object.keys(result.claims), ["user_id", "tenant_id", "role", "email", "exp"]);
-    assert.equal(result.claims.user_id, SUBJECT.userId);
-    assert.equal(result.claims.tenant_id, "acme");
-  },
-});
+for (const install of PYJWT_INSTALLS) {
+  const on = `on PyJWT ${install.version}`;
 
-Deno.test({
-  name: "the backend JWT decodes with PyJWT when the backend's clock runs 60 s behind",
-  async fn() {
-    const { token } = await sign(SUBJECT, new Date());
-    const behind = await pyjwtDecode(token, SECRET, -60);
-    assert.ok(behind.ok, JSON.stringify(behind));
-    // The same from the other side: the signer's clock 60 s ahead, Python's real.
-    const ahead = await sign(SUBJECT, new Date(Date.now() + 60_000));
-    const result = await pyjwtDecode(ahead.token, SECRET);
-    assert.ok(result.ok, JSON.stringify(result));
-  },
-});
+  Deno.test({
+    name: `the backend JWT decodes with PyJWT's jwt.decode(token, secret, algorithms=['HS256']) ${on}`,
+    async fn() {
+      const { token } = await sign(SUBJECT, new Date());
+      const result = await pyjwtDecode(token, SECRET, 0, install);
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.ok(result.version.startsWith(`${install.version}.`), result.version);
+      assert.deepEqual(Object.keys(result.claims), ["user_id", "tenant_id", "role", "email", "exp"]);
+      assert.equal(result.claims.user_id, SUBJECT.userId);
+      assert.equal(result.claims.tenant_id, "acme");
+    },
+  });
 
-Deno.test({
-  name: "PyJWT refuses the backend JWT with another secret or once expired",
-  async fn() {
-    const { token } = await sign(SUBJECT, new Date());
-    const wrong = await pyjwtDecode(token, "another-secret-of-enough-length-000000");
-    assert.deepEqual([wrong.ok, !wrong.ok && wrong.error], [false, "InvalidSignatureError"]);
-    const old = await sign(SUBJECT, new Date(Date.now() - 604801_000));
-    const expired = await pyjwtDecode(old.token, SECRET);
-    assert.deepEqual([expired.ok, !expired.ok && expired.error], [false, "ExpiredSignatureError"]);
-  },
-});
+  Deno.test({
+    name: `the backend JWT decodes with PyJWT when the backend's clock runs 60 s behind ${on}`,
+    async fn() {
+      const { token } = await sign(SUBJECT, new Date());
+      const behind = await pyjwtDecode(token, SECRET, -60, install);
+      assert.ok(behind.ok, JSON.stringify(behind));
+      // The same from the other side: the signer's clock 60 s ahead, Python's real.
+      const ahead = await sign(SUBJECT, new Date(Date.now() + 60_000));
+      const result = await pyjwtDecode(ahead.token, SECRET, 0, install);
+      assert.ok(result.ok, JSON.stringify(result));
+    },
+  });
+
+  Deno.test({
+    name: `PyJWT refuses the backend JWT with another secret or once expired ${on}`,
+    async fn() {
+      const { token } = await sign(SUBJECT, new Date());
+      const wrong = await pyjwtDecode(token, "another-secret-of-enough-length-000000", 0, install);
+      assert.deepEqual([wrong.ok, !wrong.ok && wrong.error], [false, "InvalidSignatureError"]);
+      const old = await sign(SUBJECT, new Date(Date.now() - 604801_000));
+      const expired = await pyjwtDecode(old.token, SECRET, 0, install);
+      assert.deepEqual([expired.ok, !expired.ok && expired.error], [false, "ExpiredSignatureError"]);
+    },
+  });
+}

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import {
+  type BackendJwtConfig,
   ConfigError,
+  type HmacBackendJwtConfig,
+  isAsymmetric,
   isTransactionPooler,
   loadConfig,
   parseAllowedOrigins,
@@ -13,6 +16,11 @@ const BASE = {
   SUPABASE_DB_URL: "postgresql://postgres:pw@db.project.supabase.co:5432/postgres",
   BACKEND_JWT_SECRET: SECRET,
 };
+
+function hmac(config: BackendJwtConfig): HmacBackendJwtConfig {
+  assert.ok(!isAsymmetric(config), "an HMAC configuration");
+  return config;
+}
 
 function refusal(env: Record<string, string | undefined>): ConfigError {
   try {
@@ -34,7 +42,8 @@ Deno.test("loadConfig() applies the defaults of docs/contract.md §4", () => {
   assert.equal(config.transactionPooler, false);
   assert.equal(config.backendJwt.algorithm, "HS256");
   assert.equal(config.backendJwt.ttlSeconds, 604800);
-  assert.deepEqual(config.backendJwt.secret, new TextEncoder().encode(SECRET));
+  assert.deepEqual(hmac(config.backendJwt).secret, new TextEncoder().encode(SECRET));
+  assert.equal(hmac(config.backendJwt).kid, undefined);
   assert.equal(config.backendJwt.audience, undefined);
   assert.equal(config.backendJwt.issuer, undefined);
   assert.equal(config.allowedOrigins, "*");
@@ -102,7 +111,10 @@ Deno.test("loadConfig() refuses a missing, short or degenerate BACKEND_JWT_SECRE
     if (secret) assert.ok(!err.problem.includes(secret), "the problem never contains the secret");
   }
   // 32 bytes is enough for HS256; HS384 and HS512 need 48 and 64 (RFC 7518 §3.2).
-  assert.equal(loadConfig({ ...BASE, BACKEND_JWT_SECRET: "é".repeat(16) }).backendJwt.secret.byteLength, 32);
+  assert.equal(
+    hmac(loadConfig({ ...BASE, BACKEND_JWT_SECRET: "é".repeat(16) }).backendJwt).secret.byteLength,
+    32,
+  );
   assert.equal(refusal({ ...BASE, BACKEND_JWT_ALGORITHM: "HS512" }).setting, "BACKEND_JWT_SECRET");
   const long = crypto.randomUUID() + crypto.randomUUID();
   assert.equal(

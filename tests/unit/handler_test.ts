@@ -25,7 +25,7 @@ function setup(
   const logs: ExchangeLogEntry[] = [];
   const calls: Array<{ claims: Record<string, unknown>; requested: string | null }> = [];
   const handler = createExchangeHandler({
-    config: { allowedOrigins: ["https://app.example.com"], maxBodyBytes: 1024 },
+    config: { allowedOrigins: ["https://app.example.com"], maxBodyBytes: 1024, bodyTimeoutMs: 10_000 },
     verifyToken: overrides.verify ??
       ((token) =>
         token === TOKEN

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   bearerToken,
+  type BodyReadState,
   corsHeaders,
   parseTenantId,
   readBodyLimited,
@@ -121,14 +122,18 @@ Deno.test("parseTenantId() accepts well-formed ids and refuses wrong types and m
 
 Deno.test("readExchangeRequest() reads an empty body, {} and a tenant_id", async () => {
   const auth = { authorization: `Bearer ${TOKEN}` };
-  assert.deepEqual(await readExchangeRequest(post(null, auth), { maxBodyBytes: 16384 }), {
-    format: "json",
-    token: TOKEN,
-    tenantId: null,
-  });
+  assert.deepEqual(
+    await readExchangeRequest(post(null, auth), { maxBodyBytes: 16384, bodyTimeoutMs: 10_000 }),
+    {
+      format: "json",
+      token: TOKEN,
+      tenantId: null,
+    },
+  );
   assert.deepEqual(
     await readExchangeRequest(post("{}", { ...auth, "content-type": "application/json" }), {
       maxBodyBytes: 16384,
+      bodyTimeoutMs: 10_000,
     }),
     { format: "json", token: TOKEN, tenantId: null },
   );
@@ -137,6 +142,7 @@ Deno.test("readExchangeRequest() reads an empty body, {} and a tenant_id", async
       post('{"tenant_id":"acme"}', { ...auth, "content-type": "application/json; charset=utf-8" }),
       {
         maxBodyBytes: 16384,
+        bodyTimeoutMs: 10_000,
       },
     ),
     { format: "json", token: TOKEN, tenantId: "acme" },
@@ -158,14 +164,16 @@ Deno.test("readExchangeRequest() refuses bodies that are not JSON objects, with 
     ]
   ) {
     assert.equal(
-      await code(readExchangeRequest(post(body, headers), { maxBodyBytes: 16384 })),
+      await code(readExchangeRequest(post(body, headers), { maxBodyBytes: 16384, bodyTimeoutMs: 10_000 })),
       "invalid_request",
       body,
     );
   }
   const invalidUtf8 = new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]);
   assert.equal(
-    await code(readExchangeRequest(post(invalidUtf8, headers), { maxBodyBytes: 16384 })),
+    await code(
+      readExchangeRequest(post(invalidUtf8, headers), { maxBodyBytes: 16384, bodyTimeoutMs: 10_000 }),
+    ),
     "invalid_request",
   );
 });
@@ -174,19 +182,26 @@ Deno.test("readExchangeRequest() refuses a body that is neither JSON nor a form 
   const auth = { authorization: `Bearer ${TOKEN}` };
   assert.equal(
     await code(
-      readExchangeRequest(post("hello", { ...auth, "content-type": "text/plain" }), { maxBodyBytes: 16384 }),
+      readExchangeRequest(post("hello", { ...auth, "content-type": "text/plain" }), {
+        maxBodyBytes: 16384,
+        bodyTimeoutMs: 10_000,
+      }),
     ),
     "unsupported_media_type",
   );
   assert.equal(
-    await code(readExchangeRequest(post(new Uint8Array([1, 2]), auth), { maxBodyBytes: 16384 })),
+    await code(
+      readExchangeRequest(post(new Uint8Array([1, 2]), auth), { maxBodyBytes: 16384, bodyTimeoutMs: 10_000 }),
+    ),
     "unsupported_media_type",
   );
 });
 
+const LIMITS = { maxBytes: 16, timeoutMs: 10_000 };
+
 Deno.test("readBodyLimited() refuses a body over the limit, declared or streamed", async () => {
   assert.equal(
-    await code(readBodyLimited(post("x".repeat(17), { "content-length": "17" }), 16)),
+    await code(readBodyLimited(post("x".repeat(17), { "content-length": "17" }), LIMITS)),
     "payload_too_large",
   );
   const stream = new ReadableStream<Uint8Array>({
@@ -194,8 +209,65 @@ Deno.test("readBodyLimited() refuses a body over the limit, declared or streamed
       controller.enqueue(new Uint8Array(8));
     },
   });
-  assert.equal(await code(readBodyLimited(post(stream), 16)), "payload_too_large");
-  assert.equal((await readBodyLimited(post("x".repeat(16)), 16)).byteLength, 16);
+  assert.equal(await code(readBodyLimited(post(stream), LIMITS)), "payload_too_large");
+  assert.equal((await readBodyLimited(post("x".repeat(16)), LIMITS)).byteLength, 16);
+});
+
+Deno.test("readBodyLimited() copies every chunk into one buffer that never outgrows the limit", async () => {
+  const bytes = new TextEncoder().encode('{"tenant_id":"acme-42"}');
+  let sent = 0;
+  // One byte per chunk, each a view into a 64 KiB buffer, as a network read hands them over.
+  const drip = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent === bytes.length) return controller.close();
+      const backing = new Uint8Array(64 * 1024);
+      backing[0] = bytes[sent++];
+      controller.enqueue(backing.subarray(0, 1));
+    },
+  });
+  const states: BodyReadState[] = [];
+  const body = await readBodyLimited(post(drip), {
+    maxBytes: 1000,
+    timeoutMs: 10_000,
+    observe: (state) => states.push(state),
+  });
+  assert.deepEqual(body, bytes);
+  assert.equal(states.length, bytes.length);
+  assert.deepEqual(states.at(-1), { received: bytes.length, chunks: bytes.length, capacity: 1000 });
+  // Undeclared: one buffer of min(1 KiB, limit). Declared: exactly Content-Length.
+  assert.ok(states.every((s) => s.capacity === 1000));
+  const declared: BodyReadState[] = [];
+  await readBodyLimited(post("x".repeat(10), { "content-length": "10" }), {
+    ...LIMITS,
+    observe: (s) => declared.push(s),
+  });
+  assert.equal(declared.at(-1)?.capacity, 10);
+  const grown: BodyReadState[] = [];
+  await readBodyLimited(post("x".repeat(3000)), {
+    maxBytes: 5000,
+    timeoutMs: 10_000,
+    observe: (s) => grown.push(s),
+  });
+  assert.ok(grown.every((s) => s.capacity >= s.received && s.capacity <= 5000), JSON.stringify(grown));
+});
+
+Deno.test("readBodyLimited() answers request_timeout when the body stops arriving", async () => {
+  let cancelled = false;
+  const stalled = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new Uint8Array([0x7b]));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const started = performance.now();
+  const err = await readBodyLimited(post(stalled), { maxBytes: 16, timeoutMs: 50 }).catch((e) => e);
+  assert.ok(err instanceof ExchangeError);
+  assert.equal(err.code, "request_timeout");
+  assert.equal(err.status, 408);
+  assert.ok(performance.now() - started < 1000);
+  assert.ok(cancelled, "the body stream is cancelled");
 });
 
 Deno.test("readExchangeRequest() reads the RFC 8693 form and its audience", async () => {
@@ -205,7 +277,7 @@ Deno.test("readExchangeRequest() reads the RFC 8693 form and its audience", asyn
     subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
     audience: "acme",
   });
-  assert.deepEqual(await readExchangeRequest(post(form), { maxBodyBytes: 16384 }), {
+  assert.deepEqual(await readExchangeRequest(post(form), { maxBodyBytes: 16384, bodyTimeoutMs: 10_000 }), {
     format: "oauth",
     token: TOKEN,
     tenantId: "acme",
@@ -237,6 +309,7 @@ Deno.test("readExchangeRequest() refuses malformed token-exchange forms", async 
       await code(
         readExchangeRequest(post(body, { "content-type": "application/x-www-form-urlencoded" }), {
           maxBodyBytes: 16384,
+          bodyTimeoutMs: 10_000,
         }),
       ),
       expected,

@@ -11,12 +11,20 @@
  *
  * @module
  */
-import { type Config, ConfigError, type Env, loadConfig, parseAllowedOrigins } from "./config.ts";
+import {
+  type Config,
+  ConfigError,
+  type Env,
+  isAsymmetric,
+  loadConfig,
+  parseAllowedOrigins,
+} from "./config.ts";
 import { createExchangeHandler, createMisconfiguredHandler } from "./handler.ts";
 import { jsonLineLog, type Log } from "./log.ts";
 import { createSupabaseVerifier } from "./verify.ts";
 import { createTenancyResolver } from "./tenancy.ts";
 import { createBackendSigner } from "./sign.ts";
+import { toPublicJwks } from "./signing_keys.ts";
 
 /** A built exchange handler and what it holds open. */
 export interface ExchangeApp {
@@ -79,6 +87,9 @@ export function createExchangeApp(
     signToken: createBackendSigner(config.backendJwt),
     now: options.now,
     log: options.log,
+    jwks: isAsymmetric(config.backendJwt)
+      ? toPublicJwks(config.backendJwt.keys, config.backendJwt.algorithm)
+      : undefined,
   });
   let closing: Promise<void> | undefined;
   return { handler, close: (timeoutSeconds) => closing ??= tenancy.close(timeoutSeconds) };

@@ -3,28 +3,63 @@
  *
  * This is the only module that looks at environment variables, and it does so through the object it is
  * given (`loadConfig(Deno.env.toObject())`), so tests pass plain objects. It fails closed: a missing or
- * short `BACKEND_JWT_SECRET`, an unknown algorithm, a TTL that is not a sane number of seconds, or a
+ * short `BACKEND_JWT_SECRET` (or, for ES256/EdDSA, a `BACKEND_JWT_PRIVATE_KEYS` that is not a sound
+ * private JWK set), an unknown algorithm, a TTL that is not a sane number of seconds, or a
  * missing Supabase setting throws a {@linkcode ConfigError} naming the setting, and the function then
  * answers every request with 500 `server_misconfigured` instead of signing with a weak secret.
  *
  * @module
  */
 import { ExchangeError } from "./errors.ts";
+import { type AsymmetricAlgorithm, KID_PATTERN, parseSigningKeys, type SigningJwk } from "./signing_keys.ts";
 
 /** The HMAC algorithms the Python side can verify with the shared secret. */
-export type BackendJwtAlgorithm = "HS256" | "HS384" | "HS512";
+export type HmacAlgorithm = "HS256" | "HS384" | "HS512";
 
-/** The backend JWT's settings (docs/contract.md §3). */
-export interface BackendJwtConfig {
-  /** `BACKEND_JWT_SECRET` as UTF-8 bytes, as PyJWT uses a `str` key. */
-  secret: Uint8Array;
-  algorithm: BackendJwtAlgorithm;
+/** Every algorithm a backend token can be signed with: HMAC (the default) or asymmetric, opt-in. */
+export type BackendJwtAlgorithm = HmacAlgorithm | AsymmetricAlgorithm;
+
+/** The settings every backend JWT has, whatever signs it. */
+interface BackendJwtCommon {
   /** Lifetime in seconds (`BACKEND_JWT_TTL_SECONDS`). */
   ttlSeconds: number;
   /** `aud` claim, only when `BACKEND_JWT_AUDIENCE` is set (PyJWT then needs `audience=`). */
   audience?: string;
   /** `iss` claim, only when `BACKEND_JWT_ISSUER` is set. */
   issuer?: string;
+}
+
+/** An HMAC-signed backend JWT: the secret the Python service shares. */
+export interface HmacBackendJwtConfig extends BackendJwtCommon {
+  algorithm: HmacAlgorithm;
+  /** `BACKEND_JWT_SECRET` as UTF-8 bytes, as PyJWT uses a `str` key. */
+  secret: Uint8Array;
+  /** `BACKEND_JWT_KID`: a `kid` header naming the secret, for backends that keep several. */
+  kid?: string;
+}
+
+/** An asymmetrically signed backend JWT: backends verify with the published public keys. */
+export interface AsymmetricBackendJwtConfig extends BackendJwtCommon {
+  algorithm: AsymmetricAlgorithm;
+  /** `BACKEND_JWT_PRIVATE_KEYS`: the first signs, all are published. */
+  keys: readonly SigningJwk[];
+}
+
+/** The backend JWT's settings. */
+export type BackendJwtConfig = HmacBackendJwtConfig | AsymmetricBackendJwtConfig;
+
+/**
+ * Whether backend tokens are signed with a private key (and the public keys published).
+ *
+ * @param config The backend JWT's settings.
+ * @returns True for ES256 and EdDSA.
+ * @example
+ * ```ts ignore
+ * const jwks = isAsymmetric(config.backendJwt) ? toPublicJwks(config.backendJwt) : undefined;
+ * ```
+ */
+export function isAsymmetric(config: BackendJwtConfig): config is AsymmetricBackendJwtConfig {
+  return config.algorithm === "ES256" || config.algorithm === "EdDSA";
 }
 
 /** Everything the function needs, validated. */
@@ -47,6 +82,8 @@ export interface Config {
   allowedOrigins: "*" | readonly string[];
   /** Largest request body accepted, in bytes (413 above it). */
   maxBodyBytes: number;
+  /** How long the request body may take to arrive, in milliseconds (408 after it). */
+  bodyTimeoutMs: number;
   /** How long the Auth API (user lookup, JWKS) may take before 503 `auth_unavailable`. */
   authTimeoutMs: number;
   /** How long the tenancy transaction may take, connecting included, before 503 `database_unavailable`. */
@@ -58,10 +95,12 @@ export type Env = Record<string, string | undefined>;
 
 /** The defaults of the optional settings. */
 export const CONFIG_DEFAULTS = Object.freeze({
-  algorithm: "HS256" as BackendJwtAlgorithm,
+  algorithm: "HS256" as HmacAlgorithm,
   ttlSeconds: 604_800,
   allowedOrigins: "*" as const,
   maxBodyBytes: 16 * 1024,
+  // 16 KiB arrive in one round trip; 10 s is ample for a slow phone, and bounds a dripped body.
+  bodyTimeoutMs: 10_000,
   authTimeoutMs: 5_000,
   databaseTimeoutMs: 5_000,
 });
@@ -69,9 +108,9 @@ export const CONFIG_DEFAULTS = Object.freeze({
 /** Bounds of `BACKEND_JWT_TTL_SECONDS`: at least the clock-skew allowance, at most 30 days. */
 export const TTL_BOUNDS = Object.freeze({ min: 60, max: 2_592_000 });
 
-// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output. docs/contract.md §3 asks for 32
-// bytes at least, which is exactly HS256's bound.
-const MIN_SECRET_BYTES: Readonly<Record<BackendJwtAlgorithm, number>> = { HS256: 32, HS384: 48, HS512: 64 };
+// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output. docs/contract.md §3 asks for 32 bytes
+// at least, which is exactly HS256's bound.
+const MIN_SECRET_BYTES: Readonly<Record<HmacAlgorithm, number>> = { HS256: 32, HS384: 48, HS512: 64 };
 
 /**
  * A setting is missing or unsafe. Its message names the setting (never its value); the function answers
@@ -112,11 +151,7 @@ export function loadConfig(env: Env): Config {
   const jwks = _jwks(env.SUPABASE_JWKS);
   const dbSetting = _present(env.TENANCY_DB_URL) ? "TENANCY_DB_URL" : "SUPABASE_DB_URL";
   const databaseUrl = _databaseUrl(env, dbSetting);
-  const algorithm = _algorithm(env.BACKEND_JWT_ALGORITHM);
-  const secret = _secret(env.BACKEND_JWT_SECRET, algorithm);
-  const ttlSeconds = _ttl(env.BACKEND_JWT_TTL_SECONDS);
-  const audience = _optionalText(env, "BACKEND_JWT_AUDIENCE");
-  const issuer = _optionalText(env, "BACKEND_JWT_ISSUER");
+  const backendJwt = _backendJwt(env);
   const allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS);
   return {
     supabaseUrl,
@@ -124,15 +159,10 @@ export function loadConfig(env: Env): Config {
     ...(jwks ? { jwks } : {}),
     databaseUrl,
     transactionPooler: isTransactionPooler(databaseUrl),
-    backendJwt: {
-      secret,
-      algorithm,
-      ttlSeconds,
-      ...(audience ? { audience } : {}),
-      ...(issuer ? { issuer } : {}),
-    },
+    backendJwt,
     allowedOrigins,
     maxBodyBytes: CONFIG_DEFAULTS.maxBodyBytes,
+    bodyTimeoutMs: CONFIG_DEFAULTS.bodyTimeoutMs,
     authTimeoutMs: CONFIG_DEFAULTS.authTimeoutMs,
     databaseTimeoutMs: CONFIG_DEFAULTS.databaseTimeoutMs,
   };
@@ -255,14 +285,57 @@ function _databaseUrl(env: Env, name: string): string {
   return env[name]!.trim();
 }
 
+function _backendJwt(env: Env): BackendJwtConfig {
+  const algorithm = _algorithm(env.BACKEND_JWT_ALGORITHM);
+  const audience = _optionalText(env, "BACKEND_JWT_AUDIENCE");
+  const issuer = _optionalText(env, "BACKEND_JWT_ISSUER");
+  const common = {
+    ttlSeconds: _ttl(env.BACKEND_JWT_TTL_SECONDS),
+    ...(audience ? { audience } : {}),
+    ...(issuer ? { issuer } : {}),
+  };
+  if (algorithm === "ES256" || algorithm === "EdDSA") {
+    return { algorithm, keys: _signingKeys(env.BACKEND_JWT_PRIVATE_KEYS, algorithm), ...common };
+  }
+  const kid = _kid(env.BACKEND_JWT_KID);
+  return {
+    algorithm,
+    secret: _secret(env.BACKEND_JWT_SECRET, algorithm),
+    ...(kid ? { kid } : {}),
+    ...common,
+  };
+}
+
 function _algorithm(value: string | undefined): BackendJwtAlgorithm {
   if (!_present(value)) return CONFIG_DEFAULTS.algorithm;
   const algorithm = value.trim();
-  if (algorithm === "HS256" || algorithm === "HS384" || algorithm === "HS512") return algorithm;
-  throw new ConfigError("BACKEND_JWT_ALGORITHM", "is not one of HS256, HS384, HS512");
+  if (["HS256", "HS384", "HS512", "ES256", "EdDSA"].includes(algorithm)) {
+    return algorithm as BackendJwtAlgorithm;
+  }
+  throw new ConfigError("BACKEND_JWT_ALGORITHM", "is not one of HS256, HS384, HS512, ES256, EdDSA");
 }
 
-function _secret(value: string | undefined, algorithm: BackendJwtAlgorithm): Uint8Array {
+function _signingKeys(value: string | undefined, algorithm: AsymmetricAlgorithm): SigningJwk[] {
+  if (!_present(value)) {
+    throw new ConfigError(
+      "BACKEND_JWT_PRIVATE_KEYS",
+      `is not set (${algorithm} signs with a private JWK set)`,
+    );
+  }
+  const parsed = parseSigningKeys(value, algorithm);
+  if ("problem" in parsed) throw new ConfigError("BACKEND_JWT_PRIVATE_KEYS", parsed.problem);
+  return parsed.keys;
+}
+
+function _kid(value: string | undefined): string | undefined {
+  if (!_present(value)) return undefined;
+  if (!KID_PATTERN.test(value.trim())) {
+    throw new ConfigError("BACKEND_JWT_KID", "is not 1-64 characters of letters, digits, . _ ~ -");
+  }
+  return value.trim();
+}
+
+function _secret(value: string | undefined, algorithm: HmacAlgorithm): Uint8Array {
   if (value === undefined || value === "") throw new ConfigError("BACKEND_JWT_SECRET", "is not set");
   const bytes = new TextEncoder().encode(value);
   const min = MIN_SECRET_BYTES[algorithm];

@@ -10,13 +10,18 @@
  * @module
  */
 
-/** The error codes of the HTTP contract (docs/contract.md §2), plus `internal_error` for bugs. */
+/**
+ * The error codes of the HTTP contract (docs/contract.md §2), plus `internal_error` for bugs and `not_found` for
+ * the JWKS of a function that signs with a shared secret (it has no public keys).
+ */
 export type ErrorCode =
   | "invalid_request"
   | "invalid_token"
   | "no_tenant"
   | "not_a_member"
+  | "not_found"
   | "method_not_allowed"
+  | "request_timeout"
   | "payload_too_large"
   | "unsupported_media_type"
   | "server_misconfigured"
@@ -30,7 +35,9 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze
   invalid_token: 401,
   no_tenant: 403,
   not_a_member: 403,
+  not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   payload_too_large: 413,
   unsupported_media_type: 415,
   server_misconfigured: 500,
@@ -100,13 +107,15 @@ interface OAuthRendering {
 
 // RFC 8693 §2.2.2: an invalid subject token is `invalid_request`, a target the server will not issue for is
 // `invalid_target`, both with 400 (RFC 6749 §5.2). Failures that are not the client's fault keep their
-// status and use the codes RFC 6749 §4.1.2.1 defines for them.
+// status and use the codes RFC 6749 §4.1.2.1 defines for them; 405, 408, 413 and 415 keep theirs too.
 const OAUTH_BY_CODE: Readonly<Record<ErrorCode, OAuthRendering>> = Object.freeze({
   invalid_request: { status: 400, error: "invalid_request" },
   invalid_token: { status: 400, error: "invalid_request" },
   no_tenant: { status: 400, error: "invalid_target" },
   not_a_member: { status: 400, error: "invalid_target" },
+  not_found: { status: 404, error: "invalid_request" },
   method_not_allowed: { status: 405, error: "invalid_request" },
+  request_timeout: { status: 408, error: "invalid_request" },
   payload_too_large: { status: 413, error: "invalid_request" },
   unsupported_media_type: { status: 415, error: "invalid_request" },
   server_misconfigured: { status: 500, error: "server_error" },

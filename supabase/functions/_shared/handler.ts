@@ -16,11 +16,13 @@ import { corsHeaders, jsonResponse, JWT_TOKEN_TYPE, readExchangeRequest, request
 import type { VerifyToken } from "./verify.ts";
 import type { ResolveTenant } from "./tenancy.ts";
 import type { SignToken } from "./sign.ts";
+import { isJwksRequest, jwksResponse } from "./jwks_route.ts";
+import type { PublicJwks } from "./signing_keys.ts";
 
 /** The collaborators of {@linkcode createExchangeHandler}. */
 export interface ExchangeHandlerDeps {
-  /** CORS origins and the body limit. */
-  config: Pick<Config, "allowedOrigins" | "maxBodyBytes">;
+  /** CORS origins, the body limit and how long the body may take. */
+  config: Pick<Config, "allowedOrigins" | "maxBodyBytes" | "bodyTimeoutMs">;
   verifyToken: VerifyToken;
   resolveTenant: ResolveTenant;
   signToken: SignToken;
@@ -28,6 +30,8 @@ export interface ExchangeHandlerDeps {
   now?: () => Date;
   /** Where the request's log line goes (default: one JSON line on stdout). */
   log?: Log;
+  /** The public keys served at `/.well-known/jwks.json`; absent for HMAC tokens (404 there). */
+  jwks?: PublicJwks;
 }
 
 /** The success body of the JSON API (docs/contract.md §2). */
@@ -79,7 +83,7 @@ export function createExchangeHandler(deps: ExchangeHandlerDeps): (req: Request)
       return { ...body, access_token: signed.token, issued_token_type: JWT_TOKEN_TYPE };
     }
     return body;
-  });
+  }, () => deps.jwks);
 }
 
 /**
@@ -104,14 +108,17 @@ export function createMisconfiguredHandler(
   return _handler(options.allowedOrigins, options.log ?? jsonLineLog, async (req) => {
     await req.body?.cancel().catch(() => {});
     throw error;
+  }, () => {
+    throw error;
   });
 }
 
-/** The parts every response shares: method check, CORS, error rendering and the log line. */
+/** The parts every response shares: method check (and the JWKS route), CORS, error rendering, the log line. */
 function _handler(
   allowedOrigins: "*" | readonly string[],
   log: Log,
   exchange: (req: Request, entry: ExchangeLogEntry) => Promise<object>,
+  jwks: () => PublicJwks | undefined,
 ): (req: Request) => Promise<Response> {
   return async (req) => {
     const started = performance.now();
@@ -133,6 +140,8 @@ function _handler(
       if (req.method === "OPTIONS") {
         entry.outcome = "preflight";
         response = new Response(null, { status: 204, headers: cors });
+      } else if (isJwksRequest(req)) {
+        response = jwksResponse(jwks());
       } else if (req.method !== "POST") {
         throw new ExchangeError("method_not_allowed", "Use POST (or OPTIONS for a CORS preflight)");
       } else {

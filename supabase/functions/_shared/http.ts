@@ -4,7 +4,7 @@
  *
  * Everything here is about bytes and headers; nothing knows about tokens' meaning or tenants. Parsing
  * failures are thrown as {@linkcode ExchangeError}s (`invalid_request`, `payload_too_large`,
- * `unsupported_media_type`, `invalid_token` for a missing or malformed bearer) for the handler to render.
+ * `request_timeout`, `unsupported_media_type`, `invalid_token` for a missing or malformed bearer) for the handler to render.
  *
  * @module
  */
@@ -110,14 +110,14 @@ export function requestFormat(req: Request): ErrorFormat {
 }
 
 /**
- * Reads and checks an exchange request: the body (at most `maxBodyBytes`, JSON object or RFC 8693 form),
- * and the Supabase access token (the bearer token, or the form's `subject_token`).
+ * Reads and checks an exchange request: the body (at most `maxBodyBytes`, in by `bodyTimeoutMs`, JSON
+ * object or RFC 8693 form), and the Supabase access token (the bearer token, or the form's `subject_token`).
  *
  * @param req The request (POST).
- * @param options `maxBodyBytes`: the body limit.
+ * @param options `maxBodyBytes`: the body limit; `bodyTimeoutMs`: how long the body may take to arrive.
  * @returns The token, the requested tenant and the format to answer in.
- * @throws {ExchangeError} `payload_too_large`, `unsupported_media_type`, `invalid_request`, or
- *   `invalid_token` for a missing or malformed bearer token.
+ * @throws {ExchangeError} `payload_too_large`, `request_timeout`, `unsupported_media_type`,
+ *   `invalid_request`, or `invalid_token` for a missing or malformed bearer token.
  * @example
  * ```ts
  * const req = new Request("http://localhost/", {
@@ -125,16 +125,19 @@ export function requestFormat(req: Request): ErrorFormat {
  *   headers: { authorization: "Bearer eyJhbGciOi.eyJzdWIi.c2ln", "content-type": "application/json" },
  *   body: JSON.stringify({ tenant_id: "acme" }),
  * });
- * const { token, tenantId } = await readExchangeRequest(req, { maxBodyBytes: 16384 }); // tenantId "acme"
+ * const { token, tenantId } = await readExchangeRequest(req, { maxBodyBytes: 16384, bodyTimeoutMs: 10_000 });
  * ```
  */
 export async function readExchangeRequest(
   req: Request,
-  options: { maxBodyBytes: number },
+  options: { maxBodyBytes: number; bodyTimeoutMs: number },
 ): Promise<ExchangeRequest> {
   const format = requestFormat(req);
   const mediaType = _mediaType(req);
-  const bytes = await readBodyLimited(req, options.maxBodyBytes);
+  const bytes = await readBodyLimited(req, {
+    maxBytes: options.maxBodyBytes,
+    timeoutMs: options.bodyTimeoutMs,
+  });
 
   if (format === "oauth") return { format, ..._parseTokenExchangeForm(_utf8(bytes)) };
 
@@ -148,56 +151,106 @@ export async function readExchangeRequest(
   return { format, token: bearerToken(req.headers.get("authorization")), tenantId };
 }
 
+/** What {@linkcode readBodyLimited} holds after a chunk arrives (for measurement: see its `observe`). */
+export interface BodyReadState {
+  /** Bytes of body received so far. */
+  received: number;
+  /** Chunks (network reads) received so far; none of them is kept. */
+  chunks: number;
+  /** Size of the one buffer the body is copied into: never more than the limit. */
+  capacity: number;
+}
+
+/** Options for {@linkcode readBodyLimited}. */
+export interface ReadBodyOptions {
+  /** The body limit in bytes (413 above it). */
+  maxBytes: number;
+  /** How long the whole body may take to arrive, in milliseconds (408 after it). */
+  timeoutMs: number;
+  /** Called after every chunk with what the reader holds; a seam for tests and benchmarks. */
+  observe?: (state: BodyReadState) => void;
+}
+
+// A body without Content-Length starts in a buffer this large (the limit if smaller), doubled as it grows.
+const INITIAL_BODY_BUFFER = 1024;
+
 /**
- * Reads a request body, refusing it as soon as it passes `maxBytes` (a declared `Content-Length` over the
- * limit is refused without reading anything).
+ * Reads a request body into one buffer no larger than `maxBytes`, refusing it as soon as it passes the
+ * limit (a declared `Content-Length` over it is refused without reading anything) or once `timeoutMs` has
+ * passed. Each chunk is copied and dropped: a body dripped a byte per TCP segment costs its bytes, not a
+ * network buffer per byte.
  *
  * @param req The request.
- * @param maxBytes The limit.
+ * @param options The limit, the deadline, and an optional observer.
  * @returns The body's bytes (empty when there is none).
- * @throws {ExchangeError} `payload_too_large`; `invalid_request` when the body cannot be read.
+ * @throws {ExchangeError} `payload_too_large`; `request_timeout` when the body is not in by the deadline;
+ *   `invalid_request` when the body cannot be read.
  * @example
  * ```ts
  * const req = new Request("http://localhost/", { method: "POST", body: "{}" });
- * const bytes = await readBodyLimited(req, 16 * 1024); // 2 bytes
+ * const bytes = await readBodyLimited(req, { maxBytes: 16 * 1024, timeoutMs: 10_000 }); // 2 bytes
  * ```
  */
-export async function readBodyLimited(req: Request, maxBytes: number): Promise<Uint8Array> {
+export async function readBodyLimited(req: Request, options: ReadBodyOptions): Promise<Uint8Array> {
+  const { maxBytes, timeoutMs } = options;
   const tooLarge = () =>
     new ExchangeError("payload_too_large", `The request body is larger than ${maxBytes} bytes`);
-  const declared = req.headers.get("content-length");
-  if (declared !== null && /^[0-9]+$/.test(declared.trim()) && Number(declared.trim()) > maxBytes) {
+  const declaredText = req.headers.get("content-length")?.trim();
+  const declared = declaredText !== undefined && /^[0-9]+$/.test(declaredText) ? Number(declaredText) : null;
+  if (declared !== null && declared > maxBytes) {
     await req.body?.cancel().catch(() => {});
     throw tooLarge();
   }
   if (req.body === null) return new Uint8Array(0);
   const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
+  let buffer = new Uint8Array(declared ?? Math.min(INITIAL_BODY_BUFFER, maxBytes));
   let length = 0;
+  let chunks = 0;
+  let timedOut = false;
+  // Cancelling the reader ends a pending read, so a body that stops arriving cannot hold the request open.
+  const timer = setTimeout(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
+  }, timeoutMs);
+  const timeout = () =>
+    new ExchangeError("request_timeout", `The request body did not arrive within ${timeoutMs / 1000} s`);
   try {
     while (true) {
       const { done, value } = await reader.read();
+      if (timedOut) throw timeout();
       if (done) break;
-      length += value.byteLength;
-      if (length > maxBytes) {
+      const needed = length + value.byteLength;
+      if (needed > maxBytes) {
         await reader.cancel().catch(() => {});
         throw tooLarge();
       }
-      chunks.push(value);
+      if (needed > buffer.byteLength) buffer = _grow(buffer, length, needed, maxBytes);
+      buffer.set(value, length);
+      length = needed;
+      chunks += 1;
+      options.observe?.({ received: length, chunks, capacity: buffer.byteLength });
     }
   } catch (err) {
     if (err instanceof ExchangeError) throw err;
+    if (timedOut) throw timeout();
     throw new ExchangeError("invalid_request", "The request body could not be read", { cause: err });
   } finally {
+    clearTimeout(timer);
     reader.releaseLock();
   }
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return buffer.subarray(0, length);
+}
+
+/** A larger buffer holding `buffer`'s first `length` bytes: doubled, at least `needed`, at most `max`. */
+function _grow(
+  buffer: Uint8Array<ArrayBuffer>,
+  length: number,
+  needed: number,
+  max: number,
+): Uint8Array<ArrayBuffer> {
+  const grown = new Uint8Array(Math.min(max, Math.max(needed, buffer.byteLength * 2)));
+  grown.set(buffer.subarray(0, length));
+  return grown;
 }
 
 /**

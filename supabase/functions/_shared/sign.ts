@@ -1,6 +1,7 @@
 /**
  * The backend JWT the Python service verifies with `jwt.decode(token, secret, algorithms=["HS256"])`
- * (docs/contract.md §3), signed with jose.
+ * (docs/contract.md §3), signed with jose; or, opt-in, signed ES256/EdDSA with the first key of a private JWK set
+ * and verified through the published JWKS (its `kid` in the header).
  *
  * The claim set is exactly `user_id`, `tenant_id`, `role`, `email`, `exp`, in that order, plus `aud` and
  * `iss` only when configured. There is no `iat` or `nbf`: PyJWT raises `ImmatureSignatureError` for either
@@ -9,8 +10,8 @@
  *
  * @module
  */
-import { SignJWT } from "jose";
-import type { BackendJwtConfig } from "./config.ts";
+import { importJWK, type JWTHeaderParameters, SignJWT } from "jose";
+import { type BackendJwtConfig, isAsymmetric } from "./config.ts";
 
 /** Who and what the token is for. */
 export interface BackendTokenSubject {
@@ -79,9 +80,10 @@ export function backendClaims(
 }
 
 /**
- * Builds the signer for a configuration (the HMAC key is imported once).
+ * Builds the signer for a configuration (the key is imported once). HMAC tokens carry a `kid` header only
+ * when `BACKEND_JWT_KID` is set; asymmetric ones always carry the signing key's `kid`.
  *
- * @param config The secret, algorithm, lifetime, audience and issuer.
+ * @param config The secret or private keys, algorithm, lifetime, audience and issuer.
  * @returns A function that signs one token.
  * @example
  * ```ts
@@ -96,16 +98,32 @@ export function backendClaims(
  * ```
  */
 export function createBackendSigner(config: BackendJwtConfig): SignToken {
-  const hash = `SHA-${config.algorithm.slice(2)}`;
-  let key: Promise<CryptoKey> | undefined;
+  const { header, importKey } = _signingKey(config);
+  let key: Promise<CryptoKey | Uint8Array> | undefined;
   return async (subject, now) => {
-    key ??= crypto.subtle.importKey("raw", config.secret as BufferSource, { name: "HMAC", hash }, false, [
-      "sign",
-    ]);
+    key ??= importKey();
     const claims = backendClaims(subject, now, config);
-    const token = await new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: config.algorithm, typ: "JWT" })
-      .sign(await key);
+    const token = await new SignJWT({ ...claims }).setProtectedHeader(header).sign(await key);
     return { token, expiresIn: config.ttlSeconds, expiresAt: new Date(claims.exp * 1000) };
+  };
+}
+
+/** The JWT header a configuration signs with, and how to import its key. */
+function _signingKey(
+  config: BackendJwtConfig,
+): { header: JWTHeaderParameters; importKey: () => Promise<CryptoKey | Uint8Array> } {
+  if (isAsymmetric(config)) {
+    const { algorithm, keys: [signing] } = config;
+    return {
+      header: { alg: algorithm, typ: "JWT", kid: signing.kid },
+      importKey: () => importJWK({ ...signing }, algorithm),
+    };
+  }
+  const { algorithm, secret, kid } = config;
+  const hash = `SHA-${algorithm.slice(2)}`;
+  return {
+    header: { alg: algorithm, typ: "JWT", ...(kid ? { kid } : {}) },
+    importKey: () =>
+      crypto.subtle.importKey("raw", secret as BufferSource, { name: "HMAC", hash }, false, ["sign"]),
   };
 }

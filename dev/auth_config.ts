@@ -1,0 +1,187 @@
+/**
+ * The Auth settings of `supabase/config.toml` that the local stack follows, read as `supabase start` reads
+ * them and hands them to Supabase Auth (supabase/cli `internal/start/start.go` `buildGotrueEnv`):
+ *
+ * | config.toml                                   | GoTrue                                        |
+ * | --------------------------------------------- | --------------------------------------------- |
+ * | `[auth] site_url`                             | `GOTRUE_SITE_URL`                             |
+ * | `[auth] additional_redirect_urls`             | `GOTRUE_URI_ALLOW_LIST`                       |
+ * | `[auth] enable_anonymous_sign_ins`            | `GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED`     |
+ * | `[auth.email] enable_confirmations`           | `GOTRUE_MAILER_AUTOCONFIRM` (negated)         |
+ * | `[auth.email] double_confirm_changes`         | `GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED`   |
+ * | `[auth.email] max_frequency`                  | `GOTRUE_SMTP_MAX_FREQUENCY`                   |
+ * | `[auth.email] otp_length`, `otp_expiry`       | `GOTRUE_MAILER_OTP_LENGTH`, `…_OTP_EXP`       |
+ * | `[auth.email.smtp]` (when `enabled`)          | `GOTRUE_SMTP_*`                               |
+ * | `[local_smtp]` (`[inbucket]` before) sender   | `GOTRUE_SMTP_ADMIN_EMAIL`, `…_SENDER_NAME`    |
+ *
+ * Values written `env(NAME)` are taken from the environment passed in, as the CLI substitutes them.
+ *
+ * @module
+ */
+import { parse } from "smol-toml";
+import { DEFAULT_SENDER, type SmtpSettings } from "./mailbox/mod.ts";
+import { parseGoDuration } from "./go_duration.ts";
+
+/** What the Auth emulator takes from `supabase/config.toml`. */
+export interface AuthConfig {
+  /** `[auth] site_url`: where links land when no allowed `redirect_to` is given. */
+  siteUrl: string;
+  /** `[auth] additional_redirect_urls`: further allowed `redirect_to` URLs (globs). */
+  additionalRedirectUrls: string[];
+  /** `[auth] enable_anonymous_sign_ins`. */
+  enableAnonymousSignIns: boolean;
+  /** `[auth.email] enable_confirmations`: new addresses must be confirmed by mail. */
+  enableConfirmations: boolean;
+  /** `[auth.email] double_confirm_changes`: an email change is confirmed from both addresses. */
+  doubleConfirmChanges: boolean;
+  /** `[auth.email] max_frequency`, in seconds: the least time between two mails of a kind to a user. */
+  maxFrequencySeconds: number;
+  /** `[auth.email] otp_length`: digits of the code in each mail. */
+  otpLength: number;
+  /** `[auth.email] otp_expiry`, in seconds: how long a mailed link or code stays valid. */
+  otpExpirySeconds: number;
+  /** `[auth.email.smtp]` when `enabled = true`: mail goes there instead of the local mailbox. */
+  smtp?: SmtpSettings;
+  /** The local mailbox's sender (`[local_smtp]`/`[inbucket]` `admin_email`, `sender_name`). */
+  sender: Pick<SmtpSettings, "admin_email" | "sender_name">;
+}
+
+/** The values the CLI uses when `config.toml` leaves a setting out (its `config.toml` template). */
+export const DEFAULT_AUTH_CONFIG: AuthConfig = {
+  siteUrl: "http://127.0.0.1:3000",
+  additionalRedirectUrls: [],
+  enableAnonymousSignIns: false,
+  enableConfirmations: false,
+  doubleConfirmChanges: true,
+  maxFrequencySeconds: 1,
+  otpLength: 6,
+  otpExpirySeconds: 3600,
+  sender: DEFAULT_SENDER,
+};
+
+/** The project's `supabase/config.toml`. */
+export const CONFIG_TOML: URL = new URL("../supabase/config.toml", import.meta.url);
+
+type Table = Record<string, unknown>;
+
+const TYPE_CHECKS = {
+  string: (value: unknown) => typeof value === "string",
+  number: (value: unknown) => typeof value === "number",
+  boolean: (value: unknown) => typeof value === "boolean",
+  "string[]": (value: unknown) => Array.isArray(value) && value.every((v) => typeof v === "string"),
+};
+
+/**
+ * Reads the Auth settings from the text of a `config.toml`.
+ *
+ * @param toml The file's text.
+ * @param env The environment `env(NAME)` values are taken from.
+ * @returns The settings, with the CLI's defaults for what the file leaves out.
+ * @throws {Error} When the file is not TOML, or a setting has the wrong type, naming the setting.
+ * @example
+ * ```ts
+ * const config = parseAuthConfig('[auth.email]\nenable_confirmations = true\n', {});
+ * console.log(config.enableConfirmations, config.siteUrl); // true "http://127.0.0.1:3000"
+ * ```
+ */
+export function parseAuthConfig(toml: string, env: Record<string, string>): AuthConfig {
+  const root = parse(toml) as Table;
+  const auth = table(root, "auth");
+  const email = table(auth, "email", "auth");
+  const smtp = table(email, "smtp", "auth.email");
+  const local = { ...table(root, "inbucket"), ...table(root, "local_smtp") };
+  const read = <T>(t: Table, key: string, where: string, type: keyof typeof TYPE_CHECKS, fallback: T): T => {
+    const value = typeof t[key] === "string" ? substitute(t[key] as string, env) : t[key];
+    if (value === undefined) return fallback;
+    if (!TYPE_CHECKS[type](value)) {
+      throw new Error(`supabase/config.toml: [${where}] ${key} must be a ${type}`);
+    }
+    return value as T;
+  };
+  const d = DEFAULT_AUTH_CONFIG;
+  const maxFrequency = read(email, "max_frequency", "auth.email", "string", "1s");
+  let maxFrequencyMs: number;
+  try {
+    maxFrequencyMs = parseGoDuration(maxFrequency);
+  } catch (err) {
+    throw new Error(`supabase/config.toml: [auth.email] max_frequency: ${(err as Error).message}`);
+  }
+  const sender = {
+    admin_email: read(local, "admin_email", "local_smtp", "string", d.sender.admin_email),
+    sender_name: read(local, "sender_name", "local_smtp", "string", d.sender.sender_name),
+  };
+  return {
+    siteUrl: read(auth, "site_url", "auth", "string", d.siteUrl),
+    additionalRedirectUrls: read(
+      auth,
+      "additional_redirect_urls",
+      "auth",
+      "string[]",
+      d.additionalRedirectUrls,
+    )
+      .map((url) => substitute(url, env)),
+    enableAnonymousSignIns: read(
+      auth,
+      "enable_anonymous_sign_ins",
+      "auth",
+      "boolean",
+      d.enableAnonymousSignIns,
+    ),
+    enableConfirmations: read(email, "enable_confirmations", "auth.email", "boolean", d.enableConfirmations),
+    doubleConfirmChanges: read(
+      email,
+      "double_confirm_changes",
+      "auth.email",
+      "boolean",
+      d.doubleConfirmChanges,
+    ),
+    maxFrequencySeconds: maxFrequencyMs / 1000,
+    otpLength: read(email, "otp_length", "auth.email", "number", d.otpLength),
+    otpExpirySeconds: read(email, "otp_expiry", "auth.email", "number", d.otpExpirySeconds),
+    smtp: read(smtp, "enabled", "auth.email.smtp", "boolean", false)
+      ? {
+        host: read(smtp, "host", "auth.email.smtp", "string", ""),
+        port: read(smtp, "port", "auth.email.smtp", "number", 587),
+        user: read(smtp, "user", "auth.email.smtp", "string", ""),
+        pass: read(smtp, "pass", "auth.email.smtp", "string", ""),
+        admin_email: read(smtp, "admin_email", "auth.email.smtp", "string", sender.admin_email),
+        sender_name: read(smtp, "sender_name", "auth.email.smtp", "string", sender.sender_name),
+      }
+      : undefined,
+    sender,
+  };
+}
+
+/**
+ * Reads the Auth settings from a `config.toml` file.
+ *
+ * @param path The file (default: the project's `supabase/config.toml`).
+ * @param env The environment `env(NAME)` values are taken from.
+ * @returns The settings.
+ * @throws {Error} As {@linkcode parseAuthConfig}, or when the file cannot be read.
+ * @example
+ * ```ts ignore
+ * const config = await loadAuthConfig(CONFIG_TOML, Deno.env.toObject());
+ * ```
+ */
+export async function loadAuthConfig(
+  path: URL = CONFIG_TOML,
+  env: Record<string, string> = {},
+): Promise<AuthConfig> {
+  return parseAuthConfig(await Deno.readTextFile(path), env);
+}
+
+function table(parent: Table, key: string, where?: string): Table {
+  const value = parent[key];
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error(`supabase/config.toml: [${where ? `${where}.` : ""}${key}] must be a table`);
+  }
+  return value as Table;
+}
+
+// The CLI's `env(NAME)` values (pkg/config `LoadEnvHook`).
+function substitute(value: string, env: Record<string, string>): string {
+  const match = /^env\((\w+)\)$/.exec(value);
+  return match ? env[match[1]] ?? "" : value;
+}

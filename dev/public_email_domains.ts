@@ -1,0 +1,169 @@
+/**
+ * `deno task refresh-free-email-domains`: turns the pinned npm lists of public and disposable email providers
+ * into a migration that loads `tenancy.public_email_domains`, the table that refuses domain claims on them.
+ *
+ * Pushed migrations never change, so a refresh writes a new one (after the newest migration), which replaces
+ * the table's rows with the lists of the versions pinned in deno.json. The task first moves the pins to the
+ * packages' latest versions; run this file alone to regenerate from the current pins. It writes nothing when
+ * the newest data migration already loads the pinned versions. `tests/db/public_email_domains_test.ts` checks
+ * that the migrations load exactly what the pinned packages hold.
+ *
+ * @module
+ */
+import freeEmailDomains from "free-email-domains";
+import { disposableEmailBlocklist } from "disposable-email-domains-js";
+
+/** The npm packages the lists come from: public webmail and disposable providers, then disposable only. */
+export const EMAIL_DOMAIN_PACKAGES = ["free-email-domains", "disposable-email-domains-js"] as const;
+
+/** A row of `tenancy.public_email_domains`. */
+export interface ListedDomain {
+  domain: string;
+  kind: "public" | "disposable";
+}
+
+const MIGRATIONS = new URL("../supabase/migrations/", import.meta.url);
+const DENO_JSON = new URL("../deno.json", import.meta.url);
+const DATA_MIGRATION_SUFFIX = "_tenancy_public_email_domains_data.sql";
+const SOURCES_LINE = /^-- Sources: (.+)$/m;
+// The check constraint of tenancy.public_email_domains.domain.
+const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+
+/**
+ * Merges the two lists into the table's rows: every domain of either, lower-cased, `disposable` when the
+ * disposable list has it, sorted; entries the table's check would refuse are left out.
+ *
+ * @param publicDomains free-email-domains' list (public webmail and disposable providers).
+ * @param disposableDomains disposable-email-domains-js' list.
+ * @returns The rows, sorted by domain.
+ * @example
+ * ```ts
+ * listEmailDomains(["gmail.com", "mailinator.com"], ["mailinator.com"]);
+ * // [{ domain: "gmail.com", kind: "public" }, { domain: "mailinator.com", kind: "disposable" }]
+ * ```
+ */
+export function listEmailDomains(
+  publicDomains: readonly string[],
+  disposableDomains: readonly string[],
+): ListedDomain[] {
+  const disposable = new Set(disposableDomains.map((d) => d.trim().toLowerCase()));
+  const all = new Set([...publicDomains.map((d) => d.trim().toLowerCase()), ...disposable]);
+  return [...all].filter((domain) => DOMAIN.test(domain)).sort().map((domain) => ({
+    domain,
+    kind: disposable.has(domain) ? "disposable" : "public",
+  }));
+}
+
+/**
+ * The pinned packages' lists, as rows, and their `name@version`s from deno.json.
+ *
+ * @returns The rows and the sources they came from.
+ * @example
+ * ```ts
+ * const { rows, sources } = await pinnedEmailDomains(); // sources: ["free-email-domains@1.12.6", ...]
+ * ```
+ */
+export async function pinnedEmailDomains(): Promise<{ rows: ListedDomain[]; sources: string[] }> {
+  const imports: Record<string, string> = JSON.parse(await Deno.readTextFile(DENO_JSON)).imports;
+  const sources = EMAIL_DOMAIN_PACKAGES.map((name) => imports[name].replace(/^npm:/, ""));
+  return { rows: listEmailDomains(freeEmailDomains, disposableEmailBlocklist()), sources };
+}
+
+/**
+ * The SQL of a data migration: replaces every row of `tenancy.public_email_domains` with `rows`, then warns
+ * about domain claims that the new list would have refused.
+ *
+ * @param rows The rows to load.
+ * @param sources The packages and versions they came from (written in the header).
+ * @returns The migration's text.
+ * @example
+ * ```ts
+ * renderEmailDomainsMigration([{ domain: "gmail.com", kind: "public" }], ["free-email-domains@1.12.6"]);
+ * ```
+ */
+export function renderEmailDomainsMigration(
+  rows: readonly ListedDomain[],
+  sources: readonly string[],
+): string {
+  const values = rows.map((r) => `  ('${r.domain}', '${r.kind}')`).join(",\n");
+  return `-- Tenancy: the public and disposable email providers no domain claim may name (generated).
+--
+-- Written by \`deno task refresh-free-email-domains\` (dev/public_email_domains.ts); do not edit. A refresh
+-- writes a new migration like this one, which replaces the whole list.
+-- Sources: ${sources.join(", ")}
+-- Domains: ${rows.length}
+
+delete from tenancy.public_email_domains;
+
+insert into tenancy.public_email_domains (domain, kind) values
+${values};
+
+-- Claims made before their domain was listed stay; say so on push.
+do $warn$
+declare
+  claimed text;
+begin
+  select string_agg(d.domain, ', ' order by d.domain) into claimed
+    from tenancy.domain_claims d
+   where tenancy_private.public_email_provider(d.domain) is not null;
+  if claimed is not null then
+    raise warning 'domain claims on public or disposable email providers (anyone can join them): %', claimed;
+  end if;
+end
+$warn$;
+`;
+}
+
+/**
+ * The sources the newest data migration loaded, from its header.
+ *
+ * @param names The file names in supabase/migrations/.
+ * @param read Reads a migration by name.
+ * @returns Its `name@version`s, or null when there is no data migration yet.
+ * @example
+ * ```ts
+ * const names = [...Deno.readDirSync("supabase/migrations")].map((e) => e.name);
+ * await newestEmailDomainsSources(names, (n) => Deno.readTextFile(`supabase/migrations/${n}`));
+ * ```
+ */
+export async function newestEmailDomainsSources(
+  names: readonly string[],
+  read: (name: string) => Promise<string>,
+): Promise<string[] | null> {
+  const newest = names.filter((n) => n.endsWith(DATA_MIGRATION_SUFFIX)).sort().at(-1);
+  if (newest === undefined) return null;
+  return SOURCES_LINE.exec(await read(newest))?.[1].split(", ") ?? null;
+}
+
+/**
+ * The version of a new migration: now (UTC, `YYYYMMDDHHMMSS`), or one second after the newest migration if
+ * that is later, so the new one is always applied last.
+ *
+ * @param names The file names in supabase/migrations/.
+ * @param now The clock.
+ * @returns The 14-digit version.
+ * @example
+ * ```ts
+ * nextMigrationVersion(["20261126000400_x.sql"], new Date("2026-11-27T12:00:00Z")); // "20261127120000"
+ * ```
+ */
+export function nextMigrationVersion(names: readonly string[], now: Date): string {
+  const stamp = now.toISOString().replace(/[-:T]/g, "").slice(0, 14);
+  const newest = names.map((n) => n.split("_")[0]).filter((v) => /^\d{14}$/.test(v)).sort().at(-1);
+  if (newest === undefined || stamp > newest) return stamp;
+  return (BigInt(newest) + 1n).toString();
+}
+
+if (import.meta.main) {
+  const names = [...Deno.readDirSync(MIGRATIONS)].map((e) => e.name);
+  const { rows, sources } = await pinnedEmailDomains();
+  const loaded = await newestEmailDomainsSources(names, (n) => Deno.readTextFile(new URL(n, MIGRATIONS)));
+  if (loaded?.join(", ") === sources.join(", ")) {
+    console.log(`Up to date: the newest data migration already loads ${sources.join(", ")}.`);
+  } else {
+    const file = new URL(`${nextMigrationVersion(names, new Date())}${DATA_MIGRATION_SUFFIX}`, MIGRATIONS);
+    await Deno.writeTextFile(file, renderEmailDomainsMigration(rows, sources));
+    console.log(`Wrote ${file.pathname} (${rows.length} domains from ${sources.join(", ")}).`);
+    console.log("Review it, push it with `supabase db push`, and commit it.");
+  }
+}
