@@ -1,7 +1,8 @@
 /**
  * End to end, the way the frontend does it: a real supabase-js client signs up or in through the local
  * stack's gateway (Auth emulator), calls `functions.invoke('exchange-token')` (the function in its own
- * process), and the backend token goes to the real PyJWT.
+ * process), and the backend token goes to the real PyJWT. With `DB_POOLER=transaction` the function
+ * reaches Postgres through the TLS transaction pooler (tests/_pooler.ts).
  *
  * Every test runs twice: with the publishable key (the default: the frontend and the function's own
  * supabase-js client both use `sb_publishable_…`), and with the legacy keys only (the frontend uses the
@@ -12,6 +13,7 @@ import { createClient, FunctionsHttpError, type SupabaseClient } from "@supabase
 import postgres from "postgres";
 import { type LocalStack, type StackOptions, startStack } from "../../dev/stack.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
+import { DB_POOLER } from "../_pooler.ts";
 import { KEY_KINDS, type KeyKind, keysFor, stackOptionsFor } from "./_keys.ts";
 
 const PASSWORD = "correct horse battery staple";
@@ -28,7 +30,7 @@ async function withStack(
   options: StackOptions,
   fn: (stack: LocalStack, client: ClientFactory) => Promise<void>,
 ) {
-  const stack = await startStack(stackOptionsFor(kind, options));
+  const stack = await startStack(stackOptionsFor(kind, { dbPooler: DB_POOLER, ...options }));
   const key = keysFor(stack, kind).client;
   const client = () =>
     createClient(stack.apiUrl, key, { auth: { persistSession: false, autoRefreshToken: false } });

@@ -12,6 +12,7 @@ import postgres from "postgres";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { followLink, mailsTo } from "../_mail.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
+import { DB_POOLER } from "../_pooler.ts";
 import { KEY_KINDS, type KeyKind, keysFor, stackOptionsFor } from "./_keys.ts";
 
 const PASSWORD = "correct horse battery staple";
@@ -51,7 +52,11 @@ for (const kind of KEY_KINDS) {
 
 async function mailFlows(t: Deno.TestContext, kind: KeyKind) {
   const stack = await startStack(
-    stackOptionsFor(kind, { autoConfirm: false, authConfig: { enableAnonymousSignIns: true } }),
+    stackOptionsFor(kind, {
+      autoConfirm: false,
+      authConfig: { enableAnonymousSignIns: true },
+      dbPooler: DB_POOLER,
+    }),
   );
   const keys = keysFor(stack, kind);
   const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
