@@ -68,6 +68,8 @@ if (backendJwtAlgorithm !== "HS256" && backendJwtAlgorithm !== "ES256" && backen
   Deno.exit(1);
 }
 
+// Read before the start: a runner killed while the stack starts must still count as a lost parent.
+const parent = Deno.ppid;
 const stack = await startStack({
   apiPort: Number(env.API_PORT ?? 54321),
   dbPort: Number(env.DB_PORT ?? 54322),
@@ -128,5 +130,4 @@ Deno.addSignalListener("SIGINT", shutdown);
 Deno.addSignalListener("SIGTERM", shutdown);
 // `deno task dev` runs this as its child. If the task runner is killed hard (SIGKILL, a crashed
 // supervisor), no signal reaches us: we are only re-parented. Notice that, and stop as on Ctrl-C.
-const parent = Deno.ppid;
 setInterval(() => Deno.ppid !== parent && shutdown(), 250);

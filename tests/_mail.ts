@@ -78,10 +78,11 @@ export async function followLink(
   return { status: res.status, location, fragment };
 }
 
-/** Where a local stack's Auth and mailbox are (its `API_URL`, `ANON_KEY` and `MAILPIT_URL`). */
+/** Where a local stack's Auth and mailbox are (its `API_URL`, `PUBLISHABLE_KEY` and `MAILPIT_URL`). */
 export interface MailedAuth {
   apiUrl: string;
-  anonKey: string;
+  /** The publishable (or legacy anon) key, sent as `apikey`. */
+  apiKey: string;
   mailboxUrl: string;
 }
 
@@ -90,7 +91,7 @@ export interface MailedAuth {
  * the mail read from the mailbox, its link followed. The address is then proven (the user confirmed, its
  * email identity `email_verified`), and the link's redirect carries a session.
  *
- * @param auth The stack's API URL, anon key and mailbox.
+ * @param auth The stack's API URL, publishable key and mailbox.
  * @param email The address.
  * @param password The password, for signing in later.
  * @returns The user's id and the session from the link's redirect.
@@ -98,7 +99,7 @@ export interface MailedAuth {
  * @example
  * ```ts ignore
  * const { accessToken } = await signUpByMail(
- *   { apiUrl: stack.apiUrl, anonKey: stack.anonKey, mailboxUrl: stack.mailboxUrl },
+ *   { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl },
  *   "ada@example.com",
  *   "correct horse battery",
  * );
@@ -111,7 +112,7 @@ export async function signUpByMail(
 ): Promise<{ userId: string; accessToken: string; refreshToken: string }> {
   const res = await fetch(`${auth.apiUrl}/auth/v1/signup`, {
     method: "POST",
-    headers: { apikey: auth.anonKey, "content-type": "application/json" },
+    headers: { apikey: auth.apiKey, "content-type": "application/json" },
     body: JSON.stringify({ email, password }),
   });
   const user = await res.json();

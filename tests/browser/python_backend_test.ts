@@ -51,7 +51,7 @@ for (const algorithm of ["HS256", "ES256"] as const) {
     try {
       assert.ok(stack.backendUrl, `the example backend runs; log: ${lines.join("\n")}`);
       await signUpByMail(
-        { apiUrl: stack.apiUrl, anonKey: stack.anonKey, mailboxUrl: stack.mailboxUrl },
+        { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl },
         "lin@example.com",
         PASSWORD,
       );

@@ -31,7 +31,7 @@ async function claimsOf(stack: LocalStack, token: string): Promise<Record<string
 function clientFor(stack: LocalStack) {
   const exchanges: { authorization: string | null }[] = [];
   let gate: Promise<void> | null = null;
-  const supabase = createClient(stack.apiUrl, stack.anonKey, {
+  const supabase = createClient(stack.apiUrl, stack.publishableKey, {
     auth: { persistSession: false, autoRefreshToken: false },
     global: {
       fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -118,7 +118,7 @@ Deno.test("createBackendSession() with supabase-js against the local stack", asy
     const ids: Record<string, string> = {};
     for (const email of [ADA, BOB]) {
       // Confirmations are on (config.toml): each address is confirmed through the stack's mailbox.
-      const mailed = { apiUrl: stack.apiUrl, anonKey: stack.anonKey, mailboxUrl: stack.mailboxUrl };
+      const mailed = { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl };
       ids[email] = (await signUpByMail(mailed, email, PASSWORD)).userId;
     }
 

@@ -16,7 +16,7 @@ Deno.test("BACKEND_JWT_ALGORITHM=ES256: the stack keeps its key set, and the bac
           .json();
         kids.push(jwks.keys[0].kid);
         const { accessToken } = await signUpByMail(
-          { apiUrl: stack.apiUrl, anonKey: stack.anonKey, mailboxUrl: stack.mailboxUrl },
+          { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl },
           `k${start}@example.com`,
           "correct horse battery staple",
         );

@@ -179,13 +179,13 @@ async function startDev(checkout: string, env: Record<string, string> = {}) {
   };
 }
 
-/** Signs up a new user through the printed API_URL, ANON_KEY and MAILPIT_URL; returns their backend token. */
+/** Signs up a new user through the printed API_URL, PUBLISHABLE_KEY and MAILPIT_URL; returns their backend token. */
 async function exchangeAsNewUser(output: string[]): Promise<string> {
   const value = (name: string) => output.find((l) => l.startsWith(`${name}=`))!.slice(name.length + 2, -1);
-  const [apiUrl, anonKey, mailboxUrl] = [value("API_URL"), value("ANON_KEY"), value("MAILPIT_URL")];
+  const [apiUrl, apiKey, mailboxUrl] = [value("API_URL"), value("PUBLISHABLE_KEY"), value("MAILPIT_URL")];
   // config.toml has confirmations on: the address is confirmed through the stack's mailbox.
   const { accessToken } = await signUpByMail(
-    { apiUrl, anonKey, mailboxUrl },
+    { apiUrl, apiKey, mailboxUrl },
     `${crypto.randomUUID()}@example.com`,
     "correct horse battery staple",
   );

@@ -46,7 +46,7 @@ for (const algorithm of ["ES256", "EdDSA"] as const) {
     };
     try {
       const { accessToken, userId } = await signUpByMail(
-        { apiUrl: stack.apiUrl, anonKey: stack.anonKey, mailboxUrl: stack.mailboxUrl },
+        { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl },
         "rota@example.com",
         "correct horse battery staple",
       );

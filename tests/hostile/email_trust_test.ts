@@ -20,7 +20,7 @@ import { signUpByMail } from "../_mail.ts";
 const PASSWORD = "correct horse battery staple";
 
 function client(stack: LocalStack): SupabaseClient {
-  return createClient(stack.apiUrl, stack.anonKey, {
+  return createClient(stack.apiUrl, stack.publishableKey, {
     auth: { persistSession: false, autoRefreshToken: false },
   });
 }
@@ -144,7 +144,7 @@ Deno.test("finding 1 replayed with confirmations off: no unproven address gets a
 Deno.test("finding 1 with confirmations on: the owners of the addresses still join", async (t) => {
   const stack = await startStack();
   const sql = await setUpAcme(stack);
-  const mailed = { apiUrl: stack.apiUrl, anonKey: stack.anonKey, mailboxUrl: stack.mailboxUrl };
+  const mailed = { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl };
   try {
     await t.step(
       "a sign-up as CEO@acme.com waits for the mail, and its owner takes the invitation",

@@ -77,18 +77,43 @@ Deno.test("loadConfig() takes TENANCY_DB_POOL_MODE over the port, and refuses an
   assert.equal(refusal({ ...BASE, TENANCY_DB_POOL_MODE: "statement" }).setting, "TENANCY_DB_POOL_MODE");
 });
 
-Deno.test("loadConfig() reads the default publishable key when there is no anon key", () => {
-  const config = loadConfig({
+Deno.test("loadConfig() prefers the default publishable key to the anon key, as Supabase injects both", () => {
+  const injected = {
     ...BASE,
-    SUPABASE_ANON_KEY: undefined,
-    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: "sb_publishable_abc" }),
-  });
-  assert.equal(config.supabaseKey, "sb_publishable_abc");
-  assert.equal(refusal({ ...BASE, SUPABASE_ANON_KEY: undefined }).setting, "SUPABASE_ANON_KEY");
+    SUPABASE_PUBLISHABLE_KEYS: '{"default":"sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH"}',
+  };
+  assert.equal(loadConfig(injected).supabaseKey, "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH");
   assert.equal(
-    refusal({ ...BASE, SUPABASE_ANON_KEY: undefined, SUPABASE_PUBLISHABLE_KEYS: "{}" }).setting,
-    "SUPABASE_PUBLISHABLE_KEYS",
+    loadConfig({
+      ...BASE,
+      SUPABASE_PUBLISHABLE_KEYS: '{"ci":"sb_publishable_ci","default":"sb_publishable_d"}',
+    })
+      .supabaseKey,
+    "sb_publishable_d",
+    "the default entry, wherever it stands",
   );
+  assert.equal(
+    loadConfig({ ...BASE, SUPABASE_PUBLISHABLE_KEYS: '{"ci":"sb_publishable_ci"}' }).supabaseKey,
+    "sb_publishable_ci",
+    "without a default entry, the first",
+  );
+  assert.equal(
+    loadConfig({ ...injected, SUPABASE_ANON_KEY: undefined }).supabaseKey.slice(0, 15),
+    "sb_publishable_",
+  );
+});
+
+Deno.test("loadConfig() falls back to SUPABASE_ANON_KEY without publishable keys", () => {
+  assert.equal(loadConfig(BASE).supabaseKey, "anon-key");
+  assert.equal(loadConfig({ ...BASE, SUPABASE_PUBLISHABLE_KEYS: " " }).supabaseKey, "anon-key");
+  assert.equal(refusal({ ...BASE, SUPABASE_ANON_KEY: undefined }).setting, "SUPABASE_ANON_KEY");
+});
+
+Deno.test("loadConfig() refuses publishable keys it cannot read, even with an anon key", () => {
+  for (const keys of ["{}", "not json", '["sb_publishable_x"]', '{"default":""}', '{"default":42}']) {
+    const err = refusal({ ...BASE, SUPABASE_PUBLISHABLE_KEYS: keys });
+    assert.equal(err.setting, "SUPABASE_PUBLISHABLE_KEYS", keys);
+  }
 });
 
 Deno.test("loadConfig() uses SUPABASE_JWKS when it can read it, and ignores it otherwise", () => {

@@ -66,7 +66,10 @@ export function isAsymmetric(config: BackendJwtConfig): config is AsymmetricBack
 export interface Config {
   /** `SUPABASE_URL`: the project's API gateway; Auth lives under `/auth/v1`. */
   supabaseUrl: string;
-  /** The key supabase-js sends as `apikey`: `SUPABASE_ANON_KEY` or the default publishable key. */
+  /**
+   * The key supabase-js sends as `apikey`: the `default` entry of `SUPABASE_PUBLISHABLE_KEYS`, else
+   * `SUPABASE_ANON_KEY`.
+   */
   supabaseKey: string;
   /** `SUPABASE_JWKS`, when Supabase injects it: verification then needs no JWKS request at all. */
   jwks?: { keys: JsonWebKey[] };
@@ -243,8 +246,9 @@ function _url(env: Env, name: string, protocols: string[], wrongProtocol: string
   return url;
 }
 
+// The publishable key first: a project can disable its legacy API keys, and the gateway then refuses the
+// anon key.
 function _supabaseKey(env: Env): string {
-  if (_present(env.SUPABASE_ANON_KEY)) return env.SUPABASE_ANON_KEY.trim();
   const keys = env.SUPABASE_PUBLISHABLE_KEYS;
   if (_present(keys)) {
     // Supabase injects {"default": "sb_publishable_..."}.
@@ -261,6 +265,7 @@ function _supabaseKey(env: Env): string {
     }
     throw new ConfigError("SUPABASE_PUBLISHABLE_KEYS", "holds no key");
   }
+  if (_present(env.SUPABASE_ANON_KEY)) return env.SUPABASE_ANON_KEY.trim();
   throw new ConfigError("SUPABASE_ANON_KEY", "is not set (nor SUPABASE_PUBLISHABLE_KEYS)");
 }
 

@@ -4,7 +4,9 @@
  * What the pinned supabase-js (auth-js 2.119.1) does, read from its source, and what this module adds:
  * - ES256/RS256 with a `kid` it finds in the JWKS (`SUPABASE_JWKS`, else `/auth/v1/.well-known/jwks.json`,
  *   cached 10 minutes): verified locally with WebCrypto. An unknown `kid` makes it fetch the JWKS again
- *   and, still not found, fall back to the Auth API (`GET /auth/v1/user`), which decides.
+ *   and, still not found, fall back to the Auth API (`GET /auth/v1/user`), which decides. `SUPABASE_JWKS`
+ *   is what Supabase injected when the isolate started and is never refreshed: a key rotated in later is
+ *   found by that fetch.
  * - HS256 (or no `kid`, or any other `alg`): the Auth API decides, so Auth's own rules apply (a deleted or
  *   banned user, a session that no longer exists).
  * - `exp` is checked before anything else, but only for truthiness (`validateExp`): an `exp` that is a
