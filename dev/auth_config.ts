@@ -20,7 +20,7 @@
  */
 import { parse } from "smol-toml";
 import { DEFAULT_SENDER, type SmtpSettings } from "./mailbox/mod.ts";
-import { parseGoDuration } from "./go_duration.ts";
+import { parseGoDuration } from "../supabase/functions/_shared/go_duration.ts";
 
 /** What the Auth emulator takes from `supabase/config.toml`. */
 export interface AuthConfig {
