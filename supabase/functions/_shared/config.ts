@@ -13,6 +13,7 @@
 import { ExchangeError } from "./errors.ts";
 import { type AsymmetricAlgorithm, KID_PATTERN, parseSigningKeys, type SigningJwk } from "./signing_keys.ts";
 import { parseGoDuration } from "./go_duration.ts";
+import { parseGoBool } from "./go_bool.ts";
 
 /** The HMAC algorithms the Python side can verify with the shared secret. */
 export type HmacAlgorithm = "HS256" | "HS384" | "HS512";
@@ -396,14 +397,12 @@ function _duration(env: Env, name: string): number | null {
   return ms / 1000;
 }
 
-// Go's strconv.ParseBool, as GoTrue reads its boolean settings.
 function _goBool(env: Env, name: string): boolean {
   const value = env[name];
   if (!_present(value)) return false;
-  const text = value.trim();
-  if (["1", "t", "T", "TRUE", "true", "True"].includes(text)) return true;
-  if (["0", "f", "F", "FALSE", "false", "False"].includes(text)) return false;
-  throw new ConfigError(name, "is not true or false");
+  const parsed = parseGoBool(value.trim());
+  if (parsed === undefined) throw new ConfigError(name, "is not true or false");
+  return parsed;
 }
 
 function _optionalText(env: Env, name: string): string | undefined {
