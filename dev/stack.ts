@@ -31,6 +31,7 @@ import { startDemoServer } from "./demo_server.ts";
 import { startWatchdog, type Watchdog } from "./watchdog.ts";
 import { pumpLines, waitForPort } from "./_process.ts";
 import { backendJwtSettings, startBackend } from "./backend.ts";
+import { type Pooler, type PoolerMode, startPooler } from "./pooler.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
@@ -46,6 +47,10 @@ export interface StackOptions {
   dbPort?: number;
   /** Keep the database and the secrets here between starts; a throwaway stack when omitted. */
   stateDir?: string;
+  /** Run the transaction pooler (`dev/pooler.ts`) on this port (0 = a free one); `supabase start` uses 54329. */
+  poolerPort?: number;
+  /** `transaction`: the function connects through the pooler (started on a free port if need be). */
+  dbPooler?: PoolerMode;
   /** Postgres major, 17 by default. */
   major?: PostgresMajor;
   /** Access tokens signed ES256 with a `kid` (default, as new projects) or HS256 (legacy). */
@@ -87,6 +92,10 @@ export interface LocalStack {
   apiUrl: string;
   /** The database as `postgres` (not a superuser, as on Supabase). */
   dbUrl: string;
+  /** The same through the transaction pooler, over TLS, when it runs. */
+  poolerUrl?: string;
+  /** The transaction pooler, when it runs. */
+  pooler?: Pooler;
   anonKey: string;
   serviceRoleKey: string;
   jwtSecret: string;
@@ -174,6 +183,15 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     log(`mailbox on ${mailbox.url} (SMTP on port ${mailbox.smtp.port})`);
 
     const autoConfirm = options.autoConfirm ?? !config.enableConfirmations;
+
+    let pooler: Pooler | undefined;
+    if (options.poolerPort !== undefined || options.dbPooler) {
+      pooler = await startPooler({ serverUrl: postgres.url, port: options.poolerPort, watchdog });
+      stopping.push(() => pooler!.stop());
+      log(`Pooler (PgBouncer, transaction mode, TLS) on port ${pooler.port}`);
+    }
+    const poolerUrl = pooler?.urlFor(dbUrl);
+
     const auth = await createAuthEmulator({
       url: apiUrl,
       // GoTrue connects as the owner of the auth schema's tables.
@@ -221,6 +239,8 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
       ...limits,
       ...(await backendJwtSettings(options.stateDir, options.backendJwtAlgorithm)),
+      // As a project behind Supavisor set up per the README; the mode is named, the port is not 6543.
+      ...(options.dbPooler ? { TENANCY_DB_URL: poolerUrl!, TENANCY_DB_POOL_MODE: options.dbPooler } : {}),
       ...options.functionEnv,
     };
     // The backend allows the demo's origin, and the demo calls the backend: pick the demo's port first.
@@ -276,6 +296,8 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const stack: LocalStack = {
       apiUrl,
       dbUrl,
+      poolerUrl,
+      pooler,
       anonKey: auth.anonKey,
       serviceRoleKey: auth.serviceRoleKey,
       jwtSecret: secrets.jwtSecret,
@@ -292,6 +314,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         API_URL: apiUrl,
         FUNCTIONS_URL: `${apiUrl}/functions/v1`,
         DB_URL: dbUrl,
+        ...(poolerUrl ? { POOLER_URL: poolerUrl } : {}),
         ANON_KEY: auth.anonKey,
         SERVICE_ROLE_KEY: auth.serviceRoleKey,
         JWT_SECRET: secrets.jwtSecret,

@@ -25,6 +25,8 @@ export interface TestDatabase {
   authUrl: string;
   /** A `postgres` client (BYPASSRLS: use it to arrange data, not to test policies). */
   sql: postgres.Sql;
+  /** The server as its superuser (`DATABASE_URL`, or the suite's own server's URL). */
+  serverUrl: string;
   /** The Postgres server, when the suite started its own (absent with `DATABASE_URL`). */
   server?: PostgresServer;
   /** Drops the database (or stops the server) and closes the client. */
@@ -58,6 +60,7 @@ export async function openTestDatabase(options: { seed?: boolean } = {}): Promis
     url,
     authUrl: urlAs(url, "supabase_auth_admin"),
     sql,
+    serverUrl,
     server,
     async close() {
       await sql.end();

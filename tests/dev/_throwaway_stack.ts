@@ -6,11 +6,13 @@
  */
 import { startStack } from "../../dev/stack.ts";
 
-const stack = await startStack();
+const stack = await startStack({ poolerPort: 0 });
 console.log(JSON.stringify({
   apiUrl: stack.apiUrl,
   dbPort: stack.postgres.port,
   dataDir: stack.postgres.dataDir,
   functionUrl: stack.functionUrl,
+  poolerPort: stack.pooler!.port,
+  poolerDir: stack.pooler!.dir,
 }));
 // The gateway and the function keep this process alive until it is killed.

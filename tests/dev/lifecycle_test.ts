@@ -97,15 +97,17 @@ Deno.test("a throwaway stack killed with SIGKILL leaves no process and no tempor
   const processes = [self(child.pid), ...descendants(child.pid)];
   assertHasParts(processes);
   const ports = [started.apiUrl, started.functionUrl].map((url) => Number(new URL(url).port));
-  ports.push(started.dbPort);
+  ports.push(started.dbPort, started.poolerPort);
   const temporary = started.dataDir.replace(/\/data$/, "");
   assert.ok((await Deno.stat(temporary)).isDirectory);
+  assert.ok((await Deno.stat(started.poolerDir)).isDirectory);
 
   Deno.kill(child.pid, "SIGKILL");
   await child.status;
   await Array.fromAsync(lines);
   await assertGone(processes, ports);
   await assert.rejects(Deno.stat(temporary), Deno.errors.NotFound);
+  await assert.rejects(Deno.stat(started.poolerDir), Deno.errors.NotFound);
 });
 
 /** A process seen while the stack ran: its start time tells it from a later process with the same pid. */
@@ -133,7 +135,7 @@ async function copyCheckout(to: string) {
 
 /** Runs `deno task dev` in its own process group (as a terminal would) and waits for "Ready". */
 async function startDev(checkout: string, env: Record<string, string> = {}) {
-  const ports = { API_PORT: freePort(), DB_PORT: freePort(), DEMO_PORT: freePort() };
+  const ports = { API_PORT: freePort(), DB_PORT: freePort(), DEMO_PORT: freePort(), POOLER_PORT: freePort() };
   const runner = new Deno.Command(Deno.execPath(), {
     args: ["task", "dev"],
     cwd: checkout,
@@ -163,7 +165,7 @@ async function startDev(checkout: string, env: Record<string, string> = {}) {
   return {
     runner: { pid: runner.pid, status: Promise.all([runner.status, drained]).then(([status]) => status) },
     processes: [self(runner.pid), ...descendants(runner.pid)],
-    ports: [ports.API_PORT, ports.DB_PORT, ports.DEMO_PORT, functionPort],
+    ports: [ports.API_PORT, ports.DB_PORT, ports.DEMO_PORT, ports.POOLER_PORT, functionPort],
     output,
   };
 }
@@ -195,6 +197,7 @@ function assertHasParts(processes: Seen[]) {
   const commands = processes.map((p) => p.cmdline).join("\n");
   assert.match(commands, /\/bin\/postgres -D /, "Postgres");
   assert.match(commands, /exchange-token\/index\.ts/, "the function");
+  assert.match(commands, /pgbouncer .*\/pgbouncer\.ini/, "the pooler");
   assert.match(commands, /dev\/watchdog\.ts/, "the watchdog");
 }
 

@@ -1,13 +1,15 @@
 /**
  * End to end, the way the frontend does it: a real supabase-js client signs up or in through the local
  * stack's gateway (Auth emulator), calls `functions.invoke('exchange-token')` (the function in its own
- * process), and the backend token goes to the real PyJWT.
+ * process), and the backend token goes to the real PyJWT. With `DB_POOLER=transaction` the function
+ * reaches Postgres through the TLS transaction pooler (tests/_pooler.ts).
  */
 import assert from "node:assert/strict";
 import { createClient, FunctionsHttpError, type SupabaseClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { type LocalStack, type StackOptions, startStack } from "../../dev/stack.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
+import { DB_POOLER } from "../_pooler.ts";
 
 const PASSWORD = "correct horse battery staple";
 
@@ -18,7 +20,8 @@ function client(stack: LocalStack): SupabaseClient {
 }
 
 async function withStack(options: StackOptions, fn: (stack: LocalStack) => Promise<void>) {
-  const stack = await startStack(options);
+  // With DB_POOLER=transaction, the function reaches Postgres through the TLS transaction pooler.
+  const stack = await startStack({ dbPooler: DB_POOLER, ...options });
   try {
     await fn(stack);
   } finally {

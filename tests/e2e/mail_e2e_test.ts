@@ -10,6 +10,7 @@ import postgres from "postgres";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { followLink, mailsTo } from "../_mail.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
+import { DB_POOLER } from "../_pooler.ts";
 
 const PASSWORD = "correct horse battery staple";
 
@@ -40,7 +41,11 @@ async function backendClaims(stack: LocalStack, supabase: SupabaseClient) {
 }
 
 Deno.test("with confirmations on, mails carry sign-up, invite, email change and upgrade to the exchange", async (t) => {
-  const stack = await startStack({ autoConfirm: false, authConfig: { enableAnonymousSignIns: true } });
+  const stack = await startStack({
+    autoConfirm: false,
+    authConfig: { enableAnonymousSignIns: true },
+    dbPooler: DB_POOLER,
+  });
   const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
   const mailpit = stack.env().MAILPIT_URL;
   try {

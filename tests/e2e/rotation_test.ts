@@ -21,13 +21,14 @@ import {
 } from "../../dev/backend_keys.ts";
 import { PYJWT_INSTALLS } from "../_pyjwt.ts";
 import { type PythonVerifier, startPythonVerifier } from "../_tenant_auth.ts";
+import { DB_POOLER } from "../_pooler.ts";
 
 const CACHE_SECONDS = 1;
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (const algorithm of ["ES256", "EdDSA"] as const) {
   Deno.test(`rotating ${algorithm} backend keys: add, publish, switch, retire; Python verifies throughout`, async (t) => {
-    const stack = await startStack();
+    const stack = await startStack({ dbPooler: DB_POOLER });
     const port = freePort();
     const base = `http://127.0.0.1:${port}/exchange-token`;
     let fn: ReturnType<typeof startFunction> | undefined;

@@ -1,12 +1,14 @@
 /**
  * End to end, the stack keeps the function in step with Auth's session limits: the limits of its Auth
  * config (`[auth.sessions]`, and single session per user) reach the function as `AUTH_SESSIONS_*`, so a
- * session the Auth emulator ends is refused by the exchange through the gateway.
+ * session the Auth emulator ends is refused by the exchange through the gateway. With
+ * `DB_POOLER=transaction` the function reaches Postgres through the TLS transaction pooler.
  */
 import assert from "node:assert/strict";
 import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { startStack } from "../../dev/stack.ts";
+import { DB_POOLER } from "../_pooler.ts";
 
 const PASSWORD = "correct horse battery staple";
 
@@ -15,6 +17,7 @@ Deno.test("the stack's function refuses the sessions its Auth ends", async (t) =
     authConfig: {
       sessions: { timeboxSeconds: 24 * 3600, inactivityTimeoutSeconds: null, singlePerUser: true },
     },
+    dbPooler: DB_POOLER,
   });
   const client = () =>
     createClient(stack.apiUrl, stack.anonKey, { auth: { persistSession: false, autoRefreshToken: false } });

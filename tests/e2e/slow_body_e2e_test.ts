@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { startStack } from "../../dev/stack.ts";
 import { dripRequest } from "../_drip.ts";
+import { DB_POOLER } from "../_pooler.ts";
 
 const CONNECTIONS = 20;
 
@@ -17,7 +18,7 @@ async function memoryMiB(pid: number, field: "VmRSS" | "VmHWM"): Promise<number>
 }
 
 Deno.test("slow bodies on many connections are cut off at the deadline; the function's RSS is printed", async () => {
-  const stack = await startStack();
+  const stack = await startStack({ dbPooler: DB_POOLER });
   try {
     const url = new URL(stack.functionUrl);
     const before = await memoryMiB(stack.functionPid, "VmRSS");

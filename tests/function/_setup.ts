@@ -1,10 +1,12 @@
 /**
  * Test support for the exchange-token handler with real parts: a migrated Postgres from the harness, the
  * Auth emulator (supabase-js talks HTTP to it as to Supabase Auth), and the handler built from a config
- * object as the local stack and the benchmark build it.
+ * object as the local stack and the benchmark build it. With `DB_POOLER=transaction`, the handler reaches
+ * Postgres through the TLS transaction pooler (tests/_pooler.ts).
  */
 import { createClient } from "@supabase/supabase-js";
 import { openTestDatabase, type TestDatabase } from "../_db.ts";
+import { functionDatabase } from "../_pooler.ts";
 import {
   type AuthEmulator,
   type AuthEmulatorOptions,
@@ -49,11 +51,12 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
     mode: options.mode ?? "es256",
     sessionLimits: options.sessions,
   });
+  const target = await functionDatabase(db);
   const config: Config = {
     supabaseUrl: auth.url,
     supabaseKey: auth.anonKey,
-    databaseUrl: db.url,
-    transactionPooler: false,
+    databaseUrl: target.url,
+    transactionPooler: target.transactionPooler,
     backendJwt: { secret: new TextEncoder().encode(BACKEND_SECRET), algorithm: "HS256", ttlSeconds: 604800 },
     allowedOrigins: [ORIGIN],
     maxBodyBytes: 16 * 1024,
@@ -81,6 +84,7 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
     },
     async close() {
       for (const built of [app, ...extra]) await built.close(1);
+      await target.close();
       await auth.stop();
       await db.close();
     },

@@ -35,6 +35,21 @@ async function member(h: Harness, tenantId: string, role = "user") {
   return user;
 }
 
+/**
+ * The first answer after Postgres came back. Directly, that is the next request's. Behind a transaction
+ * pooler (DB_POOLER=transaction), the requests of the first seconds may still meet the pooler's failed
+ * logins to the stopped server, each a 503 `database_unavailable`: the first 200 within 10 s, then.
+ */
+async function againAfterOutage(h: Harness, exchange: () => Promise<Response>): Promise<Response> {
+  const deadline = Date.now() + 10_000;
+  let res = await exchange();
+  while (h.config.transactionPooler && res.status === 503 && Date.now() < deadline) {
+    await res.body?.cancel();
+    res = await exchange();
+  }
+  return res;
+}
+
 Deno.test("exchange-token with Postgres and the Auth emulator (ES256 tokens)", async (t) => {
   const h = await openHarness({ mode: "es256" });
   try {
@@ -451,7 +466,7 @@ Deno.test("exchange-token with Postgres and the Auth emulator (ES256 tokens)", a
           "database_unavailable",
         );
         await h.db.server!.start();
-        const back = await h.app.handler(exchangeRequest(user.accessToken));
+        const back = await againAfterOutage(h, () => h.app.handler(exchangeRequest(user.accessToken)));
         assert.equal(back.status, 200, await back.clone().text());
         await back.body?.cancel();
       },

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createTenant, createUser, openTestDatabase, setPolicy } from "../_db.ts";
+import { functionDatabase } from "../_pooler.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { createTenancyResolver } from "../../supabase/functions/_shared/tenancy.ts";
 import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
@@ -20,7 +21,10 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
 
 Deno.test("resolveTenant() against real Postgres", async (t) => {
   const db = await openTestDatabase();
-  const tenancy = createTenancyResolver({ databaseUrl: db.url, timeoutMs: 5000, max: 2 });
+  // Directly, or through the transaction pooler with DB_POOLER=transaction.
+  const target = await functionDatabase(db);
+  const through = { databaseUrl: target.url, transactionPooler: target.transactionPooler };
+  const tenancy = createTenancyResolver({ ...through, timeoutMs: 5000, max: 2 });
   try {
     const acme = await createTenant(db.sql, "Acme", "acme-ext");
     const beta = await createTenant(db.sql, "Beta");
@@ -101,7 +105,7 @@ Deno.test("resolveTenant() against real Postgres", async (t) => {
           .sql`insert into tenancy.memberships (tenant_id, user_id, is_default) values (${acme}, ${user.id}, true)`;
         await tenancy.resolveTenant(user.claims, null);
         // The same pooled connections now run a plain query: the role and claims were transaction-local.
-        const probe = createTenancyResolver({ databaseUrl: db.url, timeoutMs: 5000, max: 1 });
+        const probe = createTenancyResolver({ ...through, timeoutMs: 5000, max: 1 });
         try {
           await probe.resolveTenant(user.claims, null);
           const other = await createUser(db.sql);
@@ -116,7 +120,7 @@ Deno.test("resolveTenant() against real Postgres", async (t) => {
     await t.step(
       "resolveTenant() returns its connection to the pool after every kind of failure",
       async () => {
-        const small = createTenancyResolver({ databaseUrl: db.url, timeoutMs: 5000, max: 1 });
+        const small = createTenancyResolver({ ...through, timeoutMs: 5000, max: 1 });
         try {
           const member = await createUser(db.sql);
           await db
@@ -184,6 +188,7 @@ Deno.test("resolveTenant() against real Postgres", async (t) => {
     );
   } finally {
     await tenancy.close();
+    await target.close();
     await db.close();
   }
 });

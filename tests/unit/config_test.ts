@@ -98,6 +98,25 @@ Deno.test("loadConfig() lets TENANCY_DB_URL override SUPABASE_DB_URL and detects
   assert.equal(isTransactionPooler(BASE.SUPABASE_DB_URL), false);
 });
 
+Deno.test("loadConfig() takes TENANCY_DB_POOL_MODE over the port, and refuses another mode", () => {
+  const local = "postgresql://postgres:postgres@127.0.0.1:54329/postgres?sslmode=require";
+  const pooler = "postgres://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres";
+  assert.equal(loadConfig({ ...BASE, TENANCY_DB_URL: local }).transactionPooler, false);
+  assert.equal(
+    loadConfig({ ...BASE, TENANCY_DB_URL: local, TENANCY_DB_POOL_MODE: " transaction " }).transactionPooler,
+    true,
+  );
+  assert.equal(
+    loadConfig({ ...BASE, TENANCY_DB_URL: pooler, TENANCY_DB_POOL_MODE: "session" }).transactionPooler,
+    false,
+  );
+  assert.equal(
+    loadConfig({ ...BASE, TENANCY_DB_URL: pooler, TENANCY_DB_POOL_MODE: "" }).transactionPooler,
+    true,
+  );
+  assert.equal(refusal({ ...BASE, TENANCY_DB_POOL_MODE: "statement" }).setting, "TENANCY_DB_POOL_MODE");
+});
+
 Deno.test("loadConfig() reads the default publishable key when there is no anon key", () => {
   const config = loadConfig({
     ...BASE,

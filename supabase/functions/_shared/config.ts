@@ -87,7 +87,10 @@ export interface Config {
   jwks?: { keys: JsonWebKey[] };
   /** `TENANCY_DB_URL`, else `SUPABASE_DB_URL`. */
   databaseUrl: string;
-  /** Whether `databaseUrl` is a transaction pooler (port 6543), which needs `prepare: false`. */
+  /**
+   * Whether `databaseUrl` is a transaction pooler, which needs `prepare: false`: `TENANCY_DB_POOL_MODE`,
+   * else port 6543 (Supabase's).
+   */
   transactionPooler: boolean;
   backendJwt: BackendJwtConfig;
   /** Auth's session limits; absent, only a session's existence and `not_after` are checked. */
@@ -172,7 +175,7 @@ export function loadConfig(env: Env): Config {
     supabaseKey,
     ...(jwks ? { jwks } : {}),
     databaseUrl,
-    transactionPooler: isTransactionPooler(databaseUrl),
+    transactionPooler: _poolMode(env.TENANCY_DB_POOL_MODE, databaseUrl) === "transaction",
     backendJwt,
     sessions: _sessionLimits(env),
     allowedOrigins,
@@ -296,6 +299,15 @@ function _jwks(value: string | undefined): { keys: JsonWebKey[] } | undefined {
 function _databaseUrl(env: Env, name: string): string {
   _url(env, name, ["postgres:", "postgresql:"], "is not a postgres:// URL");
   return env[name]!.trim();
+}
+
+// Supabase's poolers take transactions on port 6543 (Supavisor, or the dedicated PgBouncer); any other
+// pooler (a self-hosted one, the local stack's on 54329) must be named.
+function _poolMode(value: string | undefined, databaseUrl: string): "transaction" | "session" {
+  if (!_present(value)) return isTransactionPooler(databaseUrl) ? "transaction" : "session";
+  const mode = value.trim();
+  if (mode === "transaction" || mode === "session") return mode;
+  throw new ConfigError("TENANCY_DB_POOL_MODE", "is not one of transaction, session");
 }
 
 function _backendJwt(env: Env): BackendJwtConfig {

@@ -3,7 +3,8 @@
  *
  * One postgres.js pool per isolate. Each exchange is one transaction on one reserved connection, run the
  * way PostgREST runs a request: `begin`, then `set_config('role', 'authenticated', true)` with the verified
- * claims in `request.jwt.claims`, then the function, then `commit`. The four statements are pipelined:
+ * claims in `request.jwt.claims` (and the legacy `request.jwt.claim*` settings emptied), then the
+ * function, then `commit`. The four statements are pipelined:
  * postgres.js writes them back to back without waiting, so once a connection has prepared them an
  * exchange costs one round trip to the database. Without prepared statements (the transaction pooler)
  * postgres.js describes the one statement with parameters first, which adds a round trip. If the
@@ -136,6 +137,9 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
   const timebox = String(options.sessions?.timeboxSeconds ?? "");
   const inactivityTimeout = String(options.sessions?.inactivityTimeoutSeconds ?? "");
   const singlePerUser = options.sessions?.singlePerUser ? "on" : "";
+  // One listener per pool (the same function twice would be one listener, removed by the first close).
+  const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
+  globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
 
   const attempt = async (claims: string, requested: string | null): Promise<TenantGrant> => {
     const reserving = sql.reserve();
@@ -148,10 +152,17 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     // Sent back to back; results come back in order. Only the second statement has parameters (the
     // requested tenant travels in a transaction-local setting), because postgres.js must describe an
     // unprepared statement with parameters before binding it, which stops the pipeline for a round trip.
+    // The legacy per-claim settings are emptied with the claims: auth.jwt() and auth.uid() prefer them to
+    // request.jwt.claims, and behind a transaction pooler this connection may carry another client's
+    // session-level values.
     const queries = [
       connection`begin`,
       connection`select set_config('role', 'authenticated', true),
                          set_config('request.jwt.claims', ${claims}, true),
+                         set_config('request.jwt.claim', '', true),
+                         set_config('request.jwt.claim.sub', '', true),
+                         set_config('request.jwt.claim.role', '', true),
+                         set_config('request.jwt.claim.email', '', true),
                          set_config('exchange.requested_tenant', ${requested ?? ""}, true),
                          set_config('statement_timeout', ${statementTimeout}, true),
                          set_config('exchange.session_timebox', ${timebox}, true),
@@ -165,9 +176,10 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     const failures = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected").map((s) =>
       s.reason
     );
-    // After a connection-level failure postgres.js has already taken the connection back (and may have
-    // handed it to a waiting query): releasing it again would put a dead or busy connection in the pool.
-    if (!failures.some(_isConnectionFailure)) connection.release();
+    // After a connection-level failure, or a FATAL error after which the server or a pooler hangs up,
+    // postgres.js has already taken the connection back (and may have handed it to a waiting query):
+    // releasing it again would put a dead or busy connection in the pool.
+    if (!failures.some(_endsConnection)) connection.release();
     if (failures.length > 0) {
       throw mapDatabaseError(failures.find((f) => !_isAbortedTransaction(f)) ?? failures[0]);
     }
@@ -188,11 +200,12 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
       try {
         return await attempt(claimsJson, requested);
       } catch (err) {
-        // A pooled connection that died while idle (Postgres restarted): nothing was committed, and
-        // resolve_tenant is idempotent anyway, so one more try on a fresh connection is safe.
+        // A pooled connection that died while idle (Postgres restarted), or that a pooler ended (it lost
+        // its server): nothing was committed, and resolve_tenant is idempotent anyway, so one more try on
+        // a fresh connection is safe.
         if (
           err instanceof ExchangeError && err.code === "database_unavailable" &&
-          _isConnectionFailure(err.cause)
+          _endsConnection(err.cause)
         ) {
           return await attempt(claimsJson, requested);
         }
@@ -209,7 +222,10 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
 
   return {
     resolveTenant,
-    close: (timeout = 5) => sql.end({ timeout }),
+    async close(timeout = 5) {
+      await sql.end({ timeout });
+      globalThis.removeEventListener("unhandledrejection", ignoreTypeFetchFailure);
+    },
   };
 }
 
@@ -242,6 +258,16 @@ export function mapDatabaseError(err: unknown): ExchangeError {
   return new ExchangeError("internal_error", "The exchange failed unexpectedly", { cause: err });
 }
 
+// postgres.js 3.4.9 reads the array types on each new connection (`fetch_types`, kept on: see above) and
+// does not catch that query's failure (connection.js, `fetchArrayTypes()` from `ReadyForQuery`). A pooler
+// logs clients in itself, before it reaches Postgres: with Postgres down, that query fails on a connection
+// that is already "open", and the unhandled rejection would end the isolate. The exchange that wanted the
+// connection answers 503 by its own deadline; this failure is dropped, and only this one.
+function _ignoreTypeFetchFailure(event: PromiseRejectionEvent) {
+  const query = (event.reason as { query?: unknown } | null)?.query;
+  if (typeof query === "string" && query.includes("from pg_catalog.pg_type a")) event.preventDefault();
+}
+
 function _code(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : undefined;
@@ -251,6 +277,13 @@ function _isConnectionFailure(err: unknown): boolean {
   const code = _code(err);
   // A PostgresError carries a severity; socket and postgres.js connection errors do not.
   return code !== undefined && CONNECTION_ERRORS.has(code) && !(err as { severity?: unknown }).severity;
+}
+
+// The connection is gone: a socket failure, or a FATAL error (e.g. 57P01 on a Postgres shutdown, or
+// PgBouncer's 08P01 when it lost its server), after which the other side hangs up.
+function _endsConnection(err: unknown): boolean {
+  const severity = (err as { severity?: unknown } | null)?.severity;
+  return _isConnectionFailure(err) || severity === "FATAL" || severity === "PANIC";
 }
 
 // 25P02: "current transaction is aborted", the echo of an earlier failure in the same pipeline.
