@@ -82,7 +82,7 @@ try {
   // ---------------------------------------------------------------------------------------------
   // The floor: each primitive on its own, one call at a time.
   // ---------------------------------------------------------------------------------------------
-  const supabase = createClient(stack.apiUrl, stack.anonKey, {
+  const supabase = createClient(stack.apiUrl, stack.publishableKey, {
     auth: { persistSession: false, autoRefreshToken: false },
   });
   const tenancy = createTenancyResolver({ databaseUrl: stack.dbUrl, timeoutMs: 5_000 });

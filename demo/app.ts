@@ -7,7 +7,7 @@
  * {@linkcode createBackendSession}, show the token's claims and expiry, pick a tenant, call the example
  * Python backend's `GET /me` through `backend.fetch` and show its answer, sign out.
  *
- * Bundled for the browser by `dev/demo_server.ts`; the API URL and the anon key come from the page's
+ * Bundled for the browser by `dev/demo_server.ts`; the API URL and the publishable key come from the page's
  * `<script type="application/json" id="demo-config">`. Everything the page shows follows two
  * subscriptions: `supabase.auth.onAuthStateChange` (who is signed in) and `backend.onTokenChange` (the
  * current backend token); the buttons only start actions and report their errors.
@@ -19,13 +19,13 @@ import { BackendSessionError, type BackendToken, createBackendSession } from "..
 
 interface DemoConfig {
   apiUrl: string;
-  anonKey: string;
+  publishableKey: string;
   /** The example backend (`deno task dev` starts it), when there is one. */
   backendUrl?: string;
 }
 
 const config = JSON.parse(byId("demo-config").textContent ?? "{}") as DemoConfig;
-const supabase = createClient(config.apiUrl, config.anonKey);
+const supabase = createClient(config.apiUrl, config.publishableKey);
 const backend = createBackendSession(supabase);
 
 const signInForm = byId<HTMLFormElement>("sign-in-form");

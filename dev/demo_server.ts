@@ -5,7 +5,7 @@
  *
  * The app (supabase-js and `client/mod.ts`) is bundled once per process with
  * `deno bundle --platform browser` from the packages already in `node_modules`; nothing is fetched from a
- * CDN. The page learns the API URL and the anon key from a JSON block written into the HTML; no service
+ * CDN. The page learns the API URL and the publishable key from a JSON block written into the HTML; no service
  * key or secret ever reaches it.
  *
  * @module
@@ -21,8 +21,8 @@ const CONFIG_PLACEHOLDER = "<!-- demo-config -->";
 export interface DemoServerOptions {
   /** The gateway's URL (`API_URL`), which the page's supabase-js client talks to. */
   apiUrl: string;
-  /** The project's anon (publishable) key. Never pass the service role key. */
-  anonKey: string;
+  /** The project's publishable key (`PUBLISHABLE_KEY`). Never pass a secret or service role key. */
+  publishableKey: string;
   /** The example backend the page calls with the backend token (`GET /me`); no backend button without. */
   backendUrl?: string;
   /** The port on `hostname`; 0 (the default) picks a free one. */
@@ -46,7 +46,7 @@ export interface DemoServer {
 /** The page's settings, as `demo/app.ts` reads them from `<script id="demo-config">`. */
 export interface DemoConfig {
   apiUrl: string;
-  anonKey: string;
+  publishableKey: string;
   backendUrl?: string;
 }
 
@@ -99,19 +99,19 @@ async function runBundle(): Promise<string> {
  * the script element).
  *
  * @param html The page's template, with the `<!-- demo-config -->` placeholder.
- * @param config The API URL and the anon key.
+ * @param config The API URL and the publishable key.
  * @returns The page.
  * @throws {Error} When the template has no placeholder.
  * @example
  * ```ts ignore
- * renderIndex(template, { apiUrl: "http://127.0.0.1:54321", anonKey });
+ * renderIndex(template, { apiUrl: "http://127.0.0.1:54321", publishableKey });
  * ```
  */
 export function renderIndex(html: string, config: DemoConfig): string {
   if (!html.includes(CONFIG_PLACEHOLDER)) throw new Error(`demo/index.html lacks ${CONFIG_PLACEHOLDER}`);
   const json = JSON.stringify({
     apiUrl: config.apiUrl,
-    anonKey: config.anonKey,
+    publishableKey: config.publishableKey,
     backendUrl: config.backendUrl,
   })
     .replaceAll("<", "\\u003c");
@@ -124,12 +124,12 @@ export function renderIndex(html: string, config: DemoConfig): string {
 /**
  * Bundles the app (once per process) and serves the demo page.
  *
- * @param options The API URL and anon key the page uses, and where to listen.
+ * @param options The API URL and publishable key the page uses, and where to listen.
  * @returns The running server.
  * @throws {Error} When bundling fails or the port is taken.
  * @example
  * ```ts ignore
- * const demo = await startDemoServer({ apiUrl: stack.apiUrl, anonKey: stack.anonKey, port: 5173 });
+ * const demo = await startDemoServer({ apiUrl: stack.apiUrl, publishableKey: stack.publishableKey, port: 5173 });
  * console.log(`Demo page: ${demo.url}`);
  * await demo.stop();
  * ```

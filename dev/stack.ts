@@ -5,6 +5,10 @@
  * Deno process (standing in for the Edge runtime, with the environment Supabase injects); and one gateway
  * port in front of them, as `supabase start` + `supabase functions serve` lay them out.
  *
+ * Auth's session limits (`[auth.sessions]`, and single session per user) reach the function as the
+ * settings it reads them by (`AUTH_SESSIONS_*`), as a hosted project's operator sets the function's secrets
+ * to match the dashboard, so the exchange refuses the sessions the emulator ends.
+ *
  * `deno task dev` runs it on Supabase's local ports; tests start it on free ports with one call. With
  * `demoPort`, it also serves the demo page (`demo/`, see `dev/demo_server.ts`) on its own origin.
  *
@@ -20,8 +24,9 @@ import {
 } from "./postgres.ts";
 import { hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
 import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
-import { createGateway } from "./gateway.ts";
-import { type AuthConfig, loadAuthConfig } from "./auth_config.ts";
+import { createGateway, type ProjectKeys } from "./gateway.ts";
+import { generateApiKey } from "./api_keys.ts";
+import { type AuthConfig, loadAuthConfig, sessionSecrets } from "./auth_config.ts";
 import { startMailbox } from "./mailbox/mod.ts";
 import { startDemoServer } from "./demo_server.ts";
 import { startWatchdog, type Watchdog } from "./watchdog.ts";
@@ -92,7 +97,13 @@ export interface LocalStack {
   poolerUrl?: string;
   /** The transaction pooler, when it runs. */
   pooler?: Pooler;
+  /** `PUBLISHABLE_KEY` (`sb_publishable_…`), the key a frontend uses. */
+  publishableKey: string;
+  /** `SECRET_KEY` (`sb_secret_…`), for servers only. */
+  secretKey: string;
+  /** `ANON_KEY`, the legacy anon JWT (deprecated in `supabase status`, still accepted). */
   anonKey: string;
+  /** `SERVICE_ROLE_KEY`, the legacy service_role JWT (deprecated, still accepted). */
   serviceRoleKey: string;
   jwtSecret: string;
   backendJwtSecret: string;
@@ -110,7 +121,10 @@ export interface LocalStack {
   demoUrl?: string;
   /** The example backend's URL (e.g. `http://127.0.0.1:8000`) when it runs. */
   backendUrl?: string;
-  /** The variables, in `supabase status -o env` names, plus `BACKEND_JWT_SECRET`. */
+  /**
+   * The variables, in `supabase status -o env` names (`PUBLISHABLE_KEY`, `SECRET_KEY`, `MAILPIT_URL`, and the
+   * deprecated `ANON_KEY`, `SERVICE_ROLE_KEY`, `JWT_SECRET`, `INBUCKET_URL`), plus `BACKEND_JWT_SECRET`.
+   */
   env(): Record<string, string>;
   /** Stops everything, in reverse order. */
   stop(): Promise<void>;
@@ -119,6 +133,8 @@ export interface LocalStack {
 interface Secrets {
   jwtSecret: string;
   backendJwtSecret: string;
+  publishableKey: string;
+  secretKey: string;
   signingKey?: JsonWebKey;
 }
 
@@ -131,7 +147,7 @@ interface Secrets {
  * @example
  * ```ts ignore
  * const stack = await startStack();
- * const supabase = createClient(stack.apiUrl, stack.anonKey);
+ * const supabase = createClient(stack.apiUrl, stack.publishableKey);
  * await stack.stop();
  * ```
  */
@@ -210,6 +226,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       maxFrequencySeconds: config.maxFrequencySeconds,
       otpLength: config.otpLength,
       otpExpirySeconds: config.otpExpirySeconds,
+      refreshTokenReuseIntervalSeconds: config.refreshTokenReuseIntervalSeconds,
+      refreshTokenRotation: config.enableRefreshTokenRotation,
+      sessionLimits: config.sessions,
     });
     stopping.push(() => auth.stop());
     log(
@@ -217,18 +236,28 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         options.autoConfirm === undefined ? "[auth.email] enable_confirmations" : "AUTO_CONFIRM"
       })`,
     );
+    const limits = sessionSecrets(config.sessions);
+    log(
+      `Auth and the function: sessions timebox ${limits.AUTH_SESSIONS_TIMEBOX || "off"}, inactivity timeout ${
+        limits.AUTH_SESSIONS_INACTIVITY_TIMEOUT || "off"
+      } ([auth.sessions]), single per user ${limits.AUTH_SESSIONS_SINGLE_PER_USER} (AUTH_SESSIONS_SINGLE_PER_USER)`,
+    );
     if (options.stateDir) {
       await saveSecrets(options.stateDir, { ...saved.secrets, signingKey: auth.signingKey });
     }
 
+    const keys: ProjectKeys = {
+      publishable: secrets.publishableKey,
+      secret: secrets.secretKey,
+      anon: auth.anonKey,
+      serviceRole: auth.serviceRoleKey,
+    };
     const functionPort = freePort();
     const functionEnv = {
-      SUPABASE_URL: apiUrl,
-      SUPABASE_ANON_KEY: auth.anonKey,
-      SUPABASE_SERVICE_ROLE_KEY: auth.serviceRoleKey,
-      SUPABASE_DB_URL: dbUrl,
+      ...supabaseFunctionEnv(apiUrl, dbUrl, keys, auth.jwks),
       BACKEND_JWT_SECRET: secrets.backendJwtSecret,
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
+      ...limits,
       ...(await backendJwtSettings(options.stateDir, options.backendJwtAlgorithm)),
       // As a project behind Supavisor set up per the README; the mode is named, the port is not 6543.
       ...(options.dbPooler ? { TENANCY_DB_URL: poolerUrl!, TENANCY_DB_POOL_MODE: options.dbPooler } : {}),
@@ -260,7 +289,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       createGateway({
         auth: auth.handler,
         functions: { "exchange-token": `http://127.0.0.1:${functionPort}` },
-        apiKeys: [auth.anonKey, auth.serviceRoleKey],
+        keys,
       }),
     );
     stopping.push(() => gateway.shutdown());
@@ -275,7 +304,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     if (demoPort !== undefined) {
       const demo = await startDemoServer({
         apiUrl,
-        anonKey: auth.anonKey,
+        publishableKey: keys.publishable,
         port: demoPort,
         backendUrl: backend?.url,
       });
@@ -289,8 +318,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       dbUrl,
       poolerUrl,
       pooler,
-      anonKey: auth.anonKey,
-      serviceRoleKey: auth.serviceRoleKey,
+      publishableKey: keys.publishable,
+      secretKey: keys.secret,
+      anonKey: keys.anon,
+      serviceRoleKey: keys.serviceRole,
       jwtSecret: secrets.jwtSecret,
       backendJwtSecret: secrets.backendJwtSecret,
       functionUrl: `http://127.0.0.1:${functionPort}/exchange-token`,
@@ -306,9 +337,11 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         FUNCTIONS_URL: `${apiUrl}/functions/v1`,
         DB_URL: dbUrl,
         ...(poolerUrl ? { POOLER_URL: poolerUrl } : {}),
-        ANON_KEY: auth.anonKey,
-        SERVICE_ROLE_KEY: auth.serviceRoleKey,
+        PUBLISHABLE_KEY: keys.publishable,
+        SECRET_KEY: keys.secret,
         JWT_SECRET: secrets.jwtSecret,
+        ANON_KEY: keys.anon,
+        SERVICE_ROLE_KEY: keys.serviceRole,
         MAILPIT_URL: mailbox.url,
         // `supabase status -o env` still prints Inbucket's name for the mail catcher (deprecated).
         INBUCKET_URL: mailbox.url,
@@ -322,6 +355,35 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     await stop();
     throw err;
   }
+}
+
+/**
+ * The `SUPABASE_*` environment `supabase functions serve` gives a function (supabase/cli
+ * `internal/functions/serve/serve.go` and `templates/main.ts`), with the gateway's URL as `SUPABASE_URL`
+ * where the CLI gives its Docker-internal `http://kong:8000`.
+ *
+ * @param apiUrl The gateway's URL.
+ * @param dbUrl The database, as `postgres`.
+ * @param keys The project's keys.
+ * @param jwks Auth's public JWKS (`{ keys: [] }` in hs256 mode).
+ * @returns `SUPABASE_URL`, `SUPABASE_ANON_KEY`, `SUPABASE_SERVICE_ROLE_KEY`, `SUPABASE_DB_URL`,
+ *   `SUPABASE_JWKS`, and `SUPABASE_PUBLISHABLE_KEYS` and `SUPABASE_SECRET_KEYS` as `{"default":"sb_…"}`.
+ */
+function supabaseFunctionEnv(
+  apiUrl: string,
+  dbUrl: string,
+  keys: ProjectKeys,
+  jwks: { keys: unknown[] },
+): Record<string, string> {
+  return {
+    SUPABASE_URL: apiUrl,
+    SUPABASE_ANON_KEY: keys.anon,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
+    SUPABASE_DB_URL: dbUrl,
+    SUPABASE_JWKS: JSON.stringify(jwks),
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishable }),
+    SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secret }),
+  };
 }
 
 /**
@@ -415,16 +477,25 @@ function randomSecret(): string {
 
 /** The secrets saved in `stateDir` (or new ones), and where they came from, for the start's log. */
 async function loadSecrets(stateDir?: string): Promise<{ secrets: Secrets; source: string }> {
+  const fresh = (): Secrets => ({
+    jwtSecret: randomSecret(),
+    backendJwtSecret: randomSecret(),
+    publishableKey: generateApiKey("publishable"),
+    secretKey: generateApiKey("secret"),
+  });
   if (stateDir) {
     try {
-      const secrets = JSON.parse(await Deno.readTextFile(`${stateDir}/secrets.json`));
-      return { secrets, source: `saved in ${stateDir}/secrets.json` };
+      const saved: Partial<Secrets> = JSON.parse(await Deno.readTextFile(`${stateDir}/secrets.json`));
+      // A state directory from before the opaque keys gets them now, and keeps the rest.
+      return { secrets: { ...fresh(), ...saved }, source: `saved in ${stateDir}/secrets.json` };
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
   }
-  const secrets = { jwtSecret: randomSecret(), backendJwtSecret: randomSecret() };
-  return { secrets, source: stateDir ? `generated, saved in ${stateDir}/secrets.json` : "generated" };
+  return {
+    secrets: fresh(),
+    source: stateDir ? `generated, saved in ${stateDir}/secrets.json` : "generated",
+  };
 }
 
 async function saveSecrets(stateDir: string, secrets: Secrets) {

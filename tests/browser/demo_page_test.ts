@@ -53,7 +53,7 @@ Deno.test("the demo page exchanges in Chromium; an origin outside ALLOWED_ORIGIN
     allowedOrigins: demoOrigin,
     log: (line) => functionLog.push(line),
   });
-  const elsewhere = await startDemoServer({ apiUrl: stack.apiUrl, anonKey: stack.anonKey });
+  const elsewhere = await startDemoServer({ apiUrl: stack.apiUrl, publishableKey: stack.publishableKey });
   const profile = await Deno.makeTempDir({ prefix: "demo-chromium-" });
   let context: BrowserContext | undefined;
   try {

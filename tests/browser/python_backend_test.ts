@@ -51,7 +51,7 @@ for (const algorithm of ["HS256", "ES256"] as const) {
       assert.ok(stack.backendUrl, `the example backend runs; log: ${lines.join("\n")}`);
       const signUp = await fetch(`${stack.apiUrl}/auth/v1/signup`, {
         method: "POST",
-        headers: { apikey: stack.anonKey, "content-type": "application/json" },
+        headers: { apikey: stack.publishableKey, "content-type": "application/json" },
         body: JSON.stringify({ email: "lin@example.com", password: PASSWORD }),
       });
       assert.equal(signUp.status, 200);

@@ -30,7 +30,7 @@ async function claimsOf(stack: LocalStack, token: string): Promise<Record<string
 function clientFor(stack: LocalStack) {
   const exchanges: { authorization: string | null }[] = [];
   let gate: Promise<void> | null = null;
-  const supabase = createClient(stack.apiUrl, stack.anonKey, {
+  const supabase = createClient(stack.apiUrl, stack.publishableKey, {
     auth: { persistSession: false, autoRefreshToken: false },
     global: {
       fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -116,7 +116,7 @@ Deno.test("createBackendSession() with supabase-js against the local stack", asy
   try {
     const ids: Record<string, string> = {};
     for (const email of [ADA, BOB]) {
-      const { data, error } = await createClient(stack.apiUrl, stack.anonKey, {
+      const { data, error } = await createClient(stack.apiUrl, stack.publishableKey, {
         auth: { persistSession: false, autoRefreshToken: false },
       }).auth.signUp({ email, password: PASSWORD });
       assert.equal(error, null);

@@ -16,7 +16,7 @@ Deno.test("BACKEND_JWT_ALGORITHM=ES256: the stack keeps its key set, and the bac
         kids.push(jwks.keys[0].kid);
         const res = await fetch(`${stack.apiUrl}/auth/v1/signup`, {
           method: "POST",
-          headers: { apikey: stack.anonKey, "content-type": "application/json" },
+          headers: { apikey: stack.publishableKey, "content-type": "application/json" },
           body: JSON.stringify({ email: `k${start}@example.com`, password: "correct horse battery staple" }),
         });
         const exchange = await fetch(`${stack.apiUrl}/functions/v1/exchange-token`, {

@@ -178,13 +178,13 @@ async function startDev(checkout: string, env: Record<string, string> = {}) {
   };
 }
 
-/** Signs up a new user through the printed API_URL and ANON_KEY and returns their backend token. */
+/** Signs up a new user through the printed API_URL and PUBLISHABLE_KEY and returns their backend token. */
 async function exchangeAsNewUser(output: string[]): Promise<string> {
   const value = (name: string) => output.find((l) => l.startsWith(`${name}=`))!.slice(name.length + 2, -1);
-  const [apiUrl, anonKey] = [value("API_URL"), value("ANON_KEY")];
+  const [apiUrl, publishableKey] = [value("API_URL"), value("PUBLISHABLE_KEY")];
   const signup = await fetch(`${apiUrl}/auth/v1/signup`, {
     method: "POST",
-    headers: { apikey: anonKey, "content-type": "application/json" },
+    headers: { apikey: publishableKey, "content-type": "application/json" },
     body: JSON.stringify({
       email: `${crypto.randomUUID()}@example.com`,
       password: "correct horse battery staple",

@@ -6,16 +6,42 @@ import { startStack } from "../../dev/stack.ts";
 Deno.test("the local stack serves its Auth and its function behind one gateway", async (t) => {
   const stack = await startStack({ allowedOrigins: "http://app.test" });
   try {
-    await t.step("the gateway guards Auth with the stack's own keys", async () => {
-      for (const apikey of [stack.anonKey, stack.serviceRoleKey]) {
-        const res = await fetch(`${stack.apiUrl}/auth/v1/user`, { headers: { apikey } });
-        // Auth's own answer (no bearer token): the key passed the gateway.
-        assert.equal(res.status, 401);
-        assert.equal((await res.json()).error_code, "no_authorization");
+    await t.step("the gateway guards Auth with the stack's own keys, opaque and legacy", async () => {
+      for (const apikey of [stack.publishableKey, stack.secretKey, stack.anonKey, stack.serviceRoleKey]) {
+        const res = await fetch(`${stack.apiUrl}/auth/v1/health`, {
+          headers: { apikey },
+        });
+        // Auth's own answer: the key passed the gateway.
+        assert.equal(res.status, 200);
+        assert.equal((await res.json()).name, "GoTrue");
       }
       const foreign = await fetch(`${stack.apiUrl}/auth/v1/user`, { headers: { apikey: "nope" } });
       assert.equal(foreign.status, 401);
       assert.equal((await foreign.json()).error_code, undefined);
+    });
+
+    await t.step("it prints the keys as supabase status -o env names them", () => {
+      const env = stack.env();
+      assert.match(env.PUBLISHABLE_KEY, /^sb_publishable_[A-Za-z0-9_-]{22}_[A-Za-z0-9_-]{8}$/);
+      assert.match(env.SECRET_KEY, /^sb_secret_[A-Za-z0-9_-]{22}_[A-Za-z0-9_-]{8}$/);
+      assert.deepEqual(
+        [env.PUBLISHABLE_KEY, env.SECRET_KEY, env.ANON_KEY, env.SERVICE_ROLE_KEY],
+        [stack.publishableKey, stack.secretKey, stack.anonKey, stack.serviceRoleKey],
+      );
+      assert.equal(env.JWT_SECRET, stack.jwtSecret);
+    });
+
+    await t.step("the function gets the environment supabase functions serve injects", () => {
+      const env = stack.functionEnv;
+      assert.equal(env.SUPABASE_URL, stack.apiUrl);
+      assert.equal(env.SUPABASE_ANON_KEY, stack.anonKey);
+      assert.equal(env.SUPABASE_SERVICE_ROLE_KEY, stack.serviceRoleKey);
+      assert.deepEqual(JSON.parse(env.SUPABASE_PUBLISHABLE_KEYS), { default: stack.publishableKey });
+      assert.deepEqual(JSON.parse(env.SUPABASE_SECRET_KEYS), { default: stack.secretKey });
+      const jwks = JSON.parse(env.SUPABASE_JWKS);
+      assert.deepEqual(jwks, stack.auth.jwks);
+      assert.equal(jwks.keys.length, 1);
+      assert.equal("d" in jwks.keys[0], false, "public keys only");
     });
 
     await t.step("the JWKS is public", async () => {
@@ -36,7 +62,17 @@ Deno.test("the local stack serves its Auth and its function behind one gateway",
       assert.equal(preflight.headers.get("access-control-allow-origin"), "http://app.test");
       const unauthenticated = await fetch(`${stack.apiUrl}/functions/v1/exchange-token`, { method: "POST" });
       assert.equal(unauthenticated.status, 401);
+      assert.equal(unauthenticated.headers.get("www-authenticate"), 'Bearer realm="exchange-token"');
       assert.equal((await unauthenticated.json()).error, "invalid_token");
+      // With only the publishable key (supabase-js without a session), the gateway hands the function the
+      // anon JWT, as supabase start's Kong does: not a user's token.
+      const anonymous = await fetch(`${stack.apiUrl}/functions/v1/exchange-token`, {
+        method: "POST",
+        headers: { apikey: stack.publishableKey },
+      });
+      assert.equal(anonymous.status, 401);
+      assert.match(anonymous.headers.get("www-authenticate")!, /error="invalid_token"/);
+      await anonymous.body?.cancel();
     });
 
     await t.step(
@@ -63,7 +99,7 @@ Deno.test("the local stack serves its Auth and its function behind one gateway",
   }
 });
 
-Deno.test("a second start with the same state directory keeps users, sessions and keys", async () => {
+Deno.test("a second start with the same state directory keeps users, sessions and keys; older ones get sb_ keys", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "exchange-token-state-" });
   await Deno.chmod(stateDir, 0o755);
   try {
@@ -74,7 +110,7 @@ Deno.test("a second start with the same state directory keeps users, sessions an
       env = first.env();
       const res = await fetch(`${first.apiUrl}/auth/v1/signup`, {
         method: "POST",
-        headers: { apikey: first.anonKey, "content-type": "application/json" },
+        headers: { apikey: first.publishableKey, "content-type": "application/json" },
         body: JSON.stringify({ email: "keep@example.com", password: "correct horse battery staple" }),
       });
       accessToken = (await res.json()).access_token;
@@ -85,7 +121,7 @@ Deno.test("a second start with the same state directory keeps users, sessions an
     const second = await startStack({ stateDir });
     try {
       const again = second.env();
-      for (const name of ["ANON_KEY", "JWT_SECRET", "BACKEND_JWT_SECRET"]) {
+      for (const name of ["PUBLISHABLE_KEY", "SECRET_KEY", "ANON_KEY", "JWT_SECRET", "BACKEND_JWT_SECRET"]) {
         assert.equal(again[name], env[name], name);
       }
       // The token of the first run still verifies (same signing key) and its session still exists.
@@ -97,6 +133,23 @@ Deno.test("a second start with the same state directory keeps users, sessions an
       assert.equal((await res.json()).tenant_id, "demo");
     } finally {
       await second.stop();
+    }
+
+    // A state directory from before the opaque keys: it gets new ones and keeps everything else.
+    const file = `${stateDir}/secrets.json`;
+    const { publishableKey: _p, secretKey: _s, ...older } = JSON.parse(await Deno.readTextFile(file));
+    await Deno.writeTextFile(file, JSON.stringify(older));
+    const third = await startStack({ stateDir });
+    try {
+      const now = third.env();
+      assert.match(now.PUBLISHABLE_KEY, /^sb_publishable_/);
+      assert.notEqual(now.PUBLISHABLE_KEY, env.PUBLISHABLE_KEY);
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(file)).secretKey, now.SECRET_KEY, "and saves them");
+      for (const name of ["ANON_KEY", "JWT_SECRET", "BACKEND_JWT_SECRET"]) {
+        assert.equal(now[name], env[name], name);
+      }
+    } finally {
+      await third.stop();
     }
   } finally {
     await Deno.remove(stateDir, { recursive: true });

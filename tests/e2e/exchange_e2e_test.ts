@@ -3,6 +3,10 @@
  * stack's gateway (Auth emulator), calls `functions.invoke('exchange-token')` (the function in its own
  * process), and the backend token goes to the real PyJWT. With `DB_POOLER=transaction` the function
  * reaches Postgres through the TLS transaction pooler (tests/_pooler.ts).
+ *
+ * Every test runs twice: with the publishable key (the default: the frontend and the function's own
+ * supabase-js client both use `sb_publishable_…`), and with the legacy keys only (the frontend uses the
+ * anon JWT, and the function is given no publishable key, as a project on legacy keys).
  */
 import assert from "node:assert/strict";
 import { createClient, FunctionsHttpError, type SupabaseClient } from "@supabase/supabase-js";
@@ -10,20 +14,28 @@ import postgres from "postgres";
 import { type LocalStack, type StackOptions, startStack } from "../../dev/stack.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
 import { DB_POOLER } from "../_pooler.ts";
+import { KEY_KINDS, type KeyKind, keysFor, stackOptionsFor } from "./_keys.ts";
 
 const PASSWORD = "correct horse battery staple";
 
-function client(stack: LocalStack): SupabaseClient {
-  return createClient(stack.apiUrl, stack.anonKey, {
-    auth: { persistSession: false, autoRefreshToken: false },
-  });
-}
+// Each key kind with each way Auth signs access tokens.
+const CASES = KEY_KINDS.flatMap((kind) => (["es256", "hs256"] as const).map((mode) => [mode, kind] as const));
 
-async function withStack(options: StackOptions, fn: (stack: LocalStack) => Promise<void>) {
-  // With DB_POOLER=transaction, the function reaches Postgres through the TLS transaction pooler.
-  const stack = await startStack({ dbPooler: DB_POOLER, ...options });
+/** Makes a fresh supabase-js client of the frontend, with no session. */
+type ClientFactory = () => SupabaseClient;
+
+/** Runs `fn` against a stack whose frontend and function use `kind`'s keys. */
+async function withStack(
+  kind: KeyKind,
+  options: StackOptions,
+  fn: (stack: LocalStack, client: ClientFactory) => Promise<void>,
+) {
+  const stack = await startStack(stackOptionsFor(kind, { dbPooler: DB_POOLER, ...options }));
+  const key = keysFor(stack, kind).client;
+  const client = () =>
+    createClient(stack.apiUrl, key, { auth: { persistSession: false, autoRefreshToken: false } });
   try {
-    await fn(stack);
+    await fn(stack, client);
   } finally {
     await stack.stop();
   }
@@ -44,10 +56,10 @@ async function exchangeAndDecode(stack: LocalStack, supabase: SupabaseClient) {
   return { data, claims: decoded.claims };
 }
 
-for (const mode of ["es256", "hs256"] as const) {
-  Deno.test(`supabase-js signs up, exchanges, and PyJWT accepts the backend token (${mode})`, async (t) => {
-    await withStack({ mode }, async (stack) => {
-      const supabase = client(stack);
+for (const [mode, kind] of CASES) {
+  Deno.test(`supabase-js signs up, exchanges, and PyJWT accepts the backend token (${mode}, ${kind} keys)`, async (t) => {
+    await withStack(kind, { mode }, async (stack, client) => {
+      const supabase = client();
       const { data: signUp, error } = await supabase.auth.signUp({
         email: "ada@example.com",
         password: PASSWORD,
@@ -118,7 +130,7 @@ for (const mode of ["es256", "hs256"] as const) {
       await t.step("after sign-out the old access token is refused with 401", async () => {
         const old = (await supabase.auth.getSession()).data.session!.access_token;
         assert.equal((await supabase.auth.signOut()).error, null);
-        const { error } = await client(stack).functions.invoke("exchange-token", {
+        const { error } = await client().functions.invoke("exchange-token", {
           headers: { Authorization: `Bearer ${old}` },
         });
         const { status, body } = await errorOf(error);
@@ -128,7 +140,7 @@ for (const mode of ["es256", "hs256"] as const) {
       });
 
       await t.step("someone outside the claimed domain gets a personal tenant as owner", async () => {
-        const other = client(stack);
+        const other = client();
         const { data: signUp } = await other.auth.signUp({
           email: "grace@elsewhere.test",
           password: PASSWORD,
@@ -143,8 +155,15 @@ for (const mode of ["es256", "hs256"] as const) {
   });
 }
 
-Deno.test("a user with an unconfirmed email never joins a tenant by invitation or domain", async () => {
-  await withStack({ autoConfirm: false }, async (stack) => {
+for (const kind of KEY_KINDS) {
+  Deno.test(
+    `a user with an unconfirmed email never joins a tenant by invitation or domain (${kind} keys)`,
+    () => unconfirmedEmail(kind),
+  );
+}
+
+async function unconfirmedEmail(kind: KeyKind) {
+  await withStack(kind, { autoConfirm: false }, async (stack, client) => {
     const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
     try {
       const [invited] =
@@ -153,7 +172,7 @@ Deno.test("a user with an unconfirmed email never joins a tenant by invitation o
       await sql`insert into tenancy.invitations (tenant_id, email) values
                 (${invited.id}, 'eve@example.com'), (${invited.id}, 'fred@example.com')`;
 
-      const supabase = client(stack);
+      const supabase = client();
       const { data: signUp } = await supabase.auth.signUp({ email: "eve@example.com", password: PASSWORD });
       assert.equal(signUp.session, null, "no session before the email is confirmed");
       const { error: signInError } = await supabase.auth.signInWithPassword({
@@ -179,7 +198,7 @@ Deno.test("a user with an unconfirmed email never joins a tenant by invitation o
         session_id: session.id,
         is_anonymous: false,
       });
-      const { data, error } = await client(stack).functions.invoke("exchange-token", {
+      const { data, error } = await client().functions.invoke("exchange-token", {
         headers: { Authorization: `Bearer ${token}` },
       });
       assert.equal(error, null);
@@ -194,7 +213,7 @@ Deno.test("a user with an unconfirmed email never joins a tenant by invitation o
       // Once confirmed, an invited address joins by its invitation.
       await supabase.auth.signUp({ email: "fred@example.com", password: PASSWORD });
       await sql`update auth.users set email_confirmed_at = now() where email = 'fred@example.com'`;
-      const fred = client(stack);
+      const fred = client();
       const { error: fredError } = await fred.auth.signInWithPassword({
         email: "fred@example.com",
         password: PASSWORD,
@@ -206,4 +225,4 @@ Deno.test("a user with an unconfirmed email never joins a tenant by invitation o
       await sql.end();
     }
   });
-});
+}

@@ -2,7 +2,9 @@
  * End to end with email confirmations on, as a project with `[auth.email] enable_confirmations = true`
  * runs under `supabase start`: supabase-js through the local stack's gateway, the mails read from the
  * stack's mailbox through its Mailpit API (`MAILPIT_URL`), their links followed as a browser would, then
- * the exchange, and the backend token read by the real PyJWT.
+ * the exchange, and the backend token read by the real PyJWT. It runs with the publishable and secret
+ * keys, then with the legacy anon and service_role keys; the admin API is reached with the secret key
+ * through the gateway's `Authorization` rewrite.
  */
 import assert from "node:assert/strict";
 import { createClient, FunctionsHttpError, type SupabaseClient } from "@supabase/supabase-js";
@@ -11,19 +13,20 @@ import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { followLink, mailsTo } from "../_mail.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
 import { DB_POOLER } from "../_pooler.ts";
+import { KEY_KINDS, type KeyKind, keysFor, stackOptionsFor } from "./_keys.ts";
 
 const PASSWORD = "correct horse battery staple";
 
-function client(stack: LocalStack, key = stack.anonKey): SupabaseClient {
+function client(stack: LocalStack, key: string): SupabaseClient {
   return createClient(stack.apiUrl, key, { auth: { persistSession: false, autoRefreshToken: false } });
 }
 
 /** Follows a mailed link and signs a client in with the session the redirect carries. */
-async function signInByLink(stack: LocalStack, link: string): Promise<SupabaseClient> {
+async function signInByLink(stack: LocalStack, key: string, link: string): Promise<SupabaseClient> {
   const { status, fragment } = await followLink(link);
   assert.equal(status, 303);
   assert.ok(fragment.access_token, `no session in the redirect: ${JSON.stringify(fragment)}`);
-  const supabase = client(stack);
+  const supabase = client(stack, key);
   const { error } = await supabase.auth.setSession({
     access_token: fragment.access_token,
     refresh_token: fragment.refresh_token,
@@ -40,12 +43,22 @@ async function backendClaims(stack: LocalStack, supabase: SupabaseClient) {
   return decoded.claims;
 }
 
-Deno.test("with confirmations on, mails carry sign-up, invite, email change and upgrade to the exchange", async (t) => {
-  const stack = await startStack({
-    autoConfirm: false,
-    authConfig: { enableAnonymousSignIns: true },
-    dbPooler: DB_POOLER,
-  });
+for (const kind of KEY_KINDS) {
+  Deno.test(
+    `with confirmations on, mails carry sign-up, invite, email change and upgrade to the exchange (${kind} keys)`,
+    (t) => mailFlows(t, kind),
+  );
+}
+
+async function mailFlows(t: Deno.TestContext, kind: KeyKind) {
+  const stack = await startStack(
+    stackOptionsFor(kind, {
+      autoConfirm: false,
+      authConfig: { enableAnonymousSignIns: true },
+      dbPooler: DB_POOLER,
+    }),
+  );
+  const keys = keysFor(stack, kind);
   const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
   const mailpit = stack.env().MAILPIT_URL;
   try {
@@ -55,7 +68,7 @@ Deno.test("with confirmations on, mails carry sign-up, invite, email change and 
     });
 
     await t.step("sign up, open the mail, follow its link, sign in, exchange", async () => {
-      const supabase = client(stack);
+      const supabase = client(stack, keys.client);
       const signUp = await supabase.auth.signUp({ email: "ada@example.com", password: PASSWORD });
       assert.equal(signUp.error, null);
       assert.equal(signUp.data.session, null);
@@ -84,14 +97,14 @@ Deno.test("with confirmations on, mails carry sign-up, invite, email change and 
     });
 
     await t.step("an invitation by the admin API is accepted from its mail", async () => {
-      const admin = client(stack, stack.serviceRoleKey).auth.admin;
+      const admin = client(stack, keys.admin).auth.admin;
       const { error } = await admin.inviteUserByEmail("bob@example.com");
       assert.equal(error, null);
       const [mail] = await mailsTo(mailpit, "bob@example.com");
       assert.equal(mail.subject, "You've been invited");
-      const invitee = await signInByLink(stack, mail.link);
+      const invitee = await signInByLink(stack, keys.client, mail.link);
       assert.equal((await invitee.auth.updateUser({ password: PASSWORD })).error, null);
-      const again = client(stack);
+      const again = client(stack, keys.client);
       assert.equal(
         (await again.auth.signInWithPassword({ email: "bob@example.com", password: PASSWORD })).error,
         null,
@@ -100,7 +113,7 @@ Deno.test("with confirmations on, mails carry sign-up, invite, email change and 
     });
 
     await t.step("an email change is confirmed from both addresses, then the backend sees it", async () => {
-      const supabase = client(stack);
+      const supabase = client(stack, keys.client);
       await supabase.auth.signUp({ email: "cy@example.com", password: PASSWORD });
       await followLink((await mailsTo(mailpit, "cy@example.com"))[0].link);
       await supabase.auth.signInWithPassword({ email: "cy@example.com", password: PASSWORD });
@@ -113,7 +126,7 @@ Deno.test("with confirmations on, mails carry sign-up, invite, email change and 
       assert.ok((await followLink(toCurrent.link)).fragment.message);
       const [halfway] = await sql`select email from auth.users where email like 'cy@%'`;
       assert.equal(halfway.email, "cy@example.com", "one confirmation is not enough");
-      await signInByLink(stack, toNew.link);
+      await signInByLink(stack, keys.client, toNew.link);
       const [changed] = await sql`select email from auth.users where email like 'cy@%'`;
       assert.equal(changed.email, "cy@example.org");
       // The exchange reads the address from auth.users, so the session from before the change sees it too.
@@ -121,7 +134,7 @@ Deno.test("with confirmations on, mails carry sign-up, invite, email change and 
     });
 
     await t.step("an anonymous user exchanges nothing, then adds an address by mail and joins", async () => {
-      const supabase = client(stack);
+      const supabase = client(stack, keys.client);
       const { data, error } = await supabase.auth.signInAnonymously();
       assert.equal(error, null);
       assert.equal(data.user?.is_anonymous, true);
@@ -133,7 +146,7 @@ Deno.test("with confirmations on, mails carry sign-up, invite, email change and 
 
       assert.equal((await supabase.auth.updateUser({ email: "dee@example.com" })).error, null);
       const [mail] = await mailsTo(mailpit, "dee@example.com");
-      const upgraded = await signInByLink(stack, mail.link);
+      const upgraded = await signInByLink(stack, keys.client, mail.link);
       const { data: user } = await upgraded.auth.getUser();
       assert.equal(user.user?.id, data.user?.id);
       assert.equal(user.user?.is_anonymous, false);
@@ -145,4 +158,4 @@ Deno.test("with confirmations on, mails carry sign-up, invite, email change and 
     await sql.end();
     await stack.stop();
   }
-});
+}

@@ -46,7 +46,7 @@ for (const algorithm of ["ES256", "EdDSA"] as const) {
     try {
       const signUp = await fetch(`${stack.apiUrl}/auth/v1/signup`, {
         method: "POST",
-        headers: { apikey: stack.anonKey, "content-type": "application/json" },
+        headers: { apikey: stack.publishableKey, "content-type": "application/json" },
         body: JSON.stringify({ email: "rota@example.com", password: "correct horse battery staple" }),
       });
       const { access_token: accessToken, user } = await signUp.json();

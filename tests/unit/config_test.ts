@@ -52,6 +52,46 @@ Deno.test("loadConfig() applies the defaults of docs/contract.md §4", () => {
   assert.equal(config.hs256Tokens, "verify");
   assert.equal(config.authApiCallsPerSecond, 2000);
   assert.equal(config.requireAal2, false);
+  assert.deepEqual(config.sessions, {
+    timeboxSeconds: null,
+    inactivityTimeoutSeconds: null,
+    singlePerUser: false,
+  });
+});
+
+Deno.test("loadConfig() reads Auth's session limits as GoTrue reads them: Go durations and Go booleans", () => {
+  const config = loadConfig({
+    ...BASE,
+    AUTH_SESSIONS_TIMEBOX: "24h",
+    AUTH_SESSIONS_INACTIVITY_TIMEOUT: " 1h30m ",
+    AUTH_SESSIONS_SINGLE_PER_USER: "True",
+  });
+  assert.deepEqual(config.sessions, {
+    timeboxSeconds: 86400,
+    inactivityTimeoutSeconds: 5400,
+    singlePerUser: true,
+  });
+  assert.equal(loadConfig({ ...BASE, AUTH_SESSIONS_TIMEBOX: "0.5h" }).sessions?.timeboxSeconds, 1800);
+  assert.equal(loadConfig({ ...BASE, AUTH_SESSIONS_SINGLE_PER_USER: "0" }).sessions?.singlePerUser, false);
+  assert.equal(loadConfig({ ...BASE, AUTH_SESSIONS_TIMEBOX: "" }).sessions?.timeboxSeconds, null);
+});
+
+Deno.test("loadConfig() refuses a session limit that GoTrue would refuse, naming it", () => {
+  for (const value of ["24", "1d", "-1h", "0", "0s", "soon"]) {
+    assert.equal(refusal({ ...BASE, AUTH_SESSIONS_TIMEBOX: value }).setting, "AUTH_SESSIONS_TIMEBOX", value);
+    assert.equal(
+      refusal({ ...BASE, AUTH_SESSIONS_INACTIVITY_TIMEOUT: value }).setting,
+      "AUTH_SESSIONS_INACTIVITY_TIMEOUT",
+      value,
+    );
+  }
+  for (const value of ["yes", "on", "2"]) {
+    assert.equal(
+      refusal({ ...BASE, AUTH_SESSIONS_SINGLE_PER_USER: value }).setting,
+      "AUTH_SESSIONS_SINGLE_PER_USER",
+      value,
+    );
+  }
 });
 
 Deno.test("loadConfig() reads the access-token settings: issuers, HS256, the Auth API budget, REQUIRE_AAL2", () => {
@@ -114,18 +154,43 @@ Deno.test("loadConfig() takes TENANCY_DB_POOL_MODE over the port, and refuses an
   assert.equal(refusal({ ...BASE, TENANCY_DB_POOL_MODE: "statement" }).setting, "TENANCY_DB_POOL_MODE");
 });
 
-Deno.test("loadConfig() reads the default publishable key when there is no anon key", () => {
-  const config = loadConfig({
+Deno.test("loadConfig() prefers the default publishable key to the anon key, as Supabase injects both", () => {
+  const injected = {
     ...BASE,
-    SUPABASE_ANON_KEY: undefined,
-    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: "sb_publishable_abc" }),
-  });
-  assert.equal(config.supabaseKey, "sb_publishable_abc");
-  assert.equal(refusal({ ...BASE, SUPABASE_ANON_KEY: undefined }).setting, "SUPABASE_ANON_KEY");
+    SUPABASE_PUBLISHABLE_KEYS: '{"default":"sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH"}',
+  };
+  assert.equal(loadConfig(injected).supabaseKey, "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH");
   assert.equal(
-    refusal({ ...BASE, SUPABASE_ANON_KEY: undefined, SUPABASE_PUBLISHABLE_KEYS: "{}" }).setting,
-    "SUPABASE_PUBLISHABLE_KEYS",
+    loadConfig({
+      ...BASE,
+      SUPABASE_PUBLISHABLE_KEYS: '{"ci":"sb_publishable_ci","default":"sb_publishable_d"}',
+    })
+      .supabaseKey,
+    "sb_publishable_d",
+    "the default entry, wherever it stands",
   );
+  assert.equal(
+    loadConfig({ ...BASE, SUPABASE_PUBLISHABLE_KEYS: '{"ci":"sb_publishable_ci"}' }).supabaseKey,
+    "sb_publishable_ci",
+    "without a default entry, the first",
+  );
+  assert.equal(
+    loadConfig({ ...injected, SUPABASE_ANON_KEY: undefined }).supabaseKey.slice(0, 15),
+    "sb_publishable_",
+  );
+});
+
+Deno.test("loadConfig() falls back to SUPABASE_ANON_KEY without publishable keys", () => {
+  assert.equal(loadConfig(BASE).supabaseKey, "anon-key");
+  assert.equal(loadConfig({ ...BASE, SUPABASE_PUBLISHABLE_KEYS: " " }).supabaseKey, "anon-key");
+  assert.equal(refusal({ ...BASE, SUPABASE_ANON_KEY: undefined }).setting, "SUPABASE_ANON_KEY");
+});
+
+Deno.test("loadConfig() refuses publishable keys it cannot read, even with an anon key", () => {
+  for (const keys of ["{}", "not json", '["sb_publishable_x"]', '{"default":""}', '{"default":42}']) {
+    const err = refusal({ ...BASE, SUPABASE_PUBLISHABLE_KEYS: keys });
+    assert.equal(err.setting, "SUPABASE_PUBLISHABLE_KEYS", keys);
+  }
 });
 
 Deno.test("loadConfig() uses SUPABASE_JWKS when it can read it, and ignores it otherwise", () => {

@@ -73,6 +73,7 @@ export function createExchangeApp(
     timeoutMs: config.databaseTimeoutMs,
     max: options.poolSize,
     requireAal2: config.requireAal2,
+    sessions: config.sessions,
   });
   const handler = createExchangeHandler({
     config,

@@ -12,6 +12,8 @@
  */
 import { ExchangeError } from "./errors.ts";
 import { type AsymmetricAlgorithm, KID_PATTERN, parseSigningKeys, type SigningJwk } from "./signing_keys.ts";
+import { parseGoDuration } from "./go_duration.ts";
+import { parseGoBool } from "./go_bool.ts";
 import { authIssuer, type Hs256Tokens, VERIFIER_DEFAULTS } from "./verify.ts";
 
 /** The HMAC algorithms the Python side can verify with the shared secret. */
@@ -63,11 +65,27 @@ export function isAsymmetric(config: BackendJwtConfig): config is AsymmetricBack
   return config.algorithm === "ES256" || config.algorithm === "EdDSA";
 }
 
+/**
+ * The session limits Supabase Auth enforces on refresh (GoTrue's `Session.CheckValidity` and
+ * single-session-per-user), as the operator set them in Auth; the exchange refuses a session past them.
+ */
+export interface SessionLimits {
+  /** `AUTH_SESSIONS_TIMEBOX`: a session ends this many seconds after sign-in; null = never. */
+  timeboxSeconds: number | null;
+  /** `AUTH_SESSIONS_INACTIVITY_TIMEOUT`: a session ends this many seconds after its last refresh. */
+  inactivityTimeoutSeconds: number | null;
+  /** `AUTH_SESSIONS_SINGLE_PER_USER`: only the user's most recently refreshed session counts. */
+  singlePerUser: boolean;
+}
+
 /** Everything the function needs, validated. */
 export interface Config {
   /** `SUPABASE_URL`: the project's API gateway; Auth lives under `/auth/v1`. */
   supabaseUrl: string;
-  /** The key supabase-js sends as `apikey`: `SUPABASE_ANON_KEY` or the default publishable key. */
+  /**
+   * The key supabase-js sends as `apikey`: the `default` entry of `SUPABASE_PUBLISHABLE_KEYS`, else
+   * `SUPABASE_ANON_KEY`.
+   */
   supabaseKey: string;
   /** `SUPABASE_JWKS`, when Supabase injects it: the first 5 minutes' keys, without a JWKS request. */
   jwks?: { keys: JsonWebKey[] };
@@ -87,6 +105,8 @@ export interface Config {
    */
   transactionPooler: boolean;
   backendJwt: BackendJwtConfig;
+  /** Auth's session limits; absent, only a session's existence and `not_after` are checked. */
+  sessions?: SessionLimits;
   /** `ALLOWED_ORIGINS`: `"*"` or the exact origins allowed to call from a browser. */
   allowedOrigins: "*" | readonly string[];
   /** Largest request body accepted, in bytes (413 above it). */
@@ -170,10 +190,11 @@ export function loadConfig(env: Env): Config {
     authIssuers: [...new Set(authIssuers)],
     hs256Tokens: _hs256Tokens(env.AUTH_HS256_TOKENS),
     authApiCallsPerSecond: _callsPerSecond(env.AUTH_API_CALLS_PER_SECOND),
-    requireAal2: _boolean(env, "REQUIRE_AAL2"),
+    requireAal2: _goBool(env, "REQUIRE_AAL2"),
     databaseUrl,
     transactionPooler: _poolMode(env.TENANCY_DB_POOL_MODE, databaseUrl) === "transaction",
     backendJwt,
+    sessions: _sessionLimits(env),
     allowedOrigins,
     maxBodyBytes: CONFIG_DEFAULTS.maxBodyBytes,
     bodyTimeoutMs: CONFIG_DEFAULTS.bodyTimeoutMs,
@@ -257,8 +278,9 @@ function _url(env: Env, name: string, protocols: string[], wrongProtocol: string
   return url;
 }
 
+// The publishable key first: a project can disable its legacy API keys, and the gateway then refuses the
+// anon key.
 function _supabaseKey(env: Env): string {
-  if (_present(env.SUPABASE_ANON_KEY)) return env.SUPABASE_ANON_KEY.trim();
   const keys = env.SUPABASE_PUBLISHABLE_KEYS;
   if (_present(keys)) {
     // Supabase injects {"default": "sb_publishable_..."}.
@@ -275,6 +297,7 @@ function _supabaseKey(env: Env): string {
     }
     throw new ConfigError("SUPABASE_PUBLISHABLE_KEYS", "holds no key");
   }
+  if (_present(env.SUPABASE_ANON_KEY)) return env.SUPABASE_ANON_KEY.trim();
   throw new ConfigError("SUPABASE_ANON_KEY", "is not set (nor SUPABASE_PUBLISHABLE_KEYS)");
 }
 
@@ -324,15 +347,6 @@ function _callsPerSecond(value: string | undefined): number {
     throw new ConfigError("AUTH_API_CALLS_PER_SECOND", "is not a whole number from 1 to 9999999");
   }
   return Number(text);
-}
-
-function _boolean(env: Env, name: string): boolean {
-  const value = env[name];
-  if (!_present(value)) return false;
-  const text = value.trim().toLowerCase();
-  if (text === "true" || text === "1") return true;
-  if (text === "false" || text === "0") return false;
-  throw new ConfigError(name, "is not true or false");
 }
 
 function _databaseUrl(env: Env, name: string): string {
@@ -424,6 +438,36 @@ function _ttl(value: string | undefined): number {
     );
   }
   return seconds;
+}
+
+// GoTrue reads these as Go durations and refuses one that is not positive (SessionsConfiguration.Validate).
+function _sessionLimits(env: Env): SessionLimits {
+  return {
+    timeboxSeconds: _duration(env, "AUTH_SESSIONS_TIMEBOX"),
+    inactivityTimeoutSeconds: _duration(env, "AUTH_SESSIONS_INACTIVITY_TIMEOUT"),
+    singlePerUser: _goBool(env, "AUTH_SESSIONS_SINGLE_PER_USER"),
+  };
+}
+
+function _duration(env: Env, name: string): number | null {
+  const value = env[name];
+  if (!_present(value)) return null;
+  let ms: number;
+  try {
+    ms = parseGoDuration(value.trim());
+  } catch {
+    throw new ConfigError(name, 'is not a Go duration such as "24h" or "8h30m"');
+  }
+  if (!(ms > 0)) throw new ConfigError(name, "is not a positive duration");
+  return ms / 1000;
+}
+
+function _goBool(env: Env, name: string): boolean {
+  const value = env[name];
+  if (!_present(value)) return false;
+  const parsed = parseGoBool(value.trim());
+  if (parsed === undefined) throw new ConfigError(name, "is not true or false");
+  return parsed;
 }
 
 function _optionalText(env: Env, name: string): string | undefined {
