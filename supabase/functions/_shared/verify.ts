@@ -14,7 +14,8 @@
  *    sign-out; the tenancy transaction then checks its session in `auth.sessions` (docs/contract.md §5).
  * 3. HS256 (the legacy secret, which the function does not hold): supabase-js `auth.getUser(token)` asks
  *    Auth (`GET /auth/v1/user`), whose own rules then apply (a deleted or banned user, a session that no
- *    longer exists), behind a per-isolate budget and a memory of refused tokens (`auth_api_budget.ts`).
+ *    longer exists), behind a per-isolate budget and a memory of refused tokens (`auth_api_budget.ts`);
+ *    concurrent requests with the same token share one call.
  *    With `AUTH_HS256_TOKENS=refuse` (a project that revoked its legacy secret) HS256 is refused outright.
  *
  * supabase-js `getClaims()` is not used: it keeps an injected JWKS forever, caches a fetched one for 10
@@ -150,9 +151,18 @@ export function createSupabaseVerifier(options: SupabaseVerifierOptions): Verify
     global: { fetch: timedFetch },
   });
 
+  // Concurrent requests with the same token share one Auth call.
+  const asking = new Map<string, Promise<void>>();
   const verifyWithAuthApi = async (token: string, sub: unknown): Promise<void> => {
     const tokenHash = await hashToken(token);
+    const pending = asking.get(tokenHash);
+    if (pending) return await pending;
     budget.admit(tokenHash);
+    const call = askAuthApi(token, tokenHash, sub).finally(() => asking.delete(tokenHash));
+    asking.set(tokenHash, call);
+    return await call;
+  };
+  const askAuthApi = async (token: string, tokenHash: string, sub: unknown): Promise<void> => {
     let result: Awaited<ReturnType<typeof client.auth.getUser>>;
     try {
       result = await withDeadline(
