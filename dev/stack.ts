@@ -23,7 +23,12 @@ import {
   type StartPostgresOptions,
 } from "./postgres.ts";
 import { hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
-import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
+import {
+  type AuthEmulator,
+  createAuthEmulator,
+  type SigningJwk,
+  type SigningKeySet,
+} from "./auth_emulator/mod.ts";
 import { createGateway, type ProjectKeys } from "./gateway.ts";
 import { generateApiKey } from "./api_keys.ts";
 import { type AuthConfig, loadAuthConfig, sessionSecrets } from "./auth_config.ts";
@@ -135,7 +140,10 @@ interface Secrets {
   backendJwtSecret: string;
   publishableKey: string;
   secretKey: string;
-  signingKey?: JsonWebKey;
+  /** Auth's ES256 keys by state, kept across rotations. */
+  signingKeys?: SigningKeySet;
+  /** The one ES256 key a state directory from before key rotation kept; read, never written. */
+  signingKey?: SigningJwk;
 }
 
 /**
@@ -175,6 +183,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       backendJwtSecret: options.backendJwtSecret ?? saved.secrets.backendJwtSecret,
     };
     log(`BACKEND_JWT_SECRET ${options.backendJwtSecret ? "from the environment" : saved.source}`);
+    const { signingKey: _single, ...kept } = saved.secrets;
+    const persistSigningKeys = async (signingKeys: SigningKeySet | undefined) => {
+      if (options.stateDir) await saveSecrets(options.stateDir, { ...kept, signingKeys });
+    };
 
     const postgresOptions = { major: options.major, port: options.dbPort, watchdog };
     const postgres = options.stateDir
@@ -215,7 +227,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       databaseUrl: urlAs(postgres.url, "supabase_auth_admin"),
       mode: options.mode ?? "es256",
       jwtSecret: secrets.jwtSecret,
-      signingKey: secrets.signingKey,
+      signingKeys: secrets.signingKeys ??
+        (secrets.signingKey ? { inUse: secrets.signingKey, previouslyUsed: [] } : undefined),
+      // A rotation or revocation (`/auth/v1/_emulator/signing-keys`) outlives a restart.
+      onSigningKeysChange: (signingKeys) => persistSigningKeys(signingKeys),
       autoConfirm,
       // As `supabase start`: the project's SMTP server when configured, else the local mailbox.
       smtp: config.smtp ?? { ...mailbox.smtp, ...config.sender },
@@ -242,9 +257,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         limits.AUTH_SESSIONS_INACTIVITY_TIMEOUT || "off"
       } ([auth.sessions]), single per user ${limits.AUTH_SESSIONS_SINGLE_PER_USER} (AUTH_SESSIONS_SINGLE_PER_USER)`,
     );
-    if (options.stateDir) {
-      await saveSecrets(options.stateDir, { ...saved.secrets, signingKey: auth.signingKey });
-    }
+    await persistSigningKeys(auth.signingKeys);
 
     const keys: ProjectKeys = {
       publishable: secrets.publishableKey,
