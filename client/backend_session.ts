@@ -158,6 +158,7 @@ const MAX_ATTEMPTS = 3;
 const FATAL_CODES: ReadonlySet<BackendSessionErrorCode> = new Set<BackendSessionErrorCode>([
   "not_signed_in",
   "invalid_token",
+  "insufficient_user_authentication",
   "no_tenant",
   "not_a_member",
 ]);

@@ -22,6 +22,7 @@
 export const EXCHANGE_ERROR_CODES = [
   "invalid_request",
   "invalid_token",
+  "insufficient_user_authentication",
   "no_tenant",
   "not_a_member",
   "not_found",
@@ -141,6 +142,9 @@ export interface BackendSessionErrorOptions {
  *       case "invalid_token":
  *       case "not_signed_in":
  *         showSignIn();
+ *         break;
+ *       case "insufficient_user_authentication":
+ *         showMfaChallenge(); // supabase.auth.mfa.challengeAndVerify(), then getToken() again
  *         break;
  *     }
  *   }

@@ -5,6 +5,10 @@
  * Deno process (standing in for the Edge runtime, with the environment Supabase injects); and one gateway
  * port in front of them, as `supabase start` + `supabase functions serve` lay them out.
  *
+ * Auth's session limits (`[auth.sessions]`, and single session per user) reach the function as the
+ * settings it reads them by (`AUTH_SESSIONS_*`), as a hosted project's operator sets the function's secrets
+ * to match the dashboard, so the exchange refuses the sessions the emulator ends.
+ *
  * `deno task dev` runs it on Supabase's local ports; tests start it on free ports with one call. With
  * `demoPort`, it also serves the demo page (`demo/`, see `dev/demo_server.ts`) on its own origin.
  *
@@ -19,10 +23,15 @@ import {
   type StartPostgresOptions,
 } from "./postgres.ts";
 import { hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
-import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
+import {
+  type AuthEmulator,
+  createAuthEmulator,
+  type SigningJwk,
+  type SigningKeySet,
+} from "./auth_emulator/mod.ts";
 import { createGateway, type ProjectKeys } from "./gateway.ts";
 import { generateApiKey } from "./api_keys.ts";
-import { type AuthConfig, loadAuthConfig } from "./auth_config.ts";
+import { type AuthConfig, loadAuthConfig, sessionSecrets } from "./auth_config.ts";
 import { startMailbox } from "./mailbox/mod.ts";
 import { startDemoServer } from "./demo_server.ts";
 import { startWatchdog, type Watchdog } from "./watchdog.ts";
@@ -131,7 +140,10 @@ interface Secrets {
   backendJwtSecret: string;
   publishableKey: string;
   secretKey: string;
-  signingKey?: JsonWebKey;
+  /** Auth's ES256 keys by state, kept across rotations. */
+  signingKeys?: SigningKeySet;
+  /** The one ES256 key a state directory from before key rotation kept; read, never written. */
+  signingKey?: SigningJwk;
 }
 
 /**
@@ -171,6 +183,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       backendJwtSecret: options.backendJwtSecret ?? saved.secrets.backendJwtSecret,
     };
     log(`BACKEND_JWT_SECRET ${options.backendJwtSecret ? "from the environment" : saved.source}`);
+    const { signingKey: _single, ...kept } = saved.secrets;
+    const persistSigningKeys = async (signingKeys: SigningKeySet | undefined) => {
+      if (options.stateDir) await saveSecrets(options.stateDir, { ...kept, signingKeys });
+    };
 
     const postgresOptions = { major: options.major, port: options.dbPort, watchdog };
     const postgres = options.stateDir
@@ -211,7 +227,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       databaseUrl: urlAs(postgres.url, "supabase_auth_admin"),
       mode: options.mode ?? "es256",
       jwtSecret: secrets.jwtSecret,
-      signingKey: secrets.signingKey,
+      signingKeys: secrets.signingKeys ??
+        (secrets.signingKey ? { inUse: secrets.signingKey, previouslyUsed: [] } : undefined),
+      // A rotation or revocation (`/auth/v1/_emulator/signing-keys`) outlives a restart.
+      onSigningKeysChange: (signingKeys) => persistSigningKeys(signingKeys),
       autoConfirm,
       // As `supabase start`: the project's SMTP server when configured, else the local mailbox.
       smtp: config.smtp ?? { ...mailbox.smtp, ...config.sender },
@@ -222,6 +241,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       maxFrequencySeconds: config.maxFrequencySeconds,
       otpLength: config.otpLength,
       otpExpirySeconds: config.otpExpirySeconds,
+      refreshTokenReuseIntervalSeconds: config.refreshTokenReuseIntervalSeconds,
+      refreshTokenRotation: config.enableRefreshTokenRotation,
+      sessionLimits: config.sessions,
     });
     stopping.push(() => auth.stop());
     log(
@@ -236,9 +258,13 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
           "are off and its email claim is null (load tests only; keep confirmations on otherwise)",
       );
     }
-    if (options.stateDir) {
-      await saveSecrets(options.stateDir, { ...saved.secrets, signingKey: auth.signingKey });
-    }
+    const limits = sessionSecrets(config.sessions);
+    log(
+      `Auth and the function: sessions timebox ${limits.AUTH_SESSIONS_TIMEBOX || "off"}, inactivity timeout ${
+        limits.AUTH_SESSIONS_INACTIVITY_TIMEOUT || "off"
+      } ([auth.sessions]), single per user ${limits.AUTH_SESSIONS_SINGLE_PER_USER} (AUTH_SESSIONS_SINGLE_PER_USER)`,
+    );
+    await persistSigningKeys(auth.signingKeys);
 
     const keys: ProjectKeys = {
       publishable: secrets.publishableKey,
@@ -251,6 +277,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       ...supabaseFunctionEnv(apiUrl, dbUrl, keys, auth.jwks),
       BACKEND_JWT_SECRET: secrets.backendJwtSecret,
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
+      ...limits,
       ...(await backendJwtSettings(options.stateDir, options.backendJwtAlgorithm)),
       // As a project behind Supavisor set up per the README; the mode is named, the port is not 6543.
       ...(options.dbPooler ? { TENANCY_DB_URL: poolerUrl!, TENANCY_DB_POOL_MODE: options.dbPooler } : {}),

@@ -5,6 +5,7 @@
  */
 import type postgres from "postgres";
 import type { AuthKeys } from "./_keys.ts";
+import type { SessionLimits } from "./_sessions.ts";
 
 /** One mail as GoTrue's template mailer hands it to its SMTP client. */
 export interface AuthMail {
@@ -20,13 +21,19 @@ export interface AuthContext {
   /** The `iss` claim, and GoTrue's `API_EXTERNAL_URL`: the public base URL followed by `/auth/v1`. */
   issuer: string;
   /** Signs and verifies access tokens, and publishes the JWKS. */
-  keys: Pick<AuthKeys, "sign" | "verify" | "jwks">;
+  keys: Pick<AuthKeys, "sign" | "verify" | "jwks" | "status" | "rotate" | "revoke">;
   /** Whether sign-ups are confirmed at once (GoTrue's `GOTRUE_MAILER_AUTOCONFIRM`). */
   autoConfirm: boolean;
   /** Access-token lifetime (GoTrue's `GOTRUE_JWT_EXP`). */
   ttlSeconds: number;
   /** GoTrue's `GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL`. */
   reuseIntervalSeconds: number;
+  /** GoTrue's `GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED`: a reuse outside the interval ends the session. */
+  refreshTokenRotation: boolean;
+  /** GoTrue's `GOTRUE_SESSIONS_TIMEBOX`, `…_INACTIVITY_TIMEOUT` and `…_SINGLE_PER_USER`. */
+  sessionLimits: SessionLimits;
+  /** The clock sessions are judged by (refresh, admin routes); tests move it instead of waiting. */
+  now(): Date;
   /** GoTrue's `GOTRUE_SITE_URL`: where links land by default. */
   siteUrl: string;
   /** GoTrue's `GOTRUE_URI_ALLOW_LIST`: further allowed redirect URLs (globs). */

@@ -402,6 +402,11 @@ Deno.test("getToken() rejects with a BackendSessionError carrying the contract's
       status: 401,
     },
     { result: httpError(401, { code: 401, message: "Invalid JWT" }), code: "invalid_token", status: 401 },
+    {
+      result: httpError(401, { error: "insufficient_user_authentication", message: "Verify a factor" }),
+      code: "insufficient_user_authentication",
+      status: 401,
+    },
     { result: httpError(502, "<html>Bad gateway</html>"), code: "unexpected_response", status: 502 },
     {
       result: httpError(500, { error: "server_misconfigured", message: "x" }),
@@ -442,15 +447,17 @@ Deno.test("getToken() passes on the function's message and Retry-After", async (
   assert.equal(err.message, "Try again shortly");
 });
 
-Deno.test("a refresh refused with invalid_token drops the token", async () => {
-  using t = setup({ autoRefresh: false });
-  await t.session.getToken();
-  await t.clock.advance(HOUR - MARGIN);
-  t.supabase.autoReply = () => httpError(401, { error: "invalid_token", message: "Session revoked" });
-  assert.equal((await rejection(t.session.getToken())).code, "invalid_token");
-  assert.equal(current(t), null);
-  assert.equal(t.changes.at(-1), null);
-});
+for (const code of ["invalid_token", "insufficient_user_authentication"]) {
+  Deno.test(`a refresh refused with ${code} drops the token`, async () => {
+    using t = setup({ autoRefresh: false });
+    await t.session.getToken();
+    await t.clock.advance(HOUR - MARGIN);
+    t.supabase.autoReply = () => httpError(401, { error: code, message: "Session revoked" });
+    assert.equal((await rejection(t.session.getToken())).code, code);
+    assert.equal(current(t), null);
+    assert.equal(t.changes.at(-1), null);
+  });
+}
 
 Deno.test("a refresh that fails for a passing reason keeps serving the still-valid token", async () => {
   using t = setup({ autoRefresh: false });

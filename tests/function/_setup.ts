@@ -7,9 +7,13 @@
 import { createClient } from "@supabase/supabase-js";
 import { openTestDatabase, type TestDatabase } from "../_db.ts";
 import { functionDatabase } from "../_pooler.ts";
-import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
+import {
+  type AuthEmulator,
+  type AuthEmulatorOptions,
+  startAuthEmulator,
+} from "../../dev/auth_emulator/mod.ts";
 import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/app.ts";
-import type { Config } from "../../supabase/functions/_shared/config.ts";
+import type { Config, SessionLimits } from "../../supabase/functions/_shared/config.ts";
 import type { ExchangeLogEntry } from "../../supabase/functions/_shared/log.ts";
 
 /** The backend secret the tests share with the Python contract check. */
@@ -29,19 +33,28 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/**
- * Starts Postgres, the Auth emulator and the function. Auth confirms addresses by mail (as
- * `supabase/config.toml` says), so the function trusts proven addresses; `autoConfirm: true` is a project
- * with "Confirm email" off.
- */
-export async function openHarness(
-  options: { mode?: "es256" | "hs256"; autoConfirm?: boolean } = {},
-): Promise<Harness> {
+/** Options for {@linkcode openHarness}. */
+export interface HarnessOptions {
+  mode?: "es256" | "hs256";
+  /** Auth's session limits, given to the emulator and the function alike (as an operator keeps them). */
+  sessions?: SessionLimits;
+  /**
+   * Further emulator settings (e.g. its refresh token reuse interval). Auth confirms addresses by mail
+   * unless `autoConfirm: true` ("Confirm email" off), as `supabase/config.toml` says, so that the function
+   * trusts proven addresses.
+   */
+  auth?: Partial<AuthEmulatorOptions>;
+}
+
+/** Starts Postgres, the Auth emulator and the function. */
+export async function openHarness(options: HarnessOptions = {}): Promise<Harness> {
   const db = await openTestDatabase();
   const auth = await startAuthEmulator({
+    autoConfirm: false,
+    ...options.auth,
     databaseUrl: db.authUrl,
     mode: options.mode ?? "es256",
-    autoConfirm: options.autoConfirm ?? false,
+    sessionLimits: options.sessions,
   });
   const target = await functionDatabase(db);
   const config: Config = {
@@ -55,6 +68,7 @@ export async function openHarness(
     bodyTimeoutMs: 10_000,
     authTimeoutMs: 3000,
     databaseTimeoutMs: 3000,
+    ...(options.sessions ? { sessions: options.sessions } : {}),
   };
   const logs: ExchangeLogEntry[] = [];
   const extra: ExchangeApp[] = [];

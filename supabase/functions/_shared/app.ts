@@ -1,12 +1,13 @@
 /**
- * The composition root: builds the real exchange handler (supabase-js verifier, postgres.js tenancy pool
- * with the reader of Auth's `mailer_autoconfirm`, jose signer) from a configuration ({@linkcode createExchangeApp}) or from the environment
+ * The composition root: builds the real exchange handler (verifier with its JWKS cache, postgres.js
+ * tenancy pool with the reader of Auth's `mailer_autoconfirm`, jose signer) from a configuration
+ * ({@linkcode createExchangeApp}) or from the environment
  * ({@linkcode createExchangeAppFromEnv}).
  *
  * `exchange-token/index.ts` serves {@linkcode createExchangeAppFromEnv}: on Supabase, and on the local
  * stack, which runs that file as its own Deno process behind the gateway (`dev/stack.ts`). The function
  * tests and the benchmark's in-process steps call {@linkcode createExchangeApp} directly, with a
- * configuration built by hand. Each app owns one supabase-js client and one Postgres pool (one per isolate
+ * configuration built by hand. Each app owns one verifier (its JWKS cache, Auth API budget and supabase-js client) and one Postgres pool (one per isolate
  * when built at module load); `close()` ends the pool.
  *
  * @module
@@ -43,7 +44,7 @@ export interface ExchangeAppOptions {
   log?: Log;
   /** Where the isolate's `email_trust` warnings go (default: JSON lines on stdout). */
   logEmailTrust?: (entry: EmailTrustLogEntry) => void;
-  /** The fetch supabase-js uses to reach Auth. */
+  /** The fetch used to reach Auth (JWKS, `GET /user` and `GET /settings`). */
   fetch?: typeof fetch;
   /** Postgres connections per isolate (default 3). */
   poolSize?: number;
@@ -82,6 +83,8 @@ export function createExchangeApp(
       fetch: options.fetch,
       log: options.logEmailTrust,
     }),
+    requireAal2: config.requireAal2,
+    sessions: config.sessions,
   });
   const handler = createExchangeHandler({
     config,
@@ -89,7 +92,10 @@ export function createExchangeApp(
       supabaseUrl: config.supabaseUrl,
       supabaseKey: config.supabaseKey,
       timeoutMs: config.authTimeoutMs,
+      issuers: config.authIssuers,
       jwks: config.jwks,
+      hs256Tokens: config.hs256Tokens,
+      authApiCallsPerSecond: config.authApiCallsPerSecond,
       fetch: options.fetch,
       now: options.now,
     }),

@@ -12,6 +12,9 @@
  */
 import { ExchangeError } from "./errors.ts";
 import { type AsymmetricAlgorithm, KID_PATTERN, parseSigningKeys, type SigningJwk } from "./signing_keys.ts";
+import { parseGoDuration } from "./go_duration.ts";
+import { parseGoBool } from "./go_bool.ts";
+import { authIssuer, type Hs256Tokens, VERIFIER_DEFAULTS } from "./verify.ts";
 
 /** The HMAC algorithms the Python side can verify with the shared secret. */
 export type HmacAlgorithm = "HS256" | "HS384" | "HS512";
@@ -62,6 +65,19 @@ export function isAsymmetric(config: BackendJwtConfig): config is AsymmetricBack
   return config.algorithm === "ES256" || config.algorithm === "EdDSA";
 }
 
+/**
+ * The session limits Supabase Auth enforces on refresh (GoTrue's `Session.CheckValidity` and
+ * single-session-per-user), as the operator set them in Auth; the exchange refuses a session past them.
+ */
+export interface SessionLimits {
+  /** `AUTH_SESSIONS_TIMEBOX`: a session ends this many seconds after sign-in; null = never. */
+  timeboxSeconds: number | null;
+  /** `AUTH_SESSIONS_INACTIVITY_TIMEOUT`: a session ends this many seconds after its last refresh. */
+  inactivityTimeoutSeconds: number | null;
+  /** `AUTH_SESSIONS_SINGLE_PER_USER`: only the user's most recently refreshed session counts. */
+  singlePerUser: boolean;
+}
+
 /** Everything the function needs, validated. */
 export interface Config {
   /** `SUPABASE_URL`: the project's API gateway; Auth lives under `/auth/v1`. */
@@ -71,8 +87,16 @@ export interface Config {
    * `SUPABASE_ANON_KEY`.
    */
   supabaseKey: string;
-  /** `SUPABASE_JWKS`, when Supabase injects it: verification then needs no JWKS request at all. */
+  /** `SUPABASE_JWKS`, when Supabase injects it: the first 5 minutes' keys, without a JWKS request. */
   jwks?: { keys: JsonWebKey[] };
+  /** The access token `iss` values accepted: `SUPABASE_URL` + `/auth/v1`, then `AUTH_ISSUERS`. */
+  authIssuers?: readonly string[];
+  /** `AUTH_HS256_TOKENS`: `verify` HS256 tokens through the Auth API (default) or `refuse` them. */
+  hs256Tokens?: Hs256Tokens;
+  /** `AUTH_API_CALLS_PER_SECOND`: the Auth API calls one isolate may make for HS256 tokens. */
+  authApiCallsPerSecond?: number;
+  /** `REQUIRE_AAL2`: refuse an `aal1` session of a user who has a verified MFA factor. */
+  requireAal2?: boolean;
   /** `TENANCY_DB_URL`, else `SUPABASE_DB_URL`. */
   databaseUrl: string;
   /**
@@ -81,6 +105,8 @@ export interface Config {
    */
   transactionPooler: boolean;
   backendJwt: BackendJwtConfig;
+  /** Auth's session limits; absent, only a session's existence and `not_after` are checked. */
+  sessions?: SessionLimits;
   /** `ALLOWED_ORIGINS`: `"*"` or the exact origins allowed to call from a browser. */
   allowedOrigins: "*" | readonly string[];
   /** Largest request body accepted, in bytes (413 above it). */
@@ -152,6 +178,7 @@ export function loadConfig(env: Env): Config {
   const supabaseUrl = _httpUrl(env, "SUPABASE_URL");
   const supabaseKey = _supabaseKey(env);
   const jwks = _jwks(env.SUPABASE_JWKS);
+  const authIssuers = [authIssuer(supabaseUrl), ..._issuers(env.AUTH_ISSUERS)];
   const dbSetting = _present(env.TENANCY_DB_URL) ? "TENANCY_DB_URL" : "SUPABASE_DB_URL";
   const databaseUrl = _databaseUrl(env, dbSetting);
   const backendJwt = _backendJwt(env);
@@ -160,9 +187,14 @@ export function loadConfig(env: Env): Config {
     supabaseUrl,
     supabaseKey,
     ...(jwks ? { jwks } : {}),
+    authIssuers: [...new Set(authIssuers)],
+    hs256Tokens: _hs256Tokens(env.AUTH_HS256_TOKENS),
+    authApiCallsPerSecond: _callsPerSecond(env.AUTH_API_CALLS_PER_SECOND),
+    requireAal2: _goBool(env, "REQUIRE_AAL2"),
     databaseUrl,
     transactionPooler: _poolMode(env.TENANCY_DB_POOL_MODE, databaseUrl) === "transaction",
     backendJwt,
+    sessions: _sessionLimits(env),
     allowedOrigins,
     maxBodyBytes: CONFIG_DEFAULTS.maxBodyBytes,
     bodyTimeoutMs: CONFIG_DEFAULTS.bodyTimeoutMs,
@@ -283,6 +315,40 @@ function _jwks(value: string | undefined): { keys: JsonWebKey[] } | undefined {
   return undefined;
 }
 
+// Under `supabase start` the function sees SUPABASE_URL=http://kong:8000 while tokens name
+// http://127.0.0.1:54321/auth/v1, and a custom domain differs from the project URL too.
+function _issuers(value: string | undefined): string[] {
+  if (!_present(value)) return [];
+  return value.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "").map((entry) => {
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw new ConfigError("AUTH_ISSUERS", "has an entry that is not a URL");
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new ConfigError("AUTH_ISSUERS", "has an entry that is not an http(s) URL");
+    }
+    return entry.replace(/\/+$/, "");
+  });
+}
+
+function _hs256Tokens(value: string | undefined): Hs256Tokens {
+  if (!_present(value)) return VERIFIER_DEFAULTS.hs256Tokens;
+  const mode = value.trim();
+  if (mode === "verify" || mode === "refuse") return mode;
+  throw new ConfigError("AUTH_HS256_TOKENS", "is not one of verify, refuse");
+}
+
+function _callsPerSecond(value: string | undefined): number {
+  if (!_present(value)) return VERIFIER_DEFAULTS.authApiCallsPerSecond;
+  const text = value.trim();
+  if (!/^[0-9]{1,7}$/.test(text) || Number(text) < 1) {
+    throw new ConfigError("AUTH_API_CALLS_PER_SECOND", "is not a whole number from 1 to 9999999");
+  }
+  return Number(text);
+}
+
 function _databaseUrl(env: Env, name: string): string {
   _url(env, name, ["postgres:", "postgresql:"], "is not a postgres:// URL");
   return env[name]!.trim();
@@ -372,6 +438,36 @@ function _ttl(value: string | undefined): number {
     );
   }
   return seconds;
+}
+
+// GoTrue reads these as Go durations and refuses one that is not positive (SessionsConfiguration.Validate).
+function _sessionLimits(env: Env): SessionLimits {
+  return {
+    timeboxSeconds: _duration(env, "AUTH_SESSIONS_TIMEBOX"),
+    inactivityTimeoutSeconds: _duration(env, "AUTH_SESSIONS_INACTIVITY_TIMEOUT"),
+    singlePerUser: _goBool(env, "AUTH_SESSIONS_SINGLE_PER_USER"),
+  };
+}
+
+function _duration(env: Env, name: string): number | null {
+  const value = env[name];
+  if (!_present(value)) return null;
+  let ms: number;
+  try {
+    ms = parseGoDuration(value.trim());
+  } catch {
+    throw new ConfigError(name, 'is not a Go duration such as "24h" or "8h30m"');
+  }
+  if (!(ms > 0)) throw new ConfigError(name, "is not a positive duration");
+  return ms / 1000;
+}
+
+function _goBool(env: Env, name: string): boolean {
+  const value = env[name];
+  if (!_present(value)) return false;
+  const parsed = parseGoBool(value.trim());
+  if (parsed === undefined) throw new ConfigError(name, "is not true or false");
+  return parsed;
 }
 
 function _optionalText(env: Env, name: string): string | undefined {

@@ -11,14 +11,24 @@
  * postgres.js describes the one statement with parameters first, which adds a round trip. If the
  * function raises, Postgres skips to the `commit`, which then rolls back.
  *
- * SQLSTATEs raised by the function map to the contract: TNAUT → 401 `invalid_token`, TNNOT → 403
- * `no_tenant`, TNMEM → 403 `not_a_member`. A connection that cannot be made, breaks, or a transaction
- * that takes longer than allowed is 503 `database_unavailable`. A connection that broke before anything
+ * Supabase Auth's session limits (timebox, inactivity timeout, single session per user) live in Auth's
+ * settings, not in the database: they travel in transaction-local settings of the same statement, and
+ * `resolve_tenant` refuses a session past them as Auth refuses to refresh it (TNAUT).
+ *
+ * With `requireAal2` (`REQUIRE_AAL2`), `tenancy.require_aal2()` runs first in the same pipeline and
+ * transaction: it raises TNAAL for an `aal1` session of a user with a verified MFA factor, before anything
+ * is provisioned.
+ *
+ * SQLSTATEs raised by the functions map to the contract: TNAUT → 401 `invalid_token`, TNAAL → 401
+ * `insufficient_user_authentication`, TNNOT → 403 `no_tenant`, TNMEM → 403 `not_a_member`. A connection
+ * that cannot be made, breaks, or a transaction that takes longer than allowed is 503
+ * `database_unavailable`. A connection that broke before anything
  * was committed (Postgres restarted since the pool opened it) is retried once on a fresh connection.
  *
  * @module
  */
 import postgres from "postgres";
+import type { SessionLimits } from "./config.ts";
 import { ExchangeError } from "./errors.ts";
 import { withDeadline } from "./_deadline.ts";
 
@@ -59,6 +69,10 @@ export interface TenancyResolverOptions {
   max?: number;
   /** Seconds before an idle connection is closed (default 20). */
   idleTimeoutSeconds?: number;
+  /** Refuse an `aal1` session of a user who has a verified MFA factor (`REQUIRE_AAL2`; default false). */
+  requireAal2?: boolean;
+  /** Auth's session limits, which `resolve_tenant` enforces (default: none). */
+  sessions?: SessionLimits;
 }
 
 /** A resolver and the pool behind it. */
@@ -70,9 +84,19 @@ export interface TenancyResolver {
 
 /** The SQLSTATEs `tenancy.resolve_tenant()` raises, and what each means to the caller. */
 export const ERROR_BY_SQLSTATE: Readonly<
-  Record<string, { code: "invalid_token" | "no_tenant" | "not_a_member"; message: string }>
+  Record<
+    string,
+    {
+      code: "invalid_token" | "insufficient_user_authentication" | "no_tenant" | "not_a_member";
+      message: string;
+    }
+  >
 > = Object.freeze({
   TNAUT: { code: "invalid_token", message: "The session has ended or the user no longer exists" },
+  TNAAL: {
+    code: "insufficient_user_authentication",
+    message: "This user has multi-factor authentication: verify a factor (aal2) first",
+  },
   TNNOT: { code: "no_tenant", message: "No tenant is available for this user" },
   TNMEM: { code: "not_a_member", message: "The requested tenant is not one of yours" },
 });
@@ -103,7 +127,7 @@ const MISCONFIGURED_SQLSTATE = /^(28|3D|3F|42883|42P01|42501)/;
 /**
  * Builds the resolver and its pool (connections open lazily, on the first exchange).
  *
- * @param options The database, pooler mode, timeout and pool size.
+ * @param options The database, pooler mode, timeout, pool size and Auth's session limits.
  * @returns The resolver and a way to close its pool.
  * @example
  * ```ts ignore
@@ -133,6 +157,9 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     fetch_types: true,
   });
   const statementTimeout = String(options.timeoutMs);
+  const timebox = String(options.sessions?.timeboxSeconds ?? "");
+  const inactivityTimeout = String(options.sessions?.inactivityTimeoutSeconds ?? "");
+  const singlePerUser = options.sessions?.singlePerUser ? "on" : "";
   // One listener per pool (the same function twice would be one listener, removed by the first close).
   const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
   globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
@@ -165,7 +192,12 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
                          set_config('request.jwt.claim.email', '', true),
                          set_config('exchange.requested_tenant', ${requested ?? ""}, true),
                          set_config('tenancy.email_trusted', ${trusted ? "on" : "off"}, true),
-                         set_config('statement_timeout', ${statementTimeout}, true)`,
+                         set_config('statement_timeout', ${statementTimeout}, true),
+                         set_config('exchange.session_timebox', ${timebox}, true),
+                         set_config('exchange.session_inactivity_timeout', ${inactivityTimeout}, true),
+                         set_config('exchange.session_single_per_user', ${singlePerUser}, true)`,
+      // No parameters, so it does not stop the pipeline; raising, it leaves resolve_tenant unrun.
+      ...(options.requireAal2 ? [connection`select tenancy.require_aal2()`] : []),
       connection`select tenant_id, tenant_uuid::text as tenant_uuid, role, provisioned, email
                     from tenancy.resolve_tenant(nullif(current_setting('exchange.requested_tenant', true), ''))`,
       connection`commit`,
@@ -181,7 +213,8 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     if (failures.length > 0) {
       throw mapDatabaseError(failures.find((f) => !_isAbortedTransaction(f)) ?? failures[0]);
     }
-    const [row] = (settled[2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
+    const [row] =
+      (settled[queries.length - 2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
     if (!row) throw new ExchangeError("no_tenant", ERROR_BY_SQLSTATE.TNNOT.message);
     return {
       tenantId: String(row.tenant_id),
