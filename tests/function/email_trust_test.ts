@@ -4,8 +4,9 @@
  * and what the exchange makes of each: which `auth.identities` flag it leaves, whether the invitation and
  * domain strategies admit the address, and whether the backend token carries it.
  *
- * Two projects share one database: one confirming addresses by mail, one autoconfirming (its
- * `GET /auth/v1/settings` says `mailer_autoconfirm: true`), each with the function built on it.
+ * Two Auth emulators share one database and one set of keys, as one project before and after a change of
+ * its setting: one confirming addresses by mail, one autoconfirming (its `GET /auth/v1/settings` says
+ * `mailer_autoconfirm: true`), each with the function built on it.
  *
  * @module
  */
@@ -46,7 +47,13 @@ Deno.test("which GoTrue paths prove an address to the exchange", async (t) => {
   const smtp = { ...mailbox.smtp, ...DEFAULT_SENDER };
   const common = { databaseUrl: db.authUrl, smtp, anonymousSignIns: true, maxFrequencySeconds: 0 };
   const confirming = await startAuthEmulator({ ...common, autoConfirm: false });
-  const autoconfirming = await startAuthEmulator({ ...common, autoConfirm: true });
+  // The same project's keys under the other setting, so that one token can be tried against each.
+  const autoconfirming = await startAuthEmulator({
+    ...common,
+    autoConfirm: true,
+    jwtSecret: confirming.jwtSecret,
+    signingKeys: confirming.signingKeys,
+  });
   // Directly, or through the transaction pooler with DB_POOLER=transaction.
   const target = await functionDatabase(db);
   const warnings: EmailTrustLogEntry[] = [];
@@ -62,6 +69,8 @@ Deno.test("which GoTrue paths prove an address to the exchange", async (t) => {
       bodyTimeoutMs: 10_000,
       authTimeoutMs: 3000,
       databaseTimeoutMs: 3000,
+      // Both emulators' issuers, as AUTH_ISSUERS would list them.
+      authIssuers: [confirming.issuer, autoconfirming.issuer],
     }, { log: () => {}, logEmailTrust: (entry) => warnings.push(entry) });
   const confirmingApp = appOn(confirming);
   const autoconfirmingApp = appOn(autoconfirming);
