@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createGateway } from "../../dev/gateway.ts";
 import { type EdgeRuntime, runtimeErrorResponse, startEdgeRuntime } from "../../dev/edge_runtime.ts";
 import { freePort } from "../../dev/postgres.ts";
-import { startFunction } from "../../dev/stack.ts";
+import { startFunction, startStack } from "../../dev/stack.ts";
 
 const MISBEHAVING = {
   name: "misbehaving-function",
@@ -135,4 +135,57 @@ Deno.test("a worker that ended while idle is booted again by the next request", 
   // Time for its exit to be seen: a request sent before that reaches the dead worker (WORKER_ERROR).
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.notEqual(await t.servedBy(), before);
+});
+
+Deno.test("exchange-token keeps working after its worker crashes, idle or mid-request", async () => {
+  const stack = await startStack({ autoConfirm: true });
+  try {
+    const signUp = await fetch(`${stack.apiUrl}/auth/v1/signup`, {
+      method: "POST",
+      headers: { apikey: stack.publishableKey, "content-type": "application/json" },
+      body: JSON.stringify({ email: "crash@example.com", password: "correct horse battery staple" }),
+    });
+    const { access_token: accessToken } = await signUp.json();
+    const exchange = (body: BodyInit = "{}") =>
+      fetch(`${stack.apiUrl}/functions/v1/exchange-token`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json" },
+        body,
+      });
+    const assertExchanges = async () => {
+      const res = await exchange();
+      assert.equal(res.status, 200);
+      assert.equal(typeof (await res.json()).backend_token, "string");
+    };
+    await assertExchanges();
+
+    const idle = stack.functionPid;
+    Deno.kill(idle, "SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await assertExchanges();
+    assert.notEqual(stack.functionPid, idle);
+
+    // A body held back keeps the request at the worker until it is killed.
+    const midRequest = stack.functionPid;
+    const released = Promise.withResolvers<void>();
+    const held = exchange(
+      new ReadableStream({
+        async pull(controller) {
+          await released.promise;
+          controller.enqueue(new TextEncoder().encode("{}"));
+          controller.close();
+        },
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    Deno.kill(midRequest, "SIGKILL");
+    const crashed = await held;
+    released.resolve();
+    assert.equal(crashed.status, 500);
+    assert.equal((await crashed.json()).code, "WORKER_ERROR");
+    await assertExchanges();
+    assert.notEqual(stack.functionPid, midRequest);
+  } finally {
+    await stack.stop();
+  }
 });
