@@ -5,11 +5,14 @@
  * main service does (supabase/cli `internal/functions/serve/templates/main.ts`, over supabase/edge-runtime
  * `ext/workers/lib.rs` and `crates/base/src/worker/`):
  *
- * | the worker                                         | runtime error           | answer                 |
- * | -------------------------------------------------- | ----------------------- | ---------------------- |
- * | cannot boot: exits before it listens, or too late  | `InvalidWorkerCreation` | 503 `BOOT_ERROR`       |
- * | exits while a request waits for its answer         | `InvalidWorkerResponse` | 500 `WORKER_ERROR`     |
- * | goes over its memory or wall-clock limit           | `WorkerRequestCancelled` | 546 `WORKER_LIMIT`    |
+ * | the worker                                            | runtime error            | answer             |
+ * | ----------------------------------------------------- | ------------------------ | ------------------ |
+ * | cannot boot: exits before it listens, or is too slow  | `InvalidWorkerCreation`  | 503 `BOOT_ERROR`   |
+ * | exits while a request waits for its answer            | `InvalidWorkerResponse`  | 500 `WORKER_ERROR` |
+ * | goes over its memory or wall-clock limit              | `WorkerRequestCancelled` | 546 `WORKER_LIMIT` |
+ *
+ * The runtime evaluates a worker's module while it boots (`set_eager_module_init(true)` in its pool), so a
+ * module that throws at its top level is a boot error there as here.
  *
  * The body is `{"code","message"}` with `Content-Type: application/json` and nothing else: no CORS headers
  * and no `Retry-After`, as the main service's `getResponse` sends it. A worker that ended, for any reason,
@@ -175,7 +178,8 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
       log(`[edge-runtime] worker failed to boot: ${err instanceof Error ? err.message : err}`);
       return runtimeErrorResponse("BOOT_ERROR");
     }
-    const target = new URL(new URL(request.url).pathname + new URL(request.url).search, url);
+    const { pathname, search } = new URL(request.url);
+    const target = new URL(pathname + search, url);
     // Not `new Request(request, …)`, which would follow the caller's abort signal.
     const sent = fetch(target, {
       method: request.method,
