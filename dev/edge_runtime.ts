@@ -162,7 +162,10 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
       }
       current = worker;
       lastPid = worker.process.pid;
-      log(`[edge-runtime] worker ${worker.process.pid} booted`);
+      log(
+        `[edge-runtime] worker ${worker.process.pid} booted (memory limit ${EDGE_MEMORY_LIMIT_MIB} MiB, ` +
+          `wall clock ${wallClockLimitMs / 1000} s)`,
+      );
       return worker;
     })().finally(() => {
       booting = undefined;

@@ -311,7 +311,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     // Booted now, not at the first request as the runtime does, so that a function that cannot boot fails
     // the start.
     await runtime.boot();
-    log(`exchange-token function on port ${functionPort} (memory limit ${EDGE_MEMORY_LIMIT_MIB} MiB)`);
+    log(`exchange-token function on port ${functionPort}`);
 
     const backend = await backendStart;
     if (backend) log(`example backend on ${backend.url}`);
