@@ -38,12 +38,15 @@ import { startWatchdog, type Watchdog } from "./watchdog.ts";
 import { pumpLines, waitForPort } from "./_process.ts";
 import { backendJwtSettings, startBackend } from "./backend.ts";
 import { missingPoolerPackages, type Pooler, type PoolerMode, startPooler } from "./pooler.ts";
+import { EDGE_MEMORY_LIMIT_MIB, startEdgeRuntime } from "./edge_runtime.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
-const FUNCTION_CONFIG = new URL("supabase/functions/exchange-token/deno.json", ROOT);
-/** The Edge runtime's per-worker memory limit in `supabase functions serve` (MiB). */
-const EDGE_MEMORY_LIMIT_MIB = 150;
+/** The `exchange-token` function, as {@linkcode startFunction} runs it. */
+const EXCHANGE_TOKEN: FunctionSource = {
+  name: "exchange-token",
+  entry: new URL("supabase/functions/exchange-token/index.ts", ROOT),
+  config: new URL("supabase/functions/exchange-token/deno.json", ROOT),
+};
 
 /** Options for {@linkcode startStack}. Ports of 0 (the default) are free ones picked at start. */
 export interface StackOptions {
@@ -76,6 +79,8 @@ export interface StackOptions {
   allowedOrigins?: string;
   /** Extra environment for the function (e.g. `BACKEND_JWT_TTL_SECONDS`). */
   functionEnv?: Record<string, string>;
+  /** The function's wall-clock limit per request, in ms (`dev/edge_runtime.ts`); the runtime's 400 s by default. */
+  functionWallClockLimitMs?: number;
   /**
    * The function's `BACKEND_JWT_SECRET`, e.g. the Python service's real one; it wins over the secret saved
    * in `stateDir` (which is kept, not overwritten, for the starts without it).
@@ -114,8 +119,11 @@ export interface LocalStack {
   backendJwtSecret: string;
   /** The function's own address (behind the gateway), e.g. for load tests that skip the gateway. */
   functionUrl: string;
-  /** The function's process id (for memory readings). */
-  functionPid: number;
+  /**
+   * The process id of the function's worker booted last (for memory readings): a new one once a request
+   * has booted the function again after a crash.
+   */
+  readonly functionPid: number;
   /** The environment the function runs with (to start another instance, e.g. for a cold start). */
   functionEnv: Record<string, string>;
   auth: AuthEmulator;
@@ -297,8 +305,14 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     });
     backendStart?.catch(() => {}); // awaited below; a failure there ends startStack
     stopping.push(async () => (await backendStart?.catch(() => undefined))?.stop());
-    const fn = startFunction(functionPort, functionEnv, options.log, watchdog);
-    stopping.push(() => fn.stop());
+    // The Edge runtime's part: boot the function, boot it again after a crash, answer for it when it cannot.
+    const runtime = startEdgeRuntime({
+      port: functionPort,
+      boot: (port) => startFunction(port, functionEnv, options.log, watchdog),
+      wallClockLimitMs: options.functionWallClockLimitMs,
+      log: options.log,
+    });
+    stopping.push(() => runtime.stop());
 
     const gateway = Deno.serve(
       {
@@ -308,13 +322,15 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       },
       createGateway({
         auth: auth.handler,
-        functions: { "exchange-token": `http://127.0.0.1:${functionPort}` },
+        functions: { "exchange-token": runtime.fetch },
         keys,
       }),
     );
     stopping.push(() => gateway.shutdown());
 
-    await fn.listening;
+    // Booted now, not at the first request as the runtime does, so that a function that cannot boot fails
+    // the start.
+    await runtime.boot();
     log(`exchange-token function on port ${functionPort}`);
 
     const backend = await backendStart;
@@ -345,7 +361,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       jwtSecret: secrets.jwtSecret,
       backendJwtSecret: secrets.backendJwtSecret,
       functionUrl: `http://127.0.0.1:${functionPort}/exchange-token`,
-      functionPid: fn.pid,
+      get functionPid() {
+        return runtime.pid!;
+      },
       functionEnv,
       auth,
       postgres,
@@ -427,17 +445,28 @@ export interface FunctionProcess {
   pid: number;
   /** Resolves once the function accepts connections; rejects if it exits first or takes over 20 s. */
   listening: Promise<void>;
-  stop(): Promise<void>;
+  /** Its exit status, once it has exited (on its own or stopped). */
+  exited: Promise<Deno.CommandStatus>;
+  /** Sends `signal` (SIGTERM by default) and waits for the exit. */
+  stop(signal?: Deno.Signal): Promise<void>;
+}
+
+/** A function to run: its name (in log lines), its entry module and its `deno.json`. */
+export interface FunctionSource {
+  name: string;
+  entry: URL;
+  config?: URL;
 }
 
 /**
- * Runs the function's `index.ts` in its own Deno process, as the Edge runtime runs it in an isolate: with
- * network and environment access only, and the environment Supabase injects.
+ * Runs a function's `index.ts` in its own Deno process, as the Edge runtime runs it in an isolate: with
+ * network and environment access only, the environment Supabase injects, and the runtime's memory limit.
  *
  * @param port The port on 127.0.0.1 it listens on.
  * @param env Its environment.
  * @param log Where its output lines go.
  * @param watchdog Stops it if this process dies without stopping it.
+ * @param fn The function to run; `exchange-token` by default.
  * @returns The process.
  */
 export function startFunction(
@@ -445,17 +474,19 @@ export function startFunction(
   env: Record<string, string>,
   log?: (line: string) => void,
   watchdog?: Watchdog,
+  fn: FunctionSource = EXCHANGE_TOKEN,
 ): FunctionProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net",
       "--allow-env",
-      // The Edge runtime caps each worker's V8 heap (memoryLimitMb, 150 in `supabase functions serve`);
-      // Deno's own default sizes the heap for throughput and lets an idle-looking server reach ~180 MiB.
+      // The Edge runtime's memoryLimitMb (256 in `supabase functions serve`) as a cap on the V8 heap: V8
+      // ends the process with SIGTRAP past it, which `dev/edge_runtime.ts` answers as the limit. Deno's
+      // own default sizes the heap for the machine, far above what a worker gets.
       `--v8-flags=--max-heap-size=${EDGE_MEMORY_LIMIT_MIB}`,
-      `--config=${FUNCTION_CONFIG.pathname}`,
-      FUNCTION_ENTRY.pathname,
+      ...(fn.config ? [`--config=${fn.config.pathname}`] : ["--no-config"]),
+      fn.entry.pathname,
     ],
     cwd: ROOT,
     env: { ...env, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, NO_COLOR: "1" },
@@ -466,26 +497,28 @@ export function startFunction(
   }).spawn();
   watchdog?.watchProcess(child.pid, "SIGTERM");
   const pumps = log
-    ? Promise.all([
-      pumpLines(child.stdout, log, "exchange-token"),
-      pumpLines(child.stderr, log, "exchange-token"),
-    ])
+    ? Promise.all([pumpLines(child.stdout, log, fn.name), pumpLines(child.stderr, log, fn.name)])
     : undefined;
-  const listening = waitForPort(port, child.status, "the exchange-token function");
+  // A worker that ends on its own (a crash, a limit) is withdrawn from the watchdog as one that is stopped.
+  const exited = child.status.then(async (status) => {
+    await pumps;
+    await watchdog?.forgetProcess(child.pid);
+    return status;
+  });
+  const listening = waitForPort(port, child.status, `the ${fn.name} function`);
   // A caller that never awaits it (it reached the function itself, then stopped it) must not crash on it.
   listening.catch(() => {});
   return {
     pid: child.pid,
     listening,
-    async stop() {
+    exited,
+    async stop(signal = "SIGTERM") {
       try {
-        child.kill("SIGTERM");
+        child.kill(signal);
       } catch {
         // Already exited.
       }
-      await child.status;
-      await pumps;
-      await watchdog?.forgetProcess(child.pid);
+      await exited;
     },
   };
 }
