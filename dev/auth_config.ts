@@ -2,25 +2,34 @@
  * The Auth settings of `supabase/config.toml` that the local stack follows, read as `supabase start` reads
  * them and hands them to Supabase Auth (supabase/cli `internal/start/start.go` `buildGotrueEnv`):
  *
- * | config.toml                                   | GoTrue                                        |
- * | --------------------------------------------- | --------------------------------------------- |
- * | `[auth] site_url`                             | `GOTRUE_SITE_URL`                             |
- * | `[auth] additional_redirect_urls`             | `GOTRUE_URI_ALLOW_LIST`                       |
- * | `[auth] enable_anonymous_sign_ins`            | `GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED`     |
- * | `[auth.email] enable_confirmations`           | `GOTRUE_MAILER_AUTOCONFIRM` (negated)         |
- * | `[auth.email] double_confirm_changes`         | `GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED`   |
- * | `[auth.email] max_frequency`                  | `GOTRUE_SMTP_MAX_FREQUENCY`                   |
- * | `[auth.email] otp_length`, `otp_expiry`       | `GOTRUE_MAILER_OTP_LENGTH`, `…_OTP_EXP`       |
- * | `[auth.email.smtp]` (when `enabled`)          | `GOTRUE_SMTP_*`                               |
- * | `[local_smtp]` (`[inbucket]` before) sender   | `GOTRUE_SMTP_ADMIN_EMAIL`, `…_SENDER_NAME`    |
+ * | config.toml                                     | GoTrue                                            |
+ * | ----------------------------------------------- | ------------------------------------------------- |
+ * | `[auth] site_url`                               | `GOTRUE_SITE_URL`                                 |
+ * | `[auth] additional_redirect_urls`               | `GOTRUE_URI_ALLOW_LIST`                           |
+ * | `[auth] enable_anonymous_sign_ins`              | `GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED`         |
+ * | `[auth] enable_refresh_token_rotation`          | `GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED`  |
+ * | `[auth] refresh_token_reuse_interval`           | `GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL`    |
+ * | `[auth.sessions] timebox`, `inactivity_timeout` | `GOTRUE_SESSIONS_TIMEBOX`, `…_INACTIVITY_TIMEOUT` |
+ * | `[auth.email] enable_confirmations`             | `GOTRUE_MAILER_AUTOCONFIRM` (negated)             |
+ * | `[auth.email] double_confirm_changes`           | `GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED`       |
+ * | `[auth.email] max_frequency`                    | `GOTRUE_SMTP_MAX_FREQUENCY`                       |
+ * | `[auth.email] otp_length`, `otp_expiry`         | `GOTRUE_MAILER_OTP_LENGTH`, `…_OTP_EXP`           |
+ * | `[auth.email.smtp]` (when `enabled`)            | `GOTRUE_SMTP_*`                                   |
+ * | `[local_smtp]` (`[inbucket]` before) sender     | `GOTRUE_SMTP_ADMIN_EMAIL`, `…_SENDER_NAME`        |
  *
  * Values written `env(NAME)` are taken from the environment passed in, as the CLI substitutes them.
+ *
+ * Single session per user (`GOTRUE_SESSIONS_SINGLE_PER_USER`) is a dashboard setting with no key in
+ * `config.toml` (the CLI refuses unknown keys): it is read from `AUTH_SESSIONS_SINGLE_PER_USER` in the
+ * environment, the name the function reads it by.
  *
  * @module
  */
 import { parse } from "smol-toml";
 import { DEFAULT_SENDER, type SmtpSettings } from "./mailbox/mod.ts";
-import { parseGoDuration } from "./go_duration.ts";
+import { parseGoDuration } from "../supabase/functions/_shared/go_duration.ts";
+import { parseGoBool } from "../supabase/functions/_shared/go_bool.ts";
+import type { SessionLimits } from "../supabase/functions/_shared/config.ts";
 
 /** What the Auth emulator takes from `supabase/config.toml`. */
 export interface AuthConfig {
@@ -30,6 +39,15 @@ export interface AuthConfig {
   additionalRedirectUrls: string[];
   /** `[auth] enable_anonymous_sign_ins`. */
   enableAnonymousSignIns: boolean;
+  /** `[auth] enable_refresh_token_rotation`: a refresh token reused outside the interval ends its session. */
+  enableRefreshTokenRotation: boolean;
+  /** `[auth] refresh_token_reuse_interval`, in seconds. */
+  refreshTokenReuseIntervalSeconds: number;
+  /**
+   * `[auth.sessions] timebox` and `inactivity_timeout` (0 or unset: none, as the CLI passes them only when
+   * positive), and `AUTH_SESSIONS_SINGLE_PER_USER` from the environment.
+   */
+  sessions: SessionLimits;
   /** `[auth.email] enable_confirmations`: new addresses must be confirmed by mail. */
   enableConfirmations: boolean;
   /** `[auth.email] double_confirm_changes`: an email change is confirmed from both addresses. */
@@ -51,6 +69,9 @@ export const DEFAULT_AUTH_CONFIG: AuthConfig = {
   siteUrl: "http://127.0.0.1:3000",
   additionalRedirectUrls: [],
   enableAnonymousSignIns: false,
+  enableRefreshTokenRotation: true,
+  refreshTokenReuseIntervalSeconds: 10,
+  sessions: { timeboxSeconds: null, inactivityTimeoutSeconds: null, singlePerUser: false },
   enableConfirmations: false,
   doubleConfirmChanges: true,
   maxFrequencySeconds: 1,
@@ -89,6 +110,7 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
   const auth = table(root, "auth");
   const email = table(auth, "email", "auth");
   const smtp = table(email, "smtp", "auth.email");
+  const sessions = table(auth, "sessions", "auth");
   const local = { ...table(root, "inbucket"), ...table(root, "local_smtp") };
   const read = <T>(t: Table, key: string, where: string, type: keyof typeof TYPE_CHECKS, fallback: T): T => {
     const value = typeof t[key] === "string" ? substitute(t[key] as string, env) : t[key];
@@ -99,13 +121,16 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
     return value as T;
   };
   const d = DEFAULT_AUTH_CONFIG;
-  const maxFrequency = read(email, "max_frequency", "auth.email", "string", "1s");
-  let maxFrequencyMs: number;
-  try {
-    maxFrequencyMs = parseGoDuration(maxFrequency);
-  } catch (err) {
-    throw new Error(`supabase/config.toml: [auth.email] max_frequency: ${(err as Error).message}`);
-  }
+  const duration = (t: Table, key: string, where: string, fallback: string): number => {
+    const text = read(t, key, where, "string", fallback);
+    try {
+      return parseGoDuration(text);
+    } catch (err) {
+      throw new Error(`supabase/config.toml: [${where}] ${key}: ${(err as Error).message}`);
+    }
+  };
+  const maxFrequencyMs = duration(email, "max_frequency", "auth.email", "1s");
+  const positiveSeconds = (ms: number) => (ms > 0 ? ms / 1000 : null);
   const sender = {
     admin_email: read(local, "admin_email", "local_smtp", "string", d.sender.admin_email),
     sender_name: read(local, "sender_name", "local_smtp", "string", d.sender.sender_name),
@@ -127,6 +152,27 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
       "boolean",
       d.enableAnonymousSignIns,
     ),
+    enableRefreshTokenRotation: read(
+      auth,
+      "enable_refresh_token_rotation",
+      "auth",
+      "boolean",
+      d.enableRefreshTokenRotation,
+    ),
+    refreshTokenReuseIntervalSeconds: read(
+      auth,
+      "refresh_token_reuse_interval",
+      "auth",
+      "number",
+      d.refreshTokenReuseIntervalSeconds,
+    ),
+    sessions: {
+      timeboxSeconds: positiveSeconds(duration(sessions, "timebox", "auth.sessions", "0")),
+      inactivityTimeoutSeconds: positiveSeconds(
+        duration(sessions, "inactivity_timeout", "auth.sessions", "0"),
+      ),
+      singlePerUser: singlePerUser(env.AUTH_SESSIONS_SINGLE_PER_USER),
+    },
     enableConfirmations: read(email, "enable_confirmations", "auth.email", "boolean", d.enableConfirmations),
     doubleConfirmChanges: read(
       email,
@@ -169,6 +215,37 @@ export async function loadAuthConfig(
   env: Record<string, string> = {},
 ): Promise<AuthConfig> {
   return parseAuthConfig(await Deno.readTextFile(path), env);
+}
+
+/**
+ * The function's settings that keep it in step with Auth's session limits (on a hosted project, the
+ * operator sets them as secrets to match the dashboard): every name, empty when the limit is off, so that
+ * none is inherited from elsewhere.
+ *
+ * @param limits The session limits Auth runs with.
+ * @returns `AUTH_SESSIONS_TIMEBOX`, `AUTH_SESSIONS_INACTIVITY_TIMEOUT` (Go durations) and
+ *   `AUTH_SESSIONS_SINGLE_PER_USER`.
+ * @example
+ * ```ts
+ * const env = sessionSecrets({ timeboxSeconds: 86400, inactivityTimeoutSeconds: null, singlePerUser: false });
+ * console.log(env.AUTH_SESSIONS_TIMEBOX); // "86400s"
+ * ```
+ */
+export function sessionSecrets(limits: SessionLimits): Record<string, string> {
+  const seconds = (value: number | null) => (value ? `${value}s` : "");
+  return {
+    AUTH_SESSIONS_TIMEBOX: seconds(limits.timeboxSeconds),
+    AUTH_SESSIONS_INACTIVITY_TIMEOUT: seconds(limits.inactivityTimeoutSeconds),
+    AUTH_SESSIONS_SINGLE_PER_USER: String(limits.singlePerUser),
+  };
+}
+
+// As the function reads it; a value the function would refuse is refused here first.
+function singlePerUser(value: string | undefined): boolean {
+  if (value === undefined || value.trim() === "") return false;
+  const parsed = parseGoBool(value.trim());
+  if (parsed === undefined) throw new Error("AUTH_SESSIONS_SINGLE_PER_USER must be true or false");
+  return parsed;
 }
 
 function table(parent: Table, key: string, where?: string): Table {

@@ -9,7 +9,9 @@
  * `MAILBOX_SMTP_PORT` (54325), `BACKEND_PORT` (8000, the example FastAPI backend), `BACKEND_JWT_ALGORITHM`
  * (`HS256`, or `ES256`/`EdDSA` with a key set kept in the state directory, or `BACKEND_JWT_PRIVATE_KEYS`
  * when set), `POOLER_PORT` (54329, the transaction pooler, PgBouncer with TLS: `dev/pooler.ts`),
- * `DB_POOLER` (`transaction` makes the function connect through it).
+ * `DB_POOLER` (`transaction` makes the function connect through it), `AUTH_SESSIONS_SINGLE_PER_USER`
+ * (`false`; Auth's single session per user, which `config.toml` has no key for: Auth and the function both
+ * follow it).
  *
  * The function gets this environment too, so its settings (`BACKEND_JWT_TTL_SECONDS`,
  * `BACKEND_JWT_ALGORITHM`, ...) apply as given. `BACKEND_JWT_SECRET` from the environment wins over the

@@ -5,6 +5,10 @@
  * Deno process (standing in for the Edge runtime, with the environment Supabase injects); and one gateway
  * port in front of them, as `supabase start` + `supabase functions serve` lay them out.
  *
+ * Auth's session limits (`[auth.sessions]`, and single session per user) reach the function as the
+ * settings it reads them by (`AUTH_SESSIONS_*`), as a hosted project's operator sets the function's secrets
+ * to match the dashboard, so the exchange refuses the sessions the emulator ends.
+ *
  * `deno task dev` runs it on Supabase's local ports; tests start it on free ports with one call. With
  * `demoPort`, it also serves the demo page (`demo/`, see `dev/demo_server.ts`) on its own origin.
  *
@@ -22,7 +26,7 @@ import { hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
 import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
 import { createGateway, type ProjectKeys } from "./gateway.ts";
 import { generateApiKey } from "./api_keys.ts";
-import { type AuthConfig, loadAuthConfig } from "./auth_config.ts";
+import { type AuthConfig, loadAuthConfig, sessionSecrets } from "./auth_config.ts";
 import { startMailbox } from "./mailbox/mod.ts";
 import { startDemoServer } from "./demo_server.ts";
 import { startWatchdog, type Watchdog } from "./watchdog.ts";
@@ -222,12 +226,21 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       maxFrequencySeconds: config.maxFrequencySeconds,
       otpLength: config.otpLength,
       otpExpirySeconds: config.otpExpirySeconds,
+      refreshTokenReuseIntervalSeconds: config.refreshTokenReuseIntervalSeconds,
+      refreshTokenRotation: config.enableRefreshTokenRotation,
+      sessionLimits: config.sessions,
     });
     stopping.push(() => auth.stop());
     log(
       `Auth: email confirmations ${autoConfirm ? "off" : "on, by mail"} (${
         options.autoConfirm === undefined ? "[auth.email] enable_confirmations" : "AUTO_CONFIRM"
       })`,
+    );
+    const limits = sessionSecrets(config.sessions);
+    log(
+      `Auth and the function: sessions timebox ${limits.AUTH_SESSIONS_TIMEBOX || "off"}, inactivity timeout ${
+        limits.AUTH_SESSIONS_INACTIVITY_TIMEOUT || "off"
+      } ([auth.sessions]), single per user ${limits.AUTH_SESSIONS_SINGLE_PER_USER} (AUTH_SESSIONS_SINGLE_PER_USER)`,
     );
     if (options.stateDir) {
       await saveSecrets(options.stateDir, { ...saved.secrets, signingKey: auth.signingKey });
@@ -244,6 +257,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       ...supabaseFunctionEnv(apiUrl, dbUrl, keys, auth.jwks),
       BACKEND_JWT_SECRET: secrets.backendJwtSecret,
       ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
+      ...limits,
       ...(await backendJwtSettings(options.stateDir, options.backendJwtAlgorithm)),
       // As a project behind Supavisor set up per the README; the mode is named, the port is not 6543.
       ...(options.dbPooler ? { TENANCY_DB_URL: poolerUrl!, TENANCY_DB_POOL_MODE: options.dbPooler } : {}),

@@ -8,6 +8,7 @@ import type { JWTPayload } from "jose";
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
 import { findUserAndSession, isBanned, type UserRow } from "./_store.ts";
+import { checkSessionValidity } from "./_sessions.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NIL_SESSION = "00000000-0000-0000-0000-000000000000";
@@ -57,13 +58,15 @@ export async function authenticate(ctx: AuthContext, req: Request): Promise<Auth
 
 /**
  * GoTrue's `requireAdminCredentials`: a valid token whose `role` is one of `GOTRUE_JWT_ADMIN_ROLES`
- * (`service_role`, as `supabase start` sets it); a token naming a session must name a live one.
+ * (`service_role`, as `supabase start` sets it); a token naming a session must name a live one, within the
+ * timebox and inactivity timeout. (GoTrue checks those here and on refresh, not in `requireAuthentication`:
+ * `GET /user` answers for a timed-out session as long as its row and the access token last.)
  *
  * @param ctx The emulator's keys and database.
  * @param req The request with the `Authorization` header.
  * @returns The token's claims.
  * @throws {HttpError} 401 `no_authorization`; 403 `bad_jwt`, `user_not_found`, `session_not_found`,
- *   `not_admin`.
+ *   `session_expired`, `not_admin`.
  * @example
  * ```ts ignore
  * await requireAdmin(ctx, req);
@@ -80,6 +83,9 @@ export async function requireAdmin(ctx: AuthContext, req: Request): Promise<JWTP
     if (!user) throw new HttpError(403, "user_not_found", "User from sub claim in JWT does not exist");
     if (!session) {
       throw new HttpError(403, "session_not_found", "Session from session_id claim in JWT does not exist");
+    }
+    if (checkSessionValidity(session, ctx.sessionLimits, ctx.now()) !== "valid") {
+      throw new HttpError(403, "session_expired", "Session is no longer valid");
     }
   }
   if (claims.role !== "service_role") throw new HttpError(403, "not_admin", "User not allowed");

@@ -5,6 +5,7 @@
  */
 import type postgres from "postgres";
 import type { AuthKeys } from "./_keys.ts";
+import type { SessionLimits } from "./_sessions.ts";
 
 /** One mail as GoTrue's template mailer hands it to its SMTP client. */
 export interface AuthMail {
@@ -27,6 +28,12 @@ export interface AuthContext {
   ttlSeconds: number;
   /** GoTrue's `GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL`. */
   reuseIntervalSeconds: number;
+  /** GoTrue's `GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED`: a reuse outside the interval ends the session. */
+  refreshTokenRotation: boolean;
+  /** GoTrue's `GOTRUE_SESSIONS_TIMEBOX`, `…_INACTIVITY_TIMEOUT` and `…_SINGLE_PER_USER`. */
+  sessionLimits: SessionLimits;
+  /** The clock sessions are judged by (refresh, admin routes); tests move it instead of waiting. */
+  now(): Date;
   /** GoTrue's `GOTRUE_SITE_URL`: where links land by default. */
   siteUrl: string;
   /** GoTrue's `GOTRUE_URI_ALLOW_LIST`: further allowed redirect URLs (globs). */

@@ -5,6 +5,12 @@
  * @module
  */
 import type postgres from "postgres";
+import {
+  checkSessionValidity,
+  lastRefreshedAt,
+  type SessionLimits,
+  type SessionValidity,
+} from "./_sessions.ts";
 
 /** A client or an open transaction: the models take either, as GoTrue's take a `*storage.Connection`. */
 export type Db = postgres.Sql | postgres.TransactionSql;
@@ -50,8 +56,11 @@ export interface SessionRow {
   id: string;
   user_id: string;
   created_at: Date;
+  updated_at: Date;
   aal: string | null;
   not_after: Date | null;
+  /** The last refresh; GoTrue writes it in UTC into a column without a time zone, read here as UTC. */
+  refreshed_at: Date | null;
 }
 
 /** An `auth.refresh_tokens` row. */
@@ -87,6 +96,11 @@ export async function findUserByEmail(
   return row;
 }
 
+// A session row with `refreshed_at` read as the UTC time GoTrue writes there, whatever the time zone.
+function sessionColumns(db: Db) {
+  return db`id, user_id, created_at, updated_at, aal, not_after, refreshed_at at time zone 'UTC' as refreshed_at`;
+}
+
 /** The user and, when asked, the session an access token names. */
 export async function findUserAndSession(
   sql: postgres.Sql,
@@ -95,7 +109,8 @@ export async function findUserAndSession(
 ): Promise<{ user?: UserRow; session?: SessionRow }> {
   const [user] = await sql<UserRow[]>`select * from auth.users where id = ${userId}`;
   if (!user || sessionId === undefined) return { user };
-  const [session] = await sql<SessionRow[]>`select * from auth.sessions where id = ${sessionId}`;
+  const [session] = await sql<SessionRow[]>`
+    select ${sessionColumns(sql)} from auth.sessions where id = ${sessionId}`;
   return { user, session };
 }
 
@@ -120,30 +135,55 @@ export async function startSessionIn(
   const [session] = await tx<SessionRow[]>`
     insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent)
     values (${crypto.randomUUID()}, ${userId}, now(), now(), 'aal1', ${userAgent})
-    returning *`;
+    returning ${sessionColumns(tx)}`;
   const refreshToken = await insertRefreshToken(tx, userId, session.id, null);
   const [user] = await tx<UserRow[]>`
     update auth.users set last_sign_in_at = now() where id = ${userId} returning *`;
   return { user, session, refreshToken };
 }
 
-/** Why a refresh token was refused. */
-export type RefreshRefusal = "not_found" | "banned" | "no_session" | "expired" | "already_used";
+/**
+ * Why a refresh token was refused: not found, user banned, no session, the session's validity (GoTrue's
+ * `CheckValidity`), superseded by a newer session under single-session-per-user, or reused.
+ */
+export type RefreshRefusal =
+  | "not_found"
+  | "banned"
+  | "no_session"
+  | Exclude<SessionValidity, "valid">
+  | "superseded"
+  | "already_used";
+
+/** The settings a refresh is judged by, and its time. */
+export interface RefreshPolicy {
+  /** `GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL`, in seconds. */
+  reuseIntervalSeconds: number;
+  /** `GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED`: a reuse outside the interval ends the session. */
+  rotation: boolean;
+  /** Timebox, inactivity timeout and single session per user. */
+  limits: SessionLimits;
+  /** The time of the refresh (GoTrue's token service takes its clock as a seam too). */
+  now: Date;
+}
 
 /**
- * The refresh_token grant with rotation, as GoTrue's `RefreshTokenGrant`: the presented token is revoked
- * and a child issued. A revoked token is accepted only when it is the parent of the session's active
- * token (the client lost the answer: the active one is returned again) or within the reuse interval;
- * otherwise the whole family (the session's tokens) is revoked and the grant refused.
+ * The refresh_token grant with rotation, as GoTrue's `RefreshTokenGrant`. A session past its limits is
+ * refused; under single-session-per-user, so is one when another valid session of the user was active more
+ * recently. The presented token is revoked and a child issued. A revoked token is accepted only when it is
+ * the parent of the session's active token (the client lost the answer: the active one is returned again)
+ * or within the reuse interval; otherwise, with rotation on, the session is deleted with its refresh
+ * tokens (GoTrue's `LogoutSession` of its v2 refresh tokens; its v1 tokens revoke the session's tokens and
+ * leave the row) and the grant refused.
  *
  * @returns The grant, or the reason for refusing it.
  */
 export async function refreshSession(
   sql: postgres.Sql,
   token: string,
-  reuseIntervalSeconds: number,
+  policy: RefreshPolicy,
   userAgent: string | null,
 ): Promise<Grant | RefreshRefusal> {
+  const { limits, now } = policy;
   return await sql.begin(async (tx) => {
     // Locking the token row serialises concurrent refreshes of it, as GoTrue's `for update` does.
     const [current] = await tx<RefreshTokenRow[]>`
@@ -154,13 +194,31 @@ export async function refreshSession(
     if (!user) return "not_found";
     if (isBanned(user)) return "banned";
     const [session] = current.session_id
-      ? await tx<SessionRow[]>`select * from auth.sessions where id = ${current.session_id} for update`
+      ? await tx<SessionRow[]>`
+          select ${sessionColumns(tx)} from auth.sessions where id = ${current.session_id} for update`
       : [];
     if (!session) {
       await tx`delete from auth.refresh_tokens where id = ${current.id}`;
       return "no_session";
     }
-    if (session.not_after && session.not_after.getTime() <= Date.now()) return "expired";
+    const validity = checkSessionValidity(session, limits, now, current.updated_at);
+    if (validity !== "valid") return validity;
+
+    if (limits.singlePerUser) {
+      // Locking the user's sessions serialises this with a sign-in's, as GoTrue locks the user row.
+      const others = await tx<SessionRow[]>`
+        select ${sessionColumns(tx)} from auth.sessions
+         where user_id = ${user.id} and id <> ${session.id} for update`;
+      const mine = lastRefreshedAt(session, current.updated_at);
+      // A newer valid session means a newer login: this one is no longer the user's session.
+      if (
+        others.some((other) =>
+          checkSessionValidity(other, limits, now) === "valid" && lastRefreshedAt(other) > mine
+        )
+      ) {
+        return "superseded";
+      }
+    }
 
     let issued: string | undefined;
     if (current.revoked) {
@@ -169,10 +227,10 @@ export async function refreshSession(
          order by id desc limit 1`;
       if (active && active.parent === current.token) {
         issued = active.token;
-      } else if (Date.now() > current.updated_at.getTime() + reuseIntervalSeconds * 1000) {
-        // Reuse outside the interval looks like theft: the family dies, and that must be committed.
-        await tx`update auth.refresh_tokens set revoked = true, updated_at = now()
-                  where session_id = ${session.id} and revoked = false`;
+      } else if (now.getTime() > current.updated_at.getTime() + policy.reuseIntervalSeconds * 1000) {
+        // Reuse outside the interval looks like theft: the session dies (its refresh tokens go with it,
+        // on delete cascade), and that must be committed.
+        if (policy.rotation) await tx`delete from auth.sessions where id = ${session.id}`;
         return "already_used";
       }
     }
@@ -180,9 +238,11 @@ export async function refreshSession(
       await tx`update auth.refresh_tokens set revoked = true, updated_at = now() where id = ${current.id}`;
       issued = await insertRefreshToken(tx, user.id, session.id, current.token);
     }
+    // GoTrue writes refreshed_at in UTC into a column without a time zone.
     const [refreshed] = await tx<SessionRow[]>`
-      update auth.sessions set refreshed_at = now(), updated_at = now(), user_agent = ${userAgent}
-       where id = ${session.id} returning *`;
+      update auth.sessions
+         set refreshed_at = ${now}::timestamptz at time zone 'UTC', updated_at = ${now}, user_agent = ${userAgent}
+       where id = ${session.id} returning ${sessionColumns(tx)}`;
     return { user, session: refreshed, refreshToken: issued };
   });
 }

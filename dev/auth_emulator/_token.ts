@@ -81,12 +81,12 @@ async function refreshTokenGrant(ctx: AuthContext, req: Request): Promise<Respon
   const params = await readParams(req, "RefreshTokenGrantParams", { refresh_token: "string" });
   const refreshToken = (params.refresh_token as string | undefined) ?? "";
   if (refreshToken === "") throw new OAuthError("invalid_request", "refresh_token required");
-  const result = await refreshSession(
-    ctx.sql,
-    refreshToken,
-    ctx.reuseIntervalSeconds,
-    req.headers.get("User-Agent"),
-  );
+  const result = await refreshSession(ctx.sql, refreshToken, {
+    reuseIntervalSeconds: ctx.reuseIntervalSeconds,
+    rotation: ctx.refreshTokenRotation,
+    limits: ctx.sessionLimits,
+    now: ctx.now(),
+  }, req.headers.get("User-Agent"));
   switch (result) {
     case "not_found":
       throw new HttpError(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found");
@@ -94,8 +94,17 @@ async function refreshTokenGrant(ctx: AuthContext, req: Request): Promise<Respon
       throw new HttpError(400, "user_banned", "Invalid Refresh Token: User Banned");
     case "no_session":
       throw new HttpError(400, "session_not_found", "Invalid Refresh Token: No Valid Session Found");
-    case "expired":
+    case "past_not_after":
+    case "past_timebox":
       throw new HttpError(400, "session_expired", "Invalid Refresh Token: Session Expired");
+    case "timed_out":
+      throw new HttpError(400, "session_expired", "Invalid Refresh Token: Session Expired (Inactivity)");
+    case "superseded":
+      throw new HttpError(
+        400,
+        "session_expired",
+        "Invalid Refresh Token: Session Expired (Revoked by Newer Login)",
+      );
     case "already_used":
       throw new HttpError(400, "refresh_token_already_used", "Invalid Refresh Token: Already Used");
     default:

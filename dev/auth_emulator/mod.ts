@@ -11,7 +11,9 @@
  * Routes, under `/auth/v1`:
  * - `POST /signup` (email + password: a session when `autoConfirm`, else the unconfirmed user and a
  *   confirmation mail; no email and no phone: an anonymous user, when `anonymousSignIns`)
- * - `POST /token?grant_type=password` and `?grant_type=refresh_token` (rotation and reuse detection)
+ * - `POST /token?grant_type=password` and `?grant_type=refresh_token` (rotation and reuse detection: a
+ *   reuse outside the interval deletes the session; the timebox, inactivity timeout and single session
+ *   per user of `sessionLimits`, refused with `session_expired` as GoTrue refuses them)
  * - `GET /verify` (a mailed link: 303 with the session or the error in the fragment) and `POST /verify`
  *   (`token_hash`, or `token` + `email`) for `signup`, `invite`, `magiclink`, `recovery`, `email_change`
  *   (confirmed from both addresses with `secureEmailChange`) and `email`
@@ -37,10 +39,11 @@ import postgres from "postgres";
 import type { JWK } from "jose";
 import type { AuthContext } from "./_context.ts";
 import { createAuthKeys, type SigningJwk, type SigningMode } from "./_keys.ts";
+import { NO_SESSION_LIMITS, type SessionLimits } from "./_sessions.ts";
 import { sendMail, type SmtpSettings } from "../mailbox/mod.ts";
 import { AUTH_PREFIX, createRouter } from "./_router.ts";
 
-export type { SigningJwk, SigningMode };
+export type { SessionLimits, SigningJwk, SigningMode };
 
 /** Options for {@linkcode startAuthEmulator} and {@linkcode createAuthEmulator}. */
 export interface AuthEmulatorOptions {
@@ -85,6 +88,19 @@ export interface AuthEmulatorOptions {
    * except of the parent of the session's active token, which GoTrue always answers with that token.
    */
   refreshTokenReuseIntervalSeconds?: number;
+  /**
+   * A reuse outside the interval deletes the session (GoTrue's
+   * `GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED`, `[auth] enable_refresh_token_rotation`); default true.
+   * Off, such a reuse is only refused.
+   */
+  refreshTokenRotation?: boolean;
+  /**
+   * When sessions end by themselves (`GOTRUE_SESSIONS_TIMEBOX`, `…_INACTIVITY_TIMEOUT`,
+   * `…_SINGLE_PER_USER`; `[auth.sessions]`): on refresh and on admin routes, as GoTrue; default none.
+   */
+  sessionLimits?: SessionLimits;
+  /** The clock sessions are judged by (default: the system's); tests move it instead of waiting. */
+  now?: () => Date;
 }
 
 /** A running (or mountable) Auth emulator. */
@@ -146,6 +162,9 @@ export async function createAuthEmulator(
     autoConfirm: options.autoConfirm ?? true,
     ttlSeconds: options.accessTokenTtlSeconds ?? 3600,
     reuseIntervalSeconds: options.refreshTokenReuseIntervalSeconds ?? 10,
+    refreshTokenRotation: options.refreshTokenRotation ?? true,
+    sessionLimits: options.sessionLimits ?? NO_SESSION_LIMITS,
+    now: options.now ?? (() => new Date()),
     siteUrl: options.siteUrl ?? "http://127.0.0.1:3000",
     uriAllowList: options.redirectUrls ?? [],
     secureEmailChange: options.secureEmailChange ?? true,

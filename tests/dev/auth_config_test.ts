@@ -4,7 +4,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { CONFIG_TOML, DEFAULT_AUTH_CONFIG, loadAuthConfig, parseAuthConfig } from "../../dev/auth_config.ts";
+import {
+  CONFIG_TOML,
+  DEFAULT_AUTH_CONFIG,
+  loadAuthConfig,
+  parseAuthConfig,
+  sessionSecrets,
+} from "../../dev/auth_config.ts";
 
 Deno.test("parseAuthConfig() takes the CLI's defaults for what the file leaves out", () => {
   assert.deepEqual(parseAuthConfig("", {}), { ...DEFAULT_AUTH_CONFIG, smtp: undefined });
@@ -21,6 +27,12 @@ sender_name = "Example"
 site_url = "http://localhost:5173"
 additional_redirect_urls = ["https://app.example.com/**"]
 enable_anonymous_sign_ins = true
+enable_refresh_token_rotation = false
+refresh_token_reuse_interval = 0
+
+[auth.sessions]
+timebox = "24h"
+inactivity_timeout = "8h30m"
 
 [auth.email]
 enable_confirmations = true
@@ -35,6 +47,9 @@ otp_expiry = 600
     siteUrl: "http://localhost:5173",
     additionalRedirectUrls: ["https://app.example.com/**"],
     enableAnonymousSignIns: true,
+    enableRefreshTokenRotation: false,
+    refreshTokenReuseIntervalSeconds: 0,
+    sessions: { timeboxSeconds: 86400, inactivityTimeoutSeconds: 30600, singlePerUser: false },
     enableConfirmations: true,
     doubleConfirmChanges: false,
     maxFrequencySeconds: 90,
@@ -67,6 +82,36 @@ sender_name = "Example"
   });
 });
 
+Deno.test("parseAuthConfig() takes no session limit from a zero duration, as the CLI passes none", () => {
+  const config = parseAuthConfig('[auth.sessions]\ntimebox = "0s"\ninactivity_timeout = "0"\n', {});
+  assert.deepEqual(config.sessions, DEFAULT_AUTH_CONFIG.sessions);
+});
+
+Deno.test("parseAuthConfig() takes single session per user from AUTH_SESSIONS_SINGLE_PER_USER", () => {
+  assert.equal(parseAuthConfig("", { AUTH_SESSIONS_SINGLE_PER_USER: "true" }).sessions.singlePerUser, true);
+  assert.equal(parseAuthConfig("", { AUTH_SESSIONS_SINGLE_PER_USER: "0" }).sessions.singlePerUser, false);
+  assert.throws(
+    () => parseAuthConfig("", { AUTH_SESSIONS_SINGLE_PER_USER: "yes" }),
+    /AUTH_SESSIONS_SINGLE_PER_USER must be true or false/,
+  );
+});
+
+Deno.test("sessionSecrets() gives the function every session setting, empty when off", () => {
+  assert.deepEqual(
+    sessionSecrets({ timeboxSeconds: 86400, inactivityTimeoutSeconds: 1.5, singlePerUser: true }),
+    {
+      AUTH_SESSIONS_TIMEBOX: "86400s",
+      AUTH_SESSIONS_INACTIVITY_TIMEOUT: "1.5s",
+      AUTH_SESSIONS_SINGLE_PER_USER: "true",
+    },
+  );
+  assert.deepEqual(sessionSecrets(DEFAULT_AUTH_CONFIG.sessions), {
+    AUTH_SESSIONS_TIMEBOX: "",
+    AUTH_SESSIONS_INACTIVITY_TIMEOUT: "",
+    AUTH_SESSIONS_SINGLE_PER_USER: "false",
+  });
+});
+
 Deno.test("parseAuthConfig() names a setting of the wrong type or a bad duration", () => {
   assert.throws(
     () => parseAuthConfig('[auth.email]\nenable_confirmations = "yes"\n', {}),
@@ -76,6 +121,14 @@ Deno.test("parseAuthConfig() names a setting of the wrong type or a bad duration
     () => parseAuthConfig('[auth.email]\nmax_frequency = "1d"\n', {}),
     /\[auth\.email\] max_frequency: time: unknown unit "d" in duration "1d"/,
   );
+  assert.throws(
+    () => parseAuthConfig('[auth.sessions]\ntimebox = "1d"\n', {}),
+    /\[auth\.sessions\] timebox: time: unknown unit "d" in duration "1d"/,
+  );
+  assert.throws(
+    () => parseAuthConfig('[auth]\nrefresh_token_reuse_interval = "10"\n', {}),
+    /\[auth\] refresh_token_reuse_interval must be a number/,
+  );
 });
 
 Deno.test("the project's config.toml reads as it is written", async () => {
@@ -84,4 +137,8 @@ Deno.test("the project's config.toml reads as it is written", async () => {
   const confirmations = /^\[auth\.email\][\s\S]*?^enable_confirmations = (true|false)$/m.exec(toml)![1];
   assert.equal(config.enableConfirmations, confirmations === "true");
   assert.equal(config.siteUrl, /^site_url = "([^"]*)"$/m.exec(toml)![1]);
+  assert.equal(
+    config.refreshTokenReuseIntervalSeconds,
+    Number(/^refresh_token_reuse_interval = (\d+)$/m.exec(toml)![1]),
+  );
 });

@@ -7,9 +7,13 @@
 import { createClient } from "@supabase/supabase-js";
 import { openTestDatabase, type TestDatabase } from "../_db.ts";
 import { functionDatabase } from "../_pooler.ts";
-import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
+import {
+  type AuthEmulator,
+  type AuthEmulatorOptions,
+  startAuthEmulator,
+} from "../../dev/auth_emulator/mod.ts";
 import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/app.ts";
-import type { Config } from "../../supabase/functions/_shared/config.ts";
+import type { Config, SessionLimits } from "../../supabase/functions/_shared/config.ts";
 import type { ExchangeLogEntry } from "../../supabase/functions/_shared/log.ts";
 
 /** The backend secret the tests share with the Python contract check. */
@@ -29,10 +33,24 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** Options for {@linkcode openHarness}. */
+export interface HarnessOptions {
+  mode?: "es256" | "hs256";
+  /** Auth's session limits, given to the emulator and the function alike (as an operator keeps them). */
+  sessions?: SessionLimits;
+  /** Further emulator settings (e.g. its refresh token reuse interval). */
+  auth?: Partial<AuthEmulatorOptions>;
+}
+
 /** Starts Postgres, the Auth emulator and the function. */
-export async function openHarness(options: { mode?: "es256" | "hs256" } = {}): Promise<Harness> {
+export async function openHarness(options: HarnessOptions = {}): Promise<Harness> {
   const db = await openTestDatabase();
-  const auth = await startAuthEmulator({ databaseUrl: db.authUrl, mode: options.mode ?? "es256" });
+  const auth = await startAuthEmulator({
+    ...options.auth,
+    databaseUrl: db.authUrl,
+    mode: options.mode ?? "es256",
+    sessionLimits: options.sessions,
+  });
   const target = await functionDatabase(db);
   const config: Config = {
     supabaseUrl: auth.url,
@@ -45,6 +63,7 @@ export async function openHarness(options: { mode?: "es256" | "hs256" } = {}): P
     bodyTimeoutMs: 10_000,
     authTimeoutMs: 3000,
     databaseTimeoutMs: 3000,
+    ...(options.sessions ? { sessions: options.sessions } : {}),
   };
   const logs: ExchangeLogEntry[] = [];
   const extra: ExchangeApp[] = [];

@@ -48,6 +48,46 @@ Deno.test("loadConfig() applies the defaults of docs/contract.md §4", () => {
   assert.equal(config.backendJwt.issuer, undefined);
   assert.equal(config.allowedOrigins, "*");
   assert.equal(config.maxBodyBytes, 16384);
+  assert.deepEqual(config.sessions, {
+    timeboxSeconds: null,
+    inactivityTimeoutSeconds: null,
+    singlePerUser: false,
+  });
+});
+
+Deno.test("loadConfig() reads Auth's session limits as GoTrue reads them: Go durations and Go booleans", () => {
+  const config = loadConfig({
+    ...BASE,
+    AUTH_SESSIONS_TIMEBOX: "24h",
+    AUTH_SESSIONS_INACTIVITY_TIMEOUT: " 1h30m ",
+    AUTH_SESSIONS_SINGLE_PER_USER: "True",
+  });
+  assert.deepEqual(config.sessions, {
+    timeboxSeconds: 86400,
+    inactivityTimeoutSeconds: 5400,
+    singlePerUser: true,
+  });
+  assert.equal(loadConfig({ ...BASE, AUTH_SESSIONS_TIMEBOX: "0.5h" }).sessions?.timeboxSeconds, 1800);
+  assert.equal(loadConfig({ ...BASE, AUTH_SESSIONS_SINGLE_PER_USER: "0" }).sessions?.singlePerUser, false);
+  assert.equal(loadConfig({ ...BASE, AUTH_SESSIONS_TIMEBOX: "" }).sessions?.timeboxSeconds, null);
+});
+
+Deno.test("loadConfig() refuses a session limit that GoTrue would refuse, naming it", () => {
+  for (const value of ["24", "1d", "-1h", "0", "0s", "soon"]) {
+    assert.equal(refusal({ ...BASE, AUTH_SESSIONS_TIMEBOX: value }).setting, "AUTH_SESSIONS_TIMEBOX", value);
+    assert.equal(
+      refusal({ ...BASE, AUTH_SESSIONS_INACTIVITY_TIMEOUT: value }).setting,
+      "AUTH_SESSIONS_INACTIVITY_TIMEOUT",
+      value,
+    );
+  }
+  for (const value of ["yes", "on", "2"]) {
+    assert.equal(
+      refusal({ ...BASE, AUTH_SESSIONS_SINGLE_PER_USER: value }).setting,
+      "AUTH_SESSIONS_SINGLE_PER_USER",
+      value,
+    );
+  }
 });
 
 Deno.test("loadConfig() lets TENANCY_DB_URL override SUPABASE_DB_URL and detects the transaction pooler", () => {

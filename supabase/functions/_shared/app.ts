@@ -72,6 +72,7 @@ export function createExchangeApp(
     transactionPooler: config.transactionPooler,
     timeoutMs: config.databaseTimeoutMs,
     max: options.poolSize,
+    sessions: config.sessions,
   });
   const handler = createExchangeHandler({
     config,

@@ -12,6 +12,8 @@
  */
 import { ExchangeError } from "./errors.ts";
 import { type AsymmetricAlgorithm, KID_PATTERN, parseSigningKeys, type SigningJwk } from "./signing_keys.ts";
+import { parseGoDuration } from "./go_duration.ts";
+import { parseGoBool } from "./go_bool.ts";
 
 /** The HMAC algorithms the Python side can verify with the shared secret. */
 export type HmacAlgorithm = "HS256" | "HS384" | "HS512";
@@ -62,6 +64,19 @@ export function isAsymmetric(config: BackendJwtConfig): config is AsymmetricBack
   return config.algorithm === "ES256" || config.algorithm === "EdDSA";
 }
 
+/**
+ * The session limits Supabase Auth enforces on refresh (GoTrue's `Session.CheckValidity` and
+ * single-session-per-user), as the operator set them in Auth; the exchange refuses a session past them.
+ */
+export interface SessionLimits {
+  /** `AUTH_SESSIONS_TIMEBOX`: a session ends this many seconds after sign-in; null = never. */
+  timeboxSeconds: number | null;
+  /** `AUTH_SESSIONS_INACTIVITY_TIMEOUT`: a session ends this many seconds after its last refresh. */
+  inactivityTimeoutSeconds: number | null;
+  /** `AUTH_SESSIONS_SINGLE_PER_USER`: only the user's most recently refreshed session counts. */
+  singlePerUser: boolean;
+}
+
 /** Everything the function needs, validated. */
 export interface Config {
   /** `SUPABASE_URL`: the project's API gateway; Auth lives under `/auth/v1`. */
@@ -81,6 +96,8 @@ export interface Config {
    */
   transactionPooler: boolean;
   backendJwt: BackendJwtConfig;
+  /** Auth's session limits; absent, only a session's existence and `not_after` are checked. */
+  sessions?: SessionLimits;
   /** `ALLOWED_ORIGINS`: `"*"` or the exact origins allowed to call from a browser. */
   allowedOrigins: "*" | readonly string[];
   /** Largest request body accepted, in bytes (413 above it). */
@@ -163,6 +180,7 @@ export function loadConfig(env: Env): Config {
     databaseUrl,
     transactionPooler: _poolMode(env.TENANCY_DB_POOL_MODE, databaseUrl) === "transaction",
     backendJwt,
+    sessions: _sessionLimits(env),
     allowedOrigins,
     maxBodyBytes: CONFIG_DEFAULTS.maxBodyBytes,
     bodyTimeoutMs: CONFIG_DEFAULTS.bodyTimeoutMs,
@@ -372,6 +390,36 @@ function _ttl(value: string | undefined): number {
     );
   }
   return seconds;
+}
+
+// GoTrue reads these as Go durations and refuses one that is not positive (SessionsConfiguration.Validate).
+function _sessionLimits(env: Env): SessionLimits {
+  return {
+    timeboxSeconds: _duration(env, "AUTH_SESSIONS_TIMEBOX"),
+    inactivityTimeoutSeconds: _duration(env, "AUTH_SESSIONS_INACTIVITY_TIMEOUT"),
+    singlePerUser: _goBool(env, "AUTH_SESSIONS_SINGLE_PER_USER"),
+  };
+}
+
+function _duration(env: Env, name: string): number | null {
+  const value = env[name];
+  if (!_present(value)) return null;
+  let ms: number;
+  try {
+    ms = parseGoDuration(value.trim());
+  } catch {
+    throw new ConfigError(name, 'is not a Go duration such as "24h" or "8h30m"');
+  }
+  if (!(ms > 0)) throw new ConfigError(name, "is not a positive duration");
+  return ms / 1000;
+}
+
+function _goBool(env: Env, name: string): boolean {
+  const value = env[name];
+  if (!_present(value)) return false;
+  const parsed = parseGoBool(value.trim());
+  if (parsed === undefined) throw new ConfigError(name, "is not true or false");
+  return parsed;
 }
 
 function _optionalText(env: Env, name: string): string | undefined {

@@ -10,6 +10,10 @@
  * postgres.js describes the one statement with parameters first, which adds a round trip. If the
  * function raises, Postgres skips to the `commit`, which then rolls back.
  *
+ * Supabase Auth's session limits (timebox, inactivity timeout, single session per user) live in Auth's
+ * settings, not in the database: they travel in transaction-local settings of the same statement, and
+ * `resolve_tenant` refuses a session past them as Auth refuses to refresh it (TNAUT).
+ *
  * SQLSTATEs raised by the function map to the contract: TNAUT → 401 `invalid_token`, TNNOT → 403
  * `no_tenant`, TNMEM → 403 `not_a_member`. A connection that cannot be made, breaks, or a transaction
  * that takes longer than allowed is 503 `database_unavailable`. A connection that broke before anything
@@ -18,6 +22,7 @@
  * @module
  */
 import postgres from "postgres";
+import type { SessionLimits } from "./config.ts";
 import { ExchangeError } from "./errors.ts";
 import { withDeadline } from "./_deadline.ts";
 
@@ -53,6 +58,8 @@ export interface TenancyResolverOptions {
   max?: number;
   /** Seconds before an idle connection is closed (default 20). */
   idleTimeoutSeconds?: number;
+  /** Auth's session limits, which `resolve_tenant` enforces (default: none). */
+  sessions?: SessionLimits;
 }
 
 /** A resolver and the pool behind it. */
@@ -97,7 +104,7 @@ const MISCONFIGURED_SQLSTATE = /^(28|3D|3F|42883|42P01|42501)/;
 /**
  * Builds the resolver and its pool (connections open lazily, on the first exchange).
  *
- * @param options The database, pooler mode, timeout and pool size.
+ * @param options The database, pooler mode, timeout, pool size and Auth's session limits.
  * @returns The resolver and a way to close its pool.
  * @example
  * ```ts ignore
@@ -127,6 +134,9 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     fetch_types: true,
   });
   const statementTimeout = String(options.timeoutMs);
+  const timebox = String(options.sessions?.timeboxSeconds ?? "");
+  const inactivityTimeout = String(options.sessions?.inactivityTimeoutSeconds ?? "");
+  const singlePerUser = options.sessions?.singlePerUser ? "on" : "";
   // One listener per pool (the same function twice would be one listener, removed by the first close).
   const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
   globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
@@ -154,7 +164,10 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
                          set_config('request.jwt.claim.role', '', true),
                          set_config('request.jwt.claim.email', '', true),
                          set_config('exchange.requested_tenant', ${requested ?? ""}, true),
-                         set_config('statement_timeout', ${statementTimeout}, true)`,
+                         set_config('statement_timeout', ${statementTimeout}, true),
+                         set_config('exchange.session_timebox', ${timebox}, true),
+                         set_config('exchange.session_inactivity_timeout', ${inactivityTimeout}, true),
+                         set_config('exchange.session_single_per_user', ${singlePerUser}, true)`,
       connection`select tenant_id, tenant_uuid::text as tenant_uuid, role, provisioned, email
                     from tenancy.resolve_tenant(nullif(current_setting('exchange.requested_tenant', true), ''))`,
       connection`commit`,

@@ -1,6 +1,8 @@
 /**
- * Go's `time.ParseDuration`, for the settings Supabase Auth (GoTrue) reads as Go durations: `[auth.email]
- * max_frequency` in `supabase/config.toml` and the admin API's `ban_duration`.
+ * Go's `time.ParseDuration`, for the settings Supabase Auth (GoTrue) reads as Go durations: the session
+ * limits the function is given (`AUTH_SESSIONS_TIMEBOX`, as `GOTRUE_SESSIONS_TIMEBOX`), and on the local
+ * stack `[auth.email] max_frequency` and `[auth.sessions]` in `supabase/config.toml` and the admin API's
+ * `ban_duration`.
  *
  * @module
  */
