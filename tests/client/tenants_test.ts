@@ -259,6 +259,21 @@ Deno.test("a call rejects with the function's code, status, message and Retry-Af
   assert.deepEqual([down.code, down.status, down.retryAfter], ["database_unavailable", 503, 5]);
 });
 
+Deno.test("the management codes come through: forbidden, conflict, rate_limited with Retry-After", async () => {
+  using t = setup({
+    "GET tenants/acme/audit": () => httpError(403, { error: "forbidden", message: "Managers only" }),
+    "POST tenants/acme/invitations": () =>
+      httpError(429, { error: "rate_limited", message: "Too many invitations" }, { "Retry-After": "1800" }),
+    "POST invitations/inv-1/accept": () => httpError(409, { error: "conflict", message: "Already pending" }),
+  });
+  const limited = await rejection(t.tenants.invite("acme", "ada@example.com", "user"));
+  assert.deepEqual([limited.code, limited.status, limited.retryAfter], ["rate_limited", 429, 1800]);
+  const conflict = await rejection(t.tenants.accept("inv-1"));
+  assert.deepEqual([conflict.code, conflict.status], ["conflict", 409]);
+  const forbidden = await rejection(t.tenants.audit("acme"));
+  assert.deepEqual([forbidden.code, forbidden.status], ["forbidden", 403]);
+});
+
 Deno.test("a call names its function when the answer has no message", async () => {
   using t = setup({ "GET tenants": () => httpError(502, "<html>Bad gateway</html>") });
   const err = await rejection(t.tenants.listTenants());
@@ -370,6 +385,7 @@ Deno.test("a refused change keeps the token", async () => {
   });
   t.backend.selectTenant("acme");
   const token = await t.backend.getToken();
-  await rejection(t.tenants.setRole("acme", ME, "user"));
+  const err = await rejection(t.tenants.setRole("acme", ME, "user"));
+  assert.deepEqual([err.code, err.status], ["conflict", 409]);
   assert.equal(current(t)?.token, token);
 });
