@@ -1,8 +1,8 @@
 /**
  * The local Supabase stack, without Docker: embedded Postgres with the Supabase stand-in, our migrations
  * and the seed; the Auth emulator, set up from `supabase/config.toml`'s `[auth]` as `supabase start` sets
- * up Supabase Auth; a mailbox catching its mails (Mailpit's API); the `exchange-token` function in its own
- * Deno process (standing in for the Edge runtime, with the environment Supabase injects); and one gateway
+ * up Supabase Auth; a mailbox catching its mails (Mailpit's API); each function ({@linkcode FUNCTIONS}) in its
+ * own Deno process (standing in for the Edge runtime, with the environment Supabase injects); and one gateway
  * port in front of them, as `supabase start` + `supabase functions serve` lay them out.
  *
  * Auth's session limits (`[auth.sessions]`, and single session per user) reach the function as the
@@ -35,8 +35,10 @@ import { backendJwtSettings, startBackend } from "./backend.ts";
 import { missingPoolerPackages, type Pooler, type PoolerMode, startPooler } from "./pooler.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const FUNCTION_ENTRY = new URL("supabase/functions/exchange-token/index.ts", ROOT);
-const FUNCTION_CONFIG = new URL("supabase/functions/exchange-token/deno.json", ROOT);
+/** The Edge Functions the stack serves under `/functions/v1/<name>`, each from `supabase/functions/<name>/`. */
+export const FUNCTIONS = ["exchange-token", "tenants", "invitations"] as const;
+/** One of {@linkcode FUNCTIONS}. */
+export type FunctionName = typeof FUNCTIONS[number];
 /** The Edge runtime's per-worker memory limit in `supabase functions serve` (MiB). */
 const EDGE_MEMORY_LIMIT_MIB = 150;
 
@@ -279,6 +281,16 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     stopping.push(async () => (await backendStart?.catch(() => undefined))?.stop());
     const fn = startFunction(functionPort, functionEnv, options.log, watchdog);
     stopping.push(() => fn.stop());
+    // The management functions (docs/tenants.md): their invitation links land on the demo page when it runs.
+    const managementEnv = demoPort
+      ? { INVITE_REDIRECT_URL: `http://127.0.0.1:${demoPort}/`, ...functionEnv }
+      : functionEnv;
+    const others = FUNCTIONS.filter((name) => name !== "exchange-token").map((name) => {
+      const port = freePort();
+      const child = startFunction(port, managementEnv, options.log, watchdog, name);
+      stopping.push(() => child.stop());
+      return { name, port, child };
+    });
 
     const gateway = Deno.serve(
       {
@@ -288,7 +300,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       },
       createGateway({
         auth: auth.handler,
-        functions: { "exchange-token": `http://127.0.0.1:${functionPort}` },
+        functions: Object.fromEntries([
+          ["exchange-token", `http://127.0.0.1:${functionPort}`],
+          ...others.map(({ name, port }) => [name, `http://127.0.0.1:${port}`]),
+        ]),
         keys,
       }),
     );
@@ -296,6 +311,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
 
     await fn.listening;
     log(`exchange-token function on port ${functionPort}`);
+    for (const { name, port, child } of others) {
+      await child.listening;
+      log(`${name} function on port ${port}`);
+    }
 
     const backend = await backendStart;
     if (backend) log(`example backend on ${backend.url}`);
@@ -411,13 +430,14 @@ export interface FunctionProcess {
 }
 
 /**
- * Runs the function's `index.ts` in its own Deno process, as the Edge runtime runs it in an isolate: with
+ * Runs a function's `index.ts` in its own Deno process, as the Edge runtime runs it in an isolate: with
  * network and environment access only, and the environment Supabase injects.
  *
  * @param port The port on 127.0.0.1 it listens on.
  * @param env Its environment.
  * @param log Where its output lines go.
  * @param watchdog Stops it if this process dies without stopping it.
+ * @param name Which function (default `exchange-token`).
  * @returns The process.
  */
 export function startFunction(
@@ -425,6 +445,7 @@ export function startFunction(
   env: Record<string, string>,
   log?: (line: string) => void,
   watchdog?: Watchdog,
+  name: FunctionName = "exchange-token",
 ): FunctionProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -434,8 +455,8 @@ export function startFunction(
       // The Edge runtime caps each worker's V8 heap (memoryLimitMb, 150 in `supabase functions serve`);
       // Deno's own default sizes the heap for throughput and lets an idle-looking server reach ~180 MiB.
       `--v8-flags=--max-heap-size=${EDGE_MEMORY_LIMIT_MIB}`,
-      `--config=${FUNCTION_CONFIG.pathname}`,
-      FUNCTION_ENTRY.pathname,
+      `--config=${new URL(`supabase/functions/${name}/deno.json`, ROOT).pathname}`,
+      new URL(`supabase/functions/${name}/index.ts`, ROOT).pathname,
     ],
     cwd: ROOT,
     env: { ...env, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, NO_COLOR: "1" },
@@ -447,11 +468,11 @@ export function startFunction(
   watchdog?.watchProcess(child.pid, "SIGTERM");
   const pumps = log
     ? Promise.all([
-      pumpLines(child.stdout, log, "exchange-token"),
-      pumpLines(child.stderr, log, "exchange-token"),
+      pumpLines(child.stdout, log, name),
+      pumpLines(child.stderr, log, name),
     ])
     : undefined;
-  const listening = waitForPort(port, child.status, "the exchange-token function");
+  const listening = waitForPort(port, child.status, `the ${name} function`);
   // A caller that never awaits it (it reached the function itself, then stopped it) must not crash on it.
   listening.catch(() => {});
   return {

@@ -115,7 +115,7 @@ export function createExchangeAppFromEnv(env: Env, options: ExchangeAppOptions =
     config = loadConfig(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    _logConfigError(err);
+    logConfigError(err);
     let allowedOrigins: "*" | readonly string[] = "*";
     try {
       allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS);
@@ -130,7 +130,18 @@ export function createExchangeAppFromEnv(env: Env, options: ExchangeAppOptions =
   return createExchangeApp(config, options);
 }
 
-function _logConfigError(err: ConfigError): void {
+/**
+ * Logs a configuration error once, naming the setting and never its value.
+ *
+ * @param err The configuration error.
+ * @example
+ * ```ts
+ * import { ConfigError } from "./config.ts";
+ *
+ * logConfigError(new ConfigError("SUPABASE_URL", "is not set"));
+ * ```
+ */
+export function logConfigError(err: ConfigError): void {
   console.error(JSON.stringify({
     level: "error",
     msg: "config_invalid",
