@@ -17,6 +17,7 @@ import {
   createTenantClient,
 } from "../../client/mod.ts";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
+import { followLink, mailsTo } from "../_mail.ts";
 
 const PASSWORD = "correct horse battery staple";
 const OLGA = "olga@acme.test"; // gets a personal tenant, as owner
@@ -69,7 +70,8 @@ async function rejection(promise: Promise<unknown>): Promise<BackendSessionError
 }
 
 Deno.test("createTenantClient() against the local stack", async (t) => {
-  const stack = await startStack();
+  // Addresses confirmed by mail, as the exchange and the invitations trust only those.
+  const stack = await startStack({ autoConfirm: false });
   const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
   try {
     for (const email of [OLGA, BOB]) {
@@ -77,6 +79,8 @@ Deno.test("createTenantClient() against the local stack", async (t) => {
         auth: { persistSession: false, autoRefreshToken: false },
       }).auth.signUp({ email, password: PASSWORD });
       assert.equal(error, null);
+      const [mail] = await mailsTo(stack.mailboxUrl, email);
+      assert.equal((await followLink(mail.link)).status, 303);
     }
     await using olga = await userOf(stack, OLGA);
     await using bob = await userOf(stack, BOB);
