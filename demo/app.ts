@@ -102,7 +102,12 @@ signInForm.addEventListener("submit", (event) => {
 byId("sign-up").addEventListener("click", () => {
   if (!signInForm.reportValidity()) return;
   run("Signing up…", async () => {
-    const { data, error } = await supabase.auth.signUp({ email: email.value, password: password.value });
+    const { data, error } = await supabase.auth.signUp({
+      email: email.value,
+      password: password.value,
+      // The confirmation mail's link comes back here, signed in (Auth must allow the URL).
+      options: { emailRedirectTo: `${location.origin}${location.pathname}` },
+    });
     if (error) throw error;
     return data.session
       ? "Signed up and signed in. Exchange the session for a backend token."
