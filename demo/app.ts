@@ -387,6 +387,8 @@ function renderToken(token: BackendToken | null): void {
     ? `${new Date(token.expiresAt).toLocaleString()} (in ${describe(token.expiresAt - Date.now())})`
     : "";
   document.body.dataset.tenant = token?.tenantId ?? "";
+  // The members shown are the token's tenant's; without a token they may no longer be the user's to see.
+  if (!token) renderMembers(null, []);
 }
 
 /** The JWT's payload, unverified: the page only shows it; the Python API is the one that verifies it. */
