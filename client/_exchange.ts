@@ -65,7 +65,9 @@ export function toBackendToken(data: unknown, sentAt: number): BackendToken {
  *
  * @param error `error` from `invoke` (a supabase-js `FunctionsError`, or anything else).
  * @param functionName The function called, for the messages.
- * @returns The error to surface: the contract's `code` and the HTTP `status` for a `FunctionsHttpError`.
+ * @returns The error to surface: the contract's `code` and the HTTP `status` for a `FunctionsHttpError`;
+ *   `relay_error` for the Edge runtime's own answers (`BOOT_ERROR`, `WORKER_ERROR`, `WORKER_LIMIT`) and for a
+ *   `FunctionsRelayError`.
  * @example Mapping an error
  * ```ts ignore
  * const { data, error } = await supabase.functions.invoke("exchange-token", { body: {} });
@@ -85,7 +87,9 @@ export async function toSessionError(
   if (name === "FunctionsHttpError" && response) {
     const body = await readJson(response);
     const status = response.status;
-    const code = isExchangeErrorCode(body?.error)
+    const code = isRuntimeError(body?.code)
+      ? "relay_error"
+      : isExchangeErrorCode(body?.error)
       ? body.error
       : status === 401
       ? "invalid_token"
@@ -99,6 +103,7 @@ export async function toSessionError(
   if (name === "FunctionsRelayError") {
     return new BackendSessionError("relay_error", `The Supabase relay could not reach ${functionName}`, {
       status: response?.status ?? 0,
+      retryAfter: parseRetryAfter(response?.headers.get("retry-after") ?? null),
       cause: error,
     });
   }
@@ -110,6 +115,17 @@ export async function toSessionError(
   return new BackendSessionError("unexpected_response", `${functionName} could not be called`, {
     cause: error,
   });
+}
+
+/**
+ * The Edge runtime's own answers for a function it could not run (`{ code, message }`, no `error`): 503
+ * `BOOT_ERROR` (the worker failed to boot), 500 `WORKER_ERROR` (it exited during the request), 546
+ * `WORKER_LIMIT` (it went over its memory, CPU or wall-clock limit). The next request gets a new worker.
+ */
+const RUNTIME_ERROR_CODES: ReadonlySet<unknown> = new Set(["BOOT_ERROR", "WORKER_ERROR", "WORKER_LIMIT"]);
+
+function isRuntimeError(code: unknown): boolean {
+  return RUNTIME_ERROR_CODES.has(code);
 }
 
 interface ResponseLike {

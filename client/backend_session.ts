@@ -43,6 +43,13 @@ export interface BackendSessionOptions {
   timers?: Timers;
   /** The `fetch` used by {@linkcode BackendSession.fetch}. Default the global `fetch`. */
   fetch?: (input: Request) => Promise<Response>;
+  /**
+   * How long to wait before each new try of an exchange that failed with `relay_error` (the Edge runtime
+   * could not run the function: it failed to boot, crashed or went over a limit; the next request gets a
+   * fresh worker). A `Retry-After` on the answer replaces the wait. Default `[500, 2000]`: two more tries;
+   * `[]` never retries.
+   */
+  retryDelaysMs?: readonly number[];
 }
 
 /**
@@ -162,6 +169,8 @@ export interface BackendSession {
 }
 
 const DEFAULT_REFRESH_MARGIN_MS = 60_000;
+/** The Edge runtime sends no `Retry-After` with its errors: the session's own backoff. */
+const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [500, 2000];
 /** Longest delay `setTimeout` honours (2^31 - 1 ms); longer ones fire at once. */
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
 /** How often `getToken()` starts over after the user or tenant changed under it. */
@@ -170,6 +179,7 @@ const MAX_ATTEMPTS = 3;
 const FATAL_CODES: ReadonlySet<BackendSessionErrorCode> = new Set<BackendSessionErrorCode>([
   "not_signed_in",
   "invalid_token",
+  "insufficient_user_authentication",
   "no_tenant",
   "not_a_member",
 ]);
@@ -226,8 +236,12 @@ export function createBackendSession(
     clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
   };
   const fetchImpl = options.fetch ?? ((request: Request) => globalThis.fetch(request));
+  const retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   if (typeof refreshMarginMs !== "number" || !(refreshMarginMs >= 0)) {
     throw new TypeError("refreshMarginMs must be a number of milliseconds, 0 or more");
+  }
+  if (!Array.isArray(retryDelaysMs) || !retryDelaysMs.every((ms) => typeof ms === "number" && ms >= 0)) {
+    throw new TypeError("retryDelaysMs must be a list of milliseconds, each 0 or more");
   }
   assertTenantId(initialTenant);
 
@@ -309,15 +323,22 @@ export function createBackendSession(
       if (f.epoch !== epoch) throw new StaleExchange();
       f.userId = session.user.id;
 
-      const sentAt = now();
+      let sentAt: number;
       let result;
-      try {
-        result = await supabase.functions.invoke(functionName, { body, signal: f.controller.signal });
-      } catch (err) {
-        result = { data: null, error: err };
+      for (let tries = 0;; tries++) {
+        sentAt = now();
+        try {
+          result = await supabase.functions.invoke(functionName, { body, signal: f.controller.signal });
+        } catch (err) {
+          result = { data: null, error: err };
+        }
+        if (f.epoch !== epoch) throw new StaleExchange();
+        if (!result.error) break;
+        const err = await toSessionError(result.error, functionName);
+        if (err.code !== "relay_error" || tries >= retryDelaysMs.length) throw err;
+        await sleep(err.retryAfter === undefined ? retryDelaysMs[tries] : err.retryAfter * 1000, f);
+        if (f.epoch !== epoch) throw new StaleExchange();
       }
-      if (f.epoch !== epoch) throw new StaleExchange();
-      if (result.error) throw await toSessionError(result.error, functionName);
       const value = toBackendToken(result.data, sentAt);
       if (f.epoch !== epoch) throw new StaleExchange();
 
@@ -340,6 +361,20 @@ export function createBackendSession(
       }
       throw err;
     }
+  }
+
+  /** Waits `ms`, or less if the flight is aborted (its caller then sees it is stale). */
+  function sleep(ms: number, f: Flight): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = f.controller.signal;
+      const done = () => {
+        timers.clearTimeout(handle);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const handle = timers.setTimeout(done, Math.min(ms, MAX_TIMER_DELAY_MS));
+      signal.addEventListener("abort", done);
+    });
   }
 
   /** Returns the token, exchanging as needed; `rejected` is a token the backend just refused. */

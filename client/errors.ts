@@ -22,6 +22,7 @@
 export const EXCHANGE_ERROR_CODES = [
   "invalid_request",
   "invalid_token",
+  "insufficient_user_authentication",
   "no_tenant",
   "not_a_member",
   "forbidden",
@@ -55,7 +56,9 @@ export type ExchangeErrorCode = typeof EXCHANGE_ERROR_CODES[number];
  *
  * - `not_signed_in`: supabase-js has no session, so there is nothing to exchange.
  * - `network_error`: the request to the function failed (supabase-js `FunctionsFetchError`).
- * - `relay_error`: the Supabase relay could not reach the function (`FunctionsRelayError`).
+ * - `relay_error`: the function could not be run: the Supabase relay could not reach it
+ *   (`FunctionsRelayError`), or the Edge runtime answered for it (503 `BOOT_ERROR`, 500 `WORKER_ERROR`, 546
+ *   `WORKER_LIMIT`). Passing: the next request gets a fresh worker, and the session retries on its own.
  * - `unexpected_response`: an answer that is not the contract's (a gateway page, a body without
  *   `backend_token`, an unknown error code).
  * - `session_changed`: the user kept changing while the exchange ran, so no token could be trusted.
@@ -80,7 +83,7 @@ export type ClientErrorCode =
  * @example Deciding whether a retry can help
  * ```ts
  * function isPassing(code: BackendSessionErrorCode): boolean {
- *   return code === "network_error" || code === "auth_unavailable" || code === "database_unavailable";
+ *   return ["network_error", "relay_error", "auth_unavailable", "database_unavailable"].includes(code);
  * }
  * ```
  */
@@ -117,7 +120,7 @@ export function isExchangeErrorCode(code: unknown): code is ExchangeErrorCode {
 export interface BackendSessionErrorOptions {
   /** HTTP status of the function's answer; `0` when there was none. */
   status?: number;
-  /** Seconds from the `Retry-After` header of a 503, when present. */
+  /** Seconds from the answer's `Retry-After` header, when present (the function's 503s send one). */
   retryAfter?: number;
   /** The underlying error (a supabase-js `FunctionsError`, an `AuthError`, ...). */
   cause?: unknown;
@@ -145,6 +148,9 @@ export interface BackendSessionErrorOptions {
  *       case "not_signed_in":
  *         showSignIn();
  *         break;
+ *       case "insufficient_user_authentication":
+ *         showMfaChallenge(); // supabase.auth.mfa.challengeAndVerify(), then getToken() again
+ *         break;
  *     }
  *   }
  * }
@@ -155,7 +161,7 @@ export class BackendSessionError extends Error {
   readonly code: BackendSessionErrorCode;
   /** HTTP status of the function's answer; `0` when no HTTP answer was involved. */
   readonly status: number;
-  /** Seconds to wait before retrying, from `Retry-After` (503 answers), when sent. */
+  /** Seconds to wait before retrying, from the answer's `Retry-After`, when sent. */
   readonly retryAfter?: number;
 
   /**

@@ -12,9 +12,12 @@
  *   with its defaults, answers preflights itself (200) and sets `Access-Control-Allow-Origin: *` on
  *   every answer, the gateway's refusals included.
  * - `/functions/v1/<name>` is proxied to the function's server with the path `/<name>`, the way the
- *   Edge runtime sees it. The function owns its CORS and authentication (`verify_jwt = false`): requests,
- *   preflights included, and responses pass through, with one change (below). The gateway's own 502,
- *   when the function's server is down, carries `*` so that a browser can read it.
+ *   Edge runtime sees it, or handed to the function's runtime (the stack's `dev/edge_runtime.ts`, which
+ *   answers for a function that cannot boot, crashed or went over a limit). The function owns its CORS and
+ *   authentication (`verify_jwt = false`): requests, preflights included, and responses pass through, with
+ *   one change (below); so do the runtime's error answers, without CORS, as the runtime sends them. The
+ *   gateway's own 502, when a function's server cannot be reached, carries `*` so that a browser can read
+ *   it.
  * - On both, except the open Auth routes, `Authorization` is rewritten by {@linkcode upstreamAuthorization}
  *   so that Auth and the function see a JWT where the caller sent an opaque key: the secret key's
  *   service_role JWT, the publishable key's anon JWT.
@@ -30,7 +33,8 @@
  *   function's preflights and overrides its `Access-Control-Allow-Origin`; the hosted platform, and
  *   this gateway, do not.
  * - The hosted platform words its refusals differently (`Invalid API key`, with a `hint`).
- * - No `Server`, `Via` or `X-Kong-*` headers, no timeouts and no other Supabase service.
+ * - No `Server`, `Via` or `X-Kong-*` headers, no timeouts (`supabase start`'s Kong gives up on a function
+ *   after 150 s, before the runtime's 400 s wall clock) and no other Supabase service.
  *
  * @module
  */
@@ -51,8 +55,11 @@ export interface ProjectKeys {
 export interface GatewayOptions {
   /** Handles `/auth/v1/*` (the Auth emulator's handler). */
   auth: (req: Request) => Promise<Response>;
-  /** Function name → base URL of the server that runs it. */
-  functions: Record<string, string>;
+  /**
+   * Function name → the base URL of the server that runs it, or the runtime that serves it (given the
+   * upstream request, path `/<name>…`; it answers every request itself, its own errors included).
+   */
+  functions: Record<string, string | ((request: Request) => Promise<Response>)>;
   /** The keys the project accepts as `apikey`, and swaps for JWTs upstream. */
   keys: ProjectKeys;
 }
@@ -110,9 +117,12 @@ export function createGateway(options: GatewayOptions): (req: Request) => Promis
     }
     const fn = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
     if (fn && Object.hasOwn(options.functions, fn[1])) {
-      const target = new URL(`/${fn[1]}${fn[2] ?? ""}${url.search}`, options.functions[fn[1]]);
+      const upstream = options.functions[fn[1]];
+      const path = `/${fn[1]}${fn[2] ?? ""}${url.search}`;
+      const target = new URL(path, typeof upstream === "string" ? upstream : url.origin);
+      const send = typeof upstream === "string" ? fetch : upstream;
       // The function's server is down or booting: what Kong answers for an unreachable upstream.
-      return await proxy(req, target, upstreamHeaders(req, keys)) ??
+      return await proxy(req, target, upstreamHeaders(req, keys), send) ??
         withCors(kongError(502, "An invalid response was received from the upstream server"));
     }
     return kongError(404, "no Route matched with those values");
@@ -191,11 +201,19 @@ function withCors(response: Response): Response {
   return new Response(response.body, { status: response.status, headers });
 }
 
-async function proxy(req: Request, target: URL, headers: Headers): Promise<Response | undefined> {
+async function proxy(
+  req: Request,
+  target: URL,
+  headers: Headers,
+  send: (request: Request) => Promise<Response>,
+): Promise<Response | undefined> {
   for (const name of HOP_BY_HOP) headers.delete(name);
   headers.set("x-forwarded-host", new URL(req.url).host);
   try {
-    return await fetch(target, { method: req.method, headers, body: req.body, redirect: "manual" });
+    // Not `new Request(req, …)`, which would follow the caller's abort signal.
+    return await send(
+      new Request(target, { method: req.method, headers, body: req.body, redirect: "manual" }),
+    );
   } catch {
     return undefined;
   }

@@ -23,7 +23,12 @@ import {
   type StartPostgresOptions,
 } from "./postgres.ts";
 import { hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
-import { type AuthEmulator, createAuthEmulator } from "./auth_emulator/mod.ts";
+import {
+  type AuthEmulator,
+  createAuthEmulator,
+  type SigningJwk,
+  type SigningKeySet,
+} from "./auth_emulator/mod.ts";
 import { createGateway, type ProjectKeys } from "./gateway.ts";
 import { generateApiKey } from "./api_keys.ts";
 import { type AuthConfig, loadAuthConfig, sessionSecrets } from "./auth_config.ts";
@@ -33,14 +38,28 @@ import { startWatchdog, type Watchdog } from "./watchdog.ts";
 import { pumpLines, waitForPort } from "./_process.ts";
 import { backendJwtSettings, startBackend } from "./backend.ts";
 import { missingPoolerPackages, type Pooler, type PoolerMode, startPooler } from "./pooler.ts";
+import { EDGE_MEMORY_LIMIT_MIB, startEdgeRuntime } from "./edge_runtime.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** The Edge Functions the stack serves under `/functions/v1/<name>`, each from `supabase/functions/<name>/`. */
 export const FUNCTIONS = ["exchange-token", "tenants", "invitations"] as const;
 /** One of {@linkcode FUNCTIONS}. */
 export type FunctionName = typeof FUNCTIONS[number];
-/** The Edge runtime's per-worker memory limit in `supabase functions serve` (MiB). */
-const EDGE_MEMORY_LIMIT_MIB = 150;
+
+/**
+ * One of this project's functions, as {@linkcode startFunction} runs it.
+ *
+ * @param name The function.
+ * @returns Its entry point and its own `deno.json`.
+ */
+export function functionSource(name: FunctionName): FunctionSource {
+  return {
+    name,
+    entry: new URL(`supabase/functions/${name}/index.ts`, ROOT),
+    config: new URL(`supabase/functions/${name}/deno.json`, ROOT),
+  };
+}
+const EXCHANGE_TOKEN = functionSource("exchange-token");
 
 /** Options for {@linkcode startStack}. Ports of 0 (the default) are free ones picked at start. */
 export interface StackOptions {
@@ -73,6 +92,8 @@ export interface StackOptions {
   allowedOrigins?: string;
   /** Extra environment for the function (e.g. `BACKEND_JWT_TTL_SECONDS`). */
   functionEnv?: Record<string, string>;
+  /** The function's wall-clock limit per request, in ms (`dev/edge_runtime.ts`); the runtime's 400 s by default. */
+  functionWallClockLimitMs?: number;
   /**
    * The function's `BACKEND_JWT_SECRET`, e.g. the Python service's real one; it wins over the secret saved
    * in `stateDir` (which is kept, not overwritten, for the starts without it).
@@ -111,8 +132,11 @@ export interface LocalStack {
   backendJwtSecret: string;
   /** The function's own address (behind the gateway), e.g. for load tests that skip the gateway. */
   functionUrl: string;
-  /** The function's process id (for memory readings). */
-  functionPid: number;
+  /**
+   * The process id of the function's worker booted last (for memory readings): a new one once a request
+   * has booted the function again after a crash.
+   */
+  readonly functionPid: number;
   /** The environment the function runs with (to start another instance, e.g. for a cold start). */
   functionEnv: Record<string, string>;
   auth: AuthEmulator;
@@ -137,7 +161,10 @@ interface Secrets {
   backendJwtSecret: string;
   publishableKey: string;
   secretKey: string;
-  signingKey?: JsonWebKey;
+  /** Auth's ES256 keys by state, kept across rotations. */
+  signingKeys?: SigningKeySet;
+  /** The one ES256 key a state directory from before key rotation kept; read, never written. */
+  signingKey?: SigningJwk;
 }
 
 /**
@@ -177,6 +204,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       backendJwtSecret: options.backendJwtSecret ?? saved.secrets.backendJwtSecret,
     };
     log(`BACKEND_JWT_SECRET ${options.backendJwtSecret ? "from the environment" : saved.source}`);
+    const { signingKey: _single, ...kept } = saved.secrets;
+    const persistSigningKeys = async (signingKeys: SigningKeySet | undefined) => {
+      if (options.stateDir) await saveSecrets(options.stateDir, { ...kept, signingKeys });
+    };
 
     const postgresOptions = { major: options.major, port: options.dbPort, watchdog };
     const postgres = options.stateDir
@@ -217,7 +248,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       databaseUrl: urlAs(postgres.url, "supabase_auth_admin"),
       mode: options.mode ?? "es256",
       jwtSecret: secrets.jwtSecret,
-      signingKey: secrets.signingKey,
+      signingKeys: secrets.signingKeys ??
+        (secrets.signingKey ? { inUse: secrets.signingKey, previouslyUsed: [] } : undefined),
+      // A rotation or revocation (`/auth/v1/_emulator/signing-keys`) outlives a restart.
+      onSigningKeysChange: (signingKeys) => persistSigningKeys(signingKeys),
       autoConfirm,
       // As `supabase start`: the project's SMTP server when configured, else the local mailbox.
       smtp: config.smtp ?? { ...mailbox.smtp, ...config.sender },
@@ -244,9 +278,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         limits.AUTH_SESSIONS_INACTIVITY_TIMEOUT || "off"
       } ([auth.sessions]), single per user ${limits.AUTH_SESSIONS_SINGLE_PER_USER} (AUTH_SESSIONS_SINGLE_PER_USER)`,
     );
-    if (options.stateDir) {
-      await saveSecrets(options.stateDir, { ...saved.secrets, signingKey: auth.signingKey });
-    }
+    await persistSigningKeys(auth.signingKeys);
 
     const keys: ProjectKeys = {
       publishable: secrets.publishableKey,
@@ -279,18 +311,31 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     });
     backendStart?.catch(() => {}); // awaited below; a failure there ends startStack
     stopping.push(async () => (await backendStart?.catch(() => undefined))?.stop());
-    const fn = startFunction(functionPort, functionEnv, options.log, watchdog);
-    stopping.push(() => fn.stop());
-    // The management functions (docs/tenants.md): their invitation links land on the demo page when it runs.
+    // The Edge runtime's part, for each function: boot it, boot it again after a crash, answer for it when it
+    // cannot. The management functions' invitation links land on the demo page when it runs (docs/tenants.md).
     const managementEnv = demoPort
       ? { INVITE_REDIRECT_URL: `http://127.0.0.1:${demoPort}/`, ...functionEnv }
       : functionEnv;
-    const others = FUNCTIONS.filter((name) => name !== "exchange-token").map((name) => {
-      const port = freePort();
-      const child = startFunction(port, managementEnv, options.log, watchdog, name);
-      stopping.push(() => child.stop());
-      return { name, port, child };
+    const runtimes = FUNCTIONS.map((name) => {
+      const exchange = name === "exchange-token";
+      const port = exchange ? functionPort : freePort();
+      const runtime = startEdgeRuntime({
+        port,
+        boot: (bootPort) =>
+          startFunction(
+            bootPort,
+            exchange ? functionEnv : managementEnv,
+            options.log,
+            watchdog,
+            functionSource(name),
+          ),
+        wallClockLimitMs: options.functionWallClockLimitMs,
+        log: options.log,
+      });
+      stopping.push(() => runtime.stop());
+      return { name, port, runtime };
     });
+    const runtime = runtimes[0].runtime;
 
     const gateway = Deno.serve(
       {
@@ -300,19 +345,16 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       },
       createGateway({
         auth: auth.handler,
-        functions: Object.fromEntries([
-          ["exchange-token", `http://127.0.0.1:${functionPort}`],
-          ...others.map(({ name, port }) => [name, `http://127.0.0.1:${port}`]),
-        ]),
+        functions: Object.fromEntries(runtimes.map(({ name, runtime }) => [name, runtime.fetch])),
         keys,
       }),
     );
     stopping.push(() => gateway.shutdown());
 
-    await fn.listening;
-    log(`exchange-token function on port ${functionPort}`);
-    for (const { name, port, child } of others) {
-      await child.listening;
+    // Booted now, not at the first request as the runtime does, so that a function that cannot boot fails
+    // the start.
+    for (const { name, port, runtime } of runtimes) {
+      await runtime.boot();
       log(`${name} function on port ${port}`);
     }
 
@@ -344,7 +386,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       jwtSecret: secrets.jwtSecret,
       backendJwtSecret: secrets.backendJwtSecret,
       functionUrl: `http://127.0.0.1:${functionPort}/exchange-token`,
-      functionPid: fn.pid,
+      get functionPid() {
+        return runtime.pid!;
+      },
       functionEnv,
       auth,
       postgres,
@@ -426,18 +470,28 @@ export interface FunctionProcess {
   pid: number;
   /** Resolves once the function accepts connections; rejects if it exits first or takes over 20 s. */
   listening: Promise<void>;
-  stop(): Promise<void>;
+  /** Its exit status, once it has exited (on its own or stopped). */
+  exited: Promise<Deno.CommandStatus>;
+  /** Sends `signal` (SIGTERM by default) and waits for the exit. */
+  stop(signal?: Deno.Signal): Promise<void>;
+}
+
+/** A function to run: its name (in log lines), its entry module and its `deno.json`. */
+export interface FunctionSource {
+  name: string;
+  entry: URL;
+  config?: URL;
 }
 
 /**
  * Runs a function's `index.ts` in its own Deno process, as the Edge runtime runs it in an isolate: with
- * network and environment access only, and the environment Supabase injects.
+ * network and environment access only, the environment Supabase injects, and the runtime's memory limit.
  *
  * @param port The port on 127.0.0.1 it listens on.
  * @param env Its environment.
  * @param log Where its output lines go.
  * @param watchdog Stops it if this process dies without stopping it.
- * @param name Which function (default `exchange-token`).
+ * @param fn The function to run; `exchange-token` by default.
  * @returns The process.
  */
 export function startFunction(
@@ -445,18 +499,19 @@ export function startFunction(
   env: Record<string, string>,
   log?: (line: string) => void,
   watchdog?: Watchdog,
-  name: FunctionName = "exchange-token",
+  fn: FunctionSource = EXCHANGE_TOKEN,
 ): FunctionProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net",
       "--allow-env",
-      // The Edge runtime caps each worker's V8 heap (memoryLimitMb, 150 in `supabase functions serve`);
-      // Deno's own default sizes the heap for throughput and lets an idle-looking server reach ~180 MiB.
+      // The Edge runtime's memoryLimitMb (256 in `supabase functions serve`) as a cap on the V8 heap: V8
+      // ends the process with SIGTRAP past it, which `dev/edge_runtime.ts` answers as the limit. Deno's
+      // own default sizes the heap for the machine, far above what a worker gets.
       `--v8-flags=--max-heap-size=${EDGE_MEMORY_LIMIT_MIB}`,
-      `--config=${new URL(`supabase/functions/${name}/deno.json`, ROOT).pathname}`,
-      new URL(`supabase/functions/${name}/index.ts`, ROOT).pathname,
+      ...(fn.config ? [`--config=${fn.config.pathname}`] : ["--no-config"]),
+      fn.entry.pathname,
     ],
     cwd: ROOT,
     env: { ...env, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, NO_COLOR: "1" },
@@ -467,26 +522,28 @@ export function startFunction(
   }).spawn();
   watchdog?.watchProcess(child.pid, "SIGTERM");
   const pumps = log
-    ? Promise.all([
-      pumpLines(child.stdout, log, name),
-      pumpLines(child.stderr, log, name),
-    ])
+    ? Promise.all([pumpLines(child.stdout, log, fn.name), pumpLines(child.stderr, log, fn.name)])
     : undefined;
-  const listening = waitForPort(port, child.status, `the ${name} function`);
+  // A worker that ends on its own (a crash, a limit) is withdrawn from the watchdog as one that is stopped.
+  const exited = child.status.then(async (status) => {
+    await pumps;
+    await watchdog?.forgetProcess(child.pid);
+    return status;
+  });
+  const listening = waitForPort(port, child.status, `the ${fn.name} function`);
   // A caller that never awaits it (it reached the function itself, then stopped it) must not crash on it.
   listening.catch(() => {});
   return {
     pid: child.pid,
     listening,
-    async stop() {
+    exited,
+    async stop(signal = "SIGTERM") {
       try {
-        child.kill("SIGTERM");
+        child.kill(signal);
       } catch {
         // Already exited.
       }
-      await child.status;
-      await pumps;
-      await watchdog?.forgetProcess(child.pid);
+      await exited;
     },
   };
 }

@@ -239,6 +239,61 @@ create index if not exists one_time_tokens_relates_to_hash_idx on auth.one_time_
 create unique index if not exists one_time_tokens_user_id_token_type_key
   on auth.one_time_tokens (user_id, token_type);
 
+-- MFA: auth.mfa_factors, auth.mfa_challenges and auth.mfa_amr_claims (migrations/20221003041349_add_mfa_schema,
+-- 20221011041400_add_mfa_indexes, 20230914180801_add_mfa_factors_user_id_idx, 20240729123726_add_mfa_phone_config,
+-- 20240802193726_add_mfa_factors_column_last_challenged_at, as they leave them; the WebAuthn columns left out).
+do $$
+begin
+  if not exists (select from pg_type t join pg_namespace n on n.oid = t.typnamespace
+                 where n.nspname = 'auth' and t.typname = 'factor_type') then
+    create type auth.factor_type as enum ('totp', 'webauthn', 'phone');
+  end if;
+  if not exists (select from pg_type t join pg_namespace n on n.oid = t.typnamespace
+                 where n.nspname = 'auth' and t.typname = 'factor_status') then
+    create type auth.factor_status as enum ('unverified', 'verified');
+  end if;
+end
+$$;
+
+create table if not exists auth.mfa_factors (
+  id uuid primary key,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  friendly_name text,
+  factor_type auth.factor_type not null,
+  status auth.factor_status not null,
+  created_at timestamptz not null,
+  updated_at timestamptz not null,
+  secret text,
+  phone text unique default null,
+  last_challenged_at timestamptz unique default null
+);
+comment on table auth.mfa_factors is 'auth: stores metadata about factors';
+create unique index if not exists mfa_factors_user_friendly_name_unique
+  on auth.mfa_factors (friendly_name, user_id) where trim(friendly_name) <> '';
+create index if not exists factor_id_created_at_idx on auth.mfa_factors (user_id, created_at);
+create index if not exists mfa_factors_user_id_idx on auth.mfa_factors (user_id);
+
+create table if not exists auth.mfa_challenges (
+  id uuid primary key,
+  factor_id uuid not null references auth.mfa_factors (id) on delete cascade,
+  created_at timestamptz not null,
+  verified_at timestamptz,
+  ip_address inet not null,
+  otp_code text
+);
+comment on table auth.mfa_challenges is 'auth: stores metadata about challenge requests made';
+
+create table if not exists auth.mfa_amr_claims (
+  session_id uuid not null references auth.sessions (id) on delete cascade,
+  created_at timestamptz not null,
+  updated_at timestamptz not null,
+  authentication_method text not null,
+  id uuid primary key,
+  constraint mfa_amr_claims_session_id_authentication_method_pkey unique (session_id, authentication_method)
+);
+comment on table auth.mfa_amr_claims is
+  'auth: stores authenticator method reference claims for multi factor authentication';
+
 -- supabase/auth migrations/20240612123726_enable_rls_update_grants.up.sql: RLS on, with no policy, and
 -- `postgres` may pass SELECT on.
 alter table auth.users enable row level security;
@@ -246,7 +301,11 @@ alter table auth.sessions enable row level security;
 alter table auth.refresh_tokens enable row level security;
 alter table auth.identities enable row level security;
 alter table auth.one_time_tokens enable row level security;
-grant select on auth.users, auth.sessions, auth.refresh_tokens, auth.identities, auth.one_time_tokens
+alter table auth.mfa_factors enable row level security;
+alter table auth.mfa_challenges enable row level security;
+alter table auth.mfa_amr_claims enable row level security;
+grant select on auth.users, auth.sessions, auth.refresh_tokens, auth.identities, auth.one_time_tokens,
+  auth.mfa_factors, auth.mfa_challenges, auth.mfa_amr_claims
   to postgres with grant option;
 
 -- The request helpers, as hosted Supabase projects define them today (an empty setting reads as null): PostgREST (and our function) put the verified JWT

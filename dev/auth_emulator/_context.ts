@@ -21,7 +21,7 @@ export interface AuthContext {
   /** The `iss` claim, and GoTrue's `API_EXTERNAL_URL`: the public base URL followed by `/auth/v1`. */
   issuer: string;
   /** Signs and verifies access tokens, and publishes the JWKS. */
-  keys: Pick<AuthKeys, "sign" | "verify" | "jwks">;
+  keys: Pick<AuthKeys, "sign" | "verify" | "jwks" | "status" | "rotate" | "revoke">;
   /** Whether sign-ups are confirmed at once (GoTrue's `GOTRUE_MAILER_AUTOCONFIRM`). */
   autoConfirm: boolean;
   /** Access-token lifetime (GoTrue's `GOTRUE_JWT_EXP`). */

@@ -91,6 +91,7 @@ export function obfuscatedUser(
  * @param issuer The `iss` claim.
  * @param iat Issued at, in seconds.
  * @param exp Expiry, in seconds.
+ * @param mfa The session's MFA amr entries (`totp`), newest first; its `aal` says whether they count.
  * @returns The claims to sign.
  * @example
  * ```ts ignore
@@ -103,6 +104,7 @@ export function accessTokenClaims(
   issuer: string,
   iat: number,
   exp: number,
+  mfa: AmrEntry[] = [],
 ): Record<string, unknown> {
   return {
     iss: issuer,
@@ -116,11 +118,18 @@ export function accessTokenClaims(
     user_metadata: user.raw_user_meta_data ?? {},
     role: user.role ?? "",
     aal: session.aal ?? "aal1",
-    // Every session here began with a password (GoTrue keeps the method in mfa_amr_claims).
-    amr: [{ method: "password", timestamp: Math.floor(session.created_at.getTime() / 1000) }],
+    // Every session here began with a password; a verified factor adds `totp` (GoTrue keeps both in
+    // mfa_amr_claims, most recent first).
+    amr: [...mfa, { method: "password", timestamp: Math.floor(session.created_at.getTime() / 1000) }],
     session_id: session.id,
     is_anonymous: user.is_anonymous,
   };
+}
+
+/** One entry of the `amr` claim (GoTrue's `AMREntry`). */
+export interface AmrEntry {
+  method: string;
+  timestamp: number;
 }
 
 /** GoTrue's `AccessTokenResponse`. */

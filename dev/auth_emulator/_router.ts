@@ -10,11 +10,13 @@ import { HttpError, toErrorResponse } from "./_errors.ts";
 import { adminUser, createUser, listUsers } from "./_admin.ts";
 import { invite } from "./_invite.ts";
 import { logout } from "./_logout.ts";
+import { challengeFactor, enrollFactor, verifyFactor } from "./_factors.ts";
 import { magicLink, otp, recover } from "./_magic_link.ts";
 import { signup } from "./_signup.ts";
 import { token } from "./_token.ts";
 import { getUser, updateUser } from "./_user.ts";
 import { verify } from "./_verify.ts";
+import { listSigningKeys, revokeSigningKey, rotateSigningKeys, SIGNING_KEYS_PATH } from "./_signing_keys.ts";
 
 /** Where Supabase mounts Auth on a project's URL. */
 export const AUTH_PREFIX = "/auth/v1";
@@ -29,9 +31,13 @@ const ROUTES: Record<string, Record<string, Route>> = {
   "/recover": { POST: recover },
   "/user": { GET: getUser, PUT: updateUser },
   "/logout": { POST: logout },
+  "/factors": { POST: enrollFactor },
   "/invite": { POST: invite },
   "/admin/users": { GET: listUsers, POST: createUser },
   "/.well-known/jwks.json": { GET: (ctx) => Promise.resolve(Response.json(ctx.keys.jwks)) },
+  // The emulator's own, not GoTrue's: the dashboard's key buttons.
+  [SIGNING_KEYS_PATH]: { GET: listSigningKeys },
+  [`${SIGNING_KEYS_PATH}/rotate`]: { POST: rotateSigningKeys },
   "/health": {
     GET: () =>
       Promise.resolve(Response.json({
@@ -45,6 +51,9 @@ const ROUTES: Record<string, Record<string, Route>> = {
 // Routes with a path parameter, tried when no fixed path matches.
 const PATTERN_ROUTES: Array<[RegExp, Record<string, Route>]> = [
   [/^\/admin\/users\/[^/]+$/, { GET: adminUser, PUT: adminUser, DELETE: adminUser }],
+  [/^\/factors\/[^/]+\/challenge$/, { POST: challengeFactor }],
+  [/^\/factors\/[^/]+\/verify$/, { POST: verifyFactor }],
+  [/^\/_emulator\/signing-keys\/[^/]+\/revoke$/, { POST: revokeSigningKey }],
 ];
 
 /**

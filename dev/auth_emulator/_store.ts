@@ -247,6 +247,38 @@ export async function refreshSession(
   });
 }
 
+/**
+ * Raises a session to aal2 after a verified factor, as GoTrue's `updateMFASessionAndClaims` with legacy
+ * refresh tokens: the `totp` amr claim (its time renewed when present), the session's `aal` and
+ * `factor_id`, the session's active refresh token swapped for a child (so the aal1 one cannot be used to
+ * get aal2 tokens), and the user's sessions below aal2 deleted (`InvalidateSessionsWithAALLessThan`).
+ *
+ * @returns The grant to answer with.
+ */
+export async function upgradeSessionToAal2(
+  tx: postgres.TransactionSql,
+  user: UserRow,
+  sessionId: string,
+  factorId: string,
+): Promise<Grant> {
+  await tx`
+    insert into auth.mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method)
+    values (${crypto.randomUUID()}, ${sessionId}, now(), now(), 'totp')
+    on conflict on constraint mfa_amr_claims_session_id_authentication_method_pkey
+    do update set updated_at = now()`;
+  const [session] = await tx<SessionRow[]>`
+    update auth.sessions set aal = 'aal2', factor_id = ${factorId}, updated_at = now()
+     where id = ${sessionId} returning ${sessionColumns(tx)}`;
+  const [active] = await tx<RefreshTokenRow[]>`
+    update auth.refresh_tokens set revoked = true, updated_at = now()
+     where id = (select id from auth.refresh_tokens where session_id = ${sessionId} and revoked = false
+                  order by id desc limit 1)
+    returning *`;
+  const refreshToken = await insertRefreshToken(tx, user.id, sessionId, active?.token ?? null);
+  await tx`delete from auth.sessions where user_id = ${user.id} and aal < 'aal2'`;
+  return { user, session, refreshToken };
+}
+
 /** Ends sessions per GoTrue's logout scopes; with no session in the token, all of the user's. */
 export async function endSessions(
   sql: postgres.Sql,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { AuthContext } from "./_context.ts";
-import { accessTokenClaims, type SessionJson, sessionJson } from "./_json.ts";
+import { accessTokenClaims, type AmrEntry, type SessionJson, sessionJson } from "./_json.ts";
 import { listIdentities } from "./_identities.ts";
 import type { Db, Grant } from "./_store.ts";
 
@@ -24,7 +24,21 @@ import type { Db, Grant } from "./_store.ts";
 export async function issueSession(ctx: AuthContext, grant: Grant, db: Db = ctx.sql): Promise<SessionJson> {
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + ctx.ttlSeconds;
-  const accessToken = await ctx.keys.sign(accessTokenClaims(grant.user, grant.session, ctx.issuer, iat, exp));
+  const amr = await mfaAmr(db, grant.session.id);
+  const accessToken = await ctx.keys.sign(
+    accessTokenClaims(grant.user, grant.session, ctx.issuer, iat, exp, amr),
+  );
   const identities = await listIdentities(db, grant.user.id);
   return sessionJson(accessToken, exp, ctx.ttlSeconds, grant.refreshToken, grant.user, identities);
+}
+
+// The session's MFA methods (`totp`), newest first, as GoTrue's `CalculateAALAndAMR` lists them.
+async function mfaAmr(db: Db, sessionId: string): Promise<AmrEntry[]> {
+  const rows = await db<{ authentication_method: string; updated_at: Date }[]>`
+    select authentication_method, updated_at from auth.mfa_amr_claims
+     where session_id = ${sessionId} order by updated_at desc`;
+  return rows.map((row) => ({
+    method: row.authentication_method,
+    timestamp: Math.floor(row.updated_at.getTime() / 1000),
+  }));
 }

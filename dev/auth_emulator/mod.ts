@@ -21,29 +21,41 @@
  * - `GET /user`; `PUT /user` (metadata, password, and email change by mail, at once for an anonymous user
  *   under autoconfirm)
  * - `POST /logout?scope=global|local|others` (deletes `auth.sessions` rows)
+ * - `POST /factors`, `POST /factors/{id}/challenge`, `POST /factors/{id}/verify`: TOTP factors; verifying
+ *   one raises the session to `aal2` (`_factors.ts`)
  * - with a `service_role` token: `POST /invite`, `GET/POST /admin/users`, `GET/PUT/DELETE
  *   /admin/users/{id}`
- * - `GET /.well-known/jwks.json` and `GET /health`
+ * - `GET /.well-known/jwks.json` (the key in use, previously used keys, the standby key) and `GET /health`
+ * - the emulator's own, with a `service_role` token: `GET /_emulator/signing-keys`, `POST
+ *   /_emulator/signing-keys/rotate`, `POST /_emulator/signing-keys/{kid}/revoke` (`_signing_keys.ts`), the
+ *   dashboard's key buttons
  *
  * Mails are GoTrue's default templates and subjects, with links to `{url}/auth/v1/verify?token=…&type=…
  * &redirect_to=…`; each token is stored as GoTrue stores it (the SHA-224 hash, on the user and in
  * `auth.one_time_tokens`). Without `smtp`, mails are dropped, as GoTrue's no-op mailer does.
  *
- * Not emulated: phone, PKCE, OAuth, SSO, MFA, reauthentication, `/resend`, `/admin/generate_link`, hooks,
- * custom mail templates, rate limits other than `max_frequency`, and the `amr` of a session (always
- * `password`).
+ * Not emulated: phone, PKCE, OAuth, SSO, MFA other than TOTP, reauthentication, `/resend`,
+ * `/admin/generate_link`, hooks, custom mail templates, rate limits other than `max_frequency`, and `amr`
+ * methods other than `password` and `totp`.
  *
  * @module
  */
 import postgres from "postgres";
 import type { JWK } from "jose";
 import type { AuthContext } from "./_context.ts";
-import { createAuthKeys, type SigningJwk, type SigningMode } from "./_keys.ts";
+import {
+  createAuthKeys,
+  type SigningJwk,
+  type SigningKeySet,
+  type SigningKeyStatus,
+  type SigningMode,
+} from "./_keys.ts";
 import { NO_SESSION_LIMITS, type SessionLimits } from "./_sessions.ts";
 import { sendMail, type SmtpSettings } from "../mailbox/mod.ts";
 import { AUTH_PREFIX, createRouter } from "./_router.ts";
 
-export type { SessionLimits, SigningJwk, SigningMode };
+export type { SessionLimits, SigningJwk, SigningKeySet, SigningKeyStatus, SigningMode };
+export { totpCode } from "./_totp.ts";
 
 /** Options for {@linkcode startAuthEmulator} and {@linkcode createAuthEmulator}. */
 export interface AuthEmulatorOptions {
@@ -80,8 +92,10 @@ export interface AuthEmulatorOptions {
   otpExpirySeconds?: number;
   /** Default 3600. */
   accessTokenTtlSeconds?: number;
-  /** The private ES256 JWK (with its `kid`) to sign with, e.g. the previous run's `signingKey`. */
-  signingKey?: SigningJwk;
+  /** The ES256 keys to reuse (in use, standby, previously used), e.g. the previous run's `signingKeys`. */
+  signingKeys?: SigningKeySet;
+  /** Told the private ES256 keys after each rotation or revocation, to keep them across restarts. */
+  onSigningKeysChange?: (keys: SigningKeySet) => void | Promise<void>;
   /**
    * How long after its rotation a refresh token may still be exchanged (GoTrue's
    * `GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL`, default 10 seconds); 0 refuses any reuse at once,
@@ -113,10 +127,16 @@ export interface AuthEmulator {
   serviceRoleKey: string;
   jwtSecret: string;
   mode: SigningMode;
-  /** The private ES256 JWK with its `kid` (es256 mode, or when one was given), to reuse across restarts. */
-  signingKey?: SigningJwk;
-  /** The JWKS document served at `/auth/v1/.well-known/jwks.json`. */
-  jwks: { keys: JWK[] };
+  /** The private ES256 keys by state (es256 mode, or when some were given), to reuse across restarts. */
+  readonly signingKeys: SigningKeySet | undefined;
+  /** The JWKS document served at `/auth/v1/.well-known/jwks.json` now. */
+  readonly jwks: { keys: JWK[] };
+  /** Rotates the ES256 keys, as `POST /auth/v1/_emulator/signing-keys/rotate` does. */
+  rotateSigningKeys(): Promise<SigningKeyStatus[]>;
+  /** Revokes a previously used key, as `POST /auth/v1/_emulator/signing-keys/{kid}/revoke` does. */
+  revokeSigningKey(kid: string): Promise<SigningKeyStatus[]>;
+  /** How many requests each route has had, as `"GET /user"` → count (tests count Auth calls with it). */
+  requestCounts(): Record<string, number>;
   /** Handles /auth/v1/* requests; lets a gateway mount the emulator on its own port. */
   handler(req: Request): Promise<Response>;
   /** Signs arbitrary claims with the current access-token key (tests use it for expired/forged-looking tokens). */
@@ -140,11 +160,15 @@ export async function createAuthEmulator(
   options: AuthEmulatorOptions & { url: string },
 ): Promise<AuthEmulator> {
   const mode = options.mode ?? "es256";
-  const keys = await createAuthKeys(mode, options.jwtSecret, options.signingKey);
+  const keys = await createAuthKeys(mode, {
+    jwtSecret: options.jwtSecret,
+    keySet: options.signingKeys,
+    onChange: options.onSigningKeysChange,
+  });
   const sql = postgres(options.databaseUrl, { max: 4, onnotice: () => {} });
   try {
     await sql`select 1 from auth.users, auth.sessions, auth.refresh_tokens, auth.identities,
-                            auth.one_time_tokens limit 0`;
+                            auth.one_time_tokens, auth.mfa_factors limit 0`;
   } catch (err) {
     await sql.end();
     throw new Error(
@@ -155,6 +179,7 @@ export async function createAuthEmulator(
 
   const url = options.url.replace(/\/+$/, "");
   const smtp = options.smtp;
+  const counts = new Map<string, number>();
   const ctx: AuthContext = {
     sql,
     issuer: `${url}${AUTH_PREFIX}`,
@@ -179,6 +204,7 @@ export async function createAuthEmulator(
       : () => Promise.resolve(),
   };
 
+  const router = createRouter(ctx);
   return {
     url,
     issuer: ctx.issuer,
@@ -186,9 +212,21 @@ export async function createAuthEmulator(
     serviceRoleKey: keys.serviceRoleKey,
     jwtSecret: keys.jwtSecret,
     mode,
-    signingKey: keys.signingKey,
-    jwks: keys.jwks,
-    handler: createRouter(ctx),
+    get signingKeys() {
+      return keys.keySet;
+    },
+    get jwks() {
+      return keys.jwks;
+    },
+    rotateSigningKeys: () => keys.rotate(),
+    revokeSigningKey: (kid) => keys.revoke(kid),
+    requestCounts: () => Object.fromEntries(counts),
+    handler: (req) => {
+      const { pathname } = new URL(req.url);
+      const route = `${req.method} ${pathname.slice(AUTH_PREFIX.length)}`;
+      counts.set(route, (counts.get(route) ?? 0) + 1);
+      return router(req);
+    },
     signAccessToken: keys.sign,
     stop: () => sql.end(),
   };
@@ -234,11 +272,11 @@ export async function startAuthEmulator(options: AuthEmulatorOptions): Promise<A
     throw err;
   }
   handler = emulator.handler;
-  return {
-    ...emulator,
-    async stop() {
-      await server.shutdown();
-      await emulator.stop();
-    },
+  // Not a spread copy: `jwks` and `signingKeys` are getters that must stay live.
+  const stopEmulator = emulator.stop;
+  emulator.stop = async () => {
+    await server.shutdown();
+    await stopEmulator();
   };
+  return emulator;
 }

@@ -292,3 +292,61 @@ async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<voi
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+Deno.test("a worker past its wall clock answers 546, and the session's retry reaches a fresh one", async () => {
+  // A wall clock of 1 s instead of the runtime's 400 s, and an exchange whose body is held back: the
+  // function waits for it until its worker is ended.
+  const stack = await startStack({ functionWallClockLimitMs: 1000 });
+  try {
+    const signUp = await createClient(stack.apiUrl, stack.publishableKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+    }).auth.signUp({ email: ADA, password: PASSWORD });
+    assert.equal(signUp.error, null);
+    const statuses: number[] = [];
+    let stall = true;
+    const supabase = createClient(stack.apiUrl, stack.publishableKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+      global: {
+        fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+          const request = new Request(input, init);
+          if (!new URL(request.url).pathname.endsWith("/functions/v1/exchange-token")) {
+            return await fetch(request);
+          }
+          let response: Response;
+          if (stall) {
+            stall = false;
+            const bytes = new Uint8Array(await request.arrayBuffer());
+            const answered = Promise.withResolvers<void>();
+            const body = new ReadableStream<Uint8Array>({
+              async pull(controller) {
+                // Until the answer is in (or 5 s, should fetch wait for the whole body first).
+                await Promise.race([answered.promise, new Promise((resolve) => setTimeout(resolve, 5000))]);
+                controller.enqueue(bytes);
+                controller.close();
+              },
+            });
+            response = await fetch(request.url, { method: request.method, headers: request.headers, body });
+            answered.resolve();
+          } else {
+            response = await fetch(request);
+          }
+          statuses.push(response.status);
+          return response;
+        },
+      },
+    });
+    const userId = await signIn(supabase, ADA);
+    const firstWorker = stack.functionPid;
+    const backend = createBackendSession(supabase, { retryDelaysMs: [50] });
+    try {
+      const token = await backend.getToken();
+      assert.deepEqual(statuses, [546, 200]);
+      assert.equal((await claimsOf(stack, token)).user_id, userId);
+      assert.notEqual(stack.functionPid, firstWorker, "served by a fresh worker");
+    } finally {
+      backend.dispose();
+    }
+  } finally {
+    await stack.stop();
+  }
+});

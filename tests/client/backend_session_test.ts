@@ -402,6 +402,11 @@ Deno.test("getToken() rejects with a BackendSessionError carrying the contract's
       status: 401,
     },
     { result: httpError(401, { code: 401, message: "Invalid JWT" }), code: "invalid_token", status: 401 },
+    {
+      result: httpError(401, { error: "insufficient_user_authentication", message: "Verify a factor" }),
+      code: "insufficient_user_authentication",
+      status: 401,
+    },
     { result: httpError(502, "<html>Bad gateway</html>"), code: "unexpected_response", status: 502 },
     {
       result: httpError(500, { error: "server_misconfigured", message: "x" }),
@@ -421,7 +426,7 @@ Deno.test("getToken() rejects with a BackendSessionError carrying the contract's
     { result: { data: { user_id: "user-a" }, error: null }, code: "unexpected_response", status: 200 },
   ];
   for (const { result, code, status } of cases) {
-    using t = setup();
+    using t = setup({ retryDelaysMs: [] });
     t.supabase.autoReply = () => result;
     const err = await rejection(t.session.getToken());
     assert.equal(err.code, code, `code for ${JSON.stringify({ code, status })}`);
@@ -440,6 +445,130 @@ Deno.test("getToken() passes on the function's message and Retry-After", async (
   assert.equal(err.status, 503);
   assert.equal(err.retryAfter, 5);
   assert.equal(err.message, "Try again shortly");
+});
+
+for (const code of ["invalid_token", "insufficient_user_authentication"]) {
+  Deno.test(`a refresh refused with ${code} drops the token`, async () => {
+    using t = setup({ autoRefresh: false });
+    await t.session.getToken();
+    await t.clock.advance(HOUR - MARGIN);
+    t.supabase.autoReply = () => httpError(401, { error: code, message: "Session revoked" });
+    assert.equal((await rejection(t.session.getToken())).code, code);
+    assert.equal(current(t), null);
+    assert.equal(t.changes.at(-1), null);
+  });
+}
+
+// --- the Edge runtime's own answers ------------------------------------------------------------------
+
+/** The answers the Edge runtime sends for a function it could not run (no CORS, no Retry-After). */
+const RUNTIME_ANSWERS = [
+  [503, "BOOT_ERROR", "Worker failed to boot (please check logs)"],
+  [500, "WORKER_ERROR", "Function exited due to an error (please check logs)"],
+  [546, "WORKER_LIMIT", "Worker failed to respond due to a resource limit (please check logs)"],
+] as const;
+
+/** Waits, in real time, for the retry's timer: the session reads an error answer's body asynchronously. */
+async function retryScheduled(clock: FakeClock) {
+  for (let i = 0; clock.pending === 0; i++) {
+    assert.ok(i < 500, "no retry was scheduled");
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+Deno.test("the Edge runtime's BOOT_ERROR, WORKER_ERROR and WORKER_LIMIT are relay_error", async () => {
+  for (const [status, code, message] of RUNTIME_ANSWERS) {
+    using t = setup({ retryDelaysMs: [] });
+    t.supabase.autoReply = () => httpError(status, { code, message });
+    const err = await rejection(t.session.getToken());
+    assert.equal(err.code, "relay_error", code);
+    assert.equal(err.status, status);
+    assert.equal(err.message, message);
+    assert.equal(err.retryAfter, undefined);
+  }
+});
+
+Deno.test("after a runtime error the session tries again after its own backoff, and gets the token", async () => {
+  using t = setup();
+  const answers = [httpError(546, { code: "WORKER_LIMIT", message: "limit" })];
+  t.supabase.autoReply = (inv) => answers.shift() ?? { data: successBody(inv.userId!), error: null };
+  const pending = t.session.getToken();
+  await retryScheduled(t.clock);
+  await t.clock.advance(499);
+  assert.equal(t.supabase.invocations.length, 1, "no second try before the first delay");
+  await t.clock.advance(1);
+  assert.equal(t.supabase.invocations.length, 2);
+  const token = await pending;
+  assert.equal(token, current(t)?.token);
+});
+
+Deno.test("a runtime error on every try is relay_error after the backoff's tries", async () => {
+  using t = setup();
+  t.supabase.autoReply = () => httpError(500, { code: "WORKER_ERROR", message: "crashed" });
+  let settled: BackendSessionError | undefined;
+  t.session.getToken().catch((err) => settled = err);
+  await retryScheduled(t.clock);
+  await t.clock.advance(500);
+  assert.equal(t.supabase.invocations.length, 2);
+  await retryScheduled(t.clock);
+  await t.clock.advance(1999);
+  assert.equal(t.supabase.invocations.length, 2);
+  assert.equal(settled as unknown, undefined, "not before the last try");
+  await t.clock.advance(1);
+  assert.equal(t.supabase.invocations.length, 3);
+  while (!settled) await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.equal(settled?.code, "relay_error");
+  assert.equal(settled?.status, 500);
+});
+
+Deno.test("a Retry-After on a relay error sets the wait and is passed on", async () => {
+  using t = setup({ retryDelaysMs: [100] });
+  t.supabase.autoReply = () =>
+    httpError(503, { code: "BOOT_ERROR", message: "Worker failed to boot" }, { "retry-after": "3" });
+  let settled: BackendSessionError | undefined;
+  t.session.getToken().catch((err) => settled = err);
+  await retryScheduled(t.clock);
+  await t.clock.advance(2999);
+  assert.equal(t.supabase.invocations.length, 1, "Retry-After, not the 100 ms backoff");
+  await t.clock.advance(1);
+  assert.equal(t.supabase.invocations.length, 2);
+  while (!settled) await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.equal(settled?.code, "relay_error");
+  assert.equal(settled?.retryAfter, 3);
+});
+
+Deno.test("only relay_error is retried: the function's own 503 is not", async () => {
+  using t = setup();
+  t.supabase.autoReply = () =>
+    httpError(503, { error: "database_unavailable", message: "x" }, { "retry-after": "5" });
+  assert.equal((await rejection(t.session.getToken())).code, "database_unavailable");
+  assert.equal(t.supabase.invocations.length, 1);
+  assert.equal(t.clock.pending, 0, "no retry is scheduled");
+});
+
+Deno.test("a user change during the backoff ends the wait, and the new user's exchange starts at once", async () => {
+  using t = setup();
+  t.supabase.autoReply = (inv) =>
+    inv.userId === "user-a"
+      ? httpError(546, { code: "WORKER_LIMIT", message: "limit" })
+      : { data: successBody(inv.userId!), error: null };
+  const pending = t.session.getToken();
+  await retryScheduled(t.clock);
+  t.supabase.emit("SIGNED_IN", "user-b");
+  const token = await pending;
+  assert.equal(current(t)?.userId, "user-b");
+  assert.equal(token, current(t)?.token);
+  assert.deepEqual(t.supabase.invocations.map((i) => i.userId), ["user-a", "user-b"]);
+});
+
+Deno.test("retryDelaysMs must be a list of non-negative milliseconds", () => {
+  for (const retryDelaysMs of [[-1], [Number.NaN], "500" as unknown as number[]]) {
+    assert.throws(
+      () => createBackendSession(new FakeSupabase(), { retryDelaysMs }),
+      TypeError,
+      JSON.stringify(retryDelaysMs),
+    );
+  }
 });
 
 Deno.test("a refresh refused with invalid_token drops the token", async () => {

@@ -55,7 +55,16 @@ Deno.test("the roles are hosted Supabase's: postgres is no superuser and cannot 
           from pg_class c where c.relnamespace = 'auth'::regnamespace and c.relkind = 'r' order by 1`;
         assert.deepEqual(
           tables.map((r) => ({ ...r })),
-          ["identities", "one_time_tokens", "refresh_tokens", "sessions", "users"].map((relname) => ({
+          [
+            "identities",
+            "mfa_amr_claims",
+            "mfa_challenges",
+            "mfa_factors",
+            "one_time_tokens",
+            "refresh_tokens",
+            "sessions",
+            "users",
+          ].map((relname) => ({
             relname,
             owner: "supabase_auth_admin",
             relrowsecurity: true,

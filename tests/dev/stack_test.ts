@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { startPostgres } from "../../dev/postgres.ts";
+import { freePort, startPostgres } from "../../dev/postgres.ts";
 import { startStack } from "../../dev/stack.ts";
 
 Deno.test("the local stack serves its Auth and its function behind one gateway", async (t) => {
@@ -40,7 +40,7 @@ Deno.test("the local stack serves its Auth and its function behind one gateway",
       assert.deepEqual(JSON.parse(env.SUPABASE_SECRET_KEYS), { default: stack.secretKey });
       const jwks = JSON.parse(env.SUPABASE_JWKS);
       assert.deepEqual(jwks, stack.auth.jwks);
-      assert.equal(jwks.keys.length, 1);
+      assert.equal(jwks.keys.length, 2, "the key in use and the standby key");
       assert.equal("d" in jwks.keys[0], false, "public keys only");
     });
 
@@ -102,8 +102,10 @@ Deno.test("the local stack serves its Auth and its function behind one gateway",
 Deno.test("a second start with the same state directory keeps users, sessions and keys; older ones get sb_ keys", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "exchange-token-state-" });
   await Deno.chmod(stateDir, 0o755);
+  // One API port for both starts, as `deno task dev`'s 54321: the tokens' `iss` names it.
+  const apiPort = freePort();
   try {
-    const first = await startStack({ stateDir });
+    const first = await startStack({ stateDir, apiPort });
     let accessToken: string;
     let env: Record<string, string>;
     try {
@@ -118,7 +120,7 @@ Deno.test("a second start with the same state directory keeps users, sessions an
       await first.stop();
     }
 
-    const second = await startStack({ stateDir });
+    const second = await startStack({ stateDir, apiPort });
     try {
       const again = second.env();
       for (const name of ["PUBLISHABLE_KEY", "SECRET_KEY", "ANON_KEY", "JWT_SECRET", "BACKEND_JWT_SECRET"]) {

@@ -52,7 +52,7 @@ Deno.test("exchange-token with Postgres and the Auth emulator (HS256 tokens, ver
 
     await t.step("503 auth_unavailable: Auth cannot be reached", async () => {
       const user = await member();
-      const down = h.appWith({ supabaseUrl: `http://127.0.0.1:${freePort()}` });
+      const down = h.appWith({ supabaseUrl: `http://127.0.0.1:${freePort()}`, authIssuers: [h.auth.issuer] });
       const res = await down.handler(exchangeRequest(user.accessToken));
       assert.equal(res.status, 503);
       assert.equal(res.headers.get("retry-after"), "5");

@@ -279,12 +279,15 @@ Deno.test("exchange-token with Postgres and the Auth emulator (ES256 tokens)", a
       const expired = await h.auth.signAccessToken({ ...claims, exp: Math.floor(Date.now() / 1000) - 10 });
       await expectError(await h.app.handler(exchangeRequest(expired)), 401, "invalid_token");
 
-      // A valid signature over a token for an unknown kid: supabase-js falls back to the Auth API, which refuses it.
-      const unknownKid = await new SignJWT(claims).setProtectedHeader({
-        alg: "ES256",
-        kid: crypto.randomUUID(),
-      }).sign(privateKey);
-      await expectError(await h.app.handler(exchangeRequest(unknownKid)), 401, "invalid_token");
+      // A kid the JWKS does not list: refused after one JWKS fetch (a fresh app has not fetched yet), and
+      // while that fetch cools down, 503 with Retry-After rather than 401 (it may be a key rotated in since).
+      const unknownKid = () =>
+        new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: crypto.randomUUID() }).sign(privateKey);
+      const fresh = h.appWith({});
+      await expectError(await fresh.handler(exchangeRequest(await unknownKid())), 401, "invalid_token");
+      const cooling = await fresh.handler(exchangeRequest(await unknownKid()));
+      assert.ok(Number(cooling.headers.get("retry-after")) > 0);
+      await expectError(cooling, 503, "auth_unavailable");
     });
 
     await t.step("401 invalid_token: a revoked session (signed out), a deleted or banned user", async () => {
@@ -387,10 +390,14 @@ Deno.test("exchange-token with Postgres and the Auth emulator (ES256 tokens)", a
 
     await t.step("503 auth_unavailable with Retry-After: Auth refuses connections, or hangs", async () => {
       const user = await member(h, acme);
-      // `localhost`, not 127.0.0.1: supabase-js caches JWKS per storage key, which is derived from the host.
-      const refused = h.appWith({ supabaseUrl: `http://localhost:${freePort()}` });
+      // The tokens still name the emulator as their issuer.
+      const refused = h.appWith({
+        supabaseUrl: `http://127.0.0.1:${freePort()}`,
+        authIssuers: [h.auth.issuer],
+      });
       const res = await refused.handler(exchangeRequest(user.accessToken));
-      assert.equal(res.headers.get("retry-after"), "5");
+      // The JWKS is fetched again once the 30 s cooldown is over.
+      assert.equal(res.headers.get("retry-after"), "30");
       await expectError(res, 503, "auth_unavailable");
 
       const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -400,10 +407,11 @@ Deno.test("exchange-token with Postgres and the Auth emulator (ES256 tokens)", a
       })();
       try {
         const hung = h.appWith({
-          supabaseUrl: `http://localhost:${(listener.addr as Deno.NetAddr).port}`,
+          supabaseUrl: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+          authIssuers: [h.auth.issuer],
           authTimeoutMs: 1000,
         });
-        // A token with a kid never seen, so supabase-js must ask Auth.
+        // A token with a kid never seen, so the function must fetch the JWKS.
         const { privateKey } = await generateKeyPair("ES256");
         const token = await new SignJWT(payloadOf(user.accessToken)).setProtectedHeader({
           alg: "ES256",

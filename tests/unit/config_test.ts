@@ -49,6 +49,10 @@ Deno.test("loadConfig() applies the defaults of docs/contract.md §4", () => {
   assert.equal(config.backendJwt.issuer, undefined);
   assert.equal(config.allowedOrigins, "*");
   assert.equal(config.maxBodyBytes, 16384);
+  assert.deepEqual(config.authIssuers, ["https://project.supabase.co/auth/v1"]);
+  assert.equal(config.hs256Tokens, "verify");
+  assert.equal(config.authApiCallsPerSecond, 2000);
+  assert.equal(config.requireAal2, false);
   assert.deepEqual(config.sessions, {
     timeboxSeconds: null,
     inactivityTimeoutSeconds: null,
@@ -89,6 +93,39 @@ Deno.test("loadConfig() refuses a session limit that GoTrue would refuse, naming
       value,
     );
   }
+});
+
+Deno.test("loadConfig() reads the access-token settings: issuers, HS256, the Auth API budget, REQUIRE_AAL2", () => {
+  const config = loadConfig({
+    ...BASE,
+    SUPABASE_URL: "http://kong:8000",
+    AUTH_ISSUERS:
+      " http://127.0.0.1:54321/auth/v1/ , https://auth.example.com/auth/v1,http://kong:8000/auth/v1",
+    AUTH_HS256_TOKENS: "refuse",
+    AUTH_API_CALLS_PER_SECOND: "50",
+    REQUIRE_AAL2: "true",
+  });
+  assert.deepEqual(config.authIssuers, [
+    "http://kong:8000/auth/v1",
+    "http://127.0.0.1:54321/auth/v1",
+    "https://auth.example.com/auth/v1",
+  ]);
+  assert.equal(config.hs256Tokens, "refuse");
+  assert.equal(config.authApiCallsPerSecond, 50);
+  assert.equal(config.requireAal2, true);
+  assert.equal(loadConfig({ ...BASE, REQUIRE_AAL2: "FALSE" }).requireAal2, false);
+});
+
+Deno.test("loadConfig() refuses access-token settings it cannot read, naming them", () => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ AUTH_ISSUERS: "not a url" }, "AUTH_ISSUERS"],
+    [{ AUTH_ISSUERS: "ftp://auth.example.com" }, "AUTH_ISSUERS"],
+    [{ AUTH_HS256_TOKENS: "off" }, "AUTH_HS256_TOKENS"],
+    [{ AUTH_API_CALLS_PER_SECOND: "0" }, "AUTH_API_CALLS_PER_SECOND"],
+    [{ AUTH_API_CALLS_PER_SECOND: "1.5" }, "AUTH_API_CALLS_PER_SECOND"],
+    [{ REQUIRE_AAL2: "yes" }, "REQUIRE_AAL2"],
+  ];
+  for (const [env, setting] of cases) assert.equal(refusal({ ...BASE, ...env }).setting, setting);
 });
 
 Deno.test("loadConfig() lets TENANCY_DB_URL override SUPABASE_DB_URL and detects the transaction pooler", () => {

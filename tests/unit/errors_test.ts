@@ -12,6 +12,7 @@ Deno.test("STATUS_BY_CODE matches the tables of docs/contract.md §2 and docs/te
   assert.deepEqual({ ...STATUS_BY_CODE }, {
     invalid_request: 400,
     invalid_token: 401,
+    insufficient_user_authentication: 401,
     no_tenant: 403,
     not_a_member: 403,
     forbidden: 403,
@@ -43,6 +44,12 @@ Deno.test("toErrorResponse() adds WWW-Authenticate to invalid_token, Retry-After
   // A request without credentials gets the challenge without an error code (RFC 6750 §3.1).
   const bare = new ExchangeError("invalid_token", "x", { headers: { "WWW-Authenticate": BEARER_CHALLENGE } });
   assert.deepEqual(toErrorResponse(bare).headers, { "WWW-Authenticate": 'Bearer realm="exchange-token"' });
+  // RFC 9470 §3: the step-up challenge.
+  const stepUp = toErrorResponse(new ExchangeError("insufficient_user_authentication", "x"));
+  assert.equal(stepUp.status, 401);
+  assert.deepEqual(stepUp.headers, {
+    "WWW-Authenticate": 'Bearer realm="exchange-token", error="insufficient_user_authentication"',
+  });
   for (const code of ["auth_unavailable", "database_unavailable"] as const) {
     const rendered = toErrorResponse(new ExchangeError(code, "x"));
     assert.equal(rendered.status, 503);
@@ -65,6 +72,7 @@ Deno.test("toErrorResponse() follows RFC 6749 §5.2 and RFC 8693 §2.2.2 for the
   const rows = [
     [new ExchangeError("invalid_request", "m"), 400, "invalid_request"],
     [new ExchangeError("invalid_token", "m"), 400, "invalid_request"],
+    [new ExchangeError("insufficient_user_authentication", "m"), 400, "insufficient_user_authentication"],
     [new ExchangeError("not_a_member", "m"), 400, "invalid_target"],
     [new ExchangeError("no_tenant", "m"), 400, "invalid_target"],
     [new OAuthRequestError("unsupported_grant_type", "m"), 400, "unsupported_grant_type"],

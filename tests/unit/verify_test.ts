@@ -6,6 +6,7 @@ import {
   AuthUnknownError,
 } from "@supabase/supabase-js";
 import {
+  authIssuer,
   checkVerifiedClaims,
   inspectAccessToken,
   mapAuthError,
@@ -27,7 +28,17 @@ function b64url(value: unknown): string {
 function token(header: unknown, payload: unknown, signature = "c2ln"): string {
   return `${b64url(header)}.${b64url(payload)}.${signature}`;
 }
-const CLAIMS = { sub: USER, role: "authenticated", session_id: SESSION, exp: EXP, email: "a@example.com" };
+const ISSUER = "https://abcdefghijklmnop.supabase.co/auth/v1";
+const ISSUERS = [ISSUER];
+const CLAIMS = {
+  iss: ISSUER,
+  aud: "authenticated",
+  sub: USER,
+  role: "authenticated",
+  session_id: SESSION,
+  exp: EXP,
+  email: "a@example.com",
+};
 
 function refused(fn: () => unknown): string {
   try {
@@ -41,7 +52,11 @@ function refused(fn: () => unknown): string {
 
 Deno.test("inspectAccessToken() accepts what Supabase Auth issues to a signed-in user", () => {
   for (const alg of ["ES256", "RS256", "HS256"]) {
-    const { header, payload } = inspectAccessToken(token({ alg, kid: "k", typ: "JWT" }, CLAIMS), NOW);
+    const { header, payload } = inspectAccessToken(
+      token({ alg, kid: "k", typ: "JWT" }, CLAIMS),
+      NOW,
+      ISSUERS,
+    );
     assert.equal(header.alg, alg);
     assert.equal(payload.sub, USER);
   }
@@ -50,14 +65,14 @@ Deno.test("inspectAccessToken() accepts what Supabase Auth issues to a signed-in
 Deno.test("inspectAccessToken() refuses alg none and every algorithm Supabase does not use", () => {
   for (const alg of ["none", "None", "HS512", "PS256", "EdDSA", 1, undefined]) {
     assert.equal(
-      refused(() => inspectAccessToken(token({ alg, typ: "JWT" }, CLAIMS), NOW)),
+      refused(() => inspectAccessToken(token({ alg, typ: "JWT" }, CLAIMS), NOW, ISSUERS)),
       "invalid_token",
       String(alg),
     );
   }
   // An unsigned token (empty signature) does not even have JWT shape.
   assert.equal(
-    refused(() => inspectAccessToken(`${b64url({ alg: "none" })}.${b64url(CLAIMS)}.`, NOW)),
+    refused(() => inspectAccessToken(`${b64url({ alg: "none" })}.${b64url(CLAIMS)}.`, NOW, ISSUERS)),
     "invalid_token",
   );
 });
@@ -79,35 +94,71 @@ Deno.test("inspectAccessToken() refuses garbage, truncated and non-object tokens
       "sb_publishable_abc123",
     ]
   ) {
-    assert.equal(refused(() => inspectAccessToken(bad, NOW)), "invalid_token", bad);
+    assert.equal(refused(() => inspectAccessToken(bad, NOW, ISSUERS)), "invalid_token", bad);
   }
 });
 
 Deno.test("inspectAccessToken() refuses expired tokens, non-numeric exp, crit headers and non-user roles", () => {
   const header = { alg: "ES256", kid: "k" };
   assert.equal(
-    refused(() => inspectAccessToken(token(header, { ...CLAIMS, exp: EXP - 3600 }), NOW)),
+    refused(() => inspectAccessToken(token(header, { ...CLAIMS, exp: EXP - 3600 }), NOW, ISSUERS)),
     "invalid_token",
   );
   assert.equal(
-    refused(() => inspectAccessToken(token(header, { ...CLAIMS, exp: String(EXP) }), NOW)),
+    refused(() => inspectAccessToken(token(header, { ...CLAIMS, exp: String(EXP) }), NOW, ISSUERS)),
     "invalid_token",
   );
   assert.equal(
-    refused(() => inspectAccessToken(token(header, { ...CLAIMS, exp: undefined }), NOW)),
+    refused(() => inspectAccessToken(token(header, { ...CLAIMS, exp: undefined }), NOW, ISSUERS)),
     "invalid_token",
   );
   assert.equal(
-    refused(() => inspectAccessToken(token({ ...header, crit: ["b64"] }, CLAIMS), NOW)),
+    refused(() => inspectAccessToken(token({ ...header, crit: ["b64"] }, CLAIMS), NOW, ISSUERS)),
     "invalid_token",
   );
   for (const role of ["anon", "service_role", undefined]) {
     assert.equal(
-      refused(() => inspectAccessToken(token(header, { ...CLAIMS, role }), NOW)),
+      refused(() => inspectAccessToken(token(header, { ...CLAIMS, role }), NOW, ISSUERS)),
       "invalid_token",
       String(role),
     );
   }
+});
+
+Deno.test("inspectAccessToken() refuses another issuer and an audience without authenticated", () => {
+  const header = { alg: "ES256", kid: "k" };
+  for (
+    const iss of [
+      "https://another.supabase.co/auth/v1",
+      `${ISSUER}/`,
+      "https://abcdefghijklmnop.supabase.co",
+      undefined,
+      1,
+    ]
+  ) {
+    assert.equal(
+      refused(() => inspectAccessToken(token(header, { ...CLAIMS, iss }), NOW, ISSUERS)),
+      "invalid_token",
+      String(iss),
+    );
+  }
+  for (const aud of ["anon", "", ["anon"], undefined, "Authenticated"]) {
+    assert.equal(
+      refused(() => inspectAccessToken(token(header, { ...CLAIMS, aud }), NOW, ISSUERS)),
+      "invalid_token",
+      String(aud),
+    );
+  }
+  const local = "http://127.0.0.1:54321/auth/v1";
+  const both = [authIssuer("http://kong:8000"), local];
+  assert.equal(inspectAccessToken(token(header, { ...CLAIMS, iss: local }), NOW, both).payload.iss, local);
+  const audiences = { ...CLAIMS, aud: ["authenticated", "https://api.example.com"] };
+  assert.deepEqual(inspectAccessToken(token(header, audiences), NOW, ISSUERS).payload.aud, audiences.aud);
+});
+
+Deno.test("authIssuer() is the project URL followed by /auth/v1", () => {
+  assert.equal(authIssuer("http://kong:8000"), "http://kong:8000/auth/v1");
+  assert.equal(authIssuer("https://abcdefghijklmnop.supabase.co/"), ISSUER);
 });
 
 Deno.test("checkVerifiedClaims() needs a user, a session and role authenticated", () => {

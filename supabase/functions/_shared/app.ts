@@ -1,12 +1,12 @@
 /**
- * The composition root: builds the real exchange handler (supabase-js verifier, postgres.js tenancy pool,
- * jose signer) from a configuration ({@linkcode createExchangeApp}) or from the environment
+ * The composition root: builds the real exchange handler (verifier with its JWKS cache, postgres.js
+ * tenancy pool, jose signer) from a configuration ({@linkcode createExchangeApp}) or from the environment
  * ({@linkcode createExchangeAppFromEnv}).
  *
  * `exchange-token/index.ts` serves {@linkcode createExchangeAppFromEnv}: on Supabase, and on the local
  * stack, which runs that file as its own Deno process behind the gateway (`dev/stack.ts`). The function
  * tests and the benchmark's in-process steps call {@linkcode createExchangeApp} directly, with a
- * configuration built by hand. Each app owns one supabase-js client and one Postgres pool (one per isolate
+ * configuration built by hand. Each app owns one verifier (its JWKS cache, Auth API budget and supabase-js client) and one Postgres pool (one per isolate
  * when built at module load); `close()` ends the pool.
  *
  * @module
@@ -18,10 +18,11 @@ import {
   isAsymmetric,
   loadConfig,
   parseAllowedOrigins,
+  type ServiceConfig,
 } from "./config.ts";
 import { createExchangeHandler, createMisconfiguredHandler } from "./handler.ts";
 import { jsonLineLog, type Log } from "./log.ts";
-import { createSupabaseVerifier } from "./verify.ts";
+import { createSupabaseVerifier, type VerifyToken } from "./verify.ts";
 import { createTenancyResolver } from "./tenancy.ts";
 import { createBackendSigner } from "./sign.ts";
 import { toPublicJwks } from "./signing_keys.ts";
@@ -40,7 +41,7 @@ export interface ExchangeAppOptions {
   now?: () => Date;
   /** Where log lines go (default: JSON lines on stdout/stderr). */
   log?: Log;
-  /** The fetch supabase-js uses to reach Auth. */
+  /** The fetch used to reach Auth (JWKS and `GET /user`). */
   fetch?: typeof fetch;
   /** Postgres connections per isolate (default 3). */
   poolSize?: number;
@@ -72,18 +73,12 @@ export function createExchangeApp(
     transactionPooler: config.transactionPooler,
     timeoutMs: config.databaseTimeoutMs,
     max: options.poolSize,
+    requireAal2: config.requireAal2,
     sessions: config.sessions,
   });
   const handler = createExchangeHandler({
     config,
-    verifyToken: createSupabaseVerifier({
-      supabaseUrl: config.supabaseUrl,
-      supabaseKey: config.supabaseKey,
-      timeoutMs: config.authTimeoutMs,
-      jwks: config.jwks,
-      fetch: options.fetch,
-      now: options.now,
-    }),
+    verifyToken: createVerifier(config, options),
     resolveTenant: tenancy.resolveTenant,
     signToken: createBackendSigner(config.backendJwt),
     now: options.now,
@@ -94,6 +89,34 @@ export function createExchangeApp(
   });
   let closing: Promise<void> | undefined;
   return { handler, close: (timeoutSeconds) => closing ??= tenancy.close(timeoutSeconds) };
+}
+
+/**
+ * Builds the verifier of Supabase access tokens every function uses, from its settings.
+ *
+ * @param config The settings (the project, its issuers and JWKS, HS256 handling, the Auth API budget).
+ * @param options The fetch that reaches Auth, and the clock.
+ * @returns The verifier.
+ * @example
+ * ```ts ignore
+ * const verifyToken = createVerifier(loadServiceConfig(Deno.env.toObject()), {});
+ * ```
+ */
+export function createVerifier(
+  config: ServiceConfig,
+  options: { fetch?: typeof fetch; now?: () => Date },
+): VerifyToken {
+  return createSupabaseVerifier({
+    supabaseUrl: config.supabaseUrl,
+    supabaseKey: config.supabaseKey,
+    timeoutMs: config.authTimeoutMs,
+    issuers: config.authIssuers,
+    jwks: config.jwks,
+    hs256Tokens: config.hs256Tokens,
+    authApiCallsPerSecond: config.authApiCallsPerSecond,
+    fetch: options.fetch,
+    now: options.now,
+  });
 }
 
 /**

@@ -6,7 +6,8 @@
  * legacy `request.jwt.claim*` settings emptied: auth.uid() prefers them, and behind a transaction pooler a
  * connection may carry another client's values), the statement timeout, Auth's session limits (which
  * `tenancy_private.live_caller()` enforces) and `tenancy.email_trusted` (whether the project confirms
- * addresses by mail; never from the request); then the work, then `commit`. A failure anywhere rolls it
+ * addresses by mail; never from the request); with `requireAal2` (`REQUIRE_AAL2`), `tenancy.require_aal2()`
+ * as the exchange runs it; then the work, then `commit`. A failure anywhere rolls it
  * all back, and is mapped to the contract by `mapDatabaseError` (TNFND → 404, TNFBD → 403, TNCFL → 409,
  * TNLIM → 429 with Retry-After, TNAUT → 401, outages → 503).
  *
@@ -37,6 +38,8 @@ export interface CallerTransactionOptions {
   sessions?: SessionLimits;
   /** Whether the project's confirmed addresses are proven by mail; absent, they never are. */
   emailTrusted?: () => Promise<boolean>;
+  /** `REQUIRE_AAL2`: refuse an aal1 session of a user with a verified MFA factor (401), as the exchange does. */
+  requireAal2?: boolean;
 }
 
 /**
@@ -75,6 +78,7 @@ export function createCallerTransactions(options: CallerTransactionOptions): Run
                           set_config('exchange.session_inactivity_timeout', ${inactivityTimeout}, true),
                           set_config('exchange.session_single_per_user', ${singlePerUser}, true),
                           set_config('tenancy.email_trusted', ${trusted ? "on" : "off"}, true)`;
+          if (options.requireAal2) await tx`select tenancy.require_aal2()`;
           return await work(tx);
         }) as T;
       } catch (err) {

@@ -14,6 +14,7 @@ import { ExchangeError } from "./errors.ts";
 import { type AsymmetricAlgorithm, KID_PATTERN, parseSigningKeys, type SigningJwk } from "./signing_keys.ts";
 import { parseGoDuration } from "./go_duration.ts";
 import { parseGoBool } from "./go_bool.ts";
+import { authIssuer, type Hs256Tokens, VERIFIER_DEFAULTS } from "./verify.ts";
 
 /** The HMAC algorithms the Python side can verify with the shared secret. */
 export type HmacAlgorithm = "HS256" | "HS384" | "HS512";
@@ -89,8 +90,16 @@ export interface ServiceConfig {
    * `SUPABASE_ANON_KEY`.
    */
   supabaseKey: string;
-  /** `SUPABASE_JWKS`, when Supabase injects it: verification then needs no JWKS request at all. */
+  /** `SUPABASE_JWKS`, when Supabase injects it: the first 5 minutes' keys, without a JWKS request. */
   jwks?: { keys: JsonWebKey[] };
+  /** The access token `iss` values accepted: `SUPABASE_URL` + `/auth/v1`, then `AUTH_ISSUERS`. */
+  authIssuers?: readonly string[];
+  /** `AUTH_HS256_TOKENS`: `verify` HS256 tokens through the Auth API (default) or `refuse` them. */
+  hs256Tokens?: Hs256Tokens;
+  /** `AUTH_API_CALLS_PER_SECOND`: the Auth API calls one isolate may make for HS256 tokens. */
+  authApiCallsPerSecond?: number;
+  /** `REQUIRE_AAL2`: refuse an `aal1` session of a user who has a verified MFA factor. */
+  requireAal2?: boolean;
   /** `TENANCY_DB_URL`, else `SUPABASE_DB_URL`. */
   databaseUrl: string;
   /**
@@ -203,6 +212,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   const supabaseUrl = _httpUrl(env, "SUPABASE_URL");
   const supabaseKey = _supabaseKey(env);
   const jwks = _jwks(env.SUPABASE_JWKS);
+  const authIssuers = [authIssuer(supabaseUrl), ..._issuers(env.AUTH_ISSUERS)];
   const dbSetting = _present(env.TENANCY_DB_URL) ? "TENANCY_DB_URL" : "SUPABASE_DB_URL";
   const databaseUrl = _databaseUrl(env, dbSetting);
   const allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS);
@@ -210,6 +220,10 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     supabaseUrl,
     supabaseKey,
     ...(jwks ? { jwks } : {}),
+    authIssuers: [...new Set(authIssuers)],
+    hs256Tokens: _hs256Tokens(env.AUTH_HS256_TOKENS),
+    authApiCallsPerSecond: _callsPerSecond(env.AUTH_API_CALLS_PER_SECOND),
+    requireAal2: _goBool(env, "REQUIRE_AAL2"),
     databaseUrl,
     transactionPooler: _poolMode(env.TENANCY_DB_POOL_MODE, databaseUrl) === "transaction",
     sessions: _sessionLimits(env),
@@ -371,6 +385,40 @@ function _jwks(value: string | undefined): { keys: JsonWebKey[] } | undefined {
     // Ignored, see above.
   }
   return undefined;
+}
+
+// Under `supabase start` the function sees SUPABASE_URL=http://kong:8000 while tokens name
+// http://127.0.0.1:54321/auth/v1, and a custom domain differs from the project URL too.
+function _issuers(value: string | undefined): string[] {
+  if (!_present(value)) return [];
+  return value.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "").map((entry) => {
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw new ConfigError("AUTH_ISSUERS", "has an entry that is not a URL");
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new ConfigError("AUTH_ISSUERS", "has an entry that is not an http(s) URL");
+    }
+    return entry.replace(/\/+$/, "");
+  });
+}
+
+function _hs256Tokens(value: string | undefined): Hs256Tokens {
+  if (!_present(value)) return VERIFIER_DEFAULTS.hs256Tokens;
+  const mode = value.trim();
+  if (mode === "verify" || mode === "refuse") return mode;
+  throw new ConfigError("AUTH_HS256_TOKENS", "is not one of verify, refuse");
+}
+
+function _callsPerSecond(value: string | undefined): number {
+  if (!_present(value)) return VERIFIER_DEFAULTS.authApiCallsPerSecond;
+  const text = value.trim();
+  if (!/^[0-9]{1,7}$/.test(text) || Number(text) < 1) {
+    throw new ConfigError("AUTH_API_CALLS_PER_SECOND", "is not a whole number from 1 to 9999999");
+  }
+  return Number(text);
 }
 
 function _databaseUrl(env: Env, name: string): string {

@@ -19,6 +19,7 @@
 export type ErrorCode =
   | "invalid_request"
   | "invalid_token"
+  | "insufficient_user_authentication"
   | "no_tenant"
   | "not_a_member"
   | "forbidden"
@@ -38,6 +39,7 @@ export type ErrorCode =
 export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze({
   invalid_request: 400,
   invalid_token: 401,
+  insufficient_user_authentication: 401,
   no_tenant: 403,
   not_a_member: 403,
   forbidden: 403,
@@ -119,6 +121,9 @@ interface OAuthRendering {
 const OAUTH_BY_CODE: Readonly<Record<ErrorCode, OAuthRendering>> = Object.freeze({
   invalid_request: { status: 400, error: "invalid_request" },
   invalid_token: { status: 400, error: "invalid_request" },
+  // RFC 9470's code, which RFC 6749 §8.5 lets a token endpoint answer too: the client must step up, not
+  // fix its request.
+  insufficient_user_authentication: { status: 400, error: "insufficient_user_authentication" },
   no_tenant: { status: 400, error: "invalid_target" },
   not_a_member: { status: 400, error: "invalid_target" },
   // The exchange never answers these three; the management functions speak JSON only.
@@ -166,8 +171,10 @@ export class OAuthRequestError extends ExchangeError {
 /** Headers every error carries in addition to its own (set by {@linkcode toErrorResponse}). */
 function _headersFor(err: ExchangeError, format: ErrorFormat): Record<string, string> {
   const headers: Record<string, string> = {};
-  if (err.code === "invalid_token" && format === "json") {
-    headers["WWW-Authenticate"] = `${BEARER_CHALLENGE}, error="invalid_token"`;
+  if (
+    format === "json" && (err.code === "invalid_token" || err.code === "insufficient_user_authentication")
+  ) {
+    headers["WWW-Authenticate"] = `${BEARER_CHALLENGE}, error="${err.code}"`;
   }
   if (err.code === "auth_unavailable" || err.code === "database_unavailable") {
     headers["Retry-After"] = String(RETRY_AFTER_SECONDS);

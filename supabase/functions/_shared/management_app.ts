@@ -17,12 +17,11 @@ import {
   type ManagementConfig,
   parseAllowedOrigins,
 } from "./config.ts";
-import { logConfigError } from "./app.ts";
+import { createVerifier, logConfigError } from "./app.ts";
 import { createCallerTransactions } from "./caller_transaction.ts";
 import { createInvitationMailer } from "./invitation_mail.ts";
 import { createManagementHandler, type ManagementLogEntry } from "./management_handler.ts";
 import { createTenancyPool } from "./tenancy.ts";
-import { createSupabaseVerifier } from "./verify.ts";
 import { tenantsRoutes } from "./tenants_routes.ts";
 import { invitationsRoutes } from "./invitations_routes.ts";
 
@@ -80,6 +79,7 @@ export function createManagementApp(
     pool,
     timeoutMs: config.databaseTimeoutMs,
     sessions: config.sessions,
+    requireAal2: config.requireAal2,
     emailTrusted: options.emailTrusted,
   });
   const routes = name === "tenants"
@@ -97,14 +97,7 @@ export function createManagementApp(
   const handler = createManagementHandler({
     name,
     config,
-    verifyToken: createSupabaseVerifier({
-      supabaseUrl: config.supabaseUrl,
-      supabaseKey: config.supabaseKey,
-      timeoutMs: config.authTimeoutMs,
-      jwks: config.jwks,
-      fetch: options.fetch,
-      now: options.now,
-    }),
+    verifyToken: createVerifier(config, options),
     routes,
     log: options.log,
   });

@@ -14,9 +14,14 @@
  * settings, not in the database: they travel in transaction-local settings of the same statement, and
  * `resolve_tenant` refuses a session past them as Auth refuses to refresh it (TNAUT).
  *
- * SQLSTATEs raised by the function map to the contract: TNAUT → 401 `invalid_token`, TNNOT → 403
- * `no_tenant`, TNMEM → 403 `not_a_member`. A connection that cannot be made, breaks, or a transaction
- * that takes longer than allowed is 503 `database_unavailable`. A connection that broke before anything
+ * With `requireAal2` (`REQUIRE_AAL2`), `tenancy.require_aal2()` runs first in the same pipeline and
+ * transaction: it raises TNAAL for an `aal1` session of a user with a verified MFA factor, before anything
+ * is provisioned.
+ *
+ * SQLSTATEs raised by the functions map to the contract: TNAUT → 401 `invalid_token`, TNAAL → 401
+ * `insufficient_user_authentication`, TNNOT → 403 `no_tenant`, TNMEM → 403 `not_a_member`. A connection
+ * that cannot be made, breaks, or a transaction that takes longer than allowed is 503
+ * `database_unavailable`. A connection that broke before anything
  * was committed (Postgres restarted since the pool opened it) is retried once on a fresh connection.
  *
  * @module
@@ -58,6 +63,8 @@ export interface TenancyResolverOptions {
   max?: number;
   /** Seconds before an idle connection is closed (default 20). */
   idleTimeoutSeconds?: number;
+  /** Refuse an `aal1` session of a user who has a verified MFA factor (`REQUIRE_AAL2`; default false). */
+  requireAal2?: boolean;
   /** Auth's session limits, which `resolve_tenant` enforces (default: none). */
   sessions?: SessionLimits;
 }
@@ -78,6 +85,10 @@ export const ERROR_BY_SQLSTATE: Readonly<
   Record<string, { code: ErrorCode; message: string; ownMessage?: true }>
 > = Object.freeze({
   TNAUT: { code: "invalid_token", message: "The session has ended or the user no longer exists" },
+  TNAAL: {
+    code: "insufficient_user_authentication",
+    message: "This user has multi-factor authentication: verify a factor (aal2) first",
+  },
   TNNOT: { code: "no_tenant", message: "No tenant is available for this user" },
   TNMEM: { code: "not_a_member", message: "The requested tenant is not one of yours" },
   TNFND: { code: "not_found", message: "Not found" },
@@ -219,6 +230,8 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
                          set_config('exchange.session_timebox', ${timebox}, true),
                          set_config('exchange.session_inactivity_timeout', ${inactivityTimeout}, true),
                          set_config('exchange.session_single_per_user', ${singlePerUser}, true)`,
+      // No parameters, so it does not stop the pipeline; raising, it leaves resolve_tenant unrun.
+      ...(options.requireAal2 ? [connection`select tenancy.require_aal2()`] : []),
       connection`select tenant_id, tenant_uuid::text as tenant_uuid, role, provisioned, email
                     from tenancy.resolve_tenant(nullif(current_setting('exchange.requested_tenant', true), ''))`,
       connection`commit`,
@@ -234,7 +247,8 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     if (failures.length > 0) {
       throw mapDatabaseError(failures.find((f) => !_isAbortedTransaction(f)) ?? failures[0]);
     }
-    const [row] = (settled[2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
+    const [row] =
+      (settled[queries.length - 2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
     if (!row) throw new ExchangeError("no_tenant", ERROR_BY_SQLSTATE.TNNOT.message);
     return {
       tenantId: String(row.tenant_id),

@@ -1,32 +1,36 @@
 /**
- * Verification of the caller's Supabase access token with supabase-js (`auth.getClaims(token)`).
+ * Verification of the caller's Supabase access token: locally for ES256/RS256, through the Auth API for
+ * HS256 (legacy), and only ever for a token that could be the project's.
  *
- * What the pinned supabase-js (auth-js 2.119.1) does, read from its source, and what this module adds:
- * - ES256/RS256 with a `kid` it finds in the JWKS (`SUPABASE_JWKS`, else `/auth/v1/.well-known/jwks.json`,
- *   cached 10 minutes): verified locally with WebCrypto. An unknown `kid` makes it fetch the JWKS again
- *   and, still not found, fall back to the Auth API (`GET /auth/v1/user`), which decides. `SUPABASE_JWKS`
- *   is what Supabase injected when the isolate started and is never refreshed: a key rotated in later is
- *   found by that fetch.
- * - HS256 (or no `kid`, or any other `alg`): the Auth API decides, so Auth's own rules apply (a deleted or
- *   banned user, a session that no longer exists).
- * - `exp` is checked before anything else, but only for truthiness (`validateExp`): an `exp` that is a
- *   string is compared loosely. A token that does not decode (bad base64url, JSON that is not an object)
- *   throws a plain `SyntaxError`/`TypeError` instead of returning `{ error }`, and a known `kid` with
- *   `alg: none` (or a key of another type) throws from `getAlgorithm`/`importKey`.
- * So before calling it, {@linkcode inspectAccessToken} decodes the token strictly and refuses what
- * Supabase never issues (`alg` other than ES256/RS256/HS256, `crit`, a non-numeric or past `exp`, a `role`
- * other than `authenticated`, which also keeps anon and service-role keys away from the Auth API), and
- * whatever supabase-js throws or returns is mapped: unreachable or failing Auth (`AuthRetryableFetchError`,
- * `AuthUnknownError`, 5xx, 429) is 503 `auth_unavailable`; any other refusal is 401 `invalid_token`.
+ * 1. {@linkcode inspectAccessToken} decodes the token strictly and refuses, with no network call, what this
+ *    project's Auth never issues to a signed-in user: an `alg` other than ES256/RS256/HS256, a `crit`
+ *    header, a non-numeric or past `exp`, a `role` other than `authenticated` (which also keeps the anon,
+ *    service-role and publishable keys' JWTs away from Auth), an `iss` that is not the project's Auth URL
+ *    (`SUPABASE_URL` + `/auth/v1`, or one of `AUTH_ISSUERS`), an `aud` without `authenticated`.
+ * 2. ES256/RS256: the signature is checked with jose against the function's own JWKS cache
+ *    (`jwks_cache.ts`: keys at most 5 minutes old, at most one refetch per 30 s for an unknown `kid`, a
+ *    `kid` still unknown refused without asking Auth). A token without a `kid` is refused: Supabase's
+ *    asymmetric tokens always name their key. Such a token is trusted until it expires even after
+ *    sign-out; the tenancy transaction then checks its session in `auth.sessions` (docs/contract.md §5).
+ * 3. HS256 (the legacy secret, which the function does not hold): supabase-js `auth.getUser(token)` asks
+ *    Auth (`GET /auth/v1/user`), whose own rules then apply (a deleted or banned user, a session that no
+ *    longer exists), behind a per-isolate budget and a memory of refused tokens (`auth_api_budget.ts`);
+ *    concurrent requests with the same token share one call.
+ *    With `AUTH_HS256_TOKENS=refuse` (a project that revoked its legacy secret) HS256 is refused outright.
  *
- * A locally verified token stays valid until it expires even after sign-out; the tenancy transaction then
- * checks its session in `auth.sessions` (docs/contract.md §5).
+ * supabase-js `getClaims()` is not used: it keeps an injected JWKS forever, caches a fetched one for 10
+ * minutes, refetches for every unknown `kid` and then asks `GET /user`, and checks neither `iss` nor `aud`.
+ * What Auth answers is mapped: unreachable or failing Auth (`AuthRetryableFetchError`, `AuthUnknownError`,
+ * 5xx, 429) is 503 `auth_unavailable`; any other refusal is 401 `invalid_token`.
  *
  * @module
  */
 import { createClient, isAuthApiError, isAuthError, isAuthRetryableFetchError } from "@supabase/supabase-js";
+import { compactVerify } from "jose";
 import { ExchangeError } from "./errors.ts";
 import { withDeadline } from "./_deadline.ts";
+import { type AsymmetricTokenAlgorithm, createJwksCache } from "./jwks_cache.ts";
+import { createAuthApiBudget, hashToken } from "./auth_api_budget.ts";
 
 /** A verified Supabase user access token. */
 export interface AccessTokenClaims {
@@ -51,25 +55,60 @@ export interface SupabaseVerifierOptions {
   supabaseKey: string;
   /** Time allowed for Auth (JWKS fetch or user lookup) before 503 `auth_unavailable`. */
   timeoutMs: number;
-  /** A JWKS to verify with first (`SUPABASE_JWKS`), saving the JWKS request. */
+  /** The accepted `iss` values; default `${supabaseUrl}/auth/v1` alone. */
+  issuers?: readonly string[];
+  /** A JWKS known at start (`SUPABASE_JWKS`): used for its first 5 minutes without a JWKS request. */
   jwks?: { keys: JsonWebKey[] };
-  /** The fetch supabase-js uses (a seam for tests); the global one by default. */
+  /** `verify` (default): HS256 tokens go to the Auth API; `refuse`: they are refused outright. */
+  hs256Tokens?: Hs256Tokens;
+  /** Auth API calls per second one isolate may make for HS256 tokens (default 2000). */
+  authApiCallsPerSecond?: number;
+  /** The fetch used to reach Auth (a seam for tests); the global one by default. */
   fetch?: typeof fetch;
-  /** The current time (for the pre-check of `exp`). */
+  /** The current time (expiry, the JWKS cache's age and cooldown, the Auth API budget). */
   now?: () => Date;
 }
 
+/** What the verifier does with an HS256 (legacy secret) token. */
+export type Hs256Tokens = "verify" | "refuse";
+
+/** The defaults of {@linkcode SupabaseVerifierOptions}. */
+export const VERIFIER_DEFAULTS = Object.freeze({
+  hs256Tokens: "verify" as Hs256Tokens,
+  // bench/README.md: one isolate serves about 720 HS256 exchanges/s, and the Auth API answers about
+  // 1,340 lookups/s on the same machine; 2,000/s never holds a legitimate user back.
+  authApiCallsPerSecond: 2_000,
+});
+
 /** The signing algorithms Supabase Auth issues access tokens with. */
 export const SUPABASE_TOKEN_ALGORITHMS: readonly string[] = Object.freeze(["ES256", "RS256", "HS256"]);
+
+/** The audience every signed-in user's access token names. */
+export const AUTHENTICATED_AUDIENCE = "authenticated";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /**
- * Builds the verifier: one supabase-js client for the isolate (no session storage, no refresh timer), and
- * a function that verifies one token with it.
+ * The `iss` a project's Auth writes into its tokens: `SUPABASE_URL` followed by `/auth/v1`.
  *
- * @param options The project, its key, the Auth timeout and seams.
+ * @param supabaseUrl The project URL.
+ * @returns The issuer.
+ * @example
+ * ```ts
+ * authIssuer("https://abcdefghijklmnop.supabase.co"); // "https://abcdefghijklmnop.supabase.co/auth/v1"
+ * ```
+ */
+export function authIssuer(supabaseUrl: string): string {
+  return `${supabaseUrl.replace(/\/+$/, "")}/auth/v1`;
+}
+
+/**
+ * Builds the verifier: the isolate's JWKS cache, its Auth API budget, one supabase-js client (no session
+ * storage, no refresh timer) for HS256 tokens, and a function that verifies one token with them.
+ *
+ * @param options The project, its key, the Auth timeout, the accepted issuers, what to do with HS256,
+ *   and seams.
  * @returns The verifier.
  * @example
  * ```ts ignore
@@ -86,49 +125,108 @@ export function createSupabaseVerifier(options: SupabaseVerifierOptions): Verify
         ? AbortSignal.any([init.signal, AbortSignal.timeout(options.timeoutMs)])
         : AbortSignal.timeout(options.timeoutMs),
     });
+  const now = options.now ?? (() => new Date());
+  const clock = () => now().getTime();
+  const issuers = options.issuers ?? [authIssuer(options.supabaseUrl)];
+  const hs256Tokens = options.hs256Tokens ?? VERIFIER_DEFAULTS.hs256Tokens;
+  const jwksUrl = `${authIssuer(options.supabaseUrl)}/.well-known/jwks.json`;
+  const jwks = createJwksCache({
+    initial: options.jwks,
+    now: clock,
+    load: async () => {
+      const res = await timedFetch(jwksUrl, { headers: { apikey: options.supabaseKey } });
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Error(`the JWKS request answered ${res.status}`);
+      }
+      return await res.json();
+    },
+  });
+  const budget = createAuthApiBudget({
+    perSecond: options.authApiCallsPerSecond ?? VERIFIER_DEFAULTS.authApiCallsPerSecond,
+    now: clock,
+  });
   const client = createClient(options.supabaseUrl, options.supabaseKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     global: { fetch: timedFetch },
   });
-  const now = options.now ?? (() => new Date());
-  const getClaimsOptions = options.jwks ? { jwks: options.jwks as { keys: never[] } } : undefined;
 
-  return async (token: string) => {
-    inspectAccessToken(token, now());
-    let result: Awaited<ReturnType<typeof client.auth.getClaims>>;
+  // Concurrent requests with the same token share one Auth call.
+  const asking = new Map<string, Promise<void>>();
+  const verifyWithAuthApi = async (token: string, sub: unknown): Promise<void> => {
+    const tokenHash = await hashToken(token);
+    const pending = asking.get(tokenHash);
+    if (pending) return await pending;
+    budget.admit(tokenHash);
+    const call = askAuthApi(token, tokenHash, sub).finally(() => asking.delete(tokenHash));
+    asking.set(tokenHash, call);
+    return await call;
+  };
+  const askAuthApi = async (token: string, tokenHash: string, sub: unknown): Promise<void> => {
+    let result: Awaited<ReturnType<typeof client.auth.getUser>>;
     try {
       result = await withDeadline(
-        client.auth.getClaims(token, getClaimsOptions),
+        client.auth.getUser(token),
         options.timeoutMs,
         () => new ExchangeError("auth_unavailable", "Supabase Auth did not answer in time"),
       );
     } catch (err) {
-      if (err instanceof ExchangeError) throw err;
-      throw mapAuthError(err);
+      throw err instanceof ExchangeError ? err : mapAuthError(err);
     }
-    if (result.error) throw mapAuthError(result.error);
-    if (!result.data) throw new ExchangeError("invalid_token", "The access token could not be verified");
-    return checkVerifiedClaims(result.data.claims as Record<string, unknown>, now());
+    const refusal = result.error
+      ? mapAuthError(result.error)
+      : result.data.user?.id !== sub
+      ? new ExchangeError("invalid_token", "The access token could not be verified")
+      : undefined;
+    if (refusal) {
+      if (refusal.code === "invalid_token") budget.refused(tokenHash);
+      throw refusal;
+    }
+  };
+
+  return async (token: string) => {
+    const { header, payload } = inspectAccessToken(token, now(), issuers);
+    if (header.alg === "HS256") {
+      if (hs256Tokens === "refuse") {
+        throw new ExchangeError("invalid_token", "Tokens signed with the legacy JWT secret are not accepted");
+      }
+      await verifyWithAuthApi(token, payload.sub);
+    } else {
+      if (typeof header.kid !== "string" || header.kid === "") {
+        throw new ExchangeError("invalid_token", "The access token names no signing key");
+      }
+      const alg = header.alg as AsymmetricTokenAlgorithm;
+      const key = await jwks.keyFor(header.kid, alg);
+      try {
+        await compactVerify(token, key, { algorithms: [alg] });
+      } catch (err) {
+        throw new ExchangeError("invalid_token", "The access token's signature is invalid", { cause: err });
+      }
+    }
+    return checkVerifiedClaims(payload, now());
   };
 }
 
 /**
- * Decodes a token strictly and refuses, without any network call, what Supabase Auth never issues to a
- * signed-in user. It does not check the signature: supabase-js does that next.
+ * Decodes a token strictly and refuses, without any network call, what this project's Auth never issues
+ * to a signed-in user. It does not check the signature: the verifier does that next.
  *
  * @param token The compact JWT.
  * @param now The current time.
+ * @param issuers The accepted `iss` values.
  * @returns The decoded header and payload.
  * @throws {ExchangeError} `invalid_token` for a malformed token, `alg: none` or any algorithm other than
- *   ES256/RS256/HS256, a `crit` header, a missing or past `exp`, or a `role` other than `authenticated`.
+ *   ES256/RS256/HS256, a `crit` header, a missing or past `exp`, a `role` other than `authenticated`, an
+ *   `iss` not among `issuers`, or an `aud` that does not include `authenticated`.
  * @example
  * ```ts ignore
- * inspectAccessToken(token, new Date());
+ * inspectAccessToken(token, new Date(), ["https://abcdefghijklmnop.supabase.co/auth/v1"]);
  * ```
  */
 export function inspectAccessToken(
   token: string,
   now: Date,
+  issuers: readonly string[],
 ): { header: Record<string, unknown>; payload: Record<string, unknown> } {
   const parts = token.split(".");
   if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) {
@@ -152,12 +250,19 @@ export function inspectAccessToken(
   if (payload.role !== "authenticated") {
     throw new ExchangeError("invalid_token", "The token is not a signed-in user's access token");
   }
+  if (typeof payload.iss !== "string" || !issuers.includes(payload.iss)) {
+    throw new ExchangeError("invalid_token", "The access token was not issued by this project's Auth");
+  }
+  const aud = payload.aud;
+  if (!(aud === AUTHENTICATED_AUDIENCE || (Array.isArray(aud) && aud.includes(AUTHENTICATED_AUDIENCE)))) {
+    throw new ExchangeError("invalid_token", "The access token is not meant for signed-in users");
+  }
   return { header, payload };
 }
 
 /**
- * Checks the claims of a token supabase-js has verified: a signed-in user's (`role: authenticated`),
- * with a user id and a session, not expired.
+ * Checks the claims of a verified token: a signed-in user's (`role: authenticated`), with a user id and a
+ * session, not expired.
  *
  * @param claims The verified claims.
  * @param now The current time.
@@ -185,11 +290,11 @@ export function checkVerifiedClaims(claims: Record<string, unknown>, now: Date):
 }
 
 /**
- * Maps what supabase-js returned or threw to the contract: Auth unreachable, failing or rate limiting is
+ * Maps what supabase-js `getUser()` returned or threw to the contract: Auth unreachable, failing or rate limiting is
  * `auth_unavailable`; every other refusal (bad signature, unknown session, deleted or banned user, a token
  * that does not decode) is `invalid_token`.
  *
- * @param error The `error` of `getClaims()`, or what it threw.
+ * @param error The `error` of `getUser()`, or what it threw.
  * @returns The error to throw.
  * @example
  * ```ts ignore

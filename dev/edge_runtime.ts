@@ -1,0 +1,254 @@
+/**
+ * A stand-in for the Edge runtime's worker supervision, in front of one function that runs as its own Deno
+ * process (a "worker" here; an isolate there). It boots the function when a request finds none running,
+ * forwards requests to it, and answers for a worker that cannot answer as `supabase functions serve`'s
+ * main service does (supabase/cli `internal/functions/serve/templates/main.ts`, over supabase/edge-runtime
+ * `ext/workers/lib.rs` and `crates/base/src/worker/`):
+ *
+ * | the worker                                            | runtime error            | answer             |
+ * | ----------------------------------------------------- | ------------------------ | ------------------ |
+ * | cannot boot: exits before it listens, or is too slow  | `InvalidWorkerCreation`  | 503 `BOOT_ERROR`   |
+ * | exits while a request waits for its answer            | `InvalidWorkerResponse`  | 500 `WORKER_ERROR` |
+ * | goes over its memory or wall-clock limit              | `WorkerRequestCancelled` | 546 `WORKER_LIMIT` |
+ *
+ * The runtime evaluates a worker's module while it boots (`set_eager_module_init(true)` in its pool), so a
+ * module that throws at its top level is a boot error there as here.
+ *
+ * The body is `{"code","message"}` with `Content-Type: application/json` and nothing else: no CORS headers
+ * and no `Retry-After`, as the main service's `getResponse` sends it. A worker that ended, for any reason,
+ * is forgotten, and the next request boots a fresh one, as the runtime's pool creates a new worker once the
+ * old one has shut down. A boot error is not remembered: each request tries again.
+ *
+ * Limits, and how close they come to the runtime's (`memoryLimitMb` 256, `workerTimeoutMs` 400 s,
+ * `cpuTimeSoftLimitMs`/`cpuTimeHardLimitMs` 1000/2000 in the CLI):
+ * - Memory: the worker runs with V8's heap capped at {@linkcode EDGE_MEMORY_LIMIT_MIB} (`startFunction`), and
+ *   V8 ends a process that outgrows it with SIGTRAP ("Fatal JavaScript out of memory"), which is read here
+ *   as the limit. The runtime counts the heap plus external memory (ArrayBuffers); a cap on the heap does
+ *   not see external memory.
+ * - Wall clock: each request may wait {@linkcode EdgeRuntimeOptions.wallClockLimitMs} for its response's
+ *   headers; past that the worker is killed, and every request it held gets 546. The runtime's limit is the
+ *   worker's life (retired at half, ended at the limit), so there a request that starts late in a worker's
+ *   life is cut sooner; and its limit also covers a response body still streaming.
+ * - CPU time: not enforced. A process's CPU time (`/proc`) includes its boot, the garbage collector's and
+ *   the compiler's threads, and cannot be split among requests served at once; a busy loop is caught by the
+ *   wall clock only.
+ *
+ * @module
+ */
+import type { FunctionProcess } from "./stack.ts";
+
+/** The Edge runtime's per-worker memory limit (`memoryLimitMb` in `supabase functions serve`), in MiB. */
+export const EDGE_MEMORY_LIMIT_MIB = 256;
+
+/** The Edge runtime's wall-clock limit (`workerTimeoutMs` in `supabase functions serve`), in ms. */
+export const EDGE_WALL_CLOCK_LIMIT_MS = 400_000;
+
+/** The three failures the runtime answers for, by the name its main service gives them. */
+export type RuntimeErrorCode = "BOOT_ERROR" | "WORKER_ERROR" | "WORKER_LIMIT";
+
+const RUNTIME_ERRORS: Record<RuntimeErrorCode, { status: number; message: string }> = {
+  BOOT_ERROR: { status: 503, message: "Worker failed to boot (please check logs)" },
+  WORKER_ERROR: { status: 500, message: "Function exited due to an error (please check logs)" },
+  WORKER_LIMIT: {
+    status: 546,
+    message: "Worker failed to respond due to a resource limit (please check logs)",
+  },
+};
+
+/** How long a failed request waits for its worker's exit status, to tell a crash from a limit. */
+const EXIT_GRACE_MS = 2000;
+
+/** Options for {@linkcode startEdgeRuntime}. */
+export interface EdgeRuntimeOptions {
+  /** Starts one worker of the function, listening on `port` (`startFunction`). */
+  boot: (port: number) => FunctionProcess;
+  /** The port every worker listens on, so the function keeps one address across reboots. */
+  port: number;
+  /** How long a request may wait for its response's headers; default {@linkcode EDGE_WALL_CLOCK_LIMIT_MS}. */
+  wallClockLimitMs?: number;
+  /** Where the supervisor's lines go (a boot, an exit and its reading). */
+  log?: (line: string) => void;
+}
+
+/** A running supervisor: see {@linkcode startEdgeRuntime}. */
+export interface EdgeRuntime {
+  /**
+   * Forwards a request to the worker (booting one if none runs) and returns its answer, or the runtime's
+   * error answer. Never throws.
+   */
+  fetch(request: Request): Promise<Response>;
+  /** Boots a worker now if none runs; rejects as the boot failed (e.g. to fail a stack's start early). */
+  boot(): Promise<void>;
+  /** The process id of the worker booted last (it may have exited since); undefined before the first boot. */
+  readonly pid: number | undefined;
+  /** The function's address, e.g. `http://127.0.0.1:8081`. */
+  readonly url: string;
+  /** Stops the worker and boots no other. */
+  stop(): Promise<void>;
+}
+
+/** One booted worker and what the supervisor knows of its end. */
+interface Worker {
+  process: FunctionProcess;
+  /** Set when the supervisor ended it for a limit, before the kill. */
+  overLimit: boolean;
+  /** Its exit status, once it has exited. */
+  exit?: Deno.CommandStatus;
+}
+
+/**
+ * The runtime's answer for a worker that failed, as `supabase functions serve` sends it.
+ *
+ * @param code Which failure.
+ * @returns 503, 500 or 546 with `{ code, message }` as JSON, and no other header.
+ * @example A worker over its memory limit
+ * ```ts
+ * const res = runtimeErrorResponse("WORKER_LIMIT");
+ * console.log(res.status, await res.json()); // 546 { code: "WORKER_LIMIT", message: "Worker failed to … " }
+ * ```
+ */
+export function runtimeErrorResponse(code: RuntimeErrorCode): Response {
+  const { status, message } = RUNTIME_ERRORS[code];
+  return new Response(JSON.stringify({ code, message }), {
+    status,
+    headers: { "Content-Type": "application/json" },
+  });
+}
+
+/**
+ * Supervises one function: boots a worker on demand, forwards requests, reboots after a crash, and answers
+ * for a worker that cannot as the Edge runtime does.
+ *
+ * @param options How to boot a worker, on which port, and the wall-clock limit.
+ * @returns The supervisor; nothing is booted until {@linkcode EdgeRuntime.boot} or a request.
+ * @example Supervise a function process
+ * ```ts ignore
+ * const runtime = startEdgeRuntime({ port, boot: (port) => startFunction(port, env) });
+ * await runtime.boot();
+ * const res = await runtime.fetch(new Request("http://gateway/exchange-token", { method: "POST" }));
+ * await runtime.stop();
+ * ```
+ */
+export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
+  const { port } = options;
+  const wallClockLimitMs = options.wallClockLimitMs ?? EDGE_WALL_CLOCK_LIMIT_MS;
+  const log = options.log ?? (() => {});
+  const url = `http://127.0.0.1:${port}`;
+  let current: Worker | undefined;
+  let lastPid: number | undefined;
+  // Requests that find no worker share one boot.
+  let booting: Promise<Worker> | undefined;
+  let stopped = false;
+
+  function bootWorker(): Promise<Worker> {
+    if (current && !current.exit) return Promise.resolve(current);
+    booting ??= (async () => {
+      if (stopped) throw new Error("the Edge runtime stand-in was stopped");
+      const worker: Worker = { process: options.boot(port), overLimit: false };
+      worker.process.exited.then((status) => {
+        worker.exit = status;
+        if (current === worker) current = undefined;
+        log(`[edge-runtime] worker ${worker.process.pid} ${describeExit(worker)}`);
+      });
+      try {
+        await worker.process.listening;
+      } catch (err) {
+        await worker.process.stop();
+        throw err;
+      }
+      if (stopped) {
+        await worker.process.stop();
+        throw new Error("the Edge runtime stand-in was stopped");
+      }
+      current = worker;
+      lastPid = worker.process.pid;
+      log(
+        `[edge-runtime] worker ${worker.process.pid} booted (memory limit ${EDGE_MEMORY_LIMIT_MIB} MiB, ` +
+          `wall clock ${wallClockLimitMs / 1000} s)`,
+      );
+      return worker;
+    })().finally(() => {
+      booting = undefined;
+    });
+    return booting;
+  }
+
+  async function forward(request: Request): Promise<Response> {
+    let worker: Worker;
+    try {
+      worker = await bootWorker();
+    } catch (err) {
+      log(`[edge-runtime] worker failed to boot: ${err instanceof Error ? err.message : err}`);
+      return runtimeErrorResponse("BOOT_ERROR");
+    }
+    const { pathname, search } = new URL(request.url);
+    const target = new URL(pathname + search, url);
+    // Not `new Request(request, …)`, which would follow the caller's abort signal.
+    const sent = fetch(target, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      redirect: "manual",
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const overLimit = new Promise<"limit">((resolve) => {
+      timer = setTimeout(() => resolve("limit"), wallClockLimitMs);
+    });
+    try {
+      const answer = await Promise.race([sent, overLimit]);
+      if (answer !== "limit") return answer;
+      sent.catch(() => {});
+      log(`[edge-runtime] worker ${worker.process.pid}: wall clock duration reached`);
+      worker.overLimit = true;
+      await worker.process.stop("SIGKILL");
+      return runtimeErrorResponse("WORKER_LIMIT");
+    } catch {
+      return runtimeErrorResponse(await failureOf(worker));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    fetch: forward,
+    async boot() {
+      await bootWorker();
+    },
+    get pid() {
+      return lastPid;
+    },
+    url,
+    async stop() {
+      stopped = true;
+      await booting?.catch(() => {});
+      await current?.process.stop();
+      current = undefined;
+    },
+  };
+}
+
+/** Why a request to `worker` failed: its limit, or a crash (also when it is still running). */
+async function failureOf(worker: Worker): Promise<RuntimeErrorCode> {
+  if (!worker.overLimit && !worker.exit) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      worker.process.exited,
+      new Promise((resolve) => timer = setTimeout(resolve, EXIT_GRACE_MS)),
+    ]);
+    clearTimeout(timer);
+  }
+  return isOverLimit(worker) ? "WORKER_LIMIT" : "WORKER_ERROR";
+}
+
+// V8 ends a process whose heap outgrew `--max-heap-size` with a trap ("Fatal JavaScript out of memory").
+function isOverLimit(worker: Worker): boolean {
+  return worker.overLimit || worker.exit?.signal === "SIGTRAP";
+}
+
+function describeExit(worker: Worker): string {
+  const { code, signal } = worker.exit!;
+  const how = signal ? `signal ${signal}` : `code ${code}`;
+  if (worker.overLimit) return `was ended: wall clock duration reached (${how})`;
+  if (isOverLimit(worker)) return `exited: memory limit reached (${how})`;
+  return `exited (${how})`;
+}
