@@ -18,6 +18,7 @@ import { loadConfig } from "../supabase/functions/_shared/config.ts";
 import { createExchangeApp } from "../supabase/functions/_shared/app.ts";
 import { createBackendSigner } from "../supabase/functions/_shared/sign.ts";
 import { createTenancyResolver } from "../supabase/functions/_shared/tenancy.ts";
+import { createEmailTrust } from "../supabase/functions/_shared/email_trust.ts";
 import { type LoadResult, measure, memoryMiB, type Rate, runWrk } from "./_measure.ts";
 
 const smoke = Deno.args.includes("--smoke");
@@ -86,7 +87,15 @@ try {
   const supabase = createClient(stack.apiUrl, stack.publishableKey, {
     auth: { persistSession: false, autoRefreshToken: false },
   });
-  const tenancy = createTenancyResolver({ databaseUrl: stack.dbUrl, timeoutMs: 5_000 });
+  const tenancy = createTenancyResolver({
+    databaseUrl: stack.dbUrl,
+    timeoutMs: 5_000,
+    emailTrusted: createEmailTrust({
+      supabaseUrl: stack.apiUrl,
+      supabaseKey: stack.anonKey,
+      timeoutMs: 5_000,
+    }),
+  });
   const sign = createBackendSigner(config.backendJwt);
   const floor: Record<string, Rate> = {};
 

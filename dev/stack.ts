@@ -272,6 +272,13 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         options.autoConfirm === undefined ? "[auth.email] enable_confirmations" : "AUTO_CONFIRM"
       })`,
     );
+    if (autoConfirm) {
+      // The function reads the same from Auth's /settings and logs it once; the banner says it up front.
+      log(
+        "Auth autoconfirms: an address proves nothing, so the exchange's invitation and domain provisioning " +
+          "are off and its email claim is null (load tests only; keep confirmations on otherwise)",
+      );
+    }
     const limits = sessionSecrets(config.sessions);
     log(
       `Auth and the function: sessions timebox ${limits.AUTH_SESSIONS_TIMEBOX || "off"}, inactivity timeout ${

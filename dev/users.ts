@@ -1,6 +1,6 @@
 /**
- * Users straight into the database, as Supabase Auth writes them (an `auth.users` row and a live
- * `auth.sessions` row), without going through the Auth API: for tests and the benchmark, which need many
+ * Users straight into the database, as Supabase Auth writes them (an `auth.users` row, its `email`
+ * identity in `auth.identities`, and a live `auth.sessions` row), without going through the Auth API: for tests and the benchmark, which need many
  * users quickly and sign their access tokens themselves.
  *
  * @module
@@ -23,15 +23,21 @@ export interface CreateUserOptions {
   email?: string;
   /** Whether the email is confirmed (default true). */
   confirmed?: boolean;
+  /**
+   * Whether the email identity says `email_verified` (default: as `confirmed`, as a link followed leaves
+   * it). `confirmed` without it is what an autoconfirmed sign-up, an admin email change or a recovery
+   * link leaves: a confirmed address that no identity proves.
+   */
+  emailVerified?: boolean;
   /** An anonymous user: no email, `is_anonymous` set. */
   anonymous?: boolean;
 }
 
 /**
- * Inserts an `auth.users` row and an `auth.sessions` row for it.
+ * Inserts an `auth.users` row, its `email` identity (none for an anonymous user) and an `auth.sessions` row.
  *
  * @param sql A client allowed to write `auth` (a superuser's).
- * @param options Email, confirmation and anonymity.
+ * @param options Email, confirmation, verification and anonymity.
  * @returns The user, its session and the claims of an access token for it (valid for an hour).
  * @example Signing an access token for a new user
  * ```ts ignore
@@ -52,6 +58,14 @@ export async function createUser(
     values (${id}, 'authenticated', 'authenticated', ${email || null},
             ${options.confirmed === false || options.anonymous ? null : sql`now()`},
             '{"provider":"email","providers":["email"]}', '{}', now(), now(), ${options.anonymous ?? false})`;
+  if (email) {
+    // GoTrue's email identity: provider_id is the user's id, identity_data its claims.
+    const verified = options.emailVerified ?? options.confirmed !== false;
+    const data = { sub: id, email, email_verified: verified, phone_verified: false };
+    await sql`insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at,
+                                           created_at, updated_at)
+              values (${id}, ${id}, ${sql.json(data)}, 'email', now(), now(), now())`;
+  }
   await sql`insert into auth.sessions (id, user_id, created_at, updated_at, aal)
             values (${sessionId}, ${id}, now(), now(), 'aal1')`;
   const claims = {

@@ -122,13 +122,21 @@ export interface ResolvedTenant {
   email: string | null;
 }
 
-/** `tenancy.resolve_tenant(requested)` as the given user, committed (as an exchange does). */
+/**
+ * `tenancy.resolve_tenant(requested)` as the given user, committed (as an exchange does). By default the
+ * transaction says the project does not autoconfirm (`tenancy.email_trusted`), as the function sets it
+ * for a project with confirmations on; `emailTrusted: false` is a project that autoconfirms.
+ */
 export async function resolveAs(
   sql: postgres.Sql,
   user: UserWithSession,
   requested: string | null = null,
+  options: { emailTrusted?: boolean } = {},
 ): Promise<ResolvedTenant> {
   return await asRole(sql, "authenticated", user.claims, async (tx) => {
+    await tx`select set_config('tenancy.email_trusted', ${
+      options.emailTrusted === false ? "off" : "on"
+    }, true)`;
     const [row] = await tx`select * from tenancy.resolve_tenant(${requested})`;
     return row as ResolvedTenant;
   }, { commit: true });

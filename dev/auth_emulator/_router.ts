@@ -8,10 +8,12 @@ import type { AuthContext, Route } from "./_context.ts";
 import { withAuthCors } from "./_cors.ts";
 import { HttpError, toErrorResponse } from "./_errors.ts";
 import { adminUser, createUser, listUsers } from "./_admin.ts";
+import { oauthSignIn } from "./_external.ts";
 import { invite } from "./_invite.ts";
 import { logout } from "./_logout.ts";
 import { challengeFactor, enrollFactor, verifyFactor } from "./_factors.ts";
 import { magicLink, otp, recover } from "./_magic_link.ts";
+import { settings } from "./_settings.ts";
 import { signup } from "./_signup.ts";
 import { token } from "./_token.ts";
 import { getUser, updateUser } from "./_user.ts";
@@ -34,6 +36,9 @@ const ROUTES: Record<string, Record<string, Route>> = {
   "/factors": { POST: enrollFactor },
   "/invite": { POST: invite },
   "/admin/users": { GET: listUsers, POST: createUser },
+  "/settings": { GET: settings },
+  // The emulator's own, not GoTrue's: an OAuth provider's answer, given by a service_role caller.
+  "/_emulator/oauth_sign_in": { POST: oauthSignIn },
   "/.well-known/jwks.json": { GET: (ctx) => Promise.resolve(Response.json(ctx.keys.jwks)) },
   // The emulator's own, not GoTrue's: the dashboard's key buttons.
   [SIGNING_KEYS_PATH]: { GET: listSigningKeys },

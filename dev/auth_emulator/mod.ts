@@ -25,18 +25,21 @@
  *   one raises the session to `aal2` (`_factors.ts`)
  * - with a `service_role` token: `POST /invite`, `GET/POST /admin/users`, `GET/PUT/DELETE
  *   /admin/users/{id}`
- * - `GET /.well-known/jwks.json` (the key in use, previously used keys, the standby key) and `GET /health`
+ * - `GET /settings` (`mailer_autoconfirm`, `external.anonymous_users`, …), `GET /.well-known/jwks.json`
+ *   (the key in use, previously used keys, the standby key) and `GET /health`
  * - the emulator's own, with a `service_role` token: `GET /_emulator/signing-keys`, `POST
  *   /_emulator/signing-keys/rotate`, `POST /_emulator/signing-keys/{kid}/revoke` (`_signing_keys.ts`), the
- *   dashboard's key buttons
+ *   dashboard's key buttons; and `POST /_emulator/oauth_sign_in` with `{ provider, sub, email,
+ *   email_verified }`, what an OAuth provider would answer, then GoTrue's callback logic (the identity,
+ *   account linking, confirmation) and the session as JSON (`_external.ts`)
  *
  * Mails are GoTrue's default templates and subjects, with links to `{url}/auth/v1/verify?token=…&type=…
  * &redirect_to=…`; each token is stored as GoTrue stores it (the SHA-224 hash, on the user and in
  * `auth.one_time_tokens`). Without `smtp`, mails are dropped, as GoTrue's no-op mailer does.
  *
- * Not emulated: phone, PKCE, OAuth, SSO, MFA other than TOTP, reauthentication, `/resend`,
- * `/admin/generate_link`, hooks, custom mail templates, rate limits other than `max_frequency`, and `amr`
- * methods other than `password` and `totp`.
+ * Not emulated: phone, PKCE, OAuth redirects (see `/_emulator/oauth_sign_in`), SSO, MFA other than TOTP,
+ * reauthentication, `/resend`, `/admin/generate_link`, hooks, custom mail templates, rate limits other than
+ * `max_frequency`, and `amr` methods other than `password` and `totp`.
  *
  * @module
  */

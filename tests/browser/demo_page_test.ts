@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import type { BrowserContext } from "playwright-core";
 import { jwtVerify } from "jose";
 import { startStack } from "../../dev/stack.ts";
+import { followLink, mailsTo } from "../_mail.ts";
 import { startDemoServer } from "../../dev/demo_server.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { act, launchChromium, openPage, type PageRecord, PASSWORD } from "./_browser.ts";
@@ -67,6 +68,10 @@ Deno.test("the demo page exchanges in Chromium; an origin outside ALLOWED_ORIGIN
       await page.fill("#email", "grace@example.com");
       await page.fill("#password", PASSWORD);
       assert.equal(await act(page, "#sign-up"), null);
+      // Confirmations are on (config.toml): the page says so, the mail's link confirms, then sign in.
+      assert.match((await page.textContent("#status"))!, /Confirm the email address, then sign in/);
+      await followLink((await mailsTo(stack.mailboxUrl, "grace@example.com"))[0].link);
+      assert.equal(await act(page, "#sign-in"), null);
       await page.waitForSelector('body[data-user="grace@example.com"]');
       assert.equal(await page.textContent("#user-email"), "grace@example.com");
 
@@ -132,9 +137,10 @@ Deno.test("the demo page exchanges in Chromium; an origin outside ALLOWED_ORIGIN
       const { page } = record;
       await page.fill("#email", "mallory@example.com");
       await page.fill("#password", PASSWORD);
-      // Auth answers any origin, as Supabase's does; the functions do not, so reading the new user's
-      // tenants right after the sign-up is refused by the browser.
-      assert.equal(await act(page, "#sign-up"), "network_error");
+      assert.equal(await act(page, "#sign-up"), null, "Auth answers any origin, as Supabase's does");
+      await followLink((await mailsTo(stack.mailboxUrl, "mallory@example.com"))[0].link);
+      // The functions do not: reading the user's tenants right after the sign-in is refused by the browser.
+      assert.equal(await act(page, "#sign-in"), "network_error");
       assert.equal(await page.textContent("#user-email"), "mallory@example.com");
 
       const before = functionMethods(functionLog).length;

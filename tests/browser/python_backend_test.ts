@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { decodeProtectedHeader } from "jose";
 import type { BrowserContext } from "playwright-core";
 import { startStack } from "../../dev/stack.ts";
+import { signUpByMail } from "../_mail.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { act, launchChromium, openPage, PASSWORD } from "./_browser.ts";
 
@@ -49,13 +50,11 @@ for (const algorithm of ["HS256", "ES256"] as const) {
     let context: BrowserContext | undefined;
     try {
       assert.ok(stack.backendUrl, `the example backend runs; log: ${lines.join("\n")}`);
-      const signUp = await fetch(`${stack.apiUrl}/auth/v1/signup`, {
-        method: "POST",
-        headers: { apikey: stack.publishableKey, "content-type": "application/json" },
-        body: JSON.stringify({ email: "lin@example.com", password: PASSWORD }),
-      });
-      assert.equal(signUp.status, 200);
-      await signUp.body?.cancel();
+      await signUpByMail(
+        { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl },
+        "lin@example.com",
+        PASSWORD,
+      );
 
       context = await launchChromium(profile);
       const record = await openPage(context, stack.demoUrl!);

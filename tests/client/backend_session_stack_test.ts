@@ -13,6 +13,7 @@ import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { jwtVerify } from "jose";
 import { type BackendToken, createBackendSession } from "../../client/mod.ts";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
+import { signUpByMail } from "../_mail.ts";
 
 const PASSWORD = "correct horse battery staple";
 const ADA = "ada@example.com"; // joins the seed's `demo` tenant
@@ -116,11 +117,9 @@ Deno.test("createBackendSession() with supabase-js against the local stack", asy
   try {
     const ids: Record<string, string> = {};
     for (const email of [ADA, BOB]) {
-      const { data, error } = await createClient(stack.apiUrl, stack.publishableKey, {
-        auth: { persistSession: false, autoRefreshToken: false },
-      }).auth.signUp({ email, password: PASSWORD });
-      assert.equal(error, null);
-      ids[email] = data.user!.id;
+      // Confirmations are on (config.toml): each address is confirmed through the stack's mailbox.
+      const mailed = { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl };
+      ids[email] = (await signUpByMail(mailed, email, PASSWORD)).userId;
     }
 
     await t.step("getToken() from 20 concurrent callers makes one exchange", async () => {
@@ -298,10 +297,12 @@ Deno.test("a worker past its wall clock answers 546, and the session's retry rea
   // function waits for it until its worker is ended.
   const stack = await startStack({ functionWallClockLimitMs: 1000 });
   try {
-    const signUp = await createClient(stack.apiUrl, stack.publishableKey, {
-      auth: { persistSession: false, autoRefreshToken: false },
-    }).auth.signUp({ email: ADA, password: PASSWORD });
-    assert.equal(signUp.error, null);
+    // Confirmations are on (config.toml): the address is confirmed through the stack's mailbox.
+    await signUpByMail(
+      { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl },
+      ADA,
+      PASSWORD,
+    );
     const statuses: number[] = [];
     let stall = true;
     const supabase = createClient(stack.apiUrl, stack.publishableKey, {

@@ -184,11 +184,14 @@ Deno.test("tenancy.resolve_tenant()", async (t) => {
       assert.equal(count, 1);
     });
 
-    await t.step("the email comes from auth.users, and only once it is confirmed", async () => {
+    await t.step("the email comes from auth.users, and only once it is proven", async () => {
       await setPolicy(sql, [{ strategy: "personal" }]);
       const unconfirmed = await createUser(sql, { email: "new@example.net", confirmed: false });
       assert.equal((await resolveAs(sql, unconfirmed)).email, null);
       await sql`update auth.users set email_confirmed_at = now() where id = ${unconfirmed.id}`;
+      assert.equal((await resolveAs(sql, unconfirmed)).email, null, "confirmed, but no identity verified it");
+      await sql`update auth.identities set identity_data = identity_data || '{"email_verified": true}'
+                 where user_id = ${unconfirmed.id}`;
       assert.equal((await resolveAs(sql, unconfirmed)).email, "new@example.net");
       // A claim in the token does not count; the row does.
       const spoofed = { ...unconfirmed, claims: { ...unconfirmed.claims, email: "ceo@example.net" } };

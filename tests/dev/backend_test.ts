@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startStack } from "../../dev/stack.ts";
+import { signUpByMail } from "../_mail.ts";
 import { missingBackendPackages, PYTHON } from "../../dev/backend.ts";
 
 Deno.test("BACKEND_JWT_ALGORITHM=ES256: the stack keeps its key set, and the backend verifies through the JWKS", async () => {
@@ -14,14 +15,14 @@ Deno.test("BACKEND_JWT_ALGORITHM=ES256: the stack keeps its key set, and the bac
         const jwks = await (await fetch(`${stack.apiUrl}/functions/v1/exchange-token/.well-known/jwks.json`))
           .json();
         kids.push(jwks.keys[0].kid);
-        const res = await fetch(`${stack.apiUrl}/auth/v1/signup`, {
-          method: "POST",
-          headers: { apikey: stack.publishableKey, "content-type": "application/json" },
-          body: JSON.stringify({ email: `k${start}@example.com`, password: "correct horse battery staple" }),
-        });
+        const { accessToken } = await signUpByMail(
+          { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl },
+          `k${start}@example.com`,
+          "correct horse battery staple",
+        );
         const exchange = await fetch(`${stack.apiUrl}/functions/v1/exchange-token`, {
           method: "POST",
-          headers: { authorization: `Bearer ${(await res.json()).access_token}` },
+          headers: { authorization: `Bearer ${accessToken}` },
         });
         const { backend_token: token } = await exchange.json();
         const me = await fetch(`${stack.backendUrl}/me`, { headers: { authorization: `Bearer ${token}` } });

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { jwtVerify } from "jose";
 import { freePort } from "../../dev/postgres.ts";
+import { signUpByMail } from "../_mail.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** How long the stack may take to be gone after a kill. */
@@ -178,22 +179,19 @@ async function startDev(checkout: string, env: Record<string, string> = {}) {
   };
 }
 
-/** Signs up a new user through the printed API_URL and PUBLISHABLE_KEY and returns their backend token. */
+/** Signs up a new user through the printed API_URL, PUBLISHABLE_KEY and MAILPIT_URL; returns their backend token. */
 async function exchangeAsNewUser(output: string[]): Promise<string> {
   const value = (name: string) => output.find((l) => l.startsWith(`${name}=`))!.slice(name.length + 2, -1);
-  const [apiUrl, publishableKey] = [value("API_URL"), value("PUBLISHABLE_KEY")];
-  const signup = await fetch(`${apiUrl}/auth/v1/signup`, {
-    method: "POST",
-    headers: { apikey: publishableKey, "content-type": "application/json" },
-    body: JSON.stringify({
-      email: `${crypto.randomUUID()}@example.com`,
-      password: "correct horse battery staple",
-    }),
-  });
-  const { access_token } = await signup.json();
+  const [apiUrl, apiKey, mailboxUrl] = [value("API_URL"), value("PUBLISHABLE_KEY"), value("MAILPIT_URL")];
+  // config.toml has confirmations on: the address is confirmed through the stack's mailbox.
+  const { accessToken } = await signUpByMail(
+    { apiUrl, apiKey, mailboxUrl },
+    `${crypto.randomUUID()}@example.com`,
+    "correct horse battery staple",
+  );
   const exchange = await fetch(`${apiUrl}/functions/v1/exchange-token`, {
     method: "POST",
-    headers: { authorization: `Bearer ${access_token}` },
+    headers: { authorization: `Bearer ${accessToken}` },
   });
   const body = await exchange.json();
   assert.equal(exchange.status, 200, JSON.stringify(body));

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { freePort, startPostgres } from "../../dev/postgres.ts";
 import { startStack } from "../../dev/stack.ts";
+import { signUpByMail } from "../_mail.ts";
 
 Deno.test("the local stack serves its Auth and its function behind one gateway", async (t) => {
   const stack = await startStack({ allowedOrigins: "http://app.test" });
@@ -110,12 +111,11 @@ Deno.test("a second start with the same state directory keeps users, sessions an
     let env: Record<string, string>;
     try {
       env = first.env();
-      const res = await fetch(`${first.apiUrl}/auth/v1/signup`, {
-        method: "POST",
-        headers: { apikey: first.publishableKey, "content-type": "application/json" },
-        body: JSON.stringify({ email: "keep@example.com", password: "correct horse battery staple" }),
-      });
-      accessToken = (await res.json()).access_token;
+      ({ accessToken } = await signUpByMail(
+        { apiUrl: first.apiUrl, apiKey: first.publishableKey, mailboxUrl: first.mailboxUrl },
+        "keep@example.com",
+        "correct horse battery staple",
+      ));
     } finally {
       await first.stop();
     }

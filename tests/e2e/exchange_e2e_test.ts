@@ -1,7 +1,8 @@
 /**
- * End to end, the way the frontend does it: a real supabase-js client signs up or in through the local
- * stack's gateway (Auth emulator), calls `functions.invoke('exchange-token')` (the function in its own
- * process), and the backend token goes to the real PyJWT. With `DB_POOLER=transaction` the function
+ * End to end, the way the frontend does it: a real supabase-js client signs up (confirming the address
+ * through the stack's mailbox, as `supabase/config.toml` asks) or in through the local stack's gateway
+ * (Auth emulator), calls `functions.invoke('exchange-token')` (the function in its own process), and the
+ * backend token goes to the real PyJWT. With `DB_POOLER=transaction` the function
  * reaches Postgres through the TLS transaction pooler (tests/_pooler.ts).
  *
  * Every test runs twice: with the publishable key (the default: the frontend and the function's own
@@ -14,6 +15,7 @@ import postgres from "postgres";
 import { type LocalStack, type StackOptions, startStack } from "../../dev/stack.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
 import { DB_POOLER } from "../_pooler.ts";
+import { followLink, mailsTo, signUpByMail } from "../_mail.ts";
 import { KEY_KINDS, type KeyKind, keysFor, stackOptionsFor } from "./_keys.ts";
 
 const PASSWORD = "correct horse battery staple";
@@ -59,13 +61,18 @@ async function exchangeAndDecode(stack: LocalStack, supabase: SupabaseClient) {
 for (const [mode, kind] of CASES) {
   Deno.test(`supabase-js signs up, exchanges, and PyJWT accepts the backend token (${mode}, ${kind} keys)`, async (t) => {
     await withStack(kind, { mode }, async (stack, client) => {
+      const mailed = {
+        apiUrl: stack.apiUrl,
+        apiKey: keysFor(stack, kind).client,
+        mailboxUrl: stack.mailboxUrl,
+      };
       const supabase = client();
-      const { data: signUp, error } = await supabase.auth.signUp({
+      const { userId } = await signUpByMail(mailed, "ada@example.com", PASSWORD);
+      const { error } = await supabase.auth.signInWithPassword({
         email: "ada@example.com",
         password: PASSWORD,
       });
       assert.equal(error, null);
-      const userId = signUp.user!.id;
 
       await t.step("the exchange answers the contract's body", async () => {
         const { data, claims } = await exchangeAndDecode(stack, supabase);
@@ -141,14 +148,12 @@ for (const [mode, kind] of CASES) {
 
       await t.step("someone outside the claimed domain gets a personal tenant as owner", async () => {
         const other = client();
-        const { data: signUp } = await other.auth.signUp({
-          email: "grace@elsewhere.test",
-          password: PASSWORD,
-        });
+        const grace = await signUpByMail(mailed, "grace@elsewhere.test", PASSWORD);
+        await other.auth.signInWithPassword({ email: "grace@elsewhere.test", password: PASSWORD });
         const { data } = await exchangeAndDecode(stack, other);
         assert.equal(data.role, "owner");
         assert.notEqual(data.tenant_id, "demo");
-        assert.equal(data.user_id, signUp.user!.id);
+        assert.equal(data.user_id, grace.userId);
         await other.auth.signOut();
       });
     });
@@ -210,9 +215,9 @@ async function unconfirmedEmail(kind: KeyKind) {
         await sql`select accepted_at from tenancy.invitations where email = 'eve@example.com'`;
       assert.equal(invitation.accepted_at, null);
 
-      // Once confirmed, an invited address joins by its invitation.
+      // Once confirmed by its mailed link, an invited address joins by its invitation.
       await supabase.auth.signUp({ email: "fred@example.com", password: PASSWORD });
-      await sql`update auth.users set email_confirmed_at = now() where email = 'fred@example.com'`;
+      await followLink((await mailsTo(stack.mailboxUrl, "fred@example.com"))[0].link);
       const fred = client();
       const { error: fredError } = await fred.auth.signInWithPassword({
         email: "fred@example.com",

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { createClient } from "@supabase/supabase-js";
 import { openTestDatabase, type TestDatabase } from "../_db.ts";
 import { functionDatabase } from "../_pooler.ts";
 import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
@@ -19,7 +18,7 @@ import {
   type ManagementAppOptions,
 } from "../../supabase/functions/_shared/management_app.ts";
 import type { ManagementLogEntry } from "../../supabase/functions/_shared/management_handler.ts";
-import { BACKEND_SECRET, ORIGIN, PASSWORD } from "./_setup.ts";
+import { BACKEND_SECRET, ORIGIN, signUp } from "./_setup.ts";
 
 /** Where invitation links land in these tests. */
 export const INVITE_REDIRECT = "http://127.0.0.1:3000/welcome";
@@ -104,29 +103,13 @@ export interface Member {
   accessToken: string;
 }
 
-/**
- * Signs a user up through supabase-js and proves the address as an operator vouching for it would
- * (`PUT /admin/users/{id}` with `email_confirm`, which marks the email identity verified), then signs in.
- */
+/** Signs a user up and proves the address (`signUp`), keeping what the tests need. */
 export async function provenUser(
   auth: AuthEmulator,
   email = `u-${crypto.randomUUID().slice(0, 8)}@example.com`,
 ): Promise<Member> {
-  const supabase = createClient(auth.url, auth.anonKey, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-  });
-  const { data, error } = await supabase.auth.signUp({ email, password: PASSWORD });
-  if (error || !data.user) throw error ?? new Error("no user from sign-up");
-  const res = await fetch(`${auth.url}/auth/v1/admin/users/${data.user.id}`, {
-    method: "PUT",
-    headers: { authorization: `Bearer ${auth.serviceRoleKey}`, "content-type": "application/json" },
-    body: JSON.stringify({ email, email_confirm: true }),
-  });
-  if (!res.ok) throw new Error(`admin confirm: HTTP ${res.status} ${await res.text()}`);
-  await res.body?.cancel();
-  const signedIn = await supabase.auth.signInWithPassword({ email, password: PASSWORD });
-  if (signedIn.error || !signedIn.data.session) throw signedIn.error ?? new Error("no session");
-  return { userId: data.user.id, email, accessToken: signedIn.data.session.access_token };
+  const { userId, accessToken } = await signUp(auth, email);
+  return { userId, email, accessToken };
 }
 
 /** A request to a management function, as supabase-js `functions.invoke` sends it. */

@@ -38,7 +38,11 @@ export interface HarnessOptions {
   mode?: "es256" | "hs256";
   /** Auth's session limits, given to the emulator and the function alike (as an operator keeps them). */
   sessions?: SessionLimits;
-  /** Further emulator settings (e.g. its refresh token reuse interval). */
+  /**
+   * Further emulator settings (e.g. its refresh token reuse interval). Auth confirms addresses by mail
+   * unless `autoConfirm: true` ("Confirm email" off), as `supabase/config.toml` says, so that the function
+   * trusts proven addresses.
+   */
   auth?: Partial<AuthEmulatorOptions>;
 }
 
@@ -46,6 +50,7 @@ export interface HarnessOptions {
 export async function openHarness(options: HarnessOptions = {}): Promise<Harness> {
   const db = await openTestDatabase();
   const auth = await startAuthEmulator({
+    autoConfirm: false,
     ...options.auth,
     databaseUrl: db.authUrl,
     mode: options.mode ?? "es256",
@@ -91,14 +96,39 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
   };
 }
 
-/** Signs a new user up through supabase-js (as the browser does) and returns their session. */
+/**
+ * Signs a new user up through supabase-js (as the browser does), confirms the address (at once under
+ * autoconfirm; else through the admin API, which marks the email identity verified as the mailed link
+ * would), and returns their session.
+ */
 export async function signUp(auth: AuthEmulator, email = `u-${crypto.randomUUID().slice(0, 8)}@example.com`) {
   const supabase = createClient(auth.url, auth.anonKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
   });
   const { data, error } = await supabase.auth.signUp({ email, password: PASSWORD });
-  if (error || !data.session || !data.user) throw error ?? new Error("no session from sign-up");
-  return { supabase, userId: data.user.id, email, accessToken: data.session.access_token };
+  if (error || !data.user) throw error ?? new Error("no user from sign-up");
+  if (!data.session) {
+    await confirmByAdmin(auth, data.user.id, email);
+    const signedIn = await supabase.auth.signInWithPassword({ email, password: PASSWORD });
+    if (signedIn.error) throw signedIn.error;
+  }
+  const { data: { session } } = await supabase.auth.getSession();
+  if (!session) throw new Error("no session after sign-up");
+  return { supabase, userId: data.user.id, email, accessToken: session.access_token };
+}
+
+/**
+ * Confirms a user's address as an operator vouching for it: `PUT /admin/users/{id}` with the same address
+ * and `email_confirm`, which GoTrue makes the email identity's `email_verified: true`.
+ */
+export async function confirmByAdmin(auth: AuthEmulator, userId: string, email: string): Promise<void> {
+  const res = await fetch(`${auth.url}/auth/v1/admin/users/${userId}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${auth.serviceRoleKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ email, email_confirm: true }),
+  });
+  if (!res.ok) throw new Error(`admin confirm: HTTP ${res.status} ${await res.text()}`);
+  await res.body?.cancel();
 }
 
 /** A POST to the function with a bearer token and an origin. */

@@ -53,7 +53,8 @@ async function member(h: Harness, tenant: string) {
 
 Deno.test("with SUPABASE_JWKS injected, an ES256 token is verified without asking Auth", async () => {
   const h = await openHarness();
-  const { app, seen } = recordedApp(injectedEnv(h, generateApiKey("publishable")));
+  const publishable = generateApiKey("publishable");
+  const { app, seen } = recordedApp(injectedEnv(h, publishable));
   try {
     const tenant = await createTenant(h.db.sql, "Acme");
     for (let i = 0; i < 3; i++) {
@@ -62,7 +63,12 @@ Deno.test("with SUPABASE_JWKS injected, an ES256 token is verified without askin
       assert.equal(res.status, 200);
       assert.equal((await res.json()).user_id, user.userId);
     }
-    assert.deepEqual(seen, [], "no JWKS request, no user lookup");
+    // The one request is the isolate's reading of Auth's settings (email_trust.ts), with the same key.
+    assert.deepEqual(
+      seen,
+      [{ path: "/auth/v1/settings", apikey: publishable }],
+      "no JWKS request, no user lookup: only the isolate's one reading of Auth's settings (email_trust.ts)",
+    );
   } finally {
     await app.close(1);
     await h.close();
@@ -83,8 +89,13 @@ Deno.test("the function's supabase-js sends the default publishable key, else th
       assert.equal(res.status, 200);
       await res.body?.cancel();
     }
-    assert.deepEqual(injected.seen, [{ path: "/auth/v1/user", apikey: publishable }]);
-    assert.deepEqual(legacy.seen, [{ path: "/auth/v1/user", apikey: h.auth.anonKey }]);
+    // Then the isolate's one reading of Auth's settings (email_trust.ts), with the same key.
+    for (const [{ seen }, key] of [[injected, publishable], [legacy, h.auth.anonKey]] as const) {
+      assert.deepEqual(seen, [{ path: "/auth/v1/user", apikey: key }, {
+        path: "/auth/v1/settings",
+        apikey: key,
+      }]);
+    }
   } finally {
     await injected.app.close(1);
     await legacy.app.close(1);

@@ -9,6 +9,9 @@ import { freePort } from "../../dev/postgres.ts";
 import { createTenancyResolver } from "../../supabase/functions/_shared/tenancy.ts";
 import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
 
+// A project that confirms addresses by mail, as Auth's settings would say (email_trust.ts reads them).
+const emailTrusted = () => Promise.resolve(true);
+
 async function refusal(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
@@ -24,7 +27,7 @@ Deno.test("resolveTenant() against real Postgres", async (t) => {
   // Directly, or through the transaction pooler with DB_POOLER=transaction.
   const target = await functionDatabase(db);
   const through = { databaseUrl: target.url, transactionPooler: target.transactionPooler };
-  const tenancy = createTenancyResolver({ ...through, timeoutMs: 5000, max: 2 });
+  const tenancy = createTenancyResolver({ ...through, timeoutMs: 5000, emailTrusted, max: 2 });
   try {
     const acme = await createTenant(db.sql, "Acme", "acme-ext");
     const beta = await createTenant(db.sql, "Beta");
@@ -105,7 +108,7 @@ Deno.test("resolveTenant() against real Postgres", async (t) => {
           .sql`insert into tenancy.memberships (tenant_id, user_id, is_default) values (${acme}, ${user.id}, true)`;
         await tenancy.resolveTenant(user.claims, null);
         // The same pooled connections now run a plain query: the role and claims were transaction-local.
-        const probe = createTenancyResolver({ ...through, timeoutMs: 5000, max: 1 });
+        const probe = createTenancyResolver({ ...through, timeoutMs: 5000, emailTrusted, max: 1 });
         try {
           await probe.resolveTenant(user.claims, null);
           const other = await createUser(db.sql);
@@ -120,7 +123,7 @@ Deno.test("resolveTenant() against real Postgres", async (t) => {
     await t.step(
       "resolveTenant() returns its connection to the pool after every kind of failure",
       async () => {
-        const small = createTenancyResolver({ ...through, timeoutMs: 5000, max: 1 });
+        const small = createTenancyResolver({ ...through, timeoutMs: 5000, emailTrusted, max: 1 });
         try {
           const member = await createUser(db.sql);
           await db
@@ -149,7 +152,7 @@ Deno.test("resolveTenant() against real Postgres", async (t) => {
     await t.step("resolveTenant() answers database_unavailable, quickly, when nothing listens", async () => {
       const url = new URL(db.url);
       url.port = String(freePort());
-      const down = createTenancyResolver({ databaseUrl: url.href, timeoutMs: 3000 });
+      const down = createTenancyResolver({ databaseUrl: url.href, timeoutMs: 3000, emailTrusted });
       try {
         const started = performance.now();
         const user = await createUser(db.sql);
@@ -171,7 +174,7 @@ Deno.test("resolveTenant() against real Postgres", async (t) => {
         })();
         const url = new URL(db.url);
         url.port = String((listener.addr as Deno.NetAddr).port);
-        const hung = createTenancyResolver({ databaseUrl: url.href, timeoutMs: 1000 });
+        const hung = createTenancyResolver({ databaseUrl: url.href, timeoutMs: 1000, emailTrusted });
         try {
           const user = await createUser(db.sql);
           const started = performance.now();
@@ -199,7 +202,7 @@ Deno.test({
   async fn() {
     const db = await openTestDatabase();
     const server = db.server!;
-    const tenancy = createTenancyResolver({ databaseUrl: db.url, timeoutMs: 3000, max: 2 });
+    const tenancy = createTenancyResolver({ databaseUrl: db.url, timeoutMs: 3000, emailTrusted, max: 2 });
     try {
       const acme = await createTenant(db.sql, "Acme");
       const user = await createUser(db.sql);

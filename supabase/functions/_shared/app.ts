@@ -1,6 +1,7 @@
 /**
  * The composition root: builds the real exchange handler (verifier with its JWKS cache, postgres.js
- * tenancy pool, jose signer) from a configuration ({@linkcode createExchangeApp}) or from the environment
+ * tenancy pool with the reader of Auth's `mailer_autoconfirm`, jose signer) from a configuration
+ * ({@linkcode createExchangeApp}) or from the environment
  * ({@linkcode createExchangeAppFromEnv}).
  *
  * `exchange-token/index.ts` serves {@linkcode createExchangeAppFromEnv}: on Supabase, and on the local
@@ -21,9 +22,10 @@ import {
   type ServiceConfig,
 } from "./config.ts";
 import { createExchangeHandler, createMisconfiguredHandler } from "./handler.ts";
-import { jsonLineLog, type Log } from "./log.ts";
+import { type EmailTrustLogEntry, jsonLineLog, type Log } from "./log.ts";
 import { createSupabaseVerifier, type VerifyToken } from "./verify.ts";
 import { createTenancyResolver } from "./tenancy.ts";
+import { createEmailTrust } from "./email_trust.ts";
 import { createBackendSigner } from "./sign.ts";
 import { toPublicJwks } from "./signing_keys.ts";
 
@@ -41,7 +43,9 @@ export interface ExchangeAppOptions {
   now?: () => Date;
   /** Where log lines go (default: JSON lines on stdout/stderr). */
   log?: Log;
-  /** The fetch used to reach Auth (JWKS and `GET /user`). */
+  /** Where the isolate's `email_trust` warnings go (default: JSON lines on stdout). */
+  logEmailTrust?: (entry: EmailTrustLogEntry) => void;
+  /** The fetch used to reach Auth (JWKS, `GET /user` and `GET /settings`). */
   fetch?: typeof fetch;
   /** Postgres connections per isolate (default 3). */
   poolSize?: number;
@@ -73,6 +77,13 @@ export function createExchangeApp(
     transactionPooler: config.transactionPooler,
     timeoutMs: config.databaseTimeoutMs,
     max: options.poolSize,
+    emailTrusted: createEmailTrust({
+      supabaseUrl: config.supabaseUrl,
+      supabaseKey: config.supabaseKey,
+      timeoutMs: config.authTimeoutMs,
+      fetch: options.fetch,
+      log: options.logEmailTrust,
+    }),
     requireAal2: config.requireAal2,
     sessions: config.sessions,
   });

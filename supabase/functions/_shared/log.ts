@@ -27,6 +27,23 @@ export interface ExchangeLogEntry {
   cause?: LogCause;
 }
 
+/**
+ * The line an isolate writes about trusting confirmed addresses (`email_trust.ts`): once per read of Auth's
+ * settings that finds autoconfirm on, or fails. Never an address.
+ */
+export interface EmailTrustLogEntry {
+  level: "warn";
+  msg: "email_trust";
+  /** Whether the isolate trusts proven addresses from now on (false under autoconfirm, or before any read). */
+  trusted: boolean;
+  /** `mailer_autoconfirm`: the project confirms addresses without mail; `settings_unavailable`: unread. */
+  reason: "mailer_autoconfirm" | "settings_unavailable";
+  /** What the exchange does meanwhile. */
+  effect: string;
+  /** For `settings_unavailable`: why the read failed. */
+  cause?: LogCause;
+}
+
 /** How loud a log line is. */
 export type LogLevel = "info" | "warn" | "error";
 
@@ -43,7 +60,7 @@ export type Log = (entry: ExchangeLogEntry) => void;
 /**
  * The default log: one JSON line on stdout (stderr for server-side failures).
  *
- * @param entry The request's log entry.
+ * @param entry The request's log entry, or another line of the function's (an {@linkcode EmailTrustLogEntry}).
  * @example
  * ```ts
  * jsonLineLog({
@@ -60,7 +77,7 @@ export type Log = (entry: ExchangeLogEntry) => void;
  * });
  * ```
  */
-export const jsonLineLog: Log = (entry) => {
+export const jsonLineLog = (entry: ExchangeLogEntry | EmailTrustLogEntry): void => {
   const line = JSON.stringify(entry);
   if (entry.level === "error") console.error(line);
   else console.log(line);

@@ -19,6 +19,7 @@ import {
 } from "./config.ts";
 import { createVerifier, logConfigError } from "./app.ts";
 import { createCallerTransactions } from "./caller_transaction.ts";
+import { createEmailTrust } from "./email_trust.ts";
 import { createInvitationMailer } from "./invitation_mail.ts";
 import { createManagementHandler, type ManagementLogEntry } from "./management_handler.ts";
 import { createTenancyPool } from "./tenancy.ts";
@@ -44,7 +45,10 @@ export interface ManagementAppOptions {
   fetch?: typeof fetch;
   /** The clock of the token's pre-check. */
   now?: () => Date;
-  /** Whether the project's confirmed addresses are proven by mail (Auth's settings); absent, never. */
+  /**
+   * Whether the project's confirmed addresses are proven by mail; by default `invitations` reads Auth's
+   * settings for it (`createEmailTrust`), as the exchange does. `tenants` needs no proven address.
+   */
   emailTrusted?: () => Promise<boolean>;
   /** Postgres connections per isolate (default 2: management requests are rare). */
   poolSize?: number;
@@ -80,7 +84,14 @@ export function createManagementApp(
     timeoutMs: config.databaseTimeoutMs,
     sessions: config.sessions,
     requireAal2: config.requireAal2,
-    emailTrusted: options.emailTrusted,
+    emailTrusted: options.emailTrusted ?? (name === "invitations"
+      ? createEmailTrust({
+        supabaseUrl: config.supabaseUrl,
+        supabaseKey: config.supabaseKey,
+        timeoutMs: config.authTimeoutMs,
+        fetch: options.fetch,
+      })
+      : undefined),
   });
   const routes = name === "tenants"
     ? tenantsRoutes({

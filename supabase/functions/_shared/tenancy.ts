@@ -3,8 +3,9 @@
  *
  * One postgres.js pool per isolate. Each exchange is one transaction on one reserved connection, run the
  * way PostgREST runs a request: `begin`, then `set_config('role', 'authenticated', true)` with the verified
- * claims in `request.jwt.claims` (and the legacy `request.jwt.claim*` settings emptied), then the
- * function, then `commit`. The four statements are pipelined:
+ * claims in `request.jwt.claims` (and the legacy `request.jwt.claim*` settings emptied, and
+ * `tenancy.email_trusted`, whether the project confirms addresses by mail, from `email_trust.ts`, never from
+ * the request), then the function, then `commit`. The four statements are pipelined:
  * postgres.js writes them back to back without waiting, so once a connection has prepared them an
  * exchange costs one round trip to the database. Without prepared statements (the transaction pooler)
  * postgres.js describes the one statement with parameters first, which adds a round trip. If the
@@ -41,7 +42,10 @@ export interface TenantGrant {
   role: string;
   /** Whether this exchange created the membership (invitation, domain claim, personal or default tenant). */
   provisioned: boolean;
-  /** The caller's email from `auth.users`, only when confirmed (never the token's unverified claim). */
+  /**
+   * The caller's email from `auth.users`, only when proven: confirmed, verified by one of the user's
+   * identities, in a project that confirms addresses by mail (never the token's unverified claim).
+   */
   email: string | null;
 }
 
@@ -57,8 +61,10 @@ export interface TenancyResolverOptions {
   databaseUrl: string;
   /** Use unnamed statements only, as a transaction pooler (port 6543) requires. */
   transactionPooler?: boolean;
-  /** Time allowed for one exchange's transaction, connecting included. */
+  /** Time allowed for one exchange's transaction, connecting included (reading `emailTrusted` too). */
   timeoutMs: number;
+  /** Whether the project's confirmed addresses are proven by mail (`createEmailTrust`); never rejects. */
+  emailTrusted: () => Promise<boolean>;
   /** Connections per isolate (default 3: an isolate serves few requests at once). */
   max?: number;
   /** Seconds before an idle connection is closed (default 20). */
@@ -190,7 +196,7 @@ export function createTenancyPool(options: TenancyPoolOptions): TenancyPool {
  * @returns The resolver and a way to close its pool.
  * @example
  * ```ts ignore
- * const tenancy = createTenancyResolver({ databaseUrl, timeoutMs: 5000 });
+ * const tenancy = createTenancyResolver({ databaseUrl, timeoutMs: 5000, emailTrusted: () => Promise.resolve(true) });
  * const grant = await tenancy.resolveTenant(claims, null);
  * await tenancy.close();
  * ```
@@ -203,7 +209,11 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
   const inactivityTimeout = String(options.sessions?.inactivityTimeoutSeconds ?? "");
   const singlePerUser = options.sessions?.singlePerUser ? "on" : "";
 
-  const attempt = async (claims: string, requested: string | null): Promise<TenantGrant> => {
+  const attempt = async (
+    claims: string,
+    requested: string | null,
+    trusted: boolean,
+  ): Promise<TenantGrant> => {
     const reserving = sql.reserve();
     let connection: postgres.ReservedSql;
     try {
@@ -226,6 +236,7 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
                          set_config('request.jwt.claim.role', '', true),
                          set_config('request.jwt.claim.email', '', true),
                          set_config('exchange.requested_tenant', ${requested ?? ""}, true),
+                         set_config('tenancy.email_trusted', ${trusted ? "on" : "off"}, true),
                          set_config('statement_timeout', ${statementTimeout}, true),
                          set_config('exchange.session_timebox', ${timebox}, true),
                          set_config('exchange.session_inactivity_timeout', ${inactivityTimeout}, true),
@@ -262,8 +273,9 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
   const resolveTenant: ResolveTenant = (claims, requested) => {
     const claimsJson = JSON.stringify(claims);
     const work = (async () => {
+      const trusted = await options.emailTrusted();
       try {
-        return await attempt(claimsJson, requested);
+        return await attempt(claimsJson, requested, trusted);
       } catch (err) {
         // A pooled connection that died while idle (Postgres restarted), or that a pooler ended (it lost
         // its server): nothing was committed, and resolve_tenant is idempotent anyway, so one more try on
@@ -272,7 +284,7 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
           err instanceof ExchangeError && err.code === "database_unavailable" &&
           _endsConnection(err.cause)
         ) {
-          return await attempt(claimsJson, requested);
+          return await attempt(claimsJson, requested, trusted);
         }
         throw err;
       }
