@@ -64,6 +64,7 @@ export function toBackendToken(data: unknown, sentAt: number): BackendToken {
  * Turns the `error` of `invoke` into a typed error, reading the function's JSON error body.
  *
  * @param error `error` from `invoke` (a supabase-js `FunctionsError`, or anything else).
+ * @param functionName The function called, for the messages.
  * @returns The error to surface: the contract's `code` and the HTTP `status` for a `FunctionsHttpError`;
  *   `relay_error` for the Edge runtime's own answers (`BOOT_ERROR`, `WORKER_ERROR`, `WORKER_LIMIT`) and for a
  *   `FunctionsRelayError`.
@@ -73,7 +74,10 @@ export function toBackendToken(data: unknown, sentAt: number): BackendToken {
  * if (error) throw await toSessionError(error);
  * ```
  */
-export async function toSessionError(error: unknown): Promise<BackendSessionError> {
+export async function toSessionError(
+  error: unknown,
+  functionName = "exchange-token",
+): Promise<BackendSessionError> {
   const name = typeof error === "object" && error !== null ? (error as { name?: unknown }).name : undefined;
   const context = typeof error === "object" && error !== null
     ? (error as { context?: unknown }).context
@@ -92,23 +96,23 @@ export async function toSessionError(error: unknown): Promise<BackendSessionErro
       : "unexpected_response";
     const message = typeof body?.message === "string" && body.message !== ""
       ? body.message
-      : `exchange-token answered ${status}`;
+      : `${functionName} answered ${status}`;
     const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
     return new BackendSessionError(code, message, { status, retryAfter, cause: error });
   }
   if (name === "FunctionsRelayError") {
-    return new BackendSessionError("relay_error", "The Supabase relay could not reach exchange-token", {
+    return new BackendSessionError("relay_error", `The Supabase relay could not reach ${functionName}`, {
       status: response?.status ?? 0,
       retryAfter: parseRetryAfter(response?.headers.get("retry-after") ?? null),
       cause: error,
     });
   }
   if (name === "FunctionsFetchError") {
-    return new BackendSessionError("network_error", "The request to exchange-token failed", {
+    return new BackendSessionError("network_error", `The request to ${functionName} failed`, {
       cause: error,
     });
   }
-  return new BackendSessionError("unexpected_response", "exchange-token could not be called", {
+  return new BackendSessionError("unexpected_response", `${functionName} could not be called`, {
     cause: error,
   });
 }

@@ -13,6 +13,7 @@
  * @module
  */
 import { toBackendToken, toSessionError } from "./_exchange.ts";
+import { readSession } from "./_invoke.ts";
 import { BackendSessionError, type BackendSessionErrorCode } from "./errors.ts";
 import type { BackendToken, SessionLike, SupabaseLike, Timers } from "./types.ts";
 
@@ -143,6 +144,17 @@ export interface BackendSession {
    * ```
    */
   readonly current: BackendToken | null;
+
+  /**
+   * The tenant the exchanges ask for (the last `selectTenant`, else the initial `tenantId`), or `null`
+   * for the caller's default tenant.
+   *
+   * @example
+   * ```ts ignore
+   * const asking = session.tenantId ?? "(default)";
+   * ```
+   */
+  readonly tenantId: string | null;
 
   /**
    * Stops everything: unsubscribes from Supabase Auth, cancels the refresh timer and an exchange in
@@ -322,7 +334,7 @@ export function createBackendSession(
         }
         if (f.epoch !== epoch) throw new StaleExchange();
         if (!result.error) break;
-        const err = await toSessionError(result.error);
+        const err = await toSessionError(result.error, functionName);
         if (err.code !== "relay_error" || tries >= retryDelaysMs.length) throw err;
         await sleep(err.retryAfter === undefined ? retryDelaysMs[tries] : err.retryAfter * 1000, f);
         if (f.epoch !== epoch) throw new StaleExchange();
@@ -462,6 +474,10 @@ export function createBackendSession(
       return cached && now() < cached.value.expiresAt ? cached.value : null;
     },
 
+    get tenantId() {
+      return tenantId;
+    },
+
     dispose() {
       if (disposed) return;
       disposed = true;
@@ -470,26 +486,6 @@ export function createBackendSession(
       listeners.clear();
     },
   };
-}
-
-async function readSession(supabase: SupabaseLike): Promise<SessionLike> {
-  let result;
-  try {
-    result = await supabase.auth.getSession();
-  } catch (err) {
-    result = { data: { session: null }, error: err };
-  }
-  const { data, error } = result;
-  if (error) {
-    const name = (error as { name?: unknown }).name;
-    throw name === "AuthRetryableFetchError"
-      ? new BackendSessionError("network_error", "Supabase Auth could not be reached", { cause: error })
-      : new BackendSessionError("not_signed_in", "The Supabase session could not be read", { cause: error });
-  }
-  if (!data.session?.user?.id) {
-    throw new BackendSessionError("not_signed_in", "Sign in with Supabase before asking for a backend token");
-  }
-  return data.session;
 }
 
 function assertTenantId(tenantId: unknown): asserts tenantId is string | null {

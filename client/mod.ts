@@ -7,6 +7,12 @@
  * on a 401), `selectTenant()`, `clear()` and `onTokenChange()`. Failures are
  * {@linkcode BackendSessionError}s whose `code` is the contract's (docs/contract.md §2) or the client's own.
  *
+ * {@linkcode createTenantClient} takes the same client and manages the user's tenants: `listTenants()`,
+ * `members()`, `invite()`, `setRole()`, `remove()`, `leave()`, `pendingInvitations()`, `accept()`,
+ * `decline()` and `audit()`, through the `tenants` and `invitations` functions (docs/tenants.md), with
+ * the same error class; given the backend session, it drops the cached token when the caller's own
+ * membership of its tenant changes.
+ *
  * Plain ES module: no Deno APIs, no supabase-js import (the client is typed structurally), so it works
  * from a bundler, a `<script type="module">` build, and Deno.
  *
@@ -40,4 +46,13 @@ export {
   type ExchangeErrorCode,
   isExchangeErrorCode,
 } from "./errors.ts";
-export type { BackendToken, InvokeResult, SessionLike, SupabaseLike, Timers } from "./types.ts";
+export { createTenantClient, type TenantClient, type TenantClientOptions } from "./tenants.ts";
+export type {
+  AuditEntry,
+  AuditPage,
+  Member,
+  PendingInvitation,
+  SentInvitation,
+  Tenant,
+} from "./tenant_types.ts";
+export type { BackendToken, HttpMethod, InvokeResult, SessionLike, SupabaseLike, Timers } from "./types.ts";

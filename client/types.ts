@@ -69,9 +69,9 @@ export interface InvokeResult {
 }
 
 /**
- * The slice of a supabase-js client used by {@linkcode createBackendSession}: `auth.getSession`,
- * `auth.onAuthStateChange` and `functions.invoke`. A `SupabaseClient` from `@supabase/supabase-js`
- * satisfies it.
+ * The slice of a supabase-js client used by {@linkcode createBackendSession} and
+ * {@linkcode createTenantClient}: `auth.getSession`, `auth.onAuthStateChange` and `functions.invoke`. A
+ * `SupabaseClient` from `@supabase/supabase-js` satisfies it.
  *
  * @example A real client fits
  * ```ts ignore
@@ -92,13 +92,26 @@ export interface SupabaseLike {
   };
   /** Supabase Edge Functions. */
   functions: {
-    /** Calls an Edge Function with the session's access token. */
+    /**
+     * Calls an Edge Function with the session's access token; `functionName` may go on with a path and a
+     * query (`tenants/acme/members`), and `method` defaults to `POST`.
+     */
     invoke(
       functionName: string,
-      options: { body: Record<string, string>; signal?: AbortSignal },
+      options: { body?: Record<string, unknown>; method?: HttpMethod; signal?: AbortSignal },
     ): Promise<InvokeResult>;
   };
 }
+
+/**
+ * The HTTP methods `supabase.functions.invoke` sends.
+ *
+ * @example
+ * ```ts
+ * const method: HttpMethod = "PATCH";
+ * ```
+ */
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /**
  * Timer functions, injectable so tests can drive a fake clock.

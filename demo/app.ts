@@ -4,18 +4,28 @@
 /// <reference lib="esnext" />
 /**
  * The demo page's app: sign up or in with supabase-js, exchange the session for the backend token with
- * {@linkcode createBackendSession}, show the token's claims and expiry, pick a tenant, call the example
- * Python backend's `GET /me` through `backend.fetch` and show its answer, sign out.
+ * {@linkcode createBackendSession}, show the token's claims and expiry, switch between one's tenants, see a
+ * tenant's members and (as an owner or admin) change their roles, remove them and invite people by email,
+ * accept one's own invitations, set a password after following an invite mail, call the example Python
+ * backend's `GET /me` through `backend.fetch` and show its answer, sign out.
  *
  * Bundled for the browser by `dev/demo_server.ts`; the API URL and the publishable key come from the page's
- * `<script type="application/json" id="demo-config">`. Everything the page shows follows two
- * subscriptions: `supabase.auth.onAuthStateChange` (who is signed in) and `backend.onTokenChange` (the
- * current backend token); the buttons only start actions and report their errors.
+ * `<script type="application/json" id="demo-config">`. Who is signed in follows
+ * `supabase.auth.onAuthStateChange` and the token follows `backend.onTokenChange`; the tenants, invitations
+ * and members are read again after every action that may change them ({@linkcode createTenantClient}).
  *
  * @module
  */
 import { createClient } from "@supabase/supabase-js";
-import { BackendSessionError, type BackendToken, createBackendSession } from "../client/mod.ts";
+import {
+  BackendSessionError,
+  type BackendToken,
+  createBackendSession,
+  createTenantClient,
+  type Member,
+  type PendingInvitation,
+  type Tenant,
+} from "../client/mod.ts";
 
 interface DemoConfig {
   apiUrl: string;
@@ -24,29 +34,53 @@ interface DemoConfig {
   backendUrl?: string;
 }
 
+/** Roles that manage a tenant (docs/tenants.md); every other role is read-only there. */
+const MANAGERS: ReadonlySet<string> = new Set(["owner", "admin"]);
+const ROLES = ["user", "admin", "owner"];
+
+// Read before supabase-js takes the session out of the URL's fragment: an invite mail's link lands here
+// with `type=invite`, signed in but with no password yet.
+const arrivedByInvite = new URLSearchParams(location.hash.slice(1)).get("type") === "invite";
+
 const config = JSON.parse(byId("demo-config").textContent ?? "{}") as DemoConfig;
 const supabase = createClient(config.apiUrl, config.publishableKey);
 const backend = createBackendSession(supabase);
+const tenants = createTenantClient(supabase, { session: backend });
 
 const signInForm = byId<HTMLFormElement>("sign-in-form");
 const email = byId<HTMLInputElement>("email");
 const password = byId<HTMLInputElement>("password");
 const tenantForm = byId<HTMLFormElement>("tenant-form");
-const tenantInput = byId<HTMLInputElement>("tenant-id");
+const switcher = byId<HTMLSelectElement>("tenant-switcher");
+const passwordForm = byId<HTMLFormElement>("password-form");
+const inviteForm = byId<HTMLFormElement>("invite-form");
 const backendAnswer = byId("backend-answer");
 byId("backend").hidden = !config.backendUrl;
 byId("backend-url").textContent = config.backendUrl ?? "";
+byId("invited-note").hidden = !arrivedByInvite;
+
+/** Actions under way (`run`). */
+let running = 0;
+/** The user whose tenants the page shows, so that a token refresh does not reload them. */
+let shownUser: string | null = null;
 
 supabase.auth.onAuthStateChange((_event, session) => {
-  // Only the DOM here: awaiting supabase-js inside its own callback can deadlock it.
+  // Only the DOM here: awaiting supabase-js inside its own callback can deadlock it, so the user's
+  // tenants are read in the next task.
   const user = session?.user ?? null;
   signInForm.hidden = user !== null;
   byId("session").hidden = user === null;
   byId("user-email").textContent = user?.email ?? "";
   document.body.dataset.user = user?.email ?? "";
   if (!user) {
-    tenantInput.value = "";
+    shownUser = null;
     showBackendAnswer(null, "");
+    renderSwitcher([]);
+    renderInvitations([]);
+    renderMembers(null, []);
+  } else if (user.id !== shownUser) {
+    shownUser = user.id;
+    runSoon("Reading your tenants…", async () => describeView(await refreshView()));
   }
   document.body.dataset.ready = "true"; // the first event (INITIAL_SESSION) says who is signed in
 });
@@ -68,7 +102,12 @@ signInForm.addEventListener("submit", (event) => {
 byId("sign-up").addEventListener("click", () => {
   if (!signInForm.reportValidity()) return;
   run("Signing up…", async () => {
-    const { data, error } = await supabase.auth.signUp({ email: email.value, password: password.value });
+    const { data, error } = await supabase.auth.signUp({
+      email: email.value,
+      password: password.value,
+      // The confirmation mail's link comes back here, signed in (Auth must allow the URL).
+      options: { emailRedirectTo: `${location.origin}${location.pathname}` },
+    });
     if (error) throw error;
     return data.session
       ? "Signed up and signed in. Exchange the session for a backend token."
@@ -79,23 +118,72 @@ byId("sign-up").addEventListener("click", () => {
 byId("exchange").addEventListener("click", () => {
   run("Exchanging…", async () => {
     await backend.getToken();
+    await refreshView();
     return "Exchanged.";
+  });
+});
+
+byId("fresh-token").addEventListener("click", () => {
+  run("Exchanging again…", async () => {
+    backend.clear();
+    await backend.getToken();
+    await refreshView();
+    return "Exchanged again: the token carries your role as it is now.";
   });
 });
 
 tenantForm.addEventListener("submit", (event) => {
   event.preventDefault();
-  const tenant = tenantInput.value.trim();
+  const tenant = switcher.value;
   run(`Exchanging for tenant ${tenant || "(default)"}…`, async () => {
     backend.selectTenant(tenant === "" ? null : tenant);
     await backend.getToken();
+    await refreshView();
     return "Exchanged.";
   });
 });
 
-byId("default-tenant").addEventListener("click", () => {
-  tenantInput.value = "";
-  tenantForm.requestSubmit();
+byId("refresh-tenants").addEventListener("click", () => {
+  run("Reading your tenants…", async () => describeView(await refreshView()));
+});
+
+passwordForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = byId<HTMLInputElement>("new-password");
+  run("Setting the password…", async () => {
+    const { error } = await supabase.auth.updateUser({ password: input.value });
+    if (error) throw error;
+    input.value = "";
+    byId("invited-note").hidden = true;
+    return "Password set: sign in with it next time.";
+  });
+});
+
+inviteForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const tenant = backend.current?.tenantId;
+  const address = byId<HTMLInputElement>("invite-email").value.trim();
+  const role = byId<HTMLSelectElement>("invite-role").value;
+  if (!tenant) return;
+  run(`Inviting ${address}…`, async () => {
+    const { invitation, emailSent } = await tenants.invite(tenant, address, role);
+    byId<HTMLInputElement>("invite-email").value = "";
+    return `Invited ${invitation.email} as ${invitation.role}: ` +
+      (emailSent ? "the mail is on its way." : "no mail could be sent, tell them yourself.");
+  });
+});
+
+byId("show-audit").addEventListener("click", () => {
+  const tenant = backend.current?.tenantId;
+  if (!tenant) return;
+  run("Reading the audit trail…", async () => {
+    const { entries } = await tenants.audit(tenant);
+    byId("audit").textContent = entries.map((e) =>
+      [e.at, e.actorEmail ?? "(operator)", e.action, e.targetEmail ?? "", describeChange(e.before, e.after)]
+        .filter((part) => part !== "").join("  ")
+    ).join("\n");
+    return `${entries.length} audit entries, newest first.`;
+  });
 });
 
 byId("call-backend").addEventListener("click", () => {
@@ -118,12 +206,141 @@ byId("sign-out").addEventListener("click", () => {
 });
 
 /**
+ * Reads the user's tenants and invitations, and the members of the token's tenant, and shows them.
+ *
+ * @returns How many tenants and invitations there are.
+ */
+async function refreshView(): Promise<{ tenants: number; invitations: number }> {
+  const [mine, pending] = await Promise.all([tenants.listTenants(), tenants.pendingInvitations()]);
+  renderSwitcher(mine);
+  renderInvitations(pending);
+  const token = backend.current;
+  renderMembers(token, token ? await tenants.members(token.tenantId) : []);
+  return { tenants: mine.length, invitations: pending.length };
+}
+
+function describeView(counts: { tenants: number; invitations: number }): string {
+  return `You are in ${counts.tenants} tenant(s), with ${counts.invitations} invitation(s) waiting.`;
+}
+
+function renderSwitcher(mine: Tenant[]): void {
+  const options = mine.map((t) => {
+    const option = document.createElement("option");
+    option.value = t.tenantId;
+    option.textContent = `${t.name} (${t.role}${t.isDefault ? ", default" : ""}): ${t.tenantId}`;
+    return option;
+  });
+  switcher.replaceChildren(switcher.options[0], ...options);
+  switcher.value = backend.tenantId ?? "";
+}
+
+function renderInvitations(pending: PendingInvitation[]): void {
+  byId("invitations").hidden = pending.length === 0;
+  byId("invitation-list").replaceChildren(...pending.map((inv) => {
+    const item = document.createElement("li");
+    item.dataset.id = inv.id;
+    item.dataset.tenant = inv.tenantId;
+    item.append(
+      `${inv.tenantName} (${inv.tenantId}) invites you as ${inv.role}` +
+        `${inv.invitedByEmail ? `, from ${inv.invitedByEmail}` : ""}, until ` +
+        `${new Date(inv.expiresAt).toLocaleString()} `,
+      button("Accept", "accept", () =>
+        run("Accepting…", async () => {
+          const joined = await tenants.accept(inv.id);
+          await refreshView();
+          return `You joined ${joined.name} as ${joined.role}: pick it above to work there.`;
+        })),
+      button("Decline", "decline", () =>
+        run("Declining…", async () => {
+          await tenants.decline(inv.id);
+          await refreshView();
+          return `You declined the invitation to ${inv.tenantName}.`;
+        })),
+    );
+    return item;
+  }));
+}
+
+/** Shows a tenant's members; managers get a role picker and a remove button, everyone a leave button. */
+function renderMembers(token: BackendToken | null, members: Member[]): void {
+  const manager = token !== null && MANAGERS.has(token.role);
+  byId("members").hidden = token === null;
+  byId("members-tenant").textContent = token?.tenantId ?? "";
+  byId("my-role").textContent = token?.role ?? "";
+  inviteForm.hidden = !manager;
+  byId("audit-panel").hidden = !manager;
+  byId("audit").textContent = "";
+  byId("member-list").replaceChildren(...members.map((m) => {
+    const row = document.createElement("tr");
+    row.dataset.email = m.email ?? "";
+    row.dataset.role = m.role;
+    const me = m.userId === token?.userId;
+    const actions = document.createElement("td");
+    const roleCell = document.createElement("td");
+    if (manager && !me) {
+      const picker = document.createElement("select");
+      picker.className = "role";
+      picker.append(
+        ...[...new Set([...ROLES, m.role])].map((r) => new Option(r, r, false, r === m.role)),
+      );
+      roleCell.append(picker);
+      actions.append(
+        button("Change role", "save-role", () =>
+          run(`Changing ${m.email}'s role…`, async () => {
+            const changed = await tenants.setRole(token.tenantId, m.userId, picker.value);
+            await refreshView();
+            return `${changed.email} is now ${changed.role}.`;
+          })),
+        button("Remove", "remove", () =>
+          run(`Removing ${m.email}…`, async () => {
+            await tenants.remove(token.tenantId, m.userId);
+            await refreshView();
+            return `${m.email} was removed.`;
+          })),
+      );
+    } else {
+      roleCell.textContent = m.role;
+    }
+    if (me) {
+      actions.append(button("Leave", "leave", () =>
+        run(`Leaving ${token.tenantId}…`, async () => {
+          await tenants.leave(token.tenantId); // drops the token of this tenant
+          await refreshView();
+          return `You left ${token.tenantId}.`;
+        })));
+    }
+    const joined = document.createElement("td");
+    joined.textContent = new Date(m.joinedAt).toLocaleDateString();
+    const address = document.createElement("td");
+    address.textContent = m.email ?? "(no email)";
+    row.append(address, roleCell, joined, actions);
+    return row;
+  }));
+}
+
+function describeChange(before: unknown, after: unknown): string {
+  if (before === null && after === null) return "";
+  return `${before === null ? "" : JSON.stringify(before)} → ${after === null ? "" : JSON.stringify(after)}`;
+}
+
+function button(label: string, className: string, onClick: () => void): HTMLButtonElement {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.className = className;
+  element.textContent = label;
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+/**
  * Runs one user action, showing progress, then its outcome or its error (with the client's code in
- * `#error[data-code]`); `body[data-busy]` tells scripts (and the browser test) when it is done.
+ * `#error[data-code]`); `body[data-busy]` is `true` while any action runs, so scripts (and the browser
+ * tests) can tell when the page has settled.
  */
 async function run(progress: string, action: () => Promise<string>): Promise<void> {
   const status = byId("status");
   const error = byId("error");
+  running++;
   document.body.dataset.busy = "true";
   status.textContent = progress;
   error.textContent = "";
@@ -138,8 +355,21 @@ async function run(progress: string, action: () => Promise<string>): Promise<voi
     error.dataset.code = String(code);
     error.textContent = `${code}: ${err instanceof Error ? err.message : String(err)}`;
   } finally {
-    document.body.dataset.busy = "false";
+    running--;
+    document.body.dataset.busy = String(running > 0);
   }
+}
+/**
+ * Runs an action in the next task (out of supabase-js's callback), counting it as running from now, so
+ * that `body[data-busy]` does not flicker to `false` between the action that signed in and this one.
+ */
+function runSoon(progress: string, action: () => Promise<string>): void {
+  running++;
+  document.body.dataset.busy = "true";
+  setTimeout(() => {
+    running--;
+    run(progress, action);
+  });
 }
 
 /** Shows the backend's answer; `#backend-answer[data-status]` holds its HTTP status for scripts. */
@@ -157,6 +387,8 @@ function renderToken(token: BackendToken | null): void {
     ? `${new Date(token.expiresAt).toLocaleString()} (in ${describe(token.expiresAt - Date.now())})`
     : "";
   document.body.dataset.tenant = token?.tenantId ?? "";
+  // The members shown are the token's tenant's; without a token they may no longer be the user's to see.
+  if (!token) renderMembers(null, []);
 }
 
 /** The JWT's payload, unverified: the page only shows it; the Python API is the one that verifies it. */

@@ -1,8 +1,8 @@
 /**
  * The local Supabase stack, without Docker: embedded Postgres with the Supabase stand-in, our migrations
  * and the seed; the Auth emulator, set up from `supabase/config.toml`'s `[auth]` as `supabase start` sets
- * up Supabase Auth; a mailbox catching its mails (Mailpit's API); the `exchange-token` function in its own
- * Deno process (standing in for the Edge runtime, with the environment Supabase injects); and one gateway
+ * up Supabase Auth; a mailbox catching its mails (Mailpit's API); each function ({@linkcode FUNCTIONS}) in its
+ * own Deno process (standing in for the Edge runtime, with the environment Supabase injects); and one gateway
  * port in front of them, as `supabase start` + `supabase functions serve` lay them out.
  *
  * Auth's session limits (`[auth.sessions]`, and single session per user) reach the function as the
@@ -41,12 +41,25 @@ import { missingPoolerPackages, type Pooler, type PoolerMode, startPooler } from
 import { EDGE_MEMORY_LIMIT_MIB, startEdgeRuntime } from "./edge_runtime.ts";
 
 const ROOT = new URL("../", import.meta.url);
-/** The `exchange-token` function, as {@linkcode startFunction} runs it. */
-const EXCHANGE_TOKEN: FunctionSource = {
-  name: "exchange-token",
-  entry: new URL("supabase/functions/exchange-token/index.ts", ROOT),
-  config: new URL("supabase/functions/exchange-token/deno.json", ROOT),
-};
+/** The Edge Functions the stack serves under `/functions/v1/<name>`, each from `supabase/functions/<name>/`. */
+export const FUNCTIONS = ["exchange-token", "tenants", "invitations"] as const;
+/** One of {@linkcode FUNCTIONS}. */
+export type FunctionName = typeof FUNCTIONS[number];
+
+/**
+ * One of this project's functions, as {@linkcode startFunction} runs it.
+ *
+ * @param name The function.
+ * @returns Its entry point and its own `deno.json`.
+ */
+export function functionSource(name: FunctionName): FunctionSource {
+  return {
+    name,
+    entry: new URL(`supabase/functions/${name}/index.ts`, ROOT),
+    config: new URL(`supabase/functions/${name}/deno.json`, ROOT),
+  };
+}
+const EXCHANGE_TOKEN = functionSource("exchange-token");
 
 /** Options for {@linkcode startStack}. Ports of 0 (the default) are free ones picked at start. */
 export interface StackOptions {
@@ -305,14 +318,31 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     });
     backendStart?.catch(() => {}); // awaited below; a failure there ends startStack
     stopping.push(async () => (await backendStart?.catch(() => undefined))?.stop());
-    // The Edge runtime's part: boot the function, boot it again after a crash, answer for it when it cannot.
-    const runtime = startEdgeRuntime({
-      port: functionPort,
-      boot: (port) => startFunction(port, functionEnv, options.log, watchdog),
-      wallClockLimitMs: options.functionWallClockLimitMs,
-      log: options.log,
+    // The Edge runtime's part, for each function: boot it, boot it again after a crash, answer for it when it
+    // cannot. The management functions' invitation links land on the demo page when it runs (docs/tenants.md).
+    const managementEnv = demoPort
+      ? { INVITE_REDIRECT_URL: `http://127.0.0.1:${demoPort}/`, ...functionEnv }
+      : functionEnv;
+    const runtimes = FUNCTIONS.map((name) => {
+      const exchange = name === "exchange-token";
+      const port = exchange ? functionPort : freePort();
+      const runtime = startEdgeRuntime({
+        port,
+        boot: (bootPort) =>
+          startFunction(
+            bootPort,
+            exchange ? functionEnv : managementEnv,
+            options.log,
+            watchdog,
+            functionSource(name),
+          ),
+        wallClockLimitMs: options.functionWallClockLimitMs,
+        log: options.log,
+      });
+      stopping.push(() => runtime.stop());
+      return { name, port, runtime };
     });
-    stopping.push(() => runtime.stop());
+    const runtime = runtimes[0].runtime;
 
     const gateway = Deno.serve(
       {
@@ -322,7 +352,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       },
       createGateway({
         auth: auth.handler,
-        functions: { "exchange-token": runtime.fetch },
+        functions: Object.fromEntries(runtimes.map(({ name, runtime }) => [name, runtime.fetch])),
         keys,
       }),
     );
@@ -330,8 +360,10 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
 
     // Booted now, not at the first request as the runtime does, so that a function that cannot boot fails
     // the start.
-    await runtime.boot();
-    log(`exchange-token function on port ${functionPort}`);
+    for (const { name, port, runtime } of runtimes) {
+      await runtime.boot();
+      log(`${name} function on port ${port}`);
+    }
 
     const backend = await backendStart;
     if (backend) log(`example backend on ${backend.url}`);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -30,6 +30,18 @@ export interface PageRecord {
 }
 
 /**
+ * Starts headless Chromium without a profile folder, for tests that open several isolated contexts
+ * (`browser.newContext()`: separate cookies and storage, as two people on two machines).
+ *
+ * @returns The browser; close it when done.
+ * @throws {Error} When there is no Chromium (apt-get install chromium, or set CHROMIUM_PATH).
+ */
+export async function launchBrowser(): Promise<Browser> {
+  await assertChromium();
+  return await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
  * Starts headless Chromium with a profile folder of its own.
  *
  * @param profile An empty folder (the caller removes it).
@@ -37,16 +49,20 @@ export interface PageRecord {
  * @throws {Error} When there is no Chromium (apt-get install chromium, or set CHROMIUM_PATH).
  */
 export async function launchChromium(profile: string): Promise<BrowserContext> {
-  try {
-    await Deno.stat(CHROMIUM);
-  } catch {
-    throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
-  }
+  await assertChromium();
   return await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
   });
+}
+
+async function assertChromium(): Promise<void> {
+  try {
+    await Deno.stat(CHROMIUM);
+  } catch {
+    throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
+  }
 }
 
 /**

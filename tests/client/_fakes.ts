@@ -6,7 +6,7 @@
  * @module
  */
 import { FunctionsFetchError, FunctionsHttpError } from "@supabase/supabase-js";
-import type { InvokeResult, SessionLike, SupabaseLike, Timers } from "../../client/mod.ts";
+import type { HttpMethod, InvokeResult, SessionLike, SupabaseLike, Timers } from "../../client/mod.ts";
 
 /** A clock that moves only when told, with timers that fire when it passes them. */
 export class FakeClock implements Timers {
@@ -57,8 +57,12 @@ export async function settle(): Promise<void> {
 
 /** One recorded `functions.invoke` call, answered when the test says so (or by `autoReply`). */
 export interface Invocation {
+  /** The function's name, with the path and query that follow it (`tenants/acme/members`). */
   name: string;
-  body: Record<string, string>;
+  /** The HTTP method (`POST` unless one was given, as functions-js sends). */
+  method: HttpMethod;
+  /** The JSON body, when one was given. */
+  body?: Record<string, unknown>;
   signal?: AbortSignal;
   /** The user whose session was current when the request was sent. */
   userId: string | null;
@@ -104,7 +108,7 @@ export class FakeSupabase implements SupabaseLike {
   getSessionCalls = 0;
   /** Answers each invocation at once when set; otherwise the test calls `reply`. */
   autoReply: ((inv: Invocation) => InvokeResult) | null = (inv) => ({
-    data: successBody(inv.userId!, inv.body.tenant_id ? { tenant_id: inv.body.tenant_id } : {}),
+    data: successBody(inv.userId!, inv.body?.tenant_id ? { tenant_id: inv.body.tenant_id } : {}),
     error: null,
   });
   /** When set, an aborted invocation is not answered for the test (the answer "arrives anyway"). */
@@ -141,10 +145,14 @@ export class FakeSupabase implements SupabaseLike {
   };
 
   functions = {
-    invoke: (name: string, options: { body: Record<string, string>; signal?: AbortSignal }) => {
+    invoke: (
+      name: string,
+      options: { body?: Record<string, unknown>; method?: HttpMethod; signal?: AbortSignal },
+    ) => {
       const { promise, resolve } = Promise.withResolvers<InvokeResult>();
       const invocation: Invocation = {
         name,
+        method: options.method ?? "POST",
         body: options.body,
         signal: options.signal,
         userId: this.session?.user.id ?? null,

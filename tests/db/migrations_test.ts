@@ -25,8 +25,10 @@ Deno.test("migrations apply through supabase db push, and a second push is a no-
         select c.relname, c.relrowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace
          where n.nspname = 'tenancy' and c.relkind = 'r' order by 1`;
       assert.deepEqual(tables.map((r) => r.relname), [
+        "audit_log",
         "domain_claims",
         "invitations",
+        "management_settings",
         "memberships",
         "provisioning_policy",
         "public_email_domains",

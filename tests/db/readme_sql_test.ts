@@ -8,6 +8,7 @@ import { createUser, openTestDatabase, resolveAs, type TestDatabase } from "../_
 import type { UserWithSession } from "../../dev/users.ts";
 import { supabaseCli } from "../../dev/database.ts";
 import { codeBlocks, README } from "../_markdown.ts";
+import { callAs } from "./_management.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -83,6 +84,31 @@ const CHECKS: Check[] = [
         await sql`select expires_at > now() + interval '29 days' as extended from tenancy.invitations
                                where email = 'fay@acme.com'`;
       assert.equal(row.extended, true);
+    },
+  },
+  {
+    after: "set self_service_tenants = true",
+    name: "any signed-in user now creates a tenant from the app, as its owner",
+    async run({ sql }) {
+      const user = await createUser(sql);
+      const [tenant] = await callAs(sql, user, (tx) => tx`select * from tenancy.create_tenant('Mine')`);
+      assert.deepEqual([tenant.name, tenant.role], ["Mine", "owner"]);
+    },
+  },
+  {
+    after: "update tenancy.memberships set role = 'owner'",
+    name: "the named owner runs Acme from the app",
+    async run({ sql }) {
+      const [ada] = await sql`select id from auth.users where email = 'ada@acme.com'`;
+      const [{ session_id }] =
+        await sql`select id as session_id from auth.sessions where user_id = ${ada.id}`;
+      const claims = { sub: ada.id, role: "authenticated", session_id };
+      const [renamed] = await callAs(
+        sql,
+        { id: ada.id, email: "ada@acme.com", sessionId: session_id, claims },
+        (tx) => tx`select * from tenancy.rename_tenant('acme-42', 'Acme Inc')`,
+      );
+      assert.deepEqual([renamed.name, renamed.role], ["Acme Inc", "owner"]);
     },
   },
   {

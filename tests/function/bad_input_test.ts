@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { generateKeyPair, SignJWT } from "jose";
 import { createTenant } from "../_db.ts";
 import { exchangeRequest, openHarness, payloadOf, signUp } from "./_setup.ts";
+import { call, openManagementHarness, provenUser } from "./_management_setup.ts";
 
 function b64url(text: string): string {
   return btoa(text).replaceAll("=", "").replaceAll("+", "-").replaceAll("/", "_");
@@ -147,17 +148,172 @@ Deno.test("exchange-token answers every bad input with a 4xx JSON error, never a
       ["PATCH method", exchangeRequest(good, { method: "PATCH" })],
     ];
 
-    for (const [name, request] of cases) {
-      const res = await h.app.handler(request);
-      const text = await res.text();
-      assert.ok(res.status >= 400 && res.status < 500, `${name}: ${res.status} ${text}`);
-      const body = JSON.parse(text);
-      const code = body.error;
-      assert.equal(typeof code, "string", name);
-      assert.ok(typeof body.message === "string" || typeof body.error_description === "string", name);
-      assert.ok(!/eyJ|select |insert |at file:|Error:/.test(text), `${name} leaks: ${text}`);
-      assert.ok(res.headers.get("access-control-allow-origin"), `${name} has CORS`);
+    for (const [name, request] of cases) await assertClientError(h.app.handler, name, request);
+  } finally {
+    await h.close();
+  }
+});
+
+/** A 4xx with the JSON error shape and CORS, never a 500, a stack, SQL or a token. */
+async function assertClientError(
+  handler: (req: Request) => Promise<Response>,
+  name: string,
+  request: Request,
+) {
+  const res = await handler(request);
+  const text = await res.text();
+  assert.ok(res.status >= 400 && res.status < 500, `${name}: ${res.status} ${text}`);
+  const body = JSON.parse(text);
+  const code = body.error;
+  assert.equal(typeof code, "string", name);
+  assert.ok(typeof body.message === "string" || typeof body.error_description === "string", name);
+  assert.ok(!/eyJ|select |insert |at file:|Error:|tenancy[._]/.test(text), `${name} leaks: ${text}`);
+  assert.ok(res.headers.get("access-control-allow-origin"), `${name} has CORS`);
+}
+
+Deno.test("the tenants and invitations functions answer every bad input with a 4xx JSON error", async () => {
+  const h = await openManagementHarness();
+  try {
+    const acme = await createTenant(h.db.sql, "Acme", "acme");
+    const owner = await provenUser(h.auth);
+    await h.db
+      .sql`insert into tenancy.memberships (tenant_id, user_id, role) values (${acme}, ${owner.userId}, 'owner')`;
+    const good = owner.accessToken;
+    const uuid = crypto.randomUUID();
+    const json = { "content-type": "application/json" };
+    // Every route with a well-formed request, to be spoilt one part at a time.
+    const routes: Array<[string, string, unknown?]> = [
+      ["GET", "/tenants"],
+      ["POST", "/tenants", { name: "x" }],
+      ["PATCH", "/tenants/acme", { name: "x" }],
+      ["PUT", "/tenants/acme/default"],
+      ["GET", "/tenants/acme/members"],
+      ["PATCH", `/tenants/acme/members/${owner.userId}`, { role: "user" }],
+      ["DELETE", `/tenants/acme/members/${uuid}`],
+      ["GET", "/tenants/acme/invitations"],
+      ["POST", "/tenants/acme/invitations", { email: "a@example.com", role: "user" }],
+      ["DELETE", `/tenants/acme/invitations/${uuid}`],
+      ["GET", "/tenants/acme/audit"],
+      ["GET", "/invitations"],
+      ["POST", `/invitations/${uuid}/accept`],
+      ["POST", `/invitations/${uuid}/decline`],
+    ];
+    const cases: Array<[string, Request]> = [];
+    for (const [method, path, body] of routes) {
+      const route = `${method} ${path}`;
+      cases.push(
+        [`${route} without a token`, call(null, method, path, body)],
+        [`${route} with a garbage token`, call("garbage", method, path, body)],
+        [`${route} with the anon key`, call(h.auth.anonKey, method, path, body)],
+        [`${route} with the service-role key`, call(h.auth.serviceRoleKey, method, path, body)],
+        [
+          `${route} with a session that never existed`,
+          call(await h.auth.signAccessToken({ ...payloadOf(good), session_id: uuid }), method, path, body),
+        ],
+        [`${route} with a 64 KiB Authorization`, call("a".repeat(64 * 1024), method, path, body)],
+        [`${route} with another method`, call(good, "PROPFIND", path)],
+      );
+      if (body !== undefined) {
+        cases.push(
+          [
+            `${route} with invalid UTF-8`,
+            call(good, method, path, new Uint8Array([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d])),
+          ],
+          [`${route} with a JSON array`, call(good, method, path, "[]")],
+          [`${route} with JSON null`, call(good, method, path, "null")],
+          [`${route} with truncated JSON`, call(good, method, path, '{"name":')],
+          [`${route} with deeply nested JSON`, call(good, method, path, "[".repeat(5000) + "]".repeat(5000))],
+          [`${route} with a huge body`, call(good, method, path, "x".repeat(1024 * 1024))],
+          [
+            `${route} with a huge streamed body`,
+            new Request(`http://localhost/functions/v1${path}`, {
+              method,
+              headers: { ...json, authorization: `Bearer ${good}`, origin: "https://app.example.com" },
+              body: new Blob([new Uint8Array(1024 * 1024)]).stream(),
+            }),
+          ],
+          [
+            `${route} with an XML body`,
+            call(good, method, path, "<name/>", { "content-type": "application/xml" }),
+          ],
+        );
+      }
     }
+    const fields: Array<[string, string, Record<string, unknown>]> = [
+      ["name a number", "/tenants/acme", { name: 1 }],
+      ["name an object", "/tenants/acme", { name: { $ne: null } }],
+      ["name with a NUL", "/tenants/acme", { name: "a\u0000b" }],
+      ["name with a lone surrogate", "/tenants/acme", { name: "\ud800" }],
+      ["name of 10 000 characters", "/tenants/acme", { name: "x".repeat(10_000) }],
+      ["name missing", "/tenants/acme", {}],
+      ["role in capitals", `/tenants/acme/members/${owner.userId}`, { role: "OWNER" }],
+      ["role empty", `/tenants/acme/members/${owner.userId}`, { role: "" }],
+      ["role a number", `/tenants/acme/members/${owner.userId}`, { role: 5 }],
+      ["role of 40 characters", `/tenants/acme/members/${owner.userId}`, { role: "a".repeat(40) }],
+      ["role that is SQL", `/tenants/acme/members/${owner.userId}`, {
+        role: "x'; drop table tenancy.tenants; --",
+      }],
+    ];
+    for (const [name, path, body] of fields) {
+      cases.push([`PATCH with ${name}`, call(good, "PATCH", path, body)]);
+    }
+    for (
+      const email of [
+        5,
+        "a@b",
+        "x".repeat(300) + "@example.com",
+        "a\u0000@example.com",
+        "a b@example.com",
+        "@example.com",
+        "",
+      ]
+    ) {
+      cases.push([
+        `invitation to ${JSON.stringify(email).slice(0, 40)}`,
+        call(good, "POST", "/tenants/acme/invitations", { email }),
+      ]);
+    }
+    for (
+      const path of [
+        "/tenants/a%00b/members",
+        "/tenants/%E0%A4%A/members",
+        `/tenants/${"x".repeat(300)}/members`,
+        "/tenants/%20acme/members",
+        "/tenants/acme/members/not-a-uuid",
+        "/tenants/acme/members/..%2F..",
+        "/tenants//members",
+        "/tenants/acme/invitations/1",
+        "/invitations/not-a-uuid/accept",
+        "/invitations/x/y/z",
+        "/tenantsx",
+        "/functions/v1/tenants",
+      ]
+    ) {
+      const method = path.endsWith("/accept") ? "POST" : path.includes("/members/") ? "DELETE" : "GET";
+      cases.push([`${method} ${path.slice(0, 60)}`, call(good, method, path)]);
+    }
+    for (
+      const query of [
+        "limit=abc",
+        "limit=-1",
+        "limit=1e3",
+        "limit=101",
+        "before=0",
+        "before=99999999999999999999",
+        "before=x",
+      ]
+    ) {
+      cases.push([`audit with ${query}`, call(good, "GET", `/tenants/acme/audit?${query}`)]);
+    }
+
+    for (const [name, request] of cases) {
+      const handler = new URL(request.url).pathname.startsWith("/functions/v1/invitations")
+        ? h.invitations.handler
+        : h.tenants.handler;
+      await assertClientError(handler, name, request);
+    }
+    const [{ count }] = await h.db.sql`select count(*)::int from tenancy.audit_log`;
+    assert.equal(count, 0, "no bad request changed anything");
   } finally {
     await h.close();
   }

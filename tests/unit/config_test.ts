@@ -6,6 +6,7 @@ import {
   isAsymmetric,
   isTransactionPooler,
   loadConfig,
+  loadManagementConfig,
   parseAllowedOrigins,
 } from "../../supabase/functions/_shared/config.ts";
 
@@ -269,6 +270,35 @@ Deno.test("parseAllowedOrigins() reads a comma list of exact origins and refuses
       () => parseAllowedOrigins(bad),
       (err) => err instanceof ConfigError && err.setting === "ALLOWED_ORIGINS",
       bad,
+    );
+  }
+});
+
+Deno.test("loadManagementConfig() needs no backend secret, and takes the service key and the redirect", () => {
+  const { BACKEND_JWT_SECRET: _, ...base } = BASE;
+  const config = loadManagementConfig(base);
+  assert.equal(config.serviceKey, undefined);
+  assert.equal(config.inviteRedirectUrl, undefined);
+  assert.equal("backendJwt" in config, false);
+  const keyed = loadManagementConfig({
+    ...base,
+    SUPABASE_SERVICE_ROLE_KEY: "service-role-jwt",
+    SUPABASE_SECRET_KEYS: '{"default":"sb_secret_abc"}',
+    INVITE_REDIRECT_URL: "https://app.example.com/welcome",
+  });
+  assert.equal(keyed.serviceKey, "sb_secret_abc");
+  assert.equal(keyed.inviteRedirectUrl, "https://app.example.com/welcome");
+  assert.equal(loadManagementConfig({ ...base, SUPABASE_SERVICE_ROLE_KEY: " jwt " }).serviceKey, "jwt");
+  for (
+    const [env, setting] of [
+      [{ INVITE_REDIRECT_URL: "javascript:alert(1)" }, "INVITE_REDIRECT_URL"],
+      [{ SUPABASE_SECRET_KEYS: "not json" }, "SUPABASE_SECRET_KEYS"],
+      [{ SUPABASE_SECRET_KEYS: "{}" }, "SUPABASE_SECRET_KEYS"],
+    ] as const
+  ) {
+    assert.throws(
+      () => loadManagementConfig({ ...base, ...env }),
+      (err: ConfigError) => err.setting === setting,
     );
   }
 });

@@ -8,18 +8,21 @@ import {
   toErrorResponse,
 } from "../../supabase/functions/_shared/errors.ts";
 
-Deno.test("STATUS_BY_CODE matches the table of docs/contract.md §2", () => {
+Deno.test("STATUS_BY_CODE matches the tables of docs/contract.md §2 and docs/tenants.md", () => {
   assert.deepEqual({ ...STATUS_BY_CODE }, {
     invalid_request: 400,
     invalid_token: 401,
     insufficient_user_authentication: 401,
     no_tenant: 403,
     not_a_member: 403,
+    forbidden: 403,
     not_found: 404,
     method_not_allowed: 405,
     request_timeout: 408,
+    conflict: 409,
     payload_too_large: 413,
     unsupported_media_type: 415,
+    rate_limited: 429,
     server_misconfigured: 500,
     auth_unavailable: 503,
     database_unavailable: 503,

@@ -32,3 +32,30 @@ Deno.test("mapDatabaseError() makes a broken deployment server_misconfigured and
   const err = pgError("TNMEM");
   assert.equal(mapDatabaseError(err).cause, err, "the cause is kept for the log");
 });
+
+Deno.test("mapDatabaseError() maps the management functions' SQLSTATEs, TNLIM with Retry-After", () => {
+  const pg = (code: string, message = "", detail?: string) =>
+    Object.assign(new Error(message), { code, detail });
+  assert.deepEqual(
+    [
+      mapDatabaseError(pg("TNFND", "no such tenant among the caller's")).code,
+      mapDatabaseError(pg("TNFND")).message,
+    ],
+    ["not_found", "Not found"],
+  );
+  const conflict = mapDatabaseError(
+    pg("TNCFL", "the last owner cannot leave; make someone else owner first"),
+  );
+  assert.deepEqual([conflict.code, conflict.status, conflict.message], [
+    "conflict",
+    409,
+    "The last owner cannot leave; make someone else owner first",
+  ]);
+  assert.equal(mapDatabaseError(pg("TNFBD", "only an owner invites an owner")).status, 403);
+  assert.equal(mapDatabaseError(pg("TNBAD", "not an email address")).code, "invalid_request");
+  const limited = mapDatabaseError(pg("TNLIM", "too many invitations sent in the last hour", "1799"));
+  assert.deepEqual([limited.code, limited.status, limited.headers], ["rate_limited", 429, {
+    "Retry-After": "1799",
+  }]);
+  assert.deepEqual(mapDatabaseError(pg("TNLIM", "x", "soon")).headers, {});
+});

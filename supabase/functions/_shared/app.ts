@@ -19,10 +19,11 @@ import {
   isAsymmetric,
   loadConfig,
   parseAllowedOrigins,
+  type ServiceConfig,
 } from "./config.ts";
 import { createExchangeHandler, createMisconfiguredHandler } from "./handler.ts";
 import { type EmailTrustLogEntry, jsonLineLog, type Log } from "./log.ts";
-import { createSupabaseVerifier } from "./verify.ts";
+import { createSupabaseVerifier, type VerifyToken } from "./verify.ts";
 import { createTenancyResolver } from "./tenancy.ts";
 import { createEmailTrust } from "./email_trust.ts";
 import { createBackendSigner } from "./sign.ts";
@@ -88,17 +89,7 @@ export function createExchangeApp(
   });
   const handler = createExchangeHandler({
     config,
-    verifyToken: createSupabaseVerifier({
-      supabaseUrl: config.supabaseUrl,
-      supabaseKey: config.supabaseKey,
-      timeoutMs: config.authTimeoutMs,
-      issuers: config.authIssuers,
-      jwks: config.jwks,
-      hs256Tokens: config.hs256Tokens,
-      authApiCallsPerSecond: config.authApiCallsPerSecond,
-      fetch: options.fetch,
-      now: options.now,
-    }),
+    verifyToken: createVerifier(config, options),
     resolveTenant: tenancy.resolveTenant,
     signToken: createBackendSigner(config.backendJwt),
     now: options.now,
@@ -109,6 +100,34 @@ export function createExchangeApp(
   });
   let closing: Promise<void> | undefined;
   return { handler, close: (timeoutSeconds) => closing ??= tenancy.close(timeoutSeconds) };
+}
+
+/**
+ * Builds the verifier of Supabase access tokens every function uses, from its settings.
+ *
+ * @param config The settings (the project, its issuers and JWKS, HS256 handling, the Auth API budget).
+ * @param options The fetch that reaches Auth, and the clock.
+ * @returns The verifier.
+ * @example
+ * ```ts ignore
+ * const verifyToken = createVerifier(loadServiceConfig(Deno.env.toObject()), {});
+ * ```
+ */
+export function createVerifier(
+  config: ServiceConfig,
+  options: { fetch?: typeof fetch; now?: () => Date },
+): VerifyToken {
+  return createSupabaseVerifier({
+    supabaseUrl: config.supabaseUrl,
+    supabaseKey: config.supabaseKey,
+    timeoutMs: config.authTimeoutMs,
+    issuers: config.authIssuers,
+    jwks: config.jwks,
+    hs256Tokens: config.hs256Tokens,
+    authApiCallsPerSecond: config.authApiCallsPerSecond,
+    fetch: options.fetch,
+    now: options.now,
+  });
 }
 
 /**
@@ -130,7 +149,7 @@ export function createExchangeAppFromEnv(env: Env, options: ExchangeAppOptions =
     config = loadConfig(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    _logConfigError(err);
+    logConfigError(err);
     let allowedOrigins: "*" | readonly string[] = "*";
     try {
       allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS);
@@ -145,7 +164,18 @@ export function createExchangeAppFromEnv(env: Env, options: ExchangeAppOptions =
   return createExchangeApp(config, options);
 }
 
-function _logConfigError(err: ConfigError): void {
+/**
+ * Logs a configuration error once, naming the setting and never its value.
+ *
+ * @param err The configuration error.
+ * @example
+ * ```ts
+ * import { ConfigError } from "./config.ts";
+ *
+ * logConfigError(new ConfigError("SUPABASE_URL", "is not set"));
+ * ```
+ */
+export function logConfigError(err: ConfigError): void {
   console.error(JSON.stringify({
     level: "error",
     msg: "config_invalid",

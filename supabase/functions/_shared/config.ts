@@ -78,8 +78,11 @@ export interface SessionLimits {
   singlePerUser: boolean;
 }
 
-/** Everything the function needs, validated. */
-export interface Config {
+/**
+ * What every function of this project needs, validated: where Supabase and the database are, who may call
+ * from a browser, and the limits of a request.
+ */
+export interface ServiceConfig {
   /** `SUPABASE_URL`: the project's API gateway; Auth lives under `/auth/v1`. */
   supabaseUrl: string;
   /**
@@ -104,7 +107,6 @@ export interface Config {
    * else port 6543 (Supabase's).
    */
   transactionPooler: boolean;
-  backendJwt: BackendJwtConfig;
   /** Auth's session limits; absent, only a session's existence and `not_after` are checked. */
   sessions?: SessionLimits;
   /** `ALLOWED_ORIGINS`: `"*"` or the exact origins allowed to call from a browser. */
@@ -117,6 +119,22 @@ export interface Config {
   authTimeoutMs: number;
   /** How long the tenancy transaction may take, connecting included, before 503 `database_unavailable`. */
   databaseTimeoutMs: number;
+}
+
+/** Everything the exchange needs, validated. */
+export interface Config extends ServiceConfig {
+  backendJwt: BackendJwtConfig;
+}
+
+/** Everything the `tenants` and `invitations` functions need, validated (docs/tenants.md). */
+export interface ManagementConfig extends ServiceConfig {
+  /**
+   * The key that calls Auth's admin API to mail invitations: the `default` entry of `SUPABASE_SECRET_KEYS`,
+   * else `SUPABASE_SERVICE_ROLE_KEY`. Absent, invitations are made but no mail is sent (`email_sent: false`).
+   */
+  serviceKey?: string;
+  /** `INVITE_REDIRECT_URL`: where invitation links land; absent, Auth's site URL. */
+  inviteRedirectUrl?: string;
 }
 
 /** The environment as `Deno.env.toObject()` returns it. */
@@ -175,13 +193,28 @@ export class ConfigError extends ExchangeError {
  * ```
  */
 export function loadConfig(env: Env): Config {
+  const service = loadServiceConfig(env);
+  return { ...service, backendJwt: _backendJwt(env) };
+}
+
+/**
+ * Parses and validates what every function needs (see {@linkcode ServiceConfig}).
+ *
+ * @param env The environment, e.g. `Deno.env.toObject()`.
+ * @returns The validated settings.
+ * @throws {ConfigError} `server_misconfigured`, naming the first setting that is missing or unsafe.
+ * @example
+ * ```ts
+ * const service = loadServiceConfig(Deno.env.toObject());
+ * ```
+ */
+export function loadServiceConfig(env: Env): ServiceConfig {
   const supabaseUrl = _httpUrl(env, "SUPABASE_URL");
   const supabaseKey = _supabaseKey(env);
   const jwks = _jwks(env.SUPABASE_JWKS);
   const authIssuers = [authIssuer(supabaseUrl), ..._issuers(env.AUTH_ISSUERS)];
   const dbSetting = _present(env.TENANCY_DB_URL) ? "TENANCY_DB_URL" : "SUPABASE_DB_URL";
   const databaseUrl = _databaseUrl(env, dbSetting);
-  const backendJwt = _backendJwt(env);
   const allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS);
   return {
     supabaseUrl,
@@ -193,13 +226,37 @@ export function loadConfig(env: Env): Config {
     requireAal2: _goBool(env, "REQUIRE_AAL2"),
     databaseUrl,
     transactionPooler: _poolMode(env.TENANCY_DB_POOL_MODE, databaseUrl) === "transaction",
-    backendJwt,
     sessions: _sessionLimits(env),
     allowedOrigins,
     maxBodyBytes: CONFIG_DEFAULTS.maxBodyBytes,
     bodyTimeoutMs: CONFIG_DEFAULTS.bodyTimeoutMs,
     authTimeoutMs: CONFIG_DEFAULTS.authTimeoutMs,
     databaseTimeoutMs: CONFIG_DEFAULTS.databaseTimeoutMs,
+  };
+}
+
+/**
+ * Parses and validates the settings of the `tenants` and `invitations` functions: those of every function,
+ * the service key Supabase injects (to mail invitations) and `INVITE_REDIRECT_URL`.
+ *
+ * @param env The environment, e.g. `Deno.env.toObject()`.
+ * @returns The validated settings.
+ * @throws {ConfigError} `server_misconfigured`, naming the first setting that is missing or unsafe.
+ * @example
+ * ```ts
+ * const config = loadManagementConfig(Deno.env.toObject());
+ * ```
+ */
+export function loadManagementConfig(env: Env): ManagementConfig {
+  const service = loadServiceConfig(env);
+  const serviceKey = _serviceKey(env);
+  const inviteRedirectUrl = _present(env.INVITE_REDIRECT_URL)
+    ? _url(env, "INVITE_REDIRECT_URL", ["http:", "https:"], "is not an http(s) URL").href
+    : undefined;
+  return {
+    ...service,
+    ...(serviceKey ? { serviceKey } : {}),
+    ...(inviteRedirectUrl ? { inviteRedirectUrl } : {}),
   };
 }
 
@@ -281,24 +338,39 @@ function _url(env: Env, name: string, protocols: string[], wrongProtocol: string
 // The publishable key first: a project can disable its legacy API keys, and the gateway then refuses the
 // anon key.
 function _supabaseKey(env: Env): string {
-  const keys = env.SUPABASE_PUBLISHABLE_KEYS;
-  if (_present(keys)) {
-    // Supabase injects {"default": "sb_publishable_..."}.
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(keys);
-    } catch {
-      throw new ConfigError("SUPABASE_PUBLISHABLE_KEYS", "is not JSON");
-    }
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
-      const record = parsed as Record<string, unknown>;
-      const key = typeof record.default === "string" ? record.default : Object.values(record)[0];
-      if (typeof key === "string" && key.trim() !== "") return key.trim();
-    }
+  if (_present(env.SUPABASE_PUBLISHABLE_KEYS)) {
+    const key = _defaultKey(env.SUPABASE_PUBLISHABLE_KEYS, "SUPABASE_PUBLISHABLE_KEYS");
+    if (key) return key;
     throw new ConfigError("SUPABASE_PUBLISHABLE_KEYS", "holds no key");
   }
   if (_present(env.SUPABASE_ANON_KEY)) return env.SUPABASE_ANON_KEY.trim();
   throw new ConfigError("SUPABASE_ANON_KEY", "is not set (nor SUPABASE_PUBLISHABLE_KEYS)");
+}
+
+// Supabase injects its key sets as {"default": "sb_..."}: the default entry, else the first.
+function _defaultKey(value: string, name: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new ConfigError(name, "is not JSON");
+  }
+  if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+    const record = parsed as Record<string, unknown>;
+    const key = typeof record.default === "string" ? record.default : Object.values(record)[0];
+    if (typeof key === "string" && key.trim() !== "") return key.trim();
+  }
+  return undefined;
+}
+
+// The secret key first, as the publishable key is preferred above: a project can disable its legacy keys.
+function _serviceKey(env: Env): string | undefined {
+  if (_present(env.SUPABASE_SECRET_KEYS)) {
+    const key = _defaultKey(env.SUPABASE_SECRET_KEYS, "SUPABASE_SECRET_KEYS");
+    if (key) return key;
+    throw new ConfigError("SUPABASE_SECRET_KEYS", "holds no key");
+  }
+  return _present(env.SUPABASE_SERVICE_ROLE_KEY) ? env.SUPABASE_SERVICE_ROLE_KEY.trim() : undefined;
 }
 
 // SUPABASE_JWKS is an optimisation Supabase injects; a value we cannot read is ignored (supabase-js then

@@ -12,7 +12,9 @@
 
 /**
  * The error codes of the HTTP contract (docs/contract.md §2), plus `internal_error` for bugs and `not_found` for
- * the JWKS of a function that signs with a shared secret (it has no public keys).
+ * the JWKS of a function that signs with a shared secret (it has no public keys). The management functions
+ * (docs/tenants.md) also answer `not_found` (a route, or a tenant the caller is not a member of),
+ * `forbidden`, `conflict` and `rate_limited`.
  */
 export type ErrorCode =
   | "invalid_request"
@@ -20,11 +22,14 @@ export type ErrorCode =
   | "insufficient_user_authentication"
   | "no_tenant"
   | "not_a_member"
+  | "forbidden"
   | "not_found"
   | "method_not_allowed"
   | "request_timeout"
+  | "conflict"
   | "payload_too_large"
   | "unsupported_media_type"
+  | "rate_limited"
   | "server_misconfigured"
   | "auth_unavailable"
   | "database_unavailable"
@@ -37,11 +42,14 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze
   insufficient_user_authentication: 401,
   no_tenant: 403,
   not_a_member: 403,
+  forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   request_timeout: 408,
+  conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   server_misconfigured: 500,
   auth_unavailable: 503,
   database_unavailable: 503,
@@ -118,6 +126,10 @@ const OAUTH_BY_CODE: Readonly<Record<ErrorCode, OAuthRendering>> = Object.freeze
   insufficient_user_authentication: { status: 400, error: "insufficient_user_authentication" },
   no_tenant: { status: 400, error: "invalid_target" },
   not_a_member: { status: 400, error: "invalid_target" },
+  // The exchange never answers these three; the management functions speak JSON only.
+  forbidden: { status: 403, error: "invalid_request" },
+  conflict: { status: 409, error: "invalid_request" },
+  rate_limited: { status: 429, error: "temporarily_unavailable" },
   not_found: { status: 404, error: "invalid_request" },
   method_not_allowed: { status: 405, error: "invalid_request" },
   request_timeout: { status: 408, error: "invalid_request" },

@@ -46,6 +46,7 @@ export interface ExchangeRequest {
  *
  * @param req The request (its `Origin` header).
  * @param allowedOrigins `"*"` or the exact origins allowed.
+ * @param methods The methods a preflight allows (the exchange's by default).
  * @returns Headers to add to every response, errors and preflights included.
  * @example
  * ```ts
@@ -53,10 +54,14 @@ export interface ExchangeRequest {
  * corsHeaders(req, ["https://app.example.com"]); // Access-Control-Allow-Origin: https://app.example.com, ...
  * ```
  */
-export function corsHeaders(req: Request, allowedOrigins: "*" | readonly string[]): Record<string, string> {
+export function corsHeaders(
+  req: Request,
+  allowedOrigins: "*" | readonly string[],
+  methods = "POST, OPTIONS",
+): Record<string, string> {
   const headers: Record<string, string> = {
     "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Methods": methods,
     "Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS,
     "Access-Control-Max-Age": "86400",
   };
@@ -149,6 +154,41 @@ export async function readExchangeRequest(
   }
   const tenantId = bytes.byteLength === 0 ? null : _parseJsonBody(_utf8(bytes));
   return { format, token: bearerToken(req.headers.get("authorization")), tenantId };
+}
+
+/**
+ * Reads a JSON request body that must be an object, or nothing (at most `maxBodyBytes`, in by
+ * `bodyTimeoutMs`), for the management functions.
+ *
+ * @param req The request.
+ * @param options `maxBodyBytes`: the body limit; `bodyTimeoutMs`: how long the body may take to arrive.
+ * @returns The object, or null for an empty body.
+ * @throws {ExchangeError} `payload_too_large`, `request_timeout`, `unsupported_media_type` (a body that is
+ *   not JSON), `invalid_request` (not UTF-8, not JSON, not an object).
+ * @example
+ * ```ts
+ * const req = new Request("http://localhost/tenants", {
+ *   method: "POST",
+ *   headers: { "content-type": "application/json" },
+ *   body: JSON.stringify({ name: "Acme" }),
+ * });
+ * const body = await readJsonObject(req, { maxBodyBytes: 16384, bodyTimeoutMs: 10_000 }); // { name: "Acme" }
+ * ```
+ */
+export async function readJsonObject(
+  req: Request,
+  options: { maxBodyBytes: number; bodyTimeoutMs: number },
+): Promise<Record<string, unknown> | null> {
+  const bytes = await readBodyLimited(req, {
+    maxBytes: options.maxBodyBytes,
+    timeoutMs: options.bodyTimeoutMs,
+  });
+  if (bytes.byteLength === 0) return null;
+  if (!_isJson(_mediaType(req))) {
+    throw new ExchangeError("unsupported_media_type", "Send the body as application/json");
+  }
+  const text = _utf8(bytes);
+  return text.trim() === "" ? null : _parseJsonObject(text);
 }
 
 /** What {@linkcode readBodyLimited} holds after a chunk arrives (for measurement: see its `observe`). */
@@ -336,6 +376,10 @@ function _utf8(bytes: Uint8Array): string {
 
 function _parseJsonBody(text: string): string | null {
   if (text.trim() === "") return null;
+  return parseTenantId(_parseJsonObject(text).tenant_id);
+}
+
+function _parseJsonObject(text: string): Record<string, unknown> {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -345,7 +389,7 @@ function _parseJsonBody(text: string): string | null {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new ExchangeError("invalid_request", "The request body must be a JSON object");
   }
-  return parseTenantId((body as Record<string, unknown>).tenant_id);
+  return body as Record<string, unknown>;
 }
 
 // RFC 8693 §2.1, with RFC 6749 §3.2's rule that no parameter may appear twice.

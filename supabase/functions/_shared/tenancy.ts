@@ -29,7 +29,7 @@
  */
 import postgres from "postgres";
 import type { SessionLimits } from "./config.ts";
-import { ExchangeError } from "./errors.ts";
+import { type ErrorCode, ExchangeError } from "./errors.ts";
 import { withDeadline } from "./_deadline.ts";
 
 /** The tenant an exchange signs for. */
@@ -82,15 +82,13 @@ export interface TenancyResolver {
   close(timeoutSeconds?: number): Promise<void>;
 }
 
-/** The SQLSTATEs `tenancy.resolve_tenant()` raises, and what each means to the caller. */
+/**
+ * The SQLSTATEs `tenancy.resolve_tenant()` and the management functions (docs/tenants.md) raise, and what
+ * each means to the caller. Where `ownMessage` is set, the function's own message (written for people, never
+ * carrying a value the caller did not send) is the answer's, as it says which rule refused the request.
+ */
 export const ERROR_BY_SQLSTATE: Readonly<
-  Record<
-    string,
-    {
-      code: "invalid_token" | "insufficient_user_authentication" | "no_tenant" | "not_a_member";
-      message: string;
-    }
-  >
+  Record<string, { code: ErrorCode; message: string; ownMessage?: true }>
 > = Object.freeze({
   TNAUT: { code: "invalid_token", message: "The session has ended or the user no longer exists" },
   TNAAL: {
@@ -99,6 +97,11 @@ export const ERROR_BY_SQLSTATE: Readonly<
   },
   TNNOT: { code: "no_tenant", message: "No tenant is available for this user" },
   TNMEM: { code: "not_a_member", message: "The requested tenant is not one of yours" },
+  TNFND: { code: "not_found", message: "Not found" },
+  TNFBD: { code: "forbidden", message: "Your role in this tenant does not allow this", ownMessage: true },
+  TNCFL: { code: "conflict", message: "This conflicts with the tenant's current state", ownMessage: true },
+  TNLIM: { code: "rate_limited", message: "Over a limit; try again later", ownMessage: true },
+  TNBAD: { code: "invalid_request", message: "A value is not acceptable", ownMessage: true },
 });
 
 // Errors postgres.js reports when the connection itself failed (no SQLSTATE).
@@ -124,19 +127,37 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57)/;
 // SQLSTATEs that mean this deployment is wrong: bad credentials, no such database, missing migrations.
 const MISCONFIGURED_SQLSTATE = /^(28|3D|3F|42883|42P01|42501)/;
 
+/** Options for {@linkcode createTenancyPool}. */
+export type TenancyPoolOptions =
+  & Pick<
+    TenancyResolverOptions,
+    "databaseUrl" | "transactionPooler" | "timeoutMs" | "max" | "idleTimeoutSeconds"
+  >
+  & {
+    /** The `application_name` Postgres shows for these connections (default `exchange-token`). */
+    applicationName?: string;
+  };
+
+/** A postgres.js pool of one isolate, and how to close it. */
+export interface TenancyPool {
+  sql: postgres.Sql;
+  /** Closes the pool; waits at most `timeoutSeconds` (default 5) for running queries. */
+  close(timeoutSeconds?: number): Promise<void>;
+}
+
 /**
- * Builds the resolver and its pool (connections open lazily, on the first exchange).
+ * Builds the postgres.js pool a function's tenancy transactions run on (connections open lazily).
  *
- * @param options The database, pooler mode, timeout, pool size and Auth's session limits.
- * @returns The resolver and a way to close its pool.
+ * @param options The database, pooler mode, timeout, pool size and application name.
+ * @returns The pool and a way to close it.
  * @example
  * ```ts ignore
- * const tenancy = createTenancyResolver({ databaseUrl, timeoutMs: 5000, emailTrusted: () => Promise.resolve(true) });
- * const grant = await tenancy.resolveTenant(claims, null);
- * await tenancy.close();
+ * const pool = createTenancyPool({ databaseUrl, timeoutMs: 5000, applicationName: "tenants" });
+ * await pool.sql`select 1`;
+ * await pool.close();
  * ```
  */
-export function createTenancyResolver(options: TenancyResolverOptions): TenancyResolver {
+export function createTenancyPool(options: TenancyPoolOptions): TenancyPool {
   const timeoutSeconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
   const sql = postgres(options.databaseUrl, {
     // Explored with `deno task bench`'s load (wrk, 16 and 64 connections, 2 cores): 1 connection gave
@@ -150,19 +171,43 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     // Reconnect quickly once Postgres is back instead of backing off for up to 20 s: each exchange has
     // its own deadline anyway.
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
-    connection: { application_name: "exchange-token" },
+    connection: { application_name: options.applicationName ?? "exchange-token" },
     onnotice: () => {},
     // Keep postgres.js's default `fetch_types: true`: with it off, `reserve()` on a connection that has
     // to be opened first never resolves (postgres.js 3.4.9 skips `onopen` for a reserving first query).
     fetch_types: true,
   });
+  // One listener per pool (the same function twice would be one listener, removed by the first close).
+  const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
+  globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
+  return {
+    sql,
+    async close(timeout = 5) {
+      await sql.end({ timeout });
+      globalThis.removeEventListener("unhandledrejection", ignoreTypeFetchFailure);
+    },
+  };
+}
+
+/**
+ * Builds the resolver and its pool (connections open lazily, on the first exchange).
+ *
+ * @param options The database, pooler mode, timeout, pool size and Auth's session limits.
+ * @returns The resolver and a way to close its pool.
+ * @example
+ * ```ts ignore
+ * const tenancy = createTenancyResolver({ databaseUrl, timeoutMs: 5000, emailTrusted: () => Promise.resolve(true) });
+ * const grant = await tenancy.resolveTenant(claims, null);
+ * await tenancy.close();
+ * ```
+ */
+export function createTenancyResolver(options: TenancyResolverOptions): TenancyResolver {
+  const pool = createTenancyPool(options);
+  const sql = pool.sql;
   const statementTimeout = String(options.timeoutMs);
   const timebox = String(options.sessions?.timeboxSeconds ?? "");
   const inactivityTimeout = String(options.sessions?.inactivityTimeoutSeconds ?? "");
   const singlePerUser = options.sessions?.singlePerUser ? "on" : "";
-  // One listener per pool (the same function twice would be one listener, removed by the first close).
-  const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
-  globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
 
   const attempt = async (
     claims: string,
@@ -254,10 +299,7 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
 
   return {
     resolveTenant,
-    async close(timeout = 5) {
-      await sql.end({ timeout });
-      globalThis.removeEventListener("unhandledrejection", ignoreTypeFetchFailure);
-    },
+    close: (timeoutSeconds) => pool.close(timeoutSeconds),
   };
 }
 
@@ -276,7 +318,18 @@ export function mapDatabaseError(err: unknown): ExchangeError {
   if (err instanceof ExchangeError) return err;
   const code = _code(err);
   const known = code === undefined ? undefined : ERROR_BY_SQLSTATE[code];
-  if (known) return new ExchangeError(known.code, known.message, { cause: err });
+  if (known) {
+    const own = (err as { message?: unknown }).message;
+    const message = known.ownMessage && typeof own === "string" && own !== ""
+      ? own[0].toUpperCase() + own.slice(1)
+      : known.message;
+    // TNLIM's DETAIL is the seconds to wait.
+    const detail = (err as { detail?: unknown }).detail;
+    const headers = code === "TNLIM" && typeof detail === "string" && /^[0-9]{1,10}$/.test(detail)
+      ? { "Retry-After": detail }
+      : undefined;
+    return new ExchangeError(known.code, message, { cause: err, headers });
+  }
   if (_isConnectionFailure(err) || (code !== undefined && UNAVAILABLE_SQLSTATE.test(code))) {
     return new ExchangeError("database_unavailable", "The database is unavailable; try again shortly", {
       cause: err,

@@ -1,0 +1,316 @@
+/**
+ * {@linkcode createTenantClient}: the signed-in user's tenants, members, roles, invitations and audit
+ * trail, through the `tenants` and `invitations` Edge Functions (docs/tenants.md).
+ *
+ * Each call is one `supabase.functions.invoke` as the signed-in user; the functions check every right in
+ * the database, so the client checks none. Failures are the same {@linkcode BackendSessionError}s as the
+ * exchange's. When a call changes the caller's own membership of the tenant their backend token is for
+ * (their role, or leaving it), the backend session's cached token is dropped, so the next `getToken()`
+ * exchanges and the backend sees the change at once.
+ *
+ * Browser-safe: only web APIs, no supabase-js import.
+ *
+ * @module
+ */
+import { type FunctionCall, invokeFunction, readSession } from "./_invoke.ts";
+import {
+  listIn,
+  oneIn,
+  toAuditPage,
+  toMember,
+  toPendingInvitation,
+  toSentInvitation,
+  toTenant,
+} from "./_tenant_shapes.ts";
+import type { BackendSession } from "./backend_session.ts";
+import type { AuditPage, Member, PendingInvitation, SentInvitation, Tenant } from "./tenant_types.ts";
+import type { HttpMethod, SupabaseLike } from "./types.ts";
+
+/**
+ * Options of {@linkcode createTenantClient}.
+ *
+ * @example Following the backend session
+ * ```ts ignore
+ * const tenants = createTenantClient(supabase, { session: backend });
+ * ```
+ */
+export interface TenantClientOptions {
+  /** The backend session whose cached token must follow the caller's own membership changes. */
+  session?: Pick<BackendSession, "current" | "tenantId" | "clear" | "selectTenant">;
+  /** Name of the managers' function. Default `"tenants"`. */
+  tenantsFunction?: string;
+  /** Name of the invitees' function. Default `"invitations"`. */
+  invitationsFunction?: string;
+}
+
+/**
+ * The calls of {@linkcode createTenantClient}. `tenant` is a tenant's `tenantId` or uuid, as the exchange
+ * takes it. Every call rejects with a {@linkcode BackendSessionError}: `not_signed_in`, `invalid_token`,
+ * `invalid_request` (bad input), `not_found` (no such tenant, member or invitation, or a tenant the caller
+ * is not a member of), `forbidden` (the caller's role does not allow it), `conflict` (the last owner, an
+ * invitation already pending), `rate_limited` (with `retryAfter`), `auth_unavailable`,
+ * `database_unavailable`, `network_error`, `relay_error` or `unexpected_response`.
+ *
+ * @example An owner invites, then promotes
+ * ```ts ignore
+ * const sent = await tenants.invite("acme", "ada@example.com", "user");
+ * // ... Ada accepts ...
+ * const ada = (await tenants.members("acme")).find((m) => m.email === "ada@example.com")!;
+ * await tenants.setRole("acme", ada.userId, "admin");
+ * ```
+ */
+export interface TenantClient {
+  /**
+   * The caller's tenants, with their role in each and which one is the default.
+   *
+   * @returns The tenants.
+   * @throws {BackendSessionError} See {@linkcode TenantClient}.
+   * @example A switcher
+   * ```ts ignore
+   * for (const t of await tenants.listTenants()) addOption(t.tenantId, t.name, t.role);
+   * ```
+   */
+  listTenants(): Promise<Tenant[]>;
+
+  /**
+   * A tenant's members; any member may read them.
+   *
+   * @param tenant The tenant.
+   * @returns The members with their roles.
+   * @throws {BackendSessionError} `not_found` for a tenant the caller is not in; see {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * const members = await tenants.members("acme");
+   * ```
+   */
+  members(tenant: string): Promise<Member[]>;
+
+  /**
+   * Invites an address into a tenant with a role (owners and admins; admins up to `admin`). The invitee
+   * is told by mail; `emailSent` is `false` when the mail could not be sent (the invitation stands).
+   *
+   * @param tenant The tenant.
+   * @param email The address to invite (lower-cased by the function).
+   * @param role The role it grants (default `user`).
+   * @returns The invitation, and `emailSent`.
+   * @throws {BackendSessionError} `forbidden`, `conflict` (one is pending for the address already),
+   * `rate_limited`; see {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * await tenants.invite("acme", "ada@example.com", "admin");
+   * ```
+   */
+  invite(tenant: string, email: string, role?: string): Promise<SentInvitation>;
+
+  /**
+   * Changes a member's role (owners; admins below `owner`). Changing one's own role drops the cached
+   * backend token of that tenant.
+   *
+   * @param tenant The tenant.
+   * @param userId The member's user id.
+   * @param role The new role.
+   * @returns The member, with the new role.
+   * @throws {BackendSessionError} `forbidden`, `conflict` (the last owner); see {@linkcode TenantClient}.
+   * @example Demoting
+   * ```ts ignore
+   * await tenants.setRole("acme", ada.userId, "user");
+   * ```
+   */
+  setRole(tenant: string, userId: string, role: string): Promise<Member>;
+
+  /**
+   * Removes a member (owners; admins below `owner`); removing oneself is {@linkcode TenantClient.leave}.
+   *
+   * @param tenant The tenant.
+   * @param userId The member's user id.
+   * @returns The removed membership.
+   * @throws {BackendSessionError} `forbidden`, `conflict` (the last owner); see {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * await tenants.remove("acme", ada.userId);
+   * ```
+   */
+  remove(tenant: string, userId: string): Promise<Member>;
+
+  /**
+   * Leaves a tenant. When the backend session had picked it, it goes back to the default tenant; a
+   * cached token of it is dropped either way.
+   *
+   * @param tenant The tenant.
+   * @returns The membership left.
+   * @throws {BackendSessionError} `conflict` for the last owner; see {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * await tenants.leave("acme");
+   * ```
+   */
+  leave(tenant: string): Promise<Member>;
+
+  /**
+   * The invitations waiting for the caller's proven email address.
+   *
+   * @returns The pending invitations.
+   * @throws {BackendSessionError} See {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * const pending = await tenants.pendingInvitations();
+   * ```
+   */
+  pendingInvitations(): Promise<PendingInvitation[]>;
+
+  /**
+   * Accepts an invitation: the caller joins its tenant with its role.
+   *
+   * @param invitationId The invitation's id.
+   * @returns The caller's membership of its tenant.
+   * @throws {BackendSessionError} `not_found` (not the caller's, expired, revoked); see
+   * {@linkcode TenantClient}.
+   * @example Joining, then working there
+   * ```ts ignore
+   * const tenant = await tenants.accept(invitation.id);
+   * backend.selectTenant(tenant.tenantId);
+   * ```
+   */
+  accept(invitationId: string): Promise<Tenant>;
+
+  /**
+   * Declines an invitation.
+   *
+   * @param invitationId The invitation's id.
+   * @returns The declined invitation.
+   * @throws {BackendSessionError} `not_found`; see {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * await tenants.decline(invitation.id);
+   * ```
+   */
+  decline(invitationId: string): Promise<PendingInvitation>;
+
+  /**
+   * One page of a tenant's audit trail, newest first (owners and admins).
+   *
+   * @param tenant The tenant.
+   * @param options `limit` (entries per page, 1 to 100, default 50) and `before` (a page's `nextBefore`).
+   * @returns The entries and the next page's `before`.
+   * @throws {BackendSessionError} `forbidden`; see {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * const { entries, next } = await tenants.audit("acme", { limit: 20 });
+   * ```
+   */
+  audit(tenant: string, options?: { limit?: number; before?: number }): Promise<AuditPage>;
+}
+
+/**
+ * Creates the tenant calls on top of a supabase-js client.
+ *
+ * @param supabase A supabase-js client (or anything with `auth.getSession` and `functions.invoke`).
+ * @param options The backend session to keep in step, and the functions' names.
+ * @returns The calls.
+ * @example With the backend session
+ * ```ts ignore
+ * import { createClient } from "@supabase/supabase-js";
+ * import { createBackendSession, createTenantClient } from "./mod.ts";
+ *
+ * const supabase = createClient(SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY);
+ * const backend = createBackendSession(supabase);
+ * const tenants = createTenantClient(supabase, { session: backend });
+ * const mine = await tenants.listTenants();
+ * backend.selectTenant(mine[0].tenantId);
+ * ```
+ */
+export function createTenantClient(
+  supabase: SupabaseLike,
+  options: TenantClientOptions = {},
+): TenantClient {
+  const tenantsFunction = options.tenantsFunction ?? "tenants";
+  const invitationsFunction = options.invitationsFunction ?? "invitations";
+  const session = options.session;
+  /** A tenant's other name (uuid ↔ tenant id), from the last `listTenants`, to recognise either. */
+  const aliases = new Map<string, string>();
+
+  function call(
+    functionName: string,
+    method: HttpMethod,
+    path: string[],
+    extra: Pick<FunctionCall, "body" | "query"> = {},
+  ) {
+    return invokeFunction(supabase, { functionName, method, path, ...extra });
+  }
+
+  /** Keeps the backend session in step after the caller's own membership of `tenant` changed. */
+  function followOwnChange(tenant: string, left: boolean): void {
+    if (!session) return;
+    const names = new Set([tenant, aliases.get(tenant)]);
+    const selected = session.tenantId;
+    const holder = session.current?.tenantId;
+    const isSelected = selected !== null && names.has(selected);
+    // A token known to be another tenant's stays; otherwise (this tenant's, or the default's when the
+    // client cannot tell which tenant that is) it goes.
+    if (!isSelected && holder !== undefined && !names.has(holder)) return;
+    if (left && isSelected) session.selectTenant(null);
+    else session.clear();
+  }
+
+  return {
+    async listTenants() {
+      const tenants = listIn((await call(tenantsFunction, "GET", [])).data, "tenants", toTenant);
+      aliases.clear();
+      for (const t of tenants) {
+        aliases.set(t.tenantUuid, t.tenantId);
+        aliases.set(t.tenantId, t.tenantUuid);
+      }
+      return tenants;
+    },
+
+    async members(tenant) {
+      return listIn((await call(tenantsFunction, "GET", [tenant, "members"])).data, "members", toMember);
+    },
+
+    async invite(tenant, email, role) {
+      const body = role === undefined ? { email } : { email, role };
+      return toSentInvitation((await call(tenantsFunction, "POST", [tenant, "invitations"], { body })).data);
+    },
+
+    async setRole(tenant, userId, role) {
+      const answer = await call(tenantsFunction, "PATCH", [tenant, "members", userId], { body: { role } });
+      if (answer.session.user.id === userId) followOwnChange(tenant, false);
+      return oneIn(answer.data, "member", toMember);
+    },
+
+    async remove(tenant, userId) {
+      const answer = await call(tenantsFunction, "DELETE", [tenant, "members", userId]);
+      if (answer.session.user.id === userId) followOwnChange(tenant, true);
+      return oneIn(answer.data, "member", toMember);
+    },
+
+    async leave(tenant) {
+      const { user } = await readSession(supabase);
+      const { data } = await call(tenantsFunction, "DELETE", [tenant, "members", user.id]);
+      followOwnChange(tenant, true);
+      return oneIn(data, "member", toMember);
+    },
+
+    async pendingInvitations() {
+      return listIn((await call(invitationsFunction, "GET", [])).data, "invitations", toPendingInvitation);
+    },
+
+    async accept(invitationId) {
+      return oneIn(
+        (await call(invitationsFunction, "POST", [invitationId, "accept"])).data,
+        "tenant",
+        toTenant,
+      );
+    },
+
+    async decline(invitationId) {
+      const { data } = await call(invitationsFunction, "POST", [invitationId, "decline"]);
+      return oneIn(data, "invitation", toPendingInvitation);
+    },
+
+    async audit(tenant, { limit, before } = {}) {
+      const { data } = await call(tenantsFunction, "GET", [tenant, "audit"], { query: { limit, before } });
+      return toAuditPage(data);
+    },
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * The composition root of the management functions (docs/tenants.md): builds the `tenants` or the
+ * `invitations` handler (supabase-js verifier, a postgres.js pool with the caller's transactions, Auth's
+ * mailer for invitations) from a configuration ({@linkcode createManagementApp}) or from the environment
+ * ({@linkcode createManagementAppFromEnv}).
+ *
+ * `tenants/index.ts` and `invitations/index.ts` serve {@linkcode createManagementAppFromEnv}; the function
+ * tests call {@linkcode createManagementApp} with a configuration built by hand. Each app owns one Postgres
+ * pool; `close()` ends it.
+ *
+ * @module
+ */
+import {
+  ConfigError,
+  type Env,
+  loadManagementConfig,
+  type ManagementConfig,
+  parseAllowedOrigins,
+} from "./config.ts";
+import { createVerifier, logConfigError } from "./app.ts";
+import { createCallerTransactions } from "./caller_transaction.ts";
+import { createEmailTrust } from "./email_trust.ts";
+import { createInvitationMailer } from "./invitation_mail.ts";
+import { createManagementHandler, type ManagementLogEntry } from "./management_handler.ts";
+import { createTenancyPool } from "./tenancy.ts";
+import { tenantsRoutes } from "./tenants_routes.ts";
+import { invitationsRoutes } from "./invitations_routes.ts";
+
+/** Which management function to build. */
+export type ManagementFunction = "tenants" | "invitations";
+
+/** A built management handler and what it holds open. */
+export interface ManagementApp {
+  /** The request handler, for `Deno.serve` or a gateway. */
+  handler: (req: Request) => Promise<Response>;
+  /** Closes the Postgres pool (waiting at most `timeoutSeconds` for running queries). Idempotent. */
+  close(timeoutSeconds?: number): Promise<void>;
+}
+
+/** Seams and tuning for {@linkcode createManagementApp}. */
+export interface ManagementAppOptions {
+  /** Where log lines go (default: JSON lines on stdout/stderr). */
+  log?: (entry: ManagementLogEntry) => void;
+  /** The fetch used to reach Auth (verification, mails). */
+  fetch?: typeof fetch;
+  /** The clock of the token's pre-check. */
+  now?: () => Date;
+  /**
+   * Whether the project's confirmed addresses are proven by mail; by default `invitations` reads Auth's
+   * settings for it (`createEmailTrust`), as the exchange does. `tenants` needs no proven address.
+   */
+  emailTrusted?: () => Promise<boolean>;
+  /** Postgres connections per isolate (default 2: management requests are rare). */
+  poolSize?: number;
+}
+
+/**
+ * Builds a management function from a validated configuration.
+ *
+ * @param name `tenants` or `invitations`.
+ * @param config The configuration (from `loadManagementConfig`, or built by hand in tests).
+ * @param options Log, fetch, clock, email trust and pool size.
+ * @returns The handler and `close()`.
+ * @example
+ * ```ts ignore
+ * const app = createManagementApp("tenants", loadManagementConfig(Deno.env.toObject()));
+ * Deno.serve(app.handler);
+ * ```
+ */
+export function createManagementApp(
+  name: ManagementFunction,
+  config: ManagementConfig,
+  options: ManagementAppOptions = {},
+): ManagementApp {
+  const pool = createTenancyPool({
+    databaseUrl: config.databaseUrl,
+    transactionPooler: config.transactionPooler,
+    timeoutMs: config.databaseTimeoutMs,
+    max: options.poolSize ?? 2,
+    applicationName: name,
+  });
+  const run = createCallerTransactions({
+    pool,
+    timeoutMs: config.databaseTimeoutMs,
+    sessions: config.sessions,
+    requireAal2: config.requireAal2,
+    emailTrusted: options.emailTrusted ?? (name === "invitations"
+      ? createEmailTrust({
+        supabaseUrl: config.supabaseUrl,
+        supabaseKey: config.supabaseKey,
+        timeoutMs: config.authTimeoutMs,
+        fetch: options.fetch,
+      })
+      : undefined),
+  });
+  const routes = name === "tenants"
+    ? tenantsRoutes({
+      run,
+      sendMail: createInvitationMailer({
+        supabaseUrl: config.supabaseUrl,
+        serviceKey: config.serviceKey,
+        redirectUrl: config.inviteRedirectUrl,
+        timeoutMs: config.authTimeoutMs,
+        fetch: options.fetch,
+      }),
+    })
+    : invitationsRoutes(run);
+  const handler = createManagementHandler({
+    name,
+    config,
+    verifyToken: createVerifier(config, options),
+    routes,
+    log: options.log,
+  });
+  let closing: Promise<void> | undefined;
+  return { handler, close: (timeoutSeconds) => closing ??= pool.close(timeoutSeconds) };
+}
+
+/**
+ * Builds a management function from the environment. A missing or unsafe setting is logged once, naming
+ * it, and the handler then answers 500 `server_misconfigured` (with CORS) instead of failing at import.
+ *
+ * @param name `tenants` or `invitations`.
+ * @param env The environment, e.g. `Deno.env.toObject()`.
+ * @param options Log, fetch, clock, email trust and pool size.
+ * @returns The handler and `close()`.
+ * @example
+ * ```ts ignore
+ * const app = createManagementAppFromEnv("invitations", Deno.env.toObject());
+ * Deno.serve(app.handler);
+ * ```
+ */
+export function createManagementAppFromEnv(
+  name: ManagementFunction,
+  env: Env,
+  options: ManagementAppOptions = {},
+): ManagementApp {
+  let config: ManagementConfig;
+  try {
+    config = loadManagementConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    logConfigError(err);
+    let allowedOrigins: "*" | readonly string[] = "*";
+    try {
+      allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS);
+    } catch {
+      // Already reported if it was the setting at fault; errors are readable by any origin then.
+    }
+    return {
+      handler: createManagementHandler({
+        name,
+        config: { allowedOrigins, maxBodyBytes: 0, bodyTimeoutMs: 0 },
+        verifyToken: () => Promise.reject(err),
+        routes: [],
+        log: options.log,
+        misconfigured: err,
+      }),
+      close: () => Promise.resolve(),
+    };
+  }
+  return createManagementApp(name, config, options);
+}

@@ -1,0 +1,175 @@
+/**
+ * The tenant calls (`createTenantClient`) with supabase-js against the local stack: the real `tenants` and
+ * `invitations` functions, Postgres and the exchange. Two users share a tenant (the operator adds the second
+ * with SQL, as an import would); the calls' answers, their errors, and the backend token following the
+ * caller's own membership are checked end to end. The invitation by mail runs in the browser story
+ * (`tests/browser/tenants_story_test.ts`).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { createClient } from "@supabase/supabase-js";
+import postgres from "postgres";
+import {
+  BackendSessionError,
+  type BackendToken,
+  createBackendSession,
+  createTenantClient,
+} from "../../client/mod.ts";
+import { type LocalStack, startStack } from "../../dev/stack.ts";
+import { followLink, mailsTo } from "../_mail.ts";
+
+const PASSWORD = "correct horse battery staple";
+const OLGA = "olga@acme.test"; // gets a personal tenant, as owner
+const BOB = "bob@example.com"; // joins the seed's `demo` tenant
+
+/** A signed-in user's supabase-js client, backend session and tenant calls; the exchanges are counted. */
+async function userOf(stack: LocalStack, email: string) {
+  const exchanges: unknown[] = [];
+  const supabase = createClient(stack.apiUrl, stack.publishableKey, {
+    auth: { persistSession: false, autoRefreshToken: false },
+    global: {
+      fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+        const request = new Request(input, init);
+        if (new URL(request.url).pathname.endsWith("/exchange-token")) {
+          exchanges.push(await request.clone().json());
+        }
+        return await fetch(request);
+      },
+    },
+  });
+  const { data, error } = await supabase.auth.signInWithPassword({ email, password: PASSWORD });
+  assert.equal(error, null);
+  const backend = createBackendSession(supabase, { autoRefresh: false });
+  const tenants = createTenantClient(supabase, { session: backend });
+  return {
+    id: data.user!.id,
+    backend,
+    tenants,
+    exchanges,
+    async [Symbol.asyncDispose]() {
+      backend.dispose();
+      await supabase.auth.signOut({ scope: "local" });
+    },
+  };
+}
+
+/** The cached token, read through a call so that assertions on it do not narrow its type. */
+function current(user: { backend: { readonly current: BackendToken | null } }): BackendToken | null {
+  return user.backend.current;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<BackendSessionError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof BackendSessionError, `expected a BackendSessionError, got ${err}`);
+    return err;
+  }
+  assert.fail("expected a rejection");
+}
+
+Deno.test("createTenantClient() against the local stack", async (t) => {
+  // Addresses confirmed by mail, as the exchange and the invitations trust only those.
+  const stack = await startStack({ autoConfirm: false });
+  const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
+  try {
+    for (const email of [OLGA, BOB]) {
+      const { error } = await createClient(stack.apiUrl, stack.publishableKey, {
+        auth: { persistSession: false, autoRefreshToken: false },
+      }).auth.signUp({ email, password: PASSWORD });
+      assert.equal(error, null);
+      const [mail] = await mailsTo(stack.mailboxUrl, email);
+      assert.equal((await followLink(mail.link)).status, 303);
+    }
+    await using olga = await userOf(stack, OLGA);
+    await using bob = await userOf(stack, BOB);
+    await bob.backend.getToken(); // Bob's first exchange: he joins `demo`, his default
+    const tenant = (await olga.backend.getToken(), current(olga)!.tenantId);
+    // The operator adds Bob to Olga's tenant, as a plain user.
+    await sql`insert into tenancy.memberships (user_id, tenant_id, role) values (${bob.id}, ${tenant}, 'user')`;
+
+    await t.step("listTenants() and members() read the caller's tenants and a tenant's members", async () => {
+      assert.deepEqual(await olga.tenants.listTenants(), [
+        { tenantId: tenant, tenantUuid: tenant, name: "Personal", role: "owner", isDefault: true },
+      ]);
+      const bobs = await bob.tenants.listTenants();
+      assert.deepEqual(bobs.map((x) => [x.tenantId, x.role, x.isDefault]), [["demo", "user", true], [
+        tenant,
+        "user",
+        false,
+      ]]);
+      const members = await bob.tenants.members(tenant);
+      assert.deepEqual(members.map((m) => [m.email, m.role]).sort(), [[BOB, "user"], [OLGA, "owner"]]);
+      assert.ok(members.every((m) => !Number.isNaN(Date.parse(m.joinedAt))));
+    });
+
+    await t.step(
+      "a plain user is refused the managers' calls; a stranger's tenant is not found",
+      async () => {
+        assert.equal((await rejection(bob.tenants.invite(tenant, "eve@example.com"))).code, "forbidden");
+        assert.equal((await rejection(bob.tenants.setRole(tenant, olga.id, "user"))).code, "forbidden");
+        assert.equal((await rejection(bob.tenants.audit(tenant))).code, "forbidden");
+        const hidden = await rejection(olga.tenants.members("demo"));
+        assert.deepEqual([hidden.code, hidden.status], ["not_found", 404]);
+      },
+    );
+
+    await t.step("the last owner can neither leave nor be demoted", async () => {
+      assert.equal((await rejection(olga.tenants.leave(tenant))).code, "conflict");
+      assert.equal((await rejection(olga.tenants.setRole(tenant, olga.id, "admin"))).code, "conflict");
+    });
+
+    await t.step("one's own role change drops the cached token; the next exchange carries it", async () => {
+      const promoted = await olga.tenants.setRole(tenant, bob.id, "owner");
+      assert.deepEqual([promoted.userId, promoted.role], [bob.id, "owner"]);
+      bob.backend.selectTenant(tenant);
+      await bob.backend.getToken();
+      assert.equal(current(bob)?.role, "owner");
+      const before = bob.exchanges.length;
+
+      await bob.tenants.setRole(tenant, bob.id, "admin"); // Olga stays owner
+      assert.equal(current(bob), null);
+      await bob.backend.getToken();
+      assert.equal(current(bob)?.role, "admin");
+      assert.deepEqual(bob.exchanges.slice(before), [{ tenant_id: tenant }]);
+    });
+
+    await t.step("an invitation is sent, listed for nobody else, and conflicts with a second", async () => {
+      const { invitation, emailSent } = await bob.tenants.invite(tenant, " Carol@Example.com ", "user");
+      assert.deepEqual([invitation.email, invitation.role, invitation.invitedBy], [
+        "carol@example.com",
+        "user",
+        bob.id,
+      ]);
+      assert.equal(typeof emailSent, "boolean");
+      assert.equal((await rejection(olga.tenants.invite(tenant, "carol@example.com"))).code, "conflict");
+      assert.deepEqual(await olga.tenants.pendingInvitations(), []);
+      assert.equal((await rejection(olga.tenants.accept(invitation.id))).code, "not_found");
+    });
+
+    await t.step("leaving the picked tenant goes back to the default one", async () => {
+      const left = await bob.tenants.leave(tenant);
+      assert.equal(left.userId, bob.id);
+      assert.equal(bob.backend.tenantId, null);
+      assert.equal(current(bob), null);
+      await bob.backend.getToken();
+      assert.equal(current(bob)?.tenantId, "demo");
+      assert.equal((await rejection(bob.tenants.members(tenant))).code, "not_found");
+    });
+
+    await t.step("audit() pages through the trail, newest first", async () => {
+      const first = await olga.tenants.audit(tenant, { limit: 2 });
+      assert.deepEqual(first.entries.map((e) => e.action), ["member.left", "invitation.created"]);
+      assert.equal(first.nextBefore, first.entries[1].id);
+      const rest = await olga.tenants.audit(tenant, { before: first.nextBefore! });
+      assert.deepEqual(rest.entries.map((e) => e.action), ["member.role_changed", "member.role_changed"]);
+      assert.equal(rest.nextBefore, null);
+      const [left] = first.entries;
+      assert.deepEqual([left.actorEmail, left.targetEmail, left.before], [BOB, BOB, { role: "admin" }]);
+    });
+  } finally {
+    await sql.end();
+    await stack.stop();
+  }
+});
