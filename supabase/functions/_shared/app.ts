@@ -149,13 +149,7 @@ export function createExchangeAppFromEnv(env: Env, options: ExchangeAppOptions =
     config = loadConfig(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    logConfigError(err);
-    let allowedOrigins: "*" | readonly string[] = "*";
-    try {
-      allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS);
-    } catch {
-      // Already reported if it was the setting at fault; errors are readable by any origin then.
-    }
+    const allowedOrigins = reportConfigError(err, env);
     return {
       handler: createMisconfiguredHandler(err, { allowedOrigins, log: options.log ?? jsonLineLog }),
       close: () => Promise.resolve(),
@@ -165,21 +159,30 @@ export function createExchangeAppFromEnv(env: Env, options: ExchangeAppOptions =
 }
 
 /**
- * Logs a configuration error once, naming the setting and never its value.
+ * What a function that cannot load its configuration does first: logs the error once (naming the setting,
+ * never its value), and reads the CORS origins it can still answer with (`*` when `ALLOWED_ORIGINS` itself is
+ * at fault, so errors stay readable).
  *
  * @param err The configuration error.
+ * @param env The environment.
+ * @returns The origins for the misconfigured handler's answers.
  * @example
  * ```ts
  * import { ConfigError } from "./config.ts";
  *
- * logConfigError(new ConfigError("SUPABASE_URL", "is not set"));
+ * reportConfigError(new ConfigError("SUPABASE_URL", "is not set"), { ALLOWED_ORIGINS: "*" }); // "*"
  * ```
  */
-export function logConfigError(err: ConfigError): void {
+export function reportConfigError(err: ConfigError, env: Env): "*" | readonly string[] {
   console.error(JSON.stringify({
     level: "error",
     msg: "config_invalid",
     setting: err.setting,
     problem: `${err.setting} ${err.problem}`,
   }));
+  try {
+    return parseAllowedOrigins(env.ALLOWED_ORIGINS);
+  } catch {
+    return "*"; // Already reported if it was the setting at fault.
+  }
 }

@@ -10,14 +10,8 @@
  *
  * @module
  */
-import {
-  ConfigError,
-  type Env,
-  loadManagementConfig,
-  type ManagementConfig,
-  parseAllowedOrigins,
-} from "./config.ts";
-import { createVerifier, logConfigError } from "./app.ts";
+import { ConfigError, type Env, loadManagementConfig, type ManagementConfig } from "./config.ts";
+import { createVerifier, reportConfigError } from "./app.ts";
 import { createCallerTransactions } from "./caller_transaction.ts";
 import { createEmailTrust } from "./email_trust.ts";
 import { createInvitationMailer } from "./invitation_mail.ts";
@@ -140,13 +134,7 @@ export function createManagementAppFromEnv(
     config = loadManagementConfig(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    logConfigError(err);
-    let allowedOrigins: "*" | readonly string[] = "*";
-    try {
-      allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS);
-    } catch {
-      // Already reported if it was the setting at fault; errors are readable by any origin then.
-    }
+    const allowedOrigins = reportConfigError(err, env);
     return {
       handler: createManagementHandler({
         name,
