@@ -1,17 +1,20 @@
 /**
- * `deno task refresh-free-email-domains`: turns the pinned npm lists of public and disposable email providers
+ * `deno task refresh-free-email-domains`: turns the pinned npm lists of public and disposable email providers,
+ * plus the hand-kept paid and private providers of dev/private_email_providers.ts (which the npm lists miss),
  * into a migration that loads `tenancy.public_email_domains`, the table that refuses domain claims on them.
  *
  * Pushed migrations never change, so a refresh writes a new one (after the newest migration), which replaces
- * the table's rows with the lists of the versions pinned in deno.json. The task first moves the pins to the
- * packages' latest versions; run this file alone to regenerate from the current pins. It writes nothing when
- * the newest data migration already loads the pinned versions. `tests/db/public_email_domains_test.ts` checks
- * that the migrations load exactly what the pinned packages hold.
+ * the table's rows with the lists of the versions pinned in deno.json and the hand-kept list. The task first
+ * moves the pins to the packages' latest versions; run this file alone to regenerate from the current pins.
+ * It writes nothing when the newest data migration already loads the pinned versions and every hand-kept
+ * provider is loaded by it or a later migration. `tests/db/public_email_domains_test.ts` checks that the
+ * migrations load exactly what the pinned packages and the hand-kept list hold.
  *
  * @module
  */
 import freeEmailDomains from "free-email-domains";
 import { disposableEmailBlocklist } from "disposable-email-domains-js";
+import { PRIVATE_EMAIL_PROVIDERS } from "./private_email_providers.ts";
 
 /** The npm packages the lists come from: public webmail and disposable providers, then disposable only. */
 export const EMAIL_DOMAIN_PACKAGES = ["free-email-domains", "disposable-email-domains-js"] as const;
@@ -28,36 +31,46 @@ const DATA_MIGRATION_SUFFIX = "_tenancy_public_email_domains_data.sql";
 const SOURCES_LINE = /^-- Sources: (.+)$/m;
 // The check constraint of tenancy.public_email_domains.domain.
 const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+// A row a migration inserts into tenancy.public_email_domains, as the migrations write them.
+const INSERTED_ROW = /^\s*\('([a-z0-9.-]+)', '(?:public|disposable)'\)/gm;
 
 /**
- * Merges the two lists into the table's rows: every domain of either, lower-cased, `disposable` when the
- * disposable list has it, sorted; entries the table's check would refuse are left out.
+ * Merges the lists into the table's rows: every domain of any, lower-cased, `disposable` when the disposable
+ * list has it, sorted; entries of the npm lists that the table's check would refuse are left out, and a
+ * hand-kept one is an error.
  *
  * @param publicDomains free-email-domains' list (public webmail and disposable providers).
  * @param disposableDomains disposable-email-domains-js' list.
+ * @param handKept The hand-kept paid and private providers (dev/private_email_providers.ts).
  * @returns The rows, sorted by domain.
  * @example
  * ```ts
- * listEmailDomains(["gmail.com", "mailinator.com"], ["mailinator.com"]);
- * // [{ domain: "gmail.com", kind: "public" }, { domain: "mailinator.com", kind: "disposable" }]
+ * listEmailDomains(["gmail.com", "mailinator.com"], ["mailinator.com"], ["hey.com"]);
+ * // [{ domain: "gmail.com", kind: "public" }, { domain: "hey.com", kind: "public" },
+ * //  { domain: "mailinator.com", kind: "disposable" }]
  * ```
  */
 export function listEmailDomains(
   publicDomains: readonly string[],
   disposableDomains: readonly string[],
+  handKept: readonly string[],
 ): ListedDomain[] {
+  const refused = handKept.find((d) => !DOMAIN.test(d));
+  if (refused !== undefined) throw new Error(`not a lower-case domain in the hand-kept list: ${refused}`);
   const disposable = new Set(disposableDomains.map((d) => d.trim().toLowerCase()));
-  const all = new Set([...publicDomains.map((d) => d.trim().toLowerCase()), ...disposable]);
-  return [...all].filter((domain) => DOMAIN.test(domain)).sort().map((domain) => ({
+  const npm = [...publicDomains.map((d) => d.trim().toLowerCase()), ...disposable];
+  const all = new Set([...npm.filter((domain) => DOMAIN.test(domain)), ...handKept]);
+  return [...all].sort().map((domain) => ({
     domain,
     kind: disposable.has(domain) ? "disposable" : "public",
   }));
 }
 
 /**
- * The pinned packages' lists, as rows, and their `name@version`s from deno.json.
+ * The pinned packages' lists with the hand-kept providers, as rows, and the packages' `name@version`s from
+ * deno.json.
  *
- * @returns The rows and the sources they came from.
+ * @returns The rows and the packages they came from.
  * @example
  * ```ts
  * const { rows, sources } = await pinnedEmailDomains(); // sources: ["free-email-domains@1.12.6", ...]
@@ -66,7 +79,10 @@ export function listEmailDomains(
 export async function pinnedEmailDomains(): Promise<{ rows: ListedDomain[]; sources: string[] }> {
   const imports: Record<string, string> = JSON.parse(await Deno.readTextFile(DENO_JSON)).imports;
   const sources = EMAIL_DOMAIN_PACKAGES.map((name) => imports[name].replace(/^npm:/, ""));
-  return { rows: listEmailDomains(freeEmailDomains, disposableEmailBlocklist()), sources };
+  return {
+    rows: listEmailDomains(freeEmailDomains, disposableEmailBlocklist(), PRIVATE_EMAIL_PROVIDERS),
+    sources,
+  };
 }
 
 /**
@@ -91,6 +107,7 @@ export function renderEmailDomainsMigration(
 -- Written by \`deno task refresh-free-email-domains\` (dev/public_email_domains.ts); do not edit. A refresh
 -- writes a new migration like this one, which replaces the whole list.
 -- Sources: ${sources.join(", ")}
+-- With the hand-kept paid and private providers of dev/private_email_providers.ts.
 -- Domains: ${rows.length}
 
 delete from tenancy.public_email_domains;
@@ -136,6 +153,39 @@ export async function newestEmailDomainsSources(
 }
 
 /**
+ * Whether a refresh would write nothing: the newest data migration loads the pinned versions, and every
+ * hand-kept provider is inserted by it or by a later migration (as 20261207120100, which added the first
+ * hand-kept ones). Rows inserted before the newest data migration do not count: it deletes the whole list.
+ *
+ * @param names The file names in supabase/migrations/.
+ * @param read Reads a migration by name.
+ * @param sources The pinned `name@version`s.
+ * @param handKept The hand-kept providers.
+ * @returns True when the migrations already load all of it.
+ * @example
+ * ```ts
+ * const names = [...Deno.readDirSync("supabase/migrations")].map((e) => e.name);
+ * const read = (n: string) => Deno.readTextFile(`supabase/migrations/${n}`);
+ * await emailDomainsUpToDate(names, read, ["free-email-domains@1.12.6"], ["hey.com"]);
+ * ```
+ */
+export async function emailDomainsUpToDate(
+  names: readonly string[],
+  read: (name: string) => Promise<string>,
+  sources: readonly string[],
+  handKept: readonly string[],
+): Promise<boolean> {
+  const loaded = await newestEmailDomainsSources(names, read);
+  if (loaded?.join(", ") !== sources.join(", ")) return false;
+  const newest = names.filter((n) => n.endsWith(DATA_MIGRATION_SUFFIX)).sort().at(-1)!;
+  const inserted = new Set<string>();
+  for (const name of names.filter((n) => n.endsWith(".sql") && n >= newest)) {
+    for (const [, domain] of (await read(name)).matchAll(INSERTED_ROW)) inserted.add(domain);
+  }
+  return handKept.every((d) => inserted.has(d));
+}
+
+/**
  * The version of a new migration: now (UTC, `YYYYMMDDHHMMSS`), or one second after the newest migration if
  * that is later, so the new one is always applied last.
  *
@@ -157,13 +207,15 @@ export function nextMigrationVersion(names: readonly string[], now: Date): strin
 if (import.meta.main) {
   const names = [...Deno.readDirSync(MIGRATIONS)].map((e) => e.name);
   const { rows, sources } = await pinnedEmailDomains();
-  const loaded = await newestEmailDomainsSources(names, (n) => Deno.readTextFile(new URL(n, MIGRATIONS)));
-  if (loaded?.join(", ") === sources.join(", ")) {
-    console.log(`Up to date: the newest data migration already loads ${sources.join(", ")}.`);
+  const read = (n: string) => Deno.readTextFile(new URL(n, MIGRATIONS));
+  if (await emailDomainsUpToDate(names, read, sources, PRIVATE_EMAIL_PROVIDERS)) {
+    console.log(`Up to date: the migrations already load ${sources.join(", ")} and the hand-kept providers.`);
   } else {
     const file = new URL(`${nextMigrationVersion(names, new Date())}${DATA_MIGRATION_SUFFIX}`, MIGRATIONS);
     await Deno.writeTextFile(file, renderEmailDomainsMigration(rows, sources));
-    console.log(`Wrote ${file.pathname} (${rows.length} domains from ${sources.join(", ")}).`);
+    console.log(
+      `Wrote ${file.pathname} (${rows.length} domains from ${sources.join(", ")} and the hand-kept list).`,
+    );
     console.log("Review it, push it with `supabase db push`, and commit it.");
   }
 }
