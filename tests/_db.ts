@@ -156,6 +156,16 @@ export async function setPolicy(
   });
 }
 
+/**
+ * Lets tenants assign custom roles, as an operator does with one statement (docs/tenants.md "Custom roles").
+ *
+ * @param sql A `postgres` client.
+ * @param roles The roles to add to `tenancy.roles`.
+ */
+export async function allowRoles(sql: postgres.Sql, ...roles: string[]) {
+  await sql`insert into tenancy.roles (role) select unnest(${roles}::text[]) on conflict (role) do nothing`;
+}
+
 /** Inserts a tenant and returns its uuid. */
 export async function createTenant(sql: postgres.Sql, name = "Acme", externalId: string | null = null) {
   const [row] = await sql`insert into tenancy.tenants (name, external_id) values (${name}, ${externalId})

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { asRole, createTenant, createUser } from "../_db.ts";
+import { allowRoles, asRole, createTenant, createUser } from "../_db.ts";
 import type { UserWithSession } from "../../dev/users.ts";
 
 /**
@@ -46,6 +46,7 @@ export async function addMember(sql: postgres.Sql, tenantId: string, user: UserW
 
 /** A tenant with an owner, an admin, a `user` and a member of a custom role. */
 export async function tenantWithRoles(sql: postgres.Sql, externalId: string | null = null) {
+  await allowRoles(sql, "billing");
   const tenant = await createTenant(sql, "Acme", externalId);
   const [owner, admin, user, custom, outsider] = await Promise.all(
     [1, 2, 3, 4, 5].map(() => createUser(sql)),

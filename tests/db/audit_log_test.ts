@@ -4,12 +4,13 @@
  * exchange's acceptance; and the invitation rules (lower-cased, one pending per address, limits).
  */
 import assert from "node:assert/strict";
-import { asRole, createTenant, createUser, openTestDatabase, resolveAs } from "../_db.ts";
+import { allowRoles, asRole, createTenant, createUser, openTestDatabase, resolveAs } from "../_db.ts";
 import { assertSqlState, auditActions, callAs, tenantWithRoles } from "./_management.ts";
 
 Deno.test("audit trail and invitations from the app", async (t) => {
   const db = await openTestDatabase();
   const { sql } = db;
+  await allowRoles(sql, "editor");
   try {
     await t.step("every change writes one row with actor, target and before/after", async () => {
       const { tenant, owner, admin, user } = await tenantWithRoles(sql);

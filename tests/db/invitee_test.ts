@@ -4,12 +4,13 @@
  * sticking against invitations older than them.
  */
 import assert from "node:assert/strict";
-import { asRole, createTenant, createUser, openTestDatabase } from "../_db.ts";
+import { allowRoles, asRole, createTenant, createUser, openTestDatabase } from "../_db.ts";
 import { addMember, assertSqlState, auditActions, callAs, roleOf } from "./_management.ts";
 
 Deno.test("the invitee's side", async (t) => {
   const db = await openTestDatabase();
   const { sql } = db;
+  await allowRoles(sql, "editor");
   const invite = async (tenant: string, email: string, role = "editor") => {
     const [row] =
       await sql`insert into tenancy.invitations (tenant_id, email, role) values (${tenant}, ${email}, ${role})

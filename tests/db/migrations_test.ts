@@ -33,6 +33,7 @@ Deno.test("migrations apply through supabase db push, and a second push is a no-
         "provisioning_policy",
         "public_email_domains",
         "removed_memberships",
+        "roles",
         "tenants",
       ]);
       for (const table of tables) assert.equal(table.relrowsecurity, true, `${table.relname} has RLS`);

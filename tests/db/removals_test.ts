@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  allowRoles,
   createTenant,
   createUser,
   openTestDatabase,
@@ -38,6 +39,7 @@ async function invite(db: TestDatabase, tenantId: string, email: string) {
 Deno.test("removals stick", async (t) => {
   const db = await openTestDatabase();
   const { sql } = db;
+  await allowRoles(sql, "editor");
   try {
     await t.step("a member removed by SQL is not given the domain's tenant again", async () => {
       const acme = await createTenant(sql, "Acme", "acme-removed");

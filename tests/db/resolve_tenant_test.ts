@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  allowRoles,
   createTenant,
   createUser,
   openTestDatabase,
@@ -32,6 +33,7 @@ async function invite(
 Deno.test("tenancy.resolve_tenant()", async (t) => {
   const db = await openTestDatabase();
   const { sql } = db;
+  await allowRoles(sql, "editor", "staff");
   try {
     await t.step("a returning member gets their default tenant, with external_id as the claim", async () => {
       const user = await createUser(sql);
@@ -255,6 +257,7 @@ Deno.test("tenancy.resolve_tenant()", async (t) => {
 Deno.test("tenancy.resolve_tenant() rejects a caller Supabase Auth would reject", async (t) => {
   const db = await openTestDatabase();
   const { sql } = db;
+  await allowRoles(sql, "editor", "staff");
   try {
     const shared = await createTenant(sql, "Everyone");
     await setPolicy(sql, [{ strategy: "default", default_tenant_id: shared }]);

@@ -5,7 +5,7 @@
  * exist; deleting a user still cascades.
  */
 import assert from "node:assert/strict";
-import { createTenant, createUser, openTestDatabase, resolveAs, setPolicy } from "../_db.ts";
+import { allowRoles, createTenant, createUser, openTestDatabase, resolveAs, setPolicy } from "../_db.ts";
 import {
   addMember,
   assertSqlState,
@@ -19,6 +19,7 @@ import {
 Deno.test("tenant roles", async (t) => {
   const db = await openTestDatabase();
   const { sql } = db;
+  await allowRoles(sql, "editor", "viewer");
   try {
     await t.step("an owner changes any role, owners' included, and makes owners", async () => {
       const { tenant, owner, admin, user } = await tenantWithRoles(sql);
