@@ -132,7 +132,21 @@ export function tenantsRoutes({ run, sendMail }: TenantsRoutesDeps): Route[] {
           ),
         );
         // After the commit: the invitation stands whatever the mail does.
-        const mail = await sendMail({ email: row.email, hasAccount: row.invitee_has_account });
+        const mail = await sendMail({
+          email: row.email,
+          hasAccount: row.invitee_has_account,
+          account: async () => {
+            const [account] = await run(claims, (tx) => tx`select * from tenancy.invitee_account(${row.id})`);
+            return account
+              ? {
+                id: account.user_id,
+                confirmed: account.confirmed,
+                pristine: account.pristine,
+                hasPassword: account.has_password,
+              }
+              : null;
+          },
+        });
         entry.email_sent = mail.sent;
         if (!mail.sent) {
           // Best effort: the answer already says so, and the log line too.
