@@ -11,7 +11,8 @@
  * when set), `POOLER_PORT` (54329, the transaction pooler, PgBouncer with TLS: `dev/pooler.ts`),
  * `DB_POOLER` (`transaction` makes the function connect through it), `AUTH_SESSIONS_SINGLE_PER_USER`
  * (`false`; Auth's single session per user, which `config.toml` has no key for: Auth and the function both
- * follow it).
+ * follow it), `REQUIRE_AAL2` and `AUTH_HS256_TOKENS` (passed to all three functions: `exchange-token`,
+ * `tenants`, `invitations`).
  *
  * The function gets this environment too, so its settings (`BACKEND_JWT_TTL_SECONDS`,
  * `BACKEND_JWT_ALGORITHM`, ...) apply as given. `BACKEND_JWT_SECRET` from the environment wins over the
@@ -87,10 +88,12 @@ const stack = await startStack({
   backendJwtSecret: env.BACKEND_JWT_SECRET || undefined,
   backendPort: Number(env.BACKEND_PORT ?? 8000),
   backendJwtAlgorithm,
-  // A key set of your own (deno task backend-keys) wins over the one kept in the state directory.
-  functionEnv: env.BACKEND_JWT_PRIVATE_KEYS
-    ? { BACKEND_JWT_PRIVATE_KEYS: env.BACKEND_JWT_PRIVATE_KEYS }
-    : undefined,
+  // To all three functions, when set: a key set of your own (deno task backend-keys) wins over the one kept in
+  // the state directory; the access-token settings apply as in production.
+  functionEnv: Object.fromEntries(
+    ["BACKEND_JWT_PRIVATE_KEYS", "REQUIRE_AAL2", "AUTH_HS256_TOKENS"].filter((name) => env[name])
+      .map((name) => [name, env[name]]),
+  ),
   log: (line) => console.log(line),
 }).catch((err: Error) => {
   // A taken port or a failed part: say what, without a stack trace (startStack has stopped the rest).
