@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPair, jwtVerify, SignJWT } from "jose";
-import { createTenant, setPolicy } from "../_db.ts";
+import { allowRoles, createTenant, setPolicy } from "../_db.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { createExchangeAppFromEnv } from "../../supabase/functions/_shared/app.ts";
 import {
@@ -52,6 +52,7 @@ async function againAfterOutage(h: Harness, exchange: () => Promise<Response>): 
 
 Deno.test("exchange-token with Postgres and the Auth emulator (ES256 tokens)", async (t) => {
   const h = await openHarness({ mode: "es256" });
+  await allowRoles(h.db.sql, "viewer");
   try {
     const acme = await createTenant(h.db.sql, "Acme", "acme-ext");
     const beta = await createTenant(h.db.sql, "Beta");

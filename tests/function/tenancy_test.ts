@@ -3,7 +3,7 @@
  * and what happens when Postgres is unreachable, hangs or restarts under a live pool.
  */
 import assert from "node:assert/strict";
-import { createTenant, createUser, openTestDatabase, setPolicy } from "../_db.ts";
+import { allowRoles, createTenant, createUser, openTestDatabase, setPolicy } from "../_db.ts";
 import { functionDatabase } from "../_pooler.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { createTenancyResolver } from "../../supabase/functions/_shared/tenancy.ts";
@@ -24,6 +24,7 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
 
 Deno.test("resolveTenant() against real Postgres", async (t) => {
   const db = await openTestDatabase();
+  await allowRoles(db.sql, "viewer");
   // Directly, or through the transaction pooler with DB_POOLER=transaction.
   const target = await functionDatabase(db);
   const through = { databaseUrl: target.url, transactionPooler: target.transactionPooler };

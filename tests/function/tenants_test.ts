@@ -4,7 +4,7 @@
  * role change or a removal shows in the next exchange.
  */
 import assert from "node:assert/strict";
-import { createTenant } from "../_db.ts";
+import { allowRoles, createTenant } from "../_db.ts";
 import { mailsTo } from "../_mail.ts";
 import { ORIGIN } from "./_setup.ts";
 import {
@@ -30,6 +30,7 @@ async function auditOf(h: ManagementHarness, tenant: string): Promise<string[]> 
 
 Deno.test("the tenants function", async (t) => {
   const h = await openManagementHarness();
+  await allowRoles(h.db.sql, "editor");
   try {
     const { sql } = h.db;
     const acme = await createTenant(sql, "Acme", "acme");
