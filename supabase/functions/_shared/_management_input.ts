@@ -10,6 +10,7 @@
 import type postgres from "postgres";
 import { ExchangeError } from "./errors.ts";
 import { parseTenantId } from "./http.ts";
+import { ERROR_BY_SQLSTATE } from "./tenancy.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROLE = /^[a-z][a-z0-9_]{0,31}$/;
@@ -189,17 +190,22 @@ export function toAuditEntry(row: postgres.Row): Record<string, unknown> {
 }
 
 /**
- * The first row of a function that returns exactly one.
+ * The one row of a function that returns exactly one.
+ *
+ * The SQL functions raise TNFND rather than return nothing, but a row a concurrent request removed between
+ * the change and the answer must not become a 500: none is `404 not_found`, as TNFND would be.
  *
  * @param rows The rows.
  * @returns The row.
- * @throws {Error} When there is none (a bug: the SQL functions raise instead).
+ * @throws {ExchangeError} `not_found` when there is none.
+ * @throws {Error} When there are several (a bug).
  * @example
  * ```ts ignore
  * const tenant = toTenant(onlyRow(await tx`select * from tenancy.create_tenant(${name})`));
  * ```
  */
 export function onlyRow(rows: readonly postgres.Row[]): postgres.Row {
+  if (rows.length === 0) throw new ExchangeError("not_found", ERROR_BY_SQLSTATE.TNFND.message);
   if (rows.length !== 1) throw new Error(`expected one row, got ${rows.length}`);
   return rows[0];
 }

@@ -14,13 +14,20 @@
  * Unlike the exchange, a request is not retried on a connection that died while idle: a change may not be
  * idempotent. That request answers 503 `database_unavailable`, and the next one gets a fresh connection.
  *
+ * A transaction Postgres rolled back for a concurrent one's sake (40P01 deadlock detected, 40001
+ * serialization failure) is run once more, from `begin`, within the same deadline: nothing of it was
+ * committed, and Postgres cannot retry inside the aborted transaction. A second one answers 409 `conflict`
+ * ("try again"): the request collided with concurrent changes to the same thing, which is the caller's
+ * state, not an outage (503 is for a database that cannot serve). The functions take their locks in one
+ * order (supabase/migrations/*_tenancy_invitation_lock_order.sql), so this is a safety net.
+ *
  * @module
  */
 import type postgres from "postgres";
 import type { SessionLimits } from "./config.ts";
 import { ExchangeError } from "./errors.ts";
 import { withDeadline } from "./_deadline.ts";
-import { mapDatabaseError, type TenancyPool } from "./tenancy.ts";
+import { isTransactionConflict, mapDatabaseError, type TenancyPool } from "./tenancy.ts";
 
 /** Runs `work` in one transaction as the caller whose verified claims are given. */
 export type RunAsCaller = <T>(
@@ -47,8 +54,9 @@ export interface CallerTransactionOptions {
  *
  * @param options The pool, the timeout, Auth's session limits and the email trust reader.
  * @returns The runner.
- * @throws {ExchangeError} (from the runner) `database_unavailable` on an outage or past the timeout, and
- *   whatever the SQLSTATE of a failed statement maps to.
+ * @throws {ExchangeError} (from the runner) `database_unavailable` on an outage or past the timeout,
+ *   `conflict` when Postgres rolled the transaction back for a concurrent one twice (deadlock,
+ *   serialization failure), and whatever the SQLSTATE of a failed statement maps to.
  * @example
  * ```ts ignore
  * const run = createCallerTransactions({ pool, timeoutMs: 5000 });
@@ -62,26 +70,42 @@ export function createCallerTransactions(options: CallerTransactionOptions): Run
   const singlePerUser = options.sessions?.singlePerUser ? "on" : "";
   return <T>(claims: Record<string, unknown>, work: (tx: postgres.TransactionSql) => Promise<T>) => {
     const claimsJson = JSON.stringify(claims);
+    const deadline = Date.now() + options.timeoutMs;
+    const once = (trusted: boolean) =>
+      // postgres.js types begin()'s result as the work's, with promises in arrays unwrapped: there are none.
+      options.pool.sql.begin(async (tx) => {
+        await tx`select set_config('role', 'authenticated', true),
+                        set_config('request.jwt.claims', ${claimsJson}, true),
+                        set_config('request.jwt.claim', '', true),
+                        set_config('request.jwt.claim.sub', '', true),
+                        set_config('request.jwt.claim.role', '', true),
+                        set_config('request.jwt.claim.email', '', true),
+                        set_config('statement_timeout', ${statementTimeout}, true),
+                        set_config('exchange.session_timebox', ${timebox}, true),
+                        set_config('exchange.session_inactivity_timeout', ${inactivityTimeout}, true),
+                        set_config('exchange.session_single_per_user', ${singlePerUser}, true),
+                        set_config('tenancy.email_trusted', ${trusted ? "on" : "off"}, true)`;
+        if (options.requireAal2) await tx`select tenancy.require_aal2()`;
+        return await work(tx);
+      }) as Promise<T>;
     const transaction = (async () => {
       const trusted = options.emailTrusted ? await options.emailTrusted() : false;
       try {
-        // postgres.js types begin()'s result as the work's, with promises in arrays unwrapped: there are none.
-        return await options.pool.sql.begin(async (tx) => {
-          await tx`select set_config('role', 'authenticated', true),
-                          set_config('request.jwt.claims', ${claimsJson}, true),
-                          set_config('request.jwt.claim', '', true),
-                          set_config('request.jwt.claim.sub', '', true),
-                          set_config('request.jwt.claim.role', '', true),
-                          set_config('request.jwt.claim.email', '', true),
-                          set_config('statement_timeout', ${statementTimeout}, true),
-                          set_config('exchange.session_timebox', ${timebox}, true),
-                          set_config('exchange.session_inactivity_timeout', ${inactivityTimeout}, true),
-                          set_config('exchange.session_single_per_user', ${singlePerUser}, true),
-                          set_config('tenancy.email_trusted', ${trusted ? "on" : "off"}, true)`;
-          if (options.requireAal2) await tx`select tenancy.require_aal2()`;
-          return await work(tx);
-        }) as T;
+        try {
+          return await once(trusted);
+        } catch (err) {
+          // Rolled back whole for a concurrent transaction's sake: once more, unless the answer is sent.
+          if (!isTransactionConflict(err) || Date.now() >= deadline) throw err;
+          return await once(trusted);
+        }
       } catch (err) {
+        if (isTransactionConflict(err)) {
+          throw new ExchangeError(
+            "conflict",
+            "This collided with concurrent changes to the same thing; try again",
+            { cause: err },
+          );
+        }
         throw mapDatabaseError(err);
       }
     })();

@@ -24,6 +24,9 @@
  * that cannot be made, breaks, or a transaction that takes longer than allowed is 503
  * `database_unavailable`. A connection that broke before anything
  * was committed (Postgres restarted since the pool opened it) is retried once on a fresh connection.
+ * So is a transaction Postgres rolled back as a deadlock's victim or a serialization failure (40P01, 40001:
+ * a first exchange accepts invitations, which a manager may be revoking), within the same deadline; a
+ * second one is 503 `database_unavailable` (the exchange answers no 409).
  *
  * @module
  */
@@ -120,6 +123,10 @@ const CONNECTION_ERRORS = new Set([
   "ENOTFOUND",
   "EAI_AGAIN",
 ]);
+
+// SQLSTATEs after which Postgres rolled the whole transaction back for a concurrent one's sake: a deadlock's
+// victim, a serialization failure. Nothing was committed; the transaction may be run again from `begin`.
+const TRANSACTION_CONFLICT_SQLSTATES = new Set(["40P01", "40001"]);
 
 // SQLSTATE classes that mean "the database cannot serve now": connection exception, insufficient
 // resources, operator intervention (shutdown, statement timeout), and crash recovery.
@@ -272,6 +279,7 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
 
   const resolveTenant: ResolveTenant = (claims, requested) => {
     const claimsJson = JSON.stringify(claims);
+    const deadline = Date.now() + options.timeoutMs;
     const work = (async () => {
       const trusted = await options.emailTrusted();
       try {
@@ -279,10 +287,11 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
       } catch (err) {
         // A pooled connection that died while idle (Postgres restarted), or that a pooler ended (it lost
         // its server): nothing was committed, and resolve_tenant is idempotent anyway, so one more try on
-        // a fresh connection is safe.
+        // a fresh connection is safe. So is one more try after Postgres rolled the transaction back as a
+        // deadlock's victim or a serialization failure, unless the deadline has passed (its answer is sent).
         if (
           err instanceof ExchangeError && err.code === "database_unavailable" &&
-          _endsConnection(err.cause)
+          (_endsConnection(err.cause) || (isTransactionConflict(err.cause) && Date.now() < deadline))
         ) {
           return await attempt(claimsJson, requested, trusted);
         }
@@ -304,8 +313,26 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
 }
 
 /**
+ * Whether Postgres rolled the transaction back for a concurrent one's sake (40P01 deadlock detected, 40001
+ * serialization failure): nothing was committed, and running the whole transaction again may succeed.
+ * Postgres cannot retry inside the aborted transaction; the caller runs it again from `begin`.
+ *
+ * @param err What postgres.js threw.
+ * @returns Whether it is one of those.
+ * @example
+ * ```ts
+ * isTransactionConflict(Object.assign(new Error("deadlock detected"), { code: "40P01" })); // true
+ * ```
+ */
+export function isTransactionConflict(err: unknown): boolean {
+  const code = _code(err);
+  return code !== undefined && TRANSACTION_CONFLICT_SQLSTATES.has(code);
+}
+
+/**
  * Maps an error from postgres.js to the contract: the resolve function's own SQLSTATEs to 401/403,
- * connection failures and timeouts to 503, a broken deployment to 500 `server_misconfigured`.
+ * connection failures, timeouts and a transaction rolled back for a concurrent one (40P01, 40001) to 503,
+ * a broken deployment to 500 `server_misconfigured`.
  *
  * @param err What postgres.js threw.
  * @returns The error to throw.
@@ -334,6 +361,15 @@ export function mapDatabaseError(err: unknown): ExchangeError {
     return new ExchangeError("database_unavailable", "The database is unavailable; try again shortly", {
       cause: err,
     });
+  }
+  if (isTransactionConflict(err)) {
+    // Transient, and nothing was committed: the exchange's callers retry a 503. The management functions
+    // answer a second one 409 `conflict` instead (caller_transaction.ts).
+    return new ExchangeError(
+      "database_unavailable",
+      "The database could not complete this now, because of concurrent requests; try again shortly",
+      { cause: err },
+    );
   }
   if (code !== undefined && MISCONFIGURED_SQLSTATE.test(code)) {
     return new ExchangeError("server_misconfigured", "The token exchange is not configured correctly", {
