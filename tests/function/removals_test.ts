@@ -20,23 +20,25 @@ Deno.test("a member removed by SQL is not provisioned again by their next exchan
     await sql`insert into tenancy.domain_claims (domain, tenant_id) values ('acme-fn.example', ${acme})`;
     await setPolicy(sql, [{ strategy: "invitation" }, { strategy: "domain" }, { strategy: "personal" }]);
 
-    await t.step("the domain, then the personal strategy, do not undo the removal", async () => {
-      const user = await signUp(h.auth, "mal@acme-fn.example");
-      assert.deepEqual(await exchange(h.app.handler, user.accessToken), {
-        status: 200,
-        code: undefined,
-        tenantId: "acme-fn",
-      });
-      await sql`delete from tenancy.memberships where user_id = ${user.userId}`;
-      assert.deepEqual(await exchange(h.app.handler, user.accessToken), {
-        status: 403,
-        code: "no_tenant",
-        tenantId: undefined,
-      });
-      const [{ count }] =
-        await sql`select count(*)::int from tenancy.memberships where user_id = ${user.userId}`;
-      assert.equal(count, 0);
-    });
+    await t.step(
+      "the domain strategy does not undo the removal; the personal one gives their own tenant",
+      async () => {
+        const user = await signUp(h.auth, "mal@acme-fn.example");
+        assert.deepEqual(await exchange(h.app.handler, user.accessToken), {
+          status: 200,
+          code: undefined,
+          tenantId: "acme-fn",
+        });
+        await sql`delete from tenancy.memberships where user_id = ${user.userId}`;
+        const next = await exchange(h.app.handler, user.accessToken);
+        assert.equal(next.status, 200);
+        assert.notEqual(next.tenantId, "acme-fn");
+        const [{ count }] = await sql`select count(*)::int from tenancy.memberships m
+                                      join tenancy.tenants t on t.id = m.tenant_id
+                                     where m.user_id = ${user.userId} and t.personal_of = ${user.userId}`;
+        assert.equal(count, 1, "a removal from another tenant leaves them their personal one");
+      },
+    );
 
     await t.step("a new invitation brings them back", async () => {
       const user = await signUp(h.auth, "kay@acme-fn.example");
