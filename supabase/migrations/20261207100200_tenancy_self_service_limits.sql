@@ -2,9 +2,11 @@
 --
 -- With tenancy.management_settings.self_service_tenants on, one user created 1,025 tenants in 4.6 s. Two
 -- settings bound it, beside the invitation limits:
---   max_self_service_tenants_per_user   tenants a user owns that they created from the app (default 10;
---                                       their personal tenant and tenants an operator gave them do not
---                                       count); one more is TNCFL (409): leave or hand one over first;
+--   max_self_service_tenants_per_user   tenants a user created from the app and still belongs to, in any
+--                                       role (default 10; their personal tenant and tenants an operator gave
+--                                       them do not count; counting only owned ones would let a user make
+--                                       another account owner, step down to admin, and go on); one more is
+--                                       TNCFL (409): leave one first;
 --   max_tenants_created_per_user_per_hour  creations in any hour (default 10), counted from the audit trail
 --                                       so that deleting a tenant does not give the creation back; one more
 --                                       is TNLIM (429) with the seconds to wait.
@@ -18,7 +20,7 @@ alter table tenancy.management_settings
   add column max_tenants_created_per_user_per_hour integer not null default 10
     check (max_tenants_created_per_user_per_hour >= 0);
 comment on column tenancy.management_settings.max_self_service_tenants_per_user is
-  'Tenants created from the app (tenants.created_by) that one user may own at once; one more is refused with TNCFL (409). The personal tenant does not count.';
+  'Tenants created from the app (tenants.created_by) that one user may still belong to, in any role; one more is refused with TNCFL (409). The personal tenant does not count.';
 comment on column tenancy.management_settings.max_tenants_created_per_user_per_hour is
   'Tenants one user may create from the app in any hour (counted from tenancy.audit_log); one more is refused with TNLIM (429).';
 
@@ -62,9 +64,9 @@ begin
   select count(*) into counted from tenancy.tenants t
    where t.created_by = caller.user_id
      and exists (select 1 from tenancy.memberships m
-                  where m.tenant_id = t.id and m.user_id = caller.user_id and m.role = 'owner');
+                  where m.tenant_id = t.id and m.user_id = caller.user_id);
   if counted >= settings.max_self_service_tenants_per_user then
-    raise exception 'you already own % tenants created from the app, the most allowed; leave one or hand it over first',
+    raise exception 'you already belong to % tenants you created from the app, the most allowed; leave one first',
       counted using errcode = 'TNCFL';
   end if;
   select count(*), min(a.at) into counted, oldest from tenancy.audit_log a
@@ -82,4 +84,4 @@ begin
 end;
 $$;
 comment on function tenancy.create_tenant(text) is
-  'POST /tenants: a new tenant with the caller as owner (their default if it is their first), only where tenancy.management_settings.self_service_tenants is on and the caller is not anonymous (else TNFBD); at most max_self_service_tenants_per_user owned (TNCFL) and max_tenants_created_per_user_per_hour created in an hour (TNLIM, DETAIL: seconds to wait).';
+  'POST /tenants: a new tenant with the caller as owner (their default if it is their first), only where tenancy.management_settings.self_service_tenants is on and the caller is not anonymous (else TNFBD); at most max_self_service_tenants_per_user created and still belonged to (TNCFL) and max_tenants_created_per_user_per_hour created in an hour (TNLIM, DETAIL: seconds to wait).';

@@ -38,6 +38,19 @@ select r from (
 ) used (r)
 on conflict (role) do nothing;
 
+-- A role seeded from existing rows may have been planted by the very hole this closes (an admin giving
+-- `billing_admin`): say which, so the operator reviews them.
+do $$
+declare
+  seeded text := (select string_agg(r.role, ', ' order by r.role) from tenancy.roles r
+                   where r.role not in ('owner', 'admin', 'user'));
+begin
+  if seeded is not null then
+    raise warning 'tenancy.roles now allows these roles already in use: %. Review them; delete a row (after changing its members) to forbid one.', seeded;
+  end if;
+end;
+$$;
+
 alter table tenancy.memberships
   add constraint memberships_role_fkey foreign key (role) references tenancy.roles (role);
 alter table tenancy.invitations

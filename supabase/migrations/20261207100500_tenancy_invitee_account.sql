@@ -23,7 +23,8 @@ begin
   if not found then
     raise exception 'no such pending invitation of the caller''s' using errcode = 'TNFND';
   end if;
-  -- GoTrue's FindUserByEmailAndAudience: the address case-insensitively, SSO users aside.
+  -- GoTrue's FindUserByEmailAndAudience: the address case-insensitively, in the audience the functions
+  -- invite in, SSO users aside (an SSO user never blocks nor gets the invite: Auth does not find them).
   return query
   select u.id,
          u.email_confirmed_at is not null,
@@ -32,7 +33,7 @@ begin
            and not exists (select 1 from auth.identities i where i.user_id = u.id and i.provider <> 'email'),
          coalesce(u.encrypted_password, '') <> ''
     from auth.users u
-   where lower(u.email) = invitation.email and not coalesce(u.is_sso_user, false)
+   where lower(u.email) = invitation.email and u.aud = 'authenticated' and not coalesce(u.is_sso_user, false)
    order by u.created_at
    limit 1;
 end;

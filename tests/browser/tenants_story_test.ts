@@ -132,36 +132,39 @@ Deno.test("an owner invites by mail; the invitee joins, is demoted, then removed
     });
 
     await t.step(
-      "the owner removes the invitee; their next exchange is refused: they have no tenant left",
+      "the owner removes the invitee; their next exchange for the tenant is refused",
       async () => {
         assert.equal(await act(owner, `tr[data-email="${INVITEE}"] button.remove`), null);
         assert.deepEqual(await memberRows(owner), [`${OWNER} owner`]);
 
-        // The switcher still offers the tenant (the page read it before); the exchange for it is refused,
-        // and no personal tenant is made for someone who was removed (removals stick).
+        // The switcher still offers the tenant (the page read it before); the exchange for it is refused
+        // (removals stick). A removal from another tenant does not cost them a personal tenant of their own.
         assert.equal(await invitee.inputValue("#tenant-switcher"), tenant);
-        assert.equal(await act(invitee, "#fresh-token"), "no_tenant");
+        assert.equal(await act(invitee, "#fresh-token"), "not_a_member");
         assert.equal(await claims(invitee), null);
         assert.equal(await invitee.isHidden("#members"), true, "nor are the members shown any longer");
       },
     );
 
     await t.step(
-      "the removal sticks: signing in again with the new password does not bring it back",
+      "the removal sticks: signing in again gives their own tenant, never the one they were removed from",
       async () => {
         assert.equal(await act(invitee, "#sign-out"), null);
         await invitee.fill("#email", INVITEE);
         await invitee.fill("#password", INVITEE_PASSWORD);
         assert.equal(await act(invitee, "#sign-in"), null);
         await invitee.waitForSelector("body[data-busy=false]");
-        assert.deepEqual(await switcherTenants(invitee), []);
+        const own = await switcherTenants(invitee);
+        assert.equal(own.length, 1);
+        assert.notEqual(own[0], tenant);
         assert.equal(
           await invitee.isHidden("#invitations"),
           true,
           "the accepted invitation is not offered again",
         );
-        assert.equal(await act(invitee, "#exchange"), "no_tenant");
-        assert.equal(await claims(invitee), null);
+        assert.equal(await act(invitee, "#exchange"), null);
+        const c = (await claims(invitee))!;
+        assert.deepEqual([c.tenant_id, c.role], [own[0], "owner"]);
 
         // Asking for the tenant by name (the exchange accepts an invitation to a tenant it is asked for, and
         // an app may remember the id) is refused too.
@@ -177,7 +180,7 @@ Deno.test("an owner invites by mail; the invitee joins, is demoted, then removed
         try {
           const refused = await backend.getToken().then(() => null, (err) => err);
           assert.ok(refused instanceof BackendSessionError);
-          assert.deepEqual([refused.code, refused.status], ["no_tenant", 403]);
+          assert.deepEqual([refused.code, refused.status], ["not_a_member", 403]);
           assert.deepEqual(await createTenantClient(supabase).pendingInvitations(), []);
         } finally {
           backend.dispose();

@@ -76,33 +76,42 @@ Deno.test("management bounds", async (t) => {
       );
     });
 
-    await t.step("self-service: at most the cap owned, the personal tenant aside (TNCFL)", async () => {
-      await sql`update tenancy.management_settings set max_self_service_tenants_per_user = 2`;
-      try {
-        await setPolicy(sql, [{ strategy: "personal", role: "owner" }]);
-        const user = await createUser(sql);
-        const personal = await resolveAs(sql, user);
-        assert.equal(personal.role, "owner");
-        const create = (name: string) =>
-          callAs(sql, user, (tx) => tx`select * from tenancy.create_tenant(${name})`);
-        const [first] = await create("One");
-        await create("Two");
-        const err = await assertSqlState(create("Three"), "TNCFL");
-        assert.match(String(err), /already own 2 tenants/);
-        // Handing one over frees a place.
-        const heir = await createUser(sql);
-        await addMember(sql, first.tenant_uuid, heir, "owner");
-        await callAs(
-          sql,
-          user,
-          (tx) => tx`select * from tenancy.remove_member(${first.tenant_uuid}, ${user.id})`,
-        );
-        await create("Three");
-      } finally {
-        await sql`update tenancy.management_settings set max_self_service_tenants_per_user = 10`;
-        await setPolicy(sql, [{ strategy: "invitation" }, { strategy: "domain" }]);
-      }
-    });
+    await t.step(
+      "self-service: at most the cap created and still belonged to, the personal tenant aside (TNCFL)",
+      async () => {
+        await sql`update tenancy.management_settings set max_self_service_tenants_per_user = 2`;
+        try {
+          await setPolicy(sql, [{ strategy: "personal", role: "owner" }]);
+          const user = await createUser(sql);
+          const personal = await resolveAs(sql, user);
+          assert.equal(personal.role, "owner");
+          const create = (name: string) =>
+            callAs(sql, user, (tx) => tx`select * from tenancy.create_tenant(${name})`);
+          const [first] = await create("One");
+          await create("Two");
+          const err = await assertSqlState(create("Three"), "TNCFL");
+          assert.match(String(err), /already belong to 2 tenants/);
+          // Stepping down to admin under a second owner frees nothing; leaving does.
+          const heir = await createUser(sql);
+          await addMember(sql, first.tenant_uuid, heir, "owner");
+          await callAs(
+            sql,
+            user,
+            (tx) => tx`select * from tenancy.set_member_role(${first.tenant_uuid}, ${user.id}, 'admin')`,
+          );
+          await assertSqlState(create("Three"), "TNCFL");
+          await callAs(
+            sql,
+            user,
+            (tx) => tx`select * from tenancy.remove_member(${first.tenant_uuid}, ${user.id})`,
+          );
+          await create("Three");
+        } finally {
+          await sql`update tenancy.management_settings set max_self_service_tenants_per_user = 10`;
+          await setPolicy(sql, [{ strategy: "invitation" }, { strategy: "domain" }]);
+        }
+      },
+    );
 
     await t.step(
       "self-service: at most the hourly rate created (TNLIM with the seconds to wait)",
