@@ -1,4 +1,4 @@
--- Import an existing user -> tenant mapping into the tenancy schema (README: "Importing an existing mapping").
+-- Import an existing user -> tenant mapping into the tenancy schema (docs/tenancy.md, "Importing an existing mapping").
 --
 -- Input: public.supabase_user_mapping(supabase_user_id uuid, tenant_id text, email text), one row per user
 -- and tenant, as the Python backend knows them. Run it as `postgres`: in the SQL editor, with `psql -f`, or

@@ -1,18 +1,19 @@
 /**
- * The README's SQL blocks, taken from README.md itself and run in order, each as the README says
- * (`supabase db query --db-url …`, which takes one statement), on a database seeded like the local stack.
- * After each block whose effect the README describes, that effect is checked.
+ * docs/tenancy.md's SQL blocks, the operator's, taken from the page itself and run in order, each as the page
+ * says (`supabase db query --db-url …`, which takes one statement), on a database seeded like the local stack.
+ * After each block whose effect the page describes, that effect is checked. (docs/tenants.md's blocks have
+ * their own test, tenants_doc_sql_test.ts.)
  */
 import assert from "node:assert/strict";
 import { createUser, openTestDatabase, resolveAs, type TestDatabase } from "../_db.ts";
 import type { UserWithSession } from "../../dev/users.ts";
 import { supabaseCli } from "../../dev/database.ts";
-import { codeBlocks, README } from "../_markdown.ts";
+import { codeBlocks, TENANCY_DOC } from "../_markdown.ts";
 import { callAs } from "./_management.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** A check that runs after the README block containing `after`. */
+/** A check that runs after the page's block containing `after`. */
 interface Check {
   after: string;
   name: string;
@@ -87,15 +88,6 @@ const CHECKS: Check[] = [
     },
   },
   {
-    after: "set self_service_tenants = true",
-    name: "any signed-in user now creates a tenant from the app, as its owner",
-    async run({ sql }) {
-      const user = await createUser(sql);
-      const [tenant] = await callAs(sql, user, (tx) => tx`select * from tenancy.create_tenant('Mine')`);
-      assert.deepEqual([tenant.name, tenant.role], ["Mine", "owner"]);
-    },
-  },
-  {
     after: "update tenancy.memberships set role = 'owner'",
     name: "the named owner runs Acme from the app",
     async run({ sql }) {
@@ -121,13 +113,13 @@ const CHECKS: Check[] = [
   },
 ];
 
-Deno.test("the README's SQL runs, in order, on a seeded database and does what the README says", async (t) => {
-  const blocks = codeBlocks(await Deno.readTextFile(README), "sql");
+Deno.test("docs/tenancy.md's SQL runs, in order, on a seeded database and does what the page says", async (t) => {
+  const blocks = codeBlocks(await Deno.readTextFile(TENANCY_DOC), "sql");
   for (const check of CHECKS) {
     assert.equal(
       blocks.filter((b) => b.includes(check.after)).length,
       1,
-      `one README block has ${check.after}`,
+      `one block of docs/tenancy.md has ${check.after}`,
     );
   }
   const db = await openTestDatabase({ seed: true });

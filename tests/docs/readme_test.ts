@@ -1,13 +1,13 @@
 /**
- * The README's and the contract's snippets that are not SQL, taken from the Markdown itself: the Python
- * rotation recipe, run with Debian's PyJWT against tokens the function's signer made, and the
- * `config.toml` block, which must be the one the repository deploys with.
+ * The documentation's snippets that are not SQL, taken from the Markdown itself: docs/operations.md's Python
+ * rotation recipe, run with Debian's PyJWT against tokens the function's signer made, and the `config.toml`
+ * block of the README's deploy steps and of the contract, which must be the one the repository deploys with.
+ * (The SQL is tests/db/tenancy_doc_sql_test.ts's; the README's quick start is quick_start_test.ts's.)
  */
 import assert from "node:assert/strict";
 import { createBackendSigner } from "../../supabase/functions/_shared/sign.ts";
-import { codeBlocks, README } from "../_markdown.ts";
+import { codeBlocks, CONTRACT, OPERATIONS_DOC, README } from "../_markdown.ts";
 
-const CONTRACT = new URL("../../docs/contract.md", import.meta.url);
 const CONFIG_TOML = new URL("../../supabase/config.toml", import.meta.url);
 const OLD = "the-old-secret-the-python-service-had-0123456789";
 const NEW = "the-new-secret-set-with-supabase-secrets-9876543210";
@@ -29,12 +29,12 @@ async function sign(secret: string, now = new Date()): Promise<string> {
   return (await signer(SUBJECT, now)).token;
 }
 
-/** Runs the README's Python block with [NEW, OLD] as the secrets, then decodes each token with it. */
-async function decodeWithReadmeSnippet(tokens: string[]): Promise<string[]> {
-  const [snippet] = codeBlocks(await Deno.readTextFile(README), "python").filter((b) =>
+/** Runs docs/operations.md's Python block with [NEW, OLD] as the secrets, then decodes each token with it. */
+async function decodeWithRotationSnippet(tokens: string[]): Promise<string[]> {
+  const [snippet] = codeBlocks(await Deno.readTextFile(OPERATIONS_DOC), "python").filter((b) =>
     b.includes("def decode_backend_token")
   );
-  assert.ok(snippet, "the README has the rotation snippet");
+  assert.ok(snippet, "docs/operations.md has the rotation snippet");
   const script = `${snippet}
 
 import json, sys
@@ -55,10 +55,10 @@ print(json.dumps(out))
   return JSON.parse(new TextDecoder().decode(stdout));
 }
 
-Deno.test("the README's rotation snippet accepts the new and the old secret, and nothing else", async () => {
+Deno.test("docs/operations.md's rotation snippet accepts the new and the old secret, and nothing else", async () => {
   const longAgo = new Date(Date.now() - 604801_000);
   assert.deepEqual(
-    await decodeWithReadmeSnippet([
+    await decodeWithRotationSnippet([
       await sign(NEW),
       await sign(OLD),
       await sign(OTHER),
