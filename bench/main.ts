@@ -14,11 +14,11 @@ import { startAuthEmulator } from "../dev/auth_emulator/mod.ts";
 import { freePort } from "../dev/postgres.ts";
 import { urlAs } from "../dev/database.ts";
 import { createUser } from "../dev/users.ts";
-import { loadConfig } from "../supabase/functions/_shared/config.ts";
-import { createExchangeApp } from "../supabase/functions/_shared/app.ts";
-import { createBackendSigner } from "../supabase/functions/_shared/sign.ts";
-import { createTenancyResolver } from "../supabase/functions/_shared/tenancy.ts";
-import { createEmailTrust } from "../supabase/functions/_shared/email_trust.ts";
+import { loadExchangeConfig } from "../supabase/functions/_shared/exchange/config.ts";
+import { createExchangeApp } from "../supabase/functions/_shared/exchange/app.ts";
+import { createBackendSigner } from "../supabase/functions/_shared/exchange/sign.ts";
+import { createTenancyResolver } from "../supabase/functions/_shared/exchange/resolver.ts";
+import { createEmailTrust } from "../supabase/functions/_shared/core/email_trust.ts";
 import { type LoadResult, measure, memoryMiB, type Rate, runWrk } from "./_measure.ts";
 
 const smoke = Deno.args.includes("--smoke");
@@ -33,7 +33,7 @@ const quiet = () => {};
 progress("starting the local stack");
 const stack = await startStack();
 const admin = postgres(stack.dbUrl, { max: 4, onnotice: () => {} });
-const config = loadConfig(stack.functionEnv);
+const config = loadExchangeConfig(stack.functionEnv);
 /** Everything one run measured (also written to bench/results.json). */
 interface Results {
   smoke: boolean;
@@ -160,7 +160,7 @@ try {
     mode: "hs256",
     jwtSecret: stack.jwtSecret,
   });
-  const hsConfig = loadConfig({
+  const hsConfig = loadExchangeConfig({
     ...stack.functionEnv,
     SUPABASE_URL: hsAuth.url,
     SUPABASE_ANON_KEY: hsAuth.anonKey,

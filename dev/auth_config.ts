@@ -27,9 +27,9 @@
  */
 import { parse } from "smol-toml";
 import { DEFAULT_SENDER, type SmtpSettings } from "./mailbox/mod.ts";
-import { parseGoDuration } from "../supabase/functions/_shared/go_duration.ts";
-import { parseGoBool } from "../supabase/functions/_shared/go_bool.ts";
-import type { SessionLimits } from "../supabase/functions/_shared/config.ts";
+import { parseGoDuration } from "../supabase/functions/_shared/core/go_duration.ts";
+import { parseGoBool } from "../supabase/functions/_shared/core/go_bool.ts";
+import type { SessionLimits } from "../supabase/functions/_shared/core/config.ts";
 
 /** What the Auth emulator takes from `supabase/config.toml`. */
 export interface AuthConfig {

@@ -12,7 +12,7 @@
 import type { Watchdog } from "./watchdog.ts";
 import { generateSigningKey, type SigningKeySet } from "./backend_keys.ts";
 import { pumpLines, waitForPort } from "./_process.ts";
-import type { AsymmetricAlgorithm } from "../supabase/functions/_shared/signing_keys.ts";
+import type { AsymmetricAlgorithm } from "../supabase/functions/_shared/exchange/signing_keys.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** Debian's interpreter, the one that sees python3-fastapi and python3-uvicorn. */

@@ -23,7 +23,7 @@ import {
   type PublicJwk,
   type SigningJwk,
   toPublicJwks,
-} from "../supabase/functions/_shared/signing_keys.ts";
+} from "../supabase/functions/_shared/exchange/signing_keys.ts";
 
 /** A private JWK set and the algorithm it signs with: the two settings the function needs. */
 export interface SigningKeySet {

@@ -31,7 +31,7 @@ import {
   updatePassword,
   updateUserMetadata,
 } from "./_users.ts";
-import { parseGoDuration } from "../../supabase/functions/_shared/go_duration.ts";
+import { parseGoDuration } from "../../supabase/functions/_shared/core/go_duration.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NIL_UUID = "00000000-0000-0000-0000-000000000000";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { SessionLimits } from "../../supabase/functions/_shared/config.ts";
+import type { SessionLimits } from "../../supabase/functions/_shared/core/config.ts";
 import type { SessionRow } from "./_store.ts";
 
 export type { SessionLimits };

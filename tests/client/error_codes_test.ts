@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EXCHANGE_ERROR_CODES, isExchangeErrorCode } from "../../client/mod.ts";
-import { STATUS_BY_CODE } from "../../supabase/functions/_shared/errors.ts";
+import { STATUS_BY_CODE } from "../../supabase/functions/_shared/core/errors.ts";
 
 // The client is a standalone browser module and keeps its own list; this keeps the two in step.
 Deno.test("EXCHANGE_ERROR_CODES lists exactly the function's error codes", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseEnvFile } from "../../dev/backend_keys.ts";
-import { loadConfig } from "../../supabase/functions/_shared/config.ts";
+import { loadExchangeConfig } from "../../supabase/functions/_shared/exchange/config.ts";
 
 const SCRIPT = new URL("../../dev/backend_keys.ts", import.meta.url).pathname;
 
@@ -28,7 +28,7 @@ Deno.test("deno task backend-keys new prints the function's settings and the pub
       return [name, value.join("=").replace(/^'(.*)'$/, "$1")];
     }),
   );
-  const config = loadConfig({
+  const config = loadExchangeConfig({
     SUPABASE_URL: "https://x.supabase.co",
     SUPABASE_ANON_KEY: "anon",
     SUPABASE_DB_URL: "postgres://u:p@db:5432/postgres",

@@ -10,14 +10,14 @@ import { openTestDatabase, type TestDatabase } from "../_db.ts";
 import { functionDatabase } from "../_pooler.ts";
 import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 import { DEFAULT_SENDER, type Mailbox, startMailbox } from "../../dev/mailbox/mod.ts";
-import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/app.ts";
-import type { ManagementConfig } from "../../supabase/functions/_shared/config.ts";
+import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
+import type { ManagementConfig } from "../../supabase/functions/_shared/management/config.ts";
 import {
   createManagementApp,
   type ManagementApp,
   type ManagementAppOptions,
-} from "../../supabase/functions/_shared/management_app.ts";
-import type { ManagementLogEntry } from "../../supabase/functions/_shared/management_handler.ts";
+} from "../../supabase/functions/_shared/management/app.ts";
+import type { ManagementLogEntry } from "../../supabase/functions/_shared/core/serve.ts";
 import { BACKEND_SECRET, ORIGIN, signUp } from "./_setup.ts";
 
 /** Where invitation links land in these tests. */

@@ -12,9 +12,10 @@ import {
   type AuthEmulatorOptions,
   startAuthEmulator,
 } from "../../dev/auth_emulator/mod.ts";
-import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/app.ts";
-import type { Config, SessionLimits } from "../../supabase/functions/_shared/config.ts";
-import type { ExchangeLogEntry } from "../../supabase/functions/_shared/log.ts";
+import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
+import type { ExchangeConfig } from "../../supabase/functions/_shared/exchange/config.ts";
+import type { SessionLimits } from "../../supabase/functions/_shared/core/config.ts";
+import type { ExchangeLogEntry } from "../../supabase/functions/_shared/exchange/routes.ts";
 
 /** The backend secret the tests share with the Python contract check. */
 export const BACKEND_SECRET = "test-backend-secret-0123456789abcdef";
@@ -26,10 +27,10 @@ export interface Harness {
   db: TestDatabase;
   auth: AuthEmulator;
   app: ExchangeApp;
-  config: Config;
+  config: ExchangeConfig;
   logs: ExchangeLogEntry[];
   /** Builds another app on the same parts, with overrides (closed by `close()`). */
-  appWith(overrides: Partial<Config>, options?: { now?: () => Date }): ExchangeApp;
+  appWith(overrides: Partial<ExchangeConfig>, options?: { now?: () => Date }): ExchangeApp;
   close(): Promise<void>;
 }
 
@@ -57,7 +58,7 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
     sessionLimits: options.sessions,
   });
   const target = await functionDatabase(db);
-  const config: Config = {
+  const config: ExchangeConfig = {
     supabaseUrl: auth.url,
     supabaseKey: auth.anonKey,
     databaseUrl: target.url,

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { generateKeyPair, SignJWT } from "jose";
 import { createTenant } from "../_db.ts";
 import { exchangeRequest, type Harness, openHarness, payloadOf, signUp } from "./_setup.ts";
-import type { ExchangeApp } from "../../supabase/functions/_shared/app.ts";
+import type { ExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
 
 const FORGED = 1_000;
 

@@ -17,8 +17,8 @@ import { functionDatabase } from "../_pooler.ts";
 import { followLink, mailsTo } from "../_mail.ts";
 import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 import { DEFAULT_SENDER, startMailbox } from "../../dev/mailbox/mod.ts";
-import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/app.ts";
-import type { EmailTrustLogEntry } from "../../supabase/functions/_shared/log.ts";
+import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
+import type { EmailTrustLogEntry } from "../../supabase/functions/_shared/core/log.ts";
 import { BACKEND_SECRET, exchangeRequest, PASSWORD } from "./_setup.ts";
 
 const ACME = "acme";

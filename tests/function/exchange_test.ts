@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { allowRoles, createTenant, setPolicy } from "../_db.ts";
 import { freePort } from "../../dev/postgres.ts";
-import { createExchangeAppFromEnv } from "../../supabase/functions/_shared/app.ts";
+import { createExchangeAppFromEnv } from "../../supabase/functions/_shared/exchange/app.ts";
 import {
   BACKEND_SECRET,
   exchangeRequest,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createTenant } from "../_db.ts";
-import { createExchangeAppFromEnv } from "../../supabase/functions/_shared/app.ts";
+import { createExchangeAppFromEnv } from "../../supabase/functions/_shared/exchange/app.ts";
 import { generateApiKey } from "../../dev/api_keys.ts";
 import { BACKEND_SECRET, exchangeRequest, type Harness, openHarness, ORIGIN, signUp } from "./_setup.ts";
 

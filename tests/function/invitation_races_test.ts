@@ -17,8 +17,8 @@ import {
   provenUser,
   send,
 } from "./_management_setup.ts";
-import { createTenancyResolver } from "../../supabase/functions/_shared/tenancy.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
+import { createTenancyResolver } from "../../supabase/functions/_shared/exchange/resolver.ts";
+import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
 
 const ROUNDS = 50;
 

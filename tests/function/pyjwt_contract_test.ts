@@ -4,7 +4,7 @@
  * on Debian 12's PyJWT 2.6 and on Debian 13's 2.10 (which checks `sub`, `jti` and `iat` more strictly).
  */
 import assert from "node:assert/strict";
-import { createBackendSigner } from "../../supabase/functions/_shared/sign.ts";
+import { createBackendSigner } from "../../supabase/functions/_shared/exchange/sign.ts";
 import { PYJWT_INSTALLS, pyjwtDecode } from "../_pyjwt.ts";
 
 const SECRET = "python-shares-this-secret-0123456789";

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { createTenant } from "../_db.ts";
 import { exchangeRequest, type Harness, openHarness, signUp } from "./_setup.ts";
-import { JWKS_MAX_AGE_MS } from "../../supabase/functions/_shared/jwks_cache.ts";
+import { JWKS_MAX_AGE_MS } from "../../supabase/functions/_shared/core/jwks_cache.ts";
 
 /** A clock frozen at the system's time when made, moving only when told. */
 function clock() {

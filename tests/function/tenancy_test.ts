@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { allowRoles, createTenant, createUser, openTestDatabase, setPolicy } from "../_db.ts";
 import { functionDatabase } from "../_pooler.ts";
 import { freePort } from "../../dev/postgres.ts";
-import { createTenancyResolver } from "../../supabase/functions/_shared/tenancy.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
+import { createTenancyResolver } from "../../supabase/functions/_shared/exchange/resolver.ts";
+import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
 
 // A project that confirms addresses by mail, as Auth's settings would say (email_trust.ts reads them).
 const emailTrusted = () => Promise.resolve(true);

@@ -4,8 +4,8 @@ import {
   hashToken,
   NEGATIVE_CACHE_MAX_ENTRIES,
   NEGATIVE_CACHE_TTL_MS,
-} from "../../supabase/functions/_shared/auth_api_budget.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
+} from "../../supabase/functions/_shared/core/auth_api_budget.ts";
+import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
 
 function refusal(fn: () => void): ExchangeError {
   try {

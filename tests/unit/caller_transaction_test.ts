@@ -6,14 +6,14 @@
  */
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { createCallerTransactions } from "../../supabase/functions/_shared/caller_transaction.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
+import { createCallerTransactions } from "../../supabase/functions/_shared/core/caller.ts";
+import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
 import {
+  type DatabasePool,
   isTransactionConflict,
   mapDatabaseError,
-  type TenancyPool,
-} from "../../supabase/functions/_shared/tenancy.ts";
-import { onlyRow } from "../../supabase/functions/_shared/_management_input.ts";
+} from "../../supabase/functions/_shared/core/db.ts";
+import { onlyRow } from "../../supabase/functions/_shared/management/input.ts";
 
 function pgError(code: string, message = "from postgres"): Error {
   return Object.assign(new Error(message), { code, severity: "ERROR" });
@@ -31,7 +31,7 @@ function fakePool() {
       },
     },
     close: () => Promise.resolve(),
-  } as unknown as TenancyPool;
+  } as unknown as DatabasePool;
   return { pool, state };
 }
 

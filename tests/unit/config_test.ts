@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import {
   type BackendJwtConfig,
-  ConfigError,
   type HmacBackendJwtConfig,
   isAsymmetric,
+  loadExchangeConfig,
+} from "../../supabase/functions/_shared/exchange/config.ts";
+import {
+  ConfigError,
   isTransactionPooler,
-  loadConfig,
-  loadManagementConfig,
   parseAllowedOrigins,
-} from "../../supabase/functions/_shared/config.ts";
+} from "../../supabase/functions/_shared/core/config.ts";
+import { loadManagementConfig } from "../../supabase/functions/_shared/management/config.ts";
 
 const SECRET = "s".repeat(16) + "t".repeat(16);
 const BASE = {
@@ -25,18 +27,18 @@ function hmac(config: BackendJwtConfig): HmacBackendJwtConfig {
 
 function refusal(env: Record<string, string | undefined>): ConfigError {
   try {
-    loadConfig(env);
+    loadExchangeConfig(env);
   } catch (err) {
     assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
     assert.equal(err.code, "server_misconfigured");
     assert.equal(err.status, 500);
     return err;
   }
-  assert.fail("loadConfig() accepted a bad configuration");
+  assert.fail("loadExchangeConfig() accepted a bad configuration");
 }
 
-Deno.test("loadConfig() applies the defaults of docs/contract.md §4", () => {
-  const config = loadConfig(BASE);
+Deno.test("loadExchangeConfig() applies the defaults of docs/contract.md §4", () => {
+  const config = loadExchangeConfig(BASE);
   assert.equal(config.supabaseUrl, "https://project.supabase.co");
   assert.equal(config.supabaseKey, "anon-key");
   assert.equal(config.databaseUrl, BASE.SUPABASE_DB_URL);
@@ -60,8 +62,8 @@ Deno.test("loadConfig() applies the defaults of docs/contract.md §4", () => {
   });
 });
 
-Deno.test("loadConfig() reads Auth's session limits as GoTrue reads them: Go durations and Go booleans", () => {
-  const config = loadConfig({
+Deno.test("loadExchangeConfig() reads Auth's session limits as GoTrue reads them: Go durations and Go booleans", () => {
+  const config = loadExchangeConfig({
     ...BASE,
     AUTH_SESSIONS_TIMEBOX: "24h",
     AUTH_SESSIONS_INACTIVITY_TIMEOUT: " 1h30m ",
@@ -72,12 +74,15 @@ Deno.test("loadConfig() reads Auth's session limits as GoTrue reads them: Go dur
     inactivityTimeoutSeconds: 5400,
     singlePerUser: true,
   });
-  assert.equal(loadConfig({ ...BASE, AUTH_SESSIONS_TIMEBOX: "0.5h" }).sessions?.timeboxSeconds, 1800);
-  assert.equal(loadConfig({ ...BASE, AUTH_SESSIONS_SINGLE_PER_USER: "0" }).sessions?.singlePerUser, false);
-  assert.equal(loadConfig({ ...BASE, AUTH_SESSIONS_TIMEBOX: "" }).sessions?.timeboxSeconds, null);
+  assert.equal(loadExchangeConfig({ ...BASE, AUTH_SESSIONS_TIMEBOX: "0.5h" }).sessions?.timeboxSeconds, 1800);
+  assert.equal(
+    loadExchangeConfig({ ...BASE, AUTH_SESSIONS_SINGLE_PER_USER: "0" }).sessions?.singlePerUser,
+    false,
+  );
+  assert.equal(loadExchangeConfig({ ...BASE, AUTH_SESSIONS_TIMEBOX: "" }).sessions?.timeboxSeconds, null);
 });
 
-Deno.test("loadConfig() refuses a session limit that GoTrue would refuse, naming it", () => {
+Deno.test("loadExchangeConfig() refuses a session limit that GoTrue would refuse, naming it", () => {
   for (const value of ["24", "1d", "-1h", "0", "0s", "soon"]) {
     assert.equal(refusal({ ...BASE, AUTH_SESSIONS_TIMEBOX: value }).setting, "AUTH_SESSIONS_TIMEBOX", value);
     assert.equal(
@@ -95,8 +100,8 @@ Deno.test("loadConfig() refuses a session limit that GoTrue would refuse, naming
   }
 });
 
-Deno.test("loadConfig() reads the access-token settings: issuers, HS256, the Auth API budget, REQUIRE_AAL2", () => {
-  const config = loadConfig({
+Deno.test("loadExchangeConfig() reads the access-token settings: issuers, HS256, the Auth API budget, REQUIRE_AAL2", () => {
+  const config = loadExchangeConfig({
     ...BASE,
     SUPABASE_URL: "http://kong:8000",
     AUTH_ISSUERS:
@@ -113,10 +118,10 @@ Deno.test("loadConfig() reads the access-token settings: issuers, HS256, the Aut
   assert.equal(config.hs256Tokens, "refuse");
   assert.equal(config.authApiCallsPerSecond, 50);
   assert.equal(config.requireAal2, true);
-  assert.equal(loadConfig({ ...BASE, REQUIRE_AAL2: "FALSE" }).requireAal2, false);
+  assert.equal(loadExchangeConfig({ ...BASE, REQUIRE_AAL2: "FALSE" }).requireAal2, false);
 });
 
-Deno.test("loadConfig() refuses access-token settings it cannot read, naming them", () => {
+Deno.test("loadExchangeConfig() refuses access-token settings it cannot read, naming them", () => {
   const cases: Array<[Record<string, string>, string]> = [
     [{ AUTH_ISSUERS: "not a url" }, "AUTH_ISSUERS"],
     [{ AUTH_ISSUERS: "ftp://auth.example.com" }, "AUTH_ISSUERS"],
@@ -128,41 +133,43 @@ Deno.test("loadConfig() refuses access-token settings it cannot read, naming the
   for (const [env, setting] of cases) assert.equal(refusal({ ...BASE, ...env }).setting, setting);
 });
 
-Deno.test("loadConfig() lets TENANCY_DB_URL override SUPABASE_DB_URL and detects the transaction pooler", () => {
+Deno.test("loadExchangeConfig() lets TENANCY_DB_URL override SUPABASE_DB_URL and detects the transaction pooler", () => {
   const pooler = "postgres://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres";
-  const config = loadConfig({ ...BASE, TENANCY_DB_URL: pooler });
+  const config = loadExchangeConfig({ ...BASE, TENANCY_DB_URL: pooler });
   assert.equal(config.databaseUrl, pooler);
   assert.equal(config.transactionPooler, true);
   assert.equal(isTransactionPooler(BASE.SUPABASE_DB_URL), false);
 });
 
-Deno.test("loadConfig() takes TENANCY_DB_POOL_MODE over the port, and refuses another mode", () => {
+Deno.test("loadExchangeConfig() takes TENANCY_DB_POOL_MODE over the port, and refuses another mode", () => {
   const local = "postgresql://postgres:postgres@127.0.0.1:54329/postgres?sslmode=require";
   const pooler = "postgres://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres";
-  assert.equal(loadConfig({ ...BASE, TENANCY_DB_URL: local }).transactionPooler, false);
+  assert.equal(loadExchangeConfig({ ...BASE, TENANCY_DB_URL: local }).transactionPooler, false);
   assert.equal(
-    loadConfig({ ...BASE, TENANCY_DB_URL: local, TENANCY_DB_POOL_MODE: " transaction " }).transactionPooler,
+    loadExchangeConfig({ ...BASE, TENANCY_DB_URL: local, TENANCY_DB_POOL_MODE: " transaction " })
+      .transactionPooler,
     true,
   );
   assert.equal(
-    loadConfig({ ...BASE, TENANCY_DB_URL: pooler, TENANCY_DB_POOL_MODE: "session" }).transactionPooler,
+    loadExchangeConfig({ ...BASE, TENANCY_DB_URL: pooler, TENANCY_DB_POOL_MODE: "session" })
+      .transactionPooler,
     false,
   );
   assert.equal(
-    loadConfig({ ...BASE, TENANCY_DB_URL: pooler, TENANCY_DB_POOL_MODE: "" }).transactionPooler,
+    loadExchangeConfig({ ...BASE, TENANCY_DB_URL: pooler, TENANCY_DB_POOL_MODE: "" }).transactionPooler,
     true,
   );
   assert.equal(refusal({ ...BASE, TENANCY_DB_POOL_MODE: "statement" }).setting, "TENANCY_DB_POOL_MODE");
 });
 
-Deno.test("loadConfig() prefers the default publishable key to the anon key, as Supabase injects both", () => {
+Deno.test("loadExchangeConfig() prefers the default publishable key to the anon key, as Supabase injects both", () => {
   const injected = {
     ...BASE,
     SUPABASE_PUBLISHABLE_KEYS: '{"default":"sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH"}',
   };
-  assert.equal(loadConfig(injected).supabaseKey, "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH");
+  assert.equal(loadExchangeConfig(injected).supabaseKey, "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH");
   assert.equal(
-    loadConfig({
+    loadExchangeConfig({
       ...BASE,
       SUPABASE_PUBLISHABLE_KEYS: '{"ci":"sb_publishable_ci","default":"sb_publishable_d"}',
     })
@@ -171,37 +178,37 @@ Deno.test("loadConfig() prefers the default publishable key to the anon key, as 
     "the default entry, wherever it stands",
   );
   assert.equal(
-    loadConfig({ ...BASE, SUPABASE_PUBLISHABLE_KEYS: '{"ci":"sb_publishable_ci"}' }).supabaseKey,
+    loadExchangeConfig({ ...BASE, SUPABASE_PUBLISHABLE_KEYS: '{"ci":"sb_publishable_ci"}' }).supabaseKey,
     "sb_publishable_ci",
     "without a default entry, the first",
   );
   assert.equal(
-    loadConfig({ ...injected, SUPABASE_ANON_KEY: undefined }).supabaseKey.slice(0, 15),
+    loadExchangeConfig({ ...injected, SUPABASE_ANON_KEY: undefined }).supabaseKey.slice(0, 15),
     "sb_publishable_",
   );
 });
 
-Deno.test("loadConfig() falls back to SUPABASE_ANON_KEY without publishable keys", () => {
-  assert.equal(loadConfig(BASE).supabaseKey, "anon-key");
-  assert.equal(loadConfig({ ...BASE, SUPABASE_PUBLISHABLE_KEYS: " " }).supabaseKey, "anon-key");
+Deno.test("loadExchangeConfig() falls back to SUPABASE_ANON_KEY without publishable keys", () => {
+  assert.equal(loadExchangeConfig(BASE).supabaseKey, "anon-key");
+  assert.equal(loadExchangeConfig({ ...BASE, SUPABASE_PUBLISHABLE_KEYS: " " }).supabaseKey, "anon-key");
   assert.equal(refusal({ ...BASE, SUPABASE_ANON_KEY: undefined }).setting, "SUPABASE_ANON_KEY");
 });
 
-Deno.test("loadConfig() refuses publishable keys it cannot read, even with an anon key", () => {
+Deno.test("loadExchangeConfig() refuses publishable keys it cannot read, even with an anon key", () => {
   for (const keys of ["{}", "not json", '["sb_publishable_x"]', '{"default":""}', '{"default":42}']) {
     const err = refusal({ ...BASE, SUPABASE_PUBLISHABLE_KEYS: keys });
     assert.equal(err.setting, "SUPABASE_PUBLISHABLE_KEYS", keys);
   }
 });
 
-Deno.test("loadConfig() uses SUPABASE_JWKS when it can read it, and ignores it otherwise", () => {
+Deno.test("loadExchangeConfig() uses SUPABASE_JWKS when it can read it, and ignores it otherwise", () => {
   const jwks = { keys: [{ kty: "EC", kid: "k1", crv: "P-256", x: "x", y: "y" }] };
-  assert.deepEqual(loadConfig({ ...BASE, SUPABASE_JWKS: JSON.stringify(jwks) }).jwks, jwks);
-  assert.deepEqual(loadConfig({ ...BASE, SUPABASE_JWKS: JSON.stringify(jwks.keys) }).jwks, jwks);
-  assert.equal(loadConfig({ ...BASE, SUPABASE_JWKS: "not json" }).jwks, undefined);
+  assert.deepEqual(loadExchangeConfig({ ...BASE, SUPABASE_JWKS: JSON.stringify(jwks) }).jwks, jwks);
+  assert.deepEqual(loadExchangeConfig({ ...BASE, SUPABASE_JWKS: JSON.stringify(jwks.keys) }).jwks, jwks);
+  assert.equal(loadExchangeConfig({ ...BASE, SUPABASE_JWKS: "not json" }).jwks, undefined);
 });
 
-Deno.test("loadConfig() refuses a missing, short or degenerate BACKEND_JWT_SECRET, naming it", () => {
+Deno.test("loadExchangeConfig() refuses a missing, short or degenerate BACKEND_JWT_SECRET, naming it", () => {
   for (const secret of [undefined, "", "x".repeat(31), "a".repeat(64)]) {
     const err = refusal({ ...BASE, BACKEND_JWT_SECRET: secret });
     assert.equal(err.setting, "BACKEND_JWT_SECRET");
@@ -209,36 +216,41 @@ Deno.test("loadConfig() refuses a missing, short or degenerate BACKEND_JWT_SECRE
   }
   // 32 bytes is enough for HS256; HS384 and HS512 need 48 and 64 (RFC 7518 §3.2).
   assert.equal(
-    hmac(loadConfig({ ...BASE, BACKEND_JWT_SECRET: "é".repeat(16) }).backendJwt).secret.byteLength,
+    hmac(loadExchangeConfig({ ...BASE, BACKEND_JWT_SECRET: "é".repeat(16) }).backendJwt).secret.byteLength,
     32,
   );
   assert.equal(refusal({ ...BASE, BACKEND_JWT_ALGORITHM: "HS512" }).setting, "BACKEND_JWT_SECRET");
   const long = crypto.randomUUID() + crypto.randomUUID();
   assert.equal(
-    loadConfig({ ...BASE, BACKEND_JWT_SECRET: long, BACKEND_JWT_ALGORITHM: "HS512" }).backendJwt.algorithm,
+    loadExchangeConfig({ ...BASE, BACKEND_JWT_SECRET: long, BACKEND_JWT_ALGORITHM: "HS512" }).backendJwt
+      .algorithm,
     "HS512",
   );
 });
 
-Deno.test("loadConfig() refuses an unknown BACKEND_JWT_ALGORITHM", () => {
+Deno.test("loadExchangeConfig() refuses an unknown BACKEND_JWT_ALGORITHM", () => {
   for (const algorithm of ["none", "RS256", "hs256", "HS1024"]) {
     assert.equal(refusal({ ...BASE, BACKEND_JWT_ALGORITHM: algorithm }).setting, "BACKEND_JWT_ALGORITHM");
   }
   assert.equal(
-    loadConfig({ ...BASE, BACKEND_JWT_ALGORITHM: "HS384", BACKEND_JWT_SECRET: SECRET + SECRET }).backendJwt
+    loadExchangeConfig({ ...BASE, BACKEND_JWT_ALGORITHM: "HS384", BACKEND_JWT_SECRET: SECRET + SECRET })
+      .backendJwt
       .algorithm,
     "HS384",
   );
 });
 
-Deno.test("loadConfig() refuses a BACKEND_JWT_TTL_SECONDS that is not a sane whole number of seconds", () => {
+Deno.test("loadExchangeConfig() refuses a BACKEND_JWT_TTL_SECONDS that is not a sane whole number of seconds", () => {
   for (const ttl of ["abc", "-5", "1.5", "0", "59", "2592001", "1e6", "99999999999"]) {
     assert.equal(refusal({ ...BASE, BACKEND_JWT_TTL_SECONDS: ttl }).setting, "BACKEND_JWT_TTL_SECONDS", ttl);
   }
-  assert.equal(loadConfig({ ...BASE, BACKEND_JWT_TTL_SECONDS: " 3600 " }).backendJwt.ttlSeconds, 3600);
+  assert.equal(
+    loadExchangeConfig({ ...BASE, BACKEND_JWT_TTL_SECONDS: " 3600 " }).backendJwt.ttlSeconds,
+    3600,
+  );
 });
 
-Deno.test("loadConfig() refuses missing or malformed Supabase settings, naming each", () => {
+Deno.test("loadExchangeConfig() refuses missing or malformed Supabase settings, naming each", () => {
   assert.equal(refusal({ ...BASE, SUPABASE_URL: undefined }).setting, "SUPABASE_URL");
   assert.equal(refusal({ ...BASE, SUPABASE_URL: "not a url" }).setting, "SUPABASE_URL");
   assert.equal(refusal({ ...BASE, SUPABASE_URL: "ftp://x" }).setting, "SUPABASE_URL");
@@ -247,15 +259,15 @@ Deno.test("loadConfig() refuses missing or malformed Supabase settings, naming e
   assert.equal(refusal({ ...BASE, TENANCY_DB_URL: "http://x" }).setting, "TENANCY_DB_URL");
 });
 
-Deno.test("loadConfig() sets aud and iss only when configured", () => {
-  const config = loadConfig({
+Deno.test("loadExchangeConfig() sets aud and iss only when configured", () => {
+  const config = loadExchangeConfig({
     ...BASE,
     BACKEND_JWT_AUDIENCE: "backend",
     BACKEND_JWT_ISSUER: "exchange-token",
   });
   assert.equal(config.backendJwt.audience, "backend");
   assert.equal(config.backendJwt.issuer, "exchange-token");
-  assert.equal(loadConfig({ ...BASE, BACKEND_JWT_AUDIENCE: " " }).backendJwt.audience, undefined);
+  assert.equal(loadExchangeConfig({ ...BASE, BACKEND_JWT_AUDIENCE: " " }).backendJwt.audience, undefined);
 });
 
 Deno.test("parseAllowedOrigins() reads a comma list of exact origins and refuses anything else", () => {

@@ -3,8 +3,8 @@ import {
   createEmailTrust,
   SETTINGS_REFRESH_MS,
   SETTINGS_RETRY_MS,
-} from "../../supabase/functions/_shared/email_trust.ts";
-import type { EmailTrustLogEntry } from "../../supabase/functions/_shared/log.ts";
+} from "../../supabase/functions/_shared/core/email_trust.ts";
+import type { EmailTrustLogEntry } from "../../supabase/functions/_shared/core/log.ts";
 
 /** A fake Auth answering `GET /auth/v1/settings` from a queue of answers, and what it was asked. */
 function fakeAuth(...answers: Array<() => Response | Promise<Response>>) {

@@ -6,7 +6,7 @@ import {
   RETRY_AFTER_SECONDS,
   STATUS_BY_CODE,
   toErrorResponse,
-} from "../../supabase/functions/_shared/errors.ts";
+} from "../../supabase/functions/_shared/core/errors.ts";
 
 Deno.test("STATUS_BY_CODE matches the tables of docs/contract.md §2 and docs/tenants.md", () => {
   assert.deepEqual({ ...STATUS_BY_CODE }, {

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import {
   createExchangeHandler,
   createMisconfiguredHandler,
-} from "../../supabase/functions/_shared/handler.ts";
-import type { ExchangeLogEntry } from "../../supabase/functions/_shared/log.ts";
-import { ConfigError } from "../../supabase/functions/_shared/config.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
-import type { AccessTokenClaims } from "../../supabase/functions/_shared/verify.ts";
-import { createBackendSigner } from "../../supabase/functions/_shared/sign.ts";
+} from "../../supabase/functions/_shared/exchange/routes.ts";
+import type { ExchangeLogEntry } from "../../supabase/functions/_shared/exchange/routes.ts";
+import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
+import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import type { AccessTokenClaims } from "../../supabase/functions/_shared/core/verify.ts";
+import { createBackendSigner } from "../../supabase/functions/_shared/exchange/sign.ts";
 
 const NOW = new Date("2026-01-02T03:04:05.000Z");
 const USER = "6f0c3f4e-1d2b-4c5a-9e8f-0a1b2c3d4e5f";

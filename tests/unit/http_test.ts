@@ -3,12 +3,14 @@ import {
   bearerToken,
   type BodyReadState,
   corsHeaders,
-  parseTenantId,
   readBodyLimited,
+} from "../../supabase/functions/_shared/core/http.ts";
+import { parseTenantId } from "../../supabase/functions/_shared/core/tenant_id.ts";
+import {
   readExchangeRequest,
   TOKEN_EXCHANGE_GRANT,
-} from "../../supabase/functions/_shared/http.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
+} from "../../supabase/functions/_shared/exchange/request.ts";
+import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
 
 const TOKEN = "aaa.bbb.ccc";
 

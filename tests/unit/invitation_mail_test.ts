@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import {
   createInvitationMailer,
   type InviteeAccount,
-} from "../../supabase/functions/_shared/invitation_mail.ts";
+} from "../../supabase/functions/_shared/management/invitation_mail.ts";
 
 type Seen = {
   method?: string;

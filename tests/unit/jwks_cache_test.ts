@@ -5,8 +5,8 @@ import {
   JWKS_MAX_AGE_MS,
   JWKS_REFETCH_COOLDOWN_MS,
   parseJwks,
-} from "../../supabase/functions/_shared/jwks_cache.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
+} from "../../supabase/functions/_shared/core/jwks_cache.ts";
+import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
 
 /** A public ES256 JWK as Supabase publishes it. */
 async function publicJwk(kid: string): Promise<JWK> {

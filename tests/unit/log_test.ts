@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { describeCause, logLevel, redact } from "../../supabase/functions/_shared/log.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
+import { describeCause, logLevel, redact } from "../../supabase/functions/_shared/core/log.ts";
+import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
 
 Deno.test("logLevel() warns on outages, errors on other 5xx, and is info for everything else", () => {
   assert.equal(logLevel(503, "auth_unavailable"), "warn");

@@ -3,10 +3,10 @@ import {
   createManagementHandler,
   type ManagementLogEntry,
   type Route,
-} from "../../supabase/functions/_shared/management_handler.ts";
-import { ConfigError } from "../../supabase/functions/_shared/config.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
-import type { AccessTokenClaims } from "../../supabase/functions/_shared/verify.ts";
+} from "../../supabase/functions/_shared/core/serve.ts";
+import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
+import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import type { AccessTokenClaims } from "../../supabase/functions/_shared/core/verify.ts";
 
 const USER = "6f0c3f4e-1d2b-4c5a-9e8f-0a1b2c3d4e5f";
 const ORIGIN = "https://app.example.com";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { jwtVerify } from "jose";
-import { createBackendSigner } from "../../supabase/functions/_shared/sign.ts";
-import type { BackendJwtConfig } from "../../supabase/functions/_shared/config.ts";
+import { createBackendSigner } from "../../supabase/functions/_shared/exchange/sign.ts";
+import type { BackendJwtConfig } from "../../supabase/functions/_shared/exchange/config.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
 
 // HMAC is deterministic: with a fixed clock and secret the whole token is a literal. The vectors below

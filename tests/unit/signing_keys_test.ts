@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../../supabase/functions/_shared/config.ts";
-import { parseSigningKeys, toPublicJwks } from "../../supabase/functions/_shared/signing_keys.ts";
+import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
+import { loadExchangeConfig } from "../../supabase/functions/_shared/exchange/config.ts";
+import { parseSigningKeys, toPublicJwks } from "../../supabase/functions/_shared/exchange/signing_keys.ts";
 import { generateSigningKey } from "../../dev/backend_keys.ts";
 
 const BASE = {
@@ -79,10 +80,10 @@ Deno.test("parseSigningKeys() refuses what would sign tokens nobody can verify, 
   );
 });
 
-Deno.test("loadConfig() signs ES256/EdDSA with BACKEND_JWT_PRIVATE_KEYS and needs no shared secret", async () => {
+Deno.test("loadExchangeConfig() signs ES256/EdDSA with BACKEND_JWT_PRIVATE_KEYS and needs no shared secret", async () => {
   for (const algorithm of ["ES256", "EdDSA"] as const) {
     const key = await generateSigningKey(algorithm);
-    const config = loadConfig({
+    const config = loadExchangeConfig({
       ...BASE,
       BACKEND_JWT_ALGORITHM: algorithm,
       BACKEND_JWT_PRIVATE_KEYS: JSON.stringify({ keys: [key] }),
@@ -92,20 +93,20 @@ Deno.test("loadConfig() signs ES256/EdDSA with BACKEND_JWT_PRIVATE_KEYS and need
   }
   for (const keys of [undefined, "", "not json"]) {
     const err = assert.throws(
-      () => loadConfig({ ...BASE, BACKEND_JWT_ALGORITHM: "ES256", BACKEND_JWT_PRIVATE_KEYS: keys }),
+      () => loadExchangeConfig({ ...BASE, BACKEND_JWT_ALGORITHM: "ES256", BACKEND_JWT_PRIVATE_KEYS: keys }),
       (err: unknown) => err instanceof ConfigError && err.setting === "BACKEND_JWT_PRIVATE_KEYS",
     );
     assert.equal(err, undefined);
   }
 });
 
-Deno.test("loadConfig() takes an optional BACKEND_JWT_KID for HMAC tokens and checks its form", () => {
+Deno.test("loadExchangeConfig() takes an optional BACKEND_JWT_KID for HMAC tokens and checks its form", () => {
   const env = { ...BASE, BACKEND_JWT_SECRET: "s".repeat(16) + "t".repeat(16) };
-  assert.equal("kid" in loadConfig(env).backendJwt, false);
-  const config = loadConfig({ ...env, BACKEND_JWT_KID: " 2026-01 " }).backendJwt;
+  assert.equal("kid" in loadExchangeConfig(env).backendJwt, false);
+  const config = loadExchangeConfig({ ...env, BACKEND_JWT_KID: " 2026-01 " }).backendJwt;
   assert.equal("kid" in config && config.kid, "2026-01");
   assert.throws(
-    () => loadConfig({ ...env, BACKEND_JWT_KID: "a b" }),
+    () => loadExchangeConfig({ ...env, BACKEND_JWT_KID: "a b" }),
     (err: unknown) => err instanceof ConfigError && err.setting === "BACKEND_JWT_KID",
   );
 });

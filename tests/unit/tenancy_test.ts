@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mapDatabaseError } from "../../supabase/functions/_shared/tenancy.ts";
+import { mapDatabaseError } from "../../supabase/functions/_shared/core/db.ts";
 
 function pgError(code: string): Error {
   return Object.assign(new Error("from postgres"), { code, severity: "ERROR" });

@@ -10,8 +10,8 @@ import {
   checkVerifiedClaims,
   inspectAccessToken,
   mapAuthError,
-} from "../../supabase/functions/_shared/verify.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/errors.ts";
+} from "../../supabase/functions/_shared/core/verify.ts";
+import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
 
 const NOW = new Date("2026-01-02T03:04:05Z");
 const EXP = Math.floor(NOW.getTime() / 1000) + 3600;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { createExchangeAppFromEnv } from "../_shared/app.ts";
+import { createExchangeAppFromEnv } from "../_shared/exchange/app.ts";
 
 const app = createExchangeAppFromEnv(Deno.env.toObject());
 

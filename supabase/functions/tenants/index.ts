@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createManagementAppFromEnv } from "../_shared/management_app.ts";
+import { createManagementAppFromEnv } from "../_shared/management/app.ts";
 
 const app = createManagementAppFromEnv("tenants", Deno.env.toObject());
 

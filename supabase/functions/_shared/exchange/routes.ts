@@ -9,20 +9,41 @@
  *
  * @module
  */
-import type { Config, ConfigError } from "./config.ts";
-import { ExchangeError, toErrorResponse } from "./errors.ts";
-import { describeCause, type ExchangeLogEntry, jsonLineLog, type Log, logLevel } from "./log.ts";
-import { corsHeaders, jsonResponse, JWT_TOKEN_TYPE, readExchangeRequest, requestFormat } from "./http.ts";
-import type { VerifyToken } from "./verify.ts";
-import type { ResolveTenant } from "./tenancy.ts";
+import type { ConfigError, ServiceConfig } from "../core/config.ts";
+import { type ErrorCode, type ErrorFormat, ExchangeError, toErrorResponse } from "../core/errors.ts";
+import { describeCause, jsonLineLog, type LogCause, type LogLevel, logLevel } from "../core/log.ts";
+import { corsHeaders, jsonResponse } from "../core/http.ts";
+import { JWT_TOKEN_TYPE, readExchangeRequest, requestFormat } from "./request.ts";
+import type { VerifyToken } from "../core/verify.ts";
+import type { ResolveTenant } from "./resolver.ts";
 import type { SignToken } from "./sign.ts";
 import { isJwksRequest, jwksResponse } from "./jwks_route.ts";
 import type { PublicJwks } from "./signing_keys.ts";
 
+/** One structured log line per request. Never a token, a secret or an email address. */
+export interface ExchangeLogEntry {
+  level: LogLevel;
+  msg: "exchange";
+  /** `ok`, `preflight`, or the error code. */
+  outcome: "ok" | "preflight" | ErrorCode;
+  status: number;
+  method: string;
+  format: ErrorFormat;
+  latency_ms: number;
+  user_id: string | null;
+  tenant_id: string | null;
+  provisioned: boolean | null;
+  /** For failures: the underlying error's class and code (`TNMEM`, `ECONNREFUSED`, ...). */
+  cause?: LogCause;
+}
+
+/** Writes a log entry. */
+export type Log = (entry: ExchangeLogEntry) => void;
+
 /** The collaborators of {@linkcode createExchangeHandler}. */
 export interface ExchangeHandlerDeps {
   /** CORS origins, the body limit and how long the body may take. */
-  config: Pick<Config, "allowedOrigins" | "maxBodyBytes" | "bodyTimeoutMs">;
+  config: Pick<ServiceConfig, "allowedOrigins" | "maxBodyBytes" | "bodyTimeoutMs">;
   verifyToken: VerifyToken;
   resolveTenant: ResolveTenant;
   signToken: SignToken;
@@ -95,7 +116,7 @@ export function createExchangeHandler(deps: ExchangeHandlerDeps): (req: Request)
  * @returns A handler for `Deno.serve`.
  * @example
  * ```ts
- * import { ConfigError } from "./config.ts";
+ * import { ConfigError } from "../core/config.ts";
  *
  * const err = new ConfigError("BACKEND_JWT_SECRET", "is not set");
  * Deno.serve(createMisconfiguredHandler(err, { allowedOrigins: "*" }));

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { RunAsCaller } from "./caller_transaction.ts";
-import type { Route } from "./management_handler.ts";
-import { onlyRow, toTenant, uuidParam } from "./_management_input.ts";
+import type { RunAsCaller } from "../core/caller.ts";
+import type { Route } from "../core/serve.ts";
+import { onlyRow, toTenant, uuidParam } from "./input.ts";
 
 /**
  * The `invitations` function's routes.

@@ -1,14 +1,15 @@
 /**
- * The HTTP edge of the exchange: reading a request (bounded body, JSON or the RFC 8693 form, the bearer
- * token) and writing JSON replies with CORS headers.
+ * HTTP plumbing every function shares: CORS headers, JSON answers, a request body read within a size limit
+ * and a deadline, a JSON object body, and the bearer token of `Authorization`.
  *
- * Everything here is about bytes and headers; nothing knows about tokens' meaning or tenants. Parsing
- * failures are thrown as {@linkcode ExchangeError}s (`invalid_request`, `payload_too_large`,
- * `request_timeout`, `unsupported_media_type`, `invalid_token` for a missing or malformed bearer) for the handler to render.
+ * Everything here is about bytes and headers; nothing knows about tokens' meaning, tenants or one function's
+ * request format (the exchange's is `../exchange/request.ts`). Failures are thrown as
+ * {@linkcode ExchangeError}s (`invalid_request`, `payload_too_large`, `request_timeout`,
+ * `unsupported_media_type`, `invalid_token` for a missing or malformed bearer) for the handler to render.
  *
  * @module
  */
-import { BEARER_CHALLENGE, type ErrorFormat, ExchangeError, OAuthRequestError } from "./errors.ts";
+import { BEARER_CHALLENGE, ExchangeError } from "./errors.ts";
 
 /** The request headers supabase-js sends to a function (its own `corsHeaders` list, plus `x-region`). */
 export const CORS_ALLOW_HEADERS =
@@ -17,27 +18,8 @@ export const CORS_ALLOW_HEADERS =
 /** Response headers a browser script may read on an error: when to retry, and why a token was refused. */
 export const CORS_EXPOSE_HEADERS = "Retry-After, WWW-Authenticate";
 
-/** The RFC 8693 grant type. */
-export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
-/** RFC 8693 token types: what we accept as the subject token, and what we issue. */
-export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
-export const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
-
 /** Longest bearer token accepted. Supabase access tokens are a few KiB even with large metadata. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
-
-/** Longest tenant id accepted (the database's `external_id` limit). */
-export const MAX_TENANT_ID_LENGTH = 255;
-
-/** What an exchange request asks for, once parsed. */
-export interface ExchangeRequest {
-  /** `json` for the JSON API, `oauth` for the RFC 8693 form; it decides the error format too. */
-  format: ErrorFormat;
-  /** The Supabase access token: the bearer token, or the form's `subject_token`. */
-  token: string;
-  /** The tenant the caller picked, or null for their default one. */
-  tenantId: string | null;
-}
 
 /**
  * The CORS headers for a response to `req`. With a list of origins, a listed `Origin` is echoed (with
@@ -100,63 +82,6 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
 }
 
 /**
- * The format a request's errors are written in, from its `Content-Type` alone (so that even a 413 for
- * the RFC 8693 form is an RFC 6749 error).
- *
- * @param req The request.
- * @returns `oauth` for `application/x-www-form-urlencoded`, else `json`.
- * @example
- * ```ts
- * requestFormat(new Request("http://x", { method: "POST", body: new URLSearchParams() })); // "oauth"
- * ```
- */
-export function requestFormat(req: Request): ErrorFormat {
-  return _mediaType(req) === "application/x-www-form-urlencoded" ? "oauth" : "json";
-}
-
-/**
- * Reads and checks an exchange request: the body (at most `maxBodyBytes`, in by `bodyTimeoutMs`, JSON
- * object or RFC 8693 form), and the Supabase access token (the bearer token, or the form's `subject_token`).
- *
- * @param req The request (POST).
- * @param options `maxBodyBytes`: the body limit; `bodyTimeoutMs`: how long the body may take to arrive.
- * @returns The token, the requested tenant and the format to answer in.
- * @throws {ExchangeError} `payload_too_large`, `request_timeout`, `unsupported_media_type`,
- *   `invalid_request`, or `invalid_token` for a missing or malformed bearer token.
- * @example
- * ```ts
- * const req = new Request("http://localhost/", {
- *   method: "POST",
- *   headers: { authorization: "Bearer eyJhbGciOi.eyJzdWIi.c2ln", "content-type": "application/json" },
- *   body: JSON.stringify({ tenant_id: "acme" }),
- * });
- * const { token, tenantId } = await readExchangeRequest(req, { maxBodyBytes: 16384, bodyTimeoutMs: 10_000 });
- * ```
- */
-export async function readExchangeRequest(
-  req: Request,
-  options: { maxBodyBytes: number; bodyTimeoutMs: number },
-): Promise<ExchangeRequest> {
-  const format = requestFormat(req);
-  const mediaType = _mediaType(req);
-  const bytes = await readBodyLimited(req, {
-    maxBytes: options.maxBodyBytes,
-    timeoutMs: options.bodyTimeoutMs,
-  });
-
-  if (format === "oauth") return { format, ..._parseTokenExchangeForm(_utf8(bytes)) };
-
-  if (bytes.byteLength > 0 && !_isJson(mediaType)) {
-    throw new ExchangeError(
-      "unsupported_media_type",
-      "Send the body as application/json, or as an application/x-www-form-urlencoded token exchange",
-    );
-  }
-  const tenantId = bytes.byteLength === 0 ? null : _parseJsonBody(_utf8(bytes));
-  return { format, token: bearerToken(req.headers.get("authorization")), tenantId };
-}
-
-/**
  * Reads a JSON request body that must be an object, or nothing (at most `maxBodyBytes`, in by
  * `bodyTimeoutMs`), for the management functions.
  *
@@ -184,11 +109,11 @@ export async function readJsonObject(
     timeoutMs: options.bodyTimeoutMs,
   });
   if (bytes.byteLength === 0) return null;
-  if (!_isJson(_mediaType(req))) {
+  if (!isJson(mediaType(req))) {
     throw new ExchangeError("unsupported_media_type", "Send the body as application/json");
   }
-  const text = _utf8(bytes);
-  return text.trim() === "" ? null : _parseJsonObject(text);
+  const text = utf8(bytes);
+  return text.trim() === "" ? null : parseJsonObject(text);
 }
 
 /** What {@linkcode readBodyLimited} holds after a chunk arrives (for measurement: see its `observe`). */
@@ -323,50 +248,67 @@ export function bearerToken(header: string | null): string {
   if (!match) {
     throw new ExchangeError("invalid_token", "The Authorization header's bearer token is malformed");
   }
-  return _checkTokenShape(match[1]);
+  return checkTokenShape(match[1]);
 }
 
 /**
- * Checks a tenant id the caller sent: a string of 1 to 255 characters, well-formed Unicode, without
- * control characters or surrounding spaces.
+ * Refuses a token longer than {@linkcode MAX_TOKEN_LENGTH}.
  *
- * @param value The value of `tenant_id` (JSON) or `audience`/`resource` (form).
- * @returns The tenant id, or null when absent (`undefined`, `null`).
- * @throws {ExchangeError} `invalid_request` when it is of the wrong type or not well formed.
+ * @param token The token.
+ * @returns The token.
+ * @throws {ExchangeError} `invalid_token` when it is too long.
  * @example
  * ```ts
- * parseTenantId("acme"); // "acme"
+ * checkTokenShape("eyJhbGciOi.eyJzdWIi.c2ln"); // "eyJhbGciOi.eyJzdWIi.c2ln"
  * ```
  */
-export function parseTenantId(value: unknown): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== "string") throw new ExchangeError("invalid_request", "tenant_id must be a string");
-  if (
-    value.length === 0 || value.length > MAX_TENANT_ID_LENGTH || !value.isWellFormed() ||
-    // deno-lint-ignore no-control-regex
-    /[\u0000-\u001f\u007f-\u009f\ufffd]/.test(value) || value.trim() !== value
-  ) {
-    throw new ExchangeError("invalid_request", "tenant_id is not a well-formed tenant id");
-  }
-  return value;
-}
-
-function _checkTokenShape(token: string): string {
+export function checkTokenShape(token: string): string {
   if (token.length > MAX_TOKEN_LENGTH) {
     throw new ExchangeError("invalid_token", "The access token is too long");
   }
   return token;
 }
 
-function _mediaType(req: Request): string {
+/**
+ * The media type of a request's body, lower-cased, without parameters.
+ *
+ * @param req The request.
+ * @returns E.g. `application/json`, or `""` when there is no `Content-Type`.
+ * @example
+ * ```ts
+ * mediaType(new Request("http://x", { method: "POST", body: "{}", headers: { "content-type": "Application/JSON; charset=utf-8" } })); // "application/json"
+ * ```
+ */
+export function mediaType(req: Request): string {
   return (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
 }
 
-function _isJson(mediaType: string): boolean {
-  return mediaType === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
+/**
+ * Whether a media type is JSON (`application/json` or `application/…+json`).
+ *
+ * @param type A media type from {@linkcode mediaType}.
+ * @returns True for JSON.
+ * @example
+ * ```ts
+ * isJson("application/merge-patch+json"); // true
+ * ```
+ */
+export function isJson(type: string): boolean {
+  return type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type);
 }
 
-function _utf8(bytes: Uint8Array): string {
+/**
+ * Decodes a body as UTF-8, strictly.
+ *
+ * @param bytes The body.
+ * @returns The text.
+ * @throws {ExchangeError} `invalid_request` when it is not valid UTF-8.
+ * @example
+ * ```ts
+ * utf8(new TextEncoder().encode("{}")); // "{}"
+ * ```
+ */
+export function utf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (err) {
@@ -374,12 +316,18 @@ function _utf8(bytes: Uint8Array): string {
   }
 }
 
-function _parseJsonBody(text: string): string | null {
-  if (text.trim() === "") return null;
-  return parseTenantId(_parseJsonObject(text).tenant_id);
-}
-
-function _parseJsonObject(text: string): Record<string, unknown> {
+/**
+ * Parses a body that must be one JSON object.
+ *
+ * @param text The body.
+ * @returns The object.
+ * @throws {ExchangeError} `invalid_request` when it is not JSON, or not an object.
+ * @example
+ * ```ts
+ * parseJsonObject('{"tenant_id":"acme"}'); // { tenant_id: "acme" }
+ * ```
+ */
+export function parseJsonObject(text: string): Record<string, unknown> {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -390,48 +338,4 @@ function _parseJsonObject(text: string): Record<string, unknown> {
     throw new ExchangeError("invalid_request", "The request body must be a JSON object");
   }
   return body as Record<string, unknown>;
-}
-
-// RFC 8693 §2.1, with RFC 6749 §3.2's rule that no parameter may appear twice.
-function _parseTokenExchangeForm(text: string): { token: string; tenantId: string | null } {
-  const params = new URLSearchParams(text);
-  const seen = new Set<string>();
-  for (const [name] of params) {
-    if (seen.has(name)) throw new ExchangeError("invalid_request", `The parameter ${name} is repeated`);
-    seen.add(name);
-  }
-  const get = (name: string) => {
-    const value = params.get(name);
-    return value === null || value === "" ? null : value;
-  };
-  const grantType = get("grant_type");
-  if (grantType === null) throw new ExchangeError("invalid_request", "grant_type is required");
-  if (grantType !== TOKEN_EXCHANGE_GRANT) {
-    throw new OAuthRequestError("unsupported_grant_type", `Only ${TOKEN_EXCHANGE_GRANT} is supported`);
-  }
-  // A missing subject_token is a missing parameter of a token request (RFC 6749 §5.2: 400
-  // invalid_request), not a request without credentials: RFC 6750's challenge is for resource requests.
-  const subjectToken = get("subject_token");
-  if (subjectToken === null) throw new ExchangeError("invalid_request", "subject_token is required");
-  const subjectTokenType = get("subject_token_type");
-  if (subjectTokenType === null) throw new ExchangeError("invalid_request", "subject_token_type is required");
-  if (subjectTokenType !== ACCESS_TOKEN_TYPE && subjectTokenType !== JWT_TOKEN_TYPE) {
-    throw new ExchangeError("invalid_request", `subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
-  }
-  const requested = get("requested_token_type");
-  if (requested !== null && requested !== JWT_TOKEN_TYPE) {
-    throw new ExchangeError("invalid_request", `Only ${JWT_TOKEN_TYPE} can be issued`);
-  }
-  if (get("actor_token") !== null || get("actor_token_type") !== null) {
-    throw new ExchangeError("invalid_request", "Delegation (actor_token) is not supported");
-  }
-  const audience = parseTenantId(get("audience"));
-  const resource = parseTenantId(get("resource"));
-  if (audience !== null && resource !== null && audience !== resource) {
-    throw new ExchangeError("invalid_request", "audience and resource name different tenants");
-  }
-  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(subjectToken)) {
-    throw new ExchangeError("invalid_token", "subject_token is not a well-formed token");
-  }
-  return { token: _checkTokenShape(subjectToken), tenantId: audience ?? resource };
 }

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { withDeadline } from "./_deadline.ts";
+import { withDeadline } from "../core/deadline.ts";
 
 /** Whether the mail went out, and if not, why (a short code, never an address or a key). */
 export type MailOutcome = { sent: true } | { sent: false; reason: string };

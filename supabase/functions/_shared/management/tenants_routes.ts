@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { RunAsCaller } from "./caller_transaction.ts";
+import type { RunAsCaller } from "../core/caller.ts";
 import type { SendInvitationMail } from "./invitation_mail.ts";
-import type { Route } from "./management_handler.ts";
+import type { Route } from "../core/serve.ts";
 import {
   auditPage,
   onlyRow,
@@ -19,7 +19,7 @@ import {
   toInvitation,
   toTenant,
   uuidParam,
-} from "./_management_input.ts";
+} from "./input.ts";
 
 /** What the `tenants` routes need. */
 export interface TenantsRoutesDeps {

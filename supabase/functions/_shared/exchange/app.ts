@@ -12,20 +12,13 @@
  *
  * @module
  */
-import {
-  type Config,
-  ConfigError,
-  type Env,
-  isAsymmetric,
-  loadConfig,
-  parseAllowedOrigins,
-  type ServiceConfig,
-} from "./config.ts";
-import { createExchangeHandler, createMisconfiguredHandler } from "./handler.ts";
-import { type EmailTrustLogEntry, jsonLineLog, type Log } from "./log.ts";
-import { createSupabaseVerifier, type VerifyToken } from "./verify.ts";
-import { createTenancyResolver } from "./tenancy.ts";
-import { createEmailTrust } from "./email_trust.ts";
+import { ConfigError, type Env, parseAllowedOrigins, type ServiceConfig } from "../core/config.ts";
+import { type ExchangeConfig, isAsymmetric, loadExchangeConfig } from "./config.ts";
+import { createExchangeHandler, createMisconfiguredHandler, type Log } from "./routes.ts";
+import { type EmailTrustLogEntry, jsonLineLog } from "../core/log.ts";
+import { createSupabaseVerifier, type VerifyToken } from "../core/verify.ts";
+import { createTenancyResolver } from "./resolver.ts";
+import { createEmailTrust } from "../core/email_trust.ts";
 import { createBackendSigner } from "./sign.ts";
 import { toPublicJwks } from "./signing_keys.ts";
 
@@ -59,9 +52,9 @@ export interface ExchangeAppOptions {
  * @returns The handler and `close()`.
  * @example
  * ```ts
- * import { loadConfig } from "./config.ts";
+ * import { loadExchangeConfig } from "./config.ts";
  *
- * const app = createExchangeApp(loadConfig(Deno.env.toObject()));
+ * const app = createExchangeApp(loadExchangeConfig(Deno.env.toObject()));
  * const res = await app.handler(
  *   new Request("http://localhost/", { method: "POST", headers: { authorization: "Bearer eyJ..." } }),
  * );
@@ -69,7 +62,7 @@ export interface ExchangeAppOptions {
  * ```
  */
 export function createExchangeApp(
-  config: Config,
+  config: ExchangeConfig,
   options: ExchangeAppOptions = {},
 ): ExchangeApp {
   const tenancy = createTenancyResolver({
@@ -144,9 +137,9 @@ export function createVerifier(
  * ```
  */
 export function createExchangeAppFromEnv(env: Env, options: ExchangeAppOptions = {}): ExchangeApp {
-  let config: Config;
+  let config: ExchangeConfig;
   try {
-    config = loadConfig(env);
+    config = loadExchangeConfig(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const allowedOrigins = reportConfigError(err, env);
@@ -168,7 +161,7 @@ export function createExchangeAppFromEnv(env: Env, options: ExchangeAppOptions =
  * @returns The origins for the misconfigured handler's answers.
  * @example
  * ```ts
- * import { ConfigError } from "./config.ts";
+ * import { ConfigError } from "../core/config.ts";
  *
  * reportConfigError(new ConfigError("SUPABASE_URL", "is not set"), { ALLOWED_ORIGINS: "*" }); // "*"
  * ```

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { withDeadline } from "./_deadline.ts";
+import { withDeadline } from "./deadline.ts";
 import { describeCause, type EmailTrustLogEntry, jsonLineLog } from "./log.ts";
 
 /** How long a read of Auth's settings is used before it is read again (5 minutes). */

@@ -10,13 +10,14 @@
  *
  * @module
  */
-import { ConfigError, type Env, loadManagementConfig, type ManagementConfig } from "./config.ts";
-import { createVerifier, reportConfigError } from "./app.ts";
-import { createCallerTransactions } from "./caller_transaction.ts";
-import { createEmailTrust } from "./email_trust.ts";
+import { ConfigError, type Env } from "../core/config.ts";
+import { loadManagementConfig, type ManagementConfig } from "./config.ts";
+import { createVerifier, reportConfigError } from "../exchange/app.ts";
+import { createCallerTransactions } from "../core/caller.ts";
+import { createEmailTrust } from "../core/email_trust.ts";
 import { createInvitationMailer } from "./invitation_mail.ts";
-import { createManagementHandler, type ManagementLogEntry } from "./management_handler.ts";
-import { createTenancyPool } from "./tenancy.ts";
+import { createManagementHandler, type ManagementLogEntry } from "../core/serve.ts";
+import { createDatabasePool } from "../core/db.ts";
 import { tenantsRoutes } from "./tenants_routes.ts";
 import { invitationsRoutes } from "./invitations_routes.ts";
 
@@ -66,7 +67,7 @@ export function createManagementApp(
   config: ManagementConfig,
   options: ManagementAppOptions = {},
 ): ManagementApp {
-  const pool = createTenancyPool({
+  const pool = createDatabasePool({
     databaseUrl: config.databaseUrl,
     transactionPooler: config.transactionPooler,
     timeoutMs: config.databaseTimeoutMs,

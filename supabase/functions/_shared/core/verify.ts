@@ -28,7 +28,7 @@
 import { createClient, isAuthApiError, isAuthError, isAuthRetryableFetchError } from "@supabase/supabase-js";
 import { compactVerify } from "jose";
 import { ExchangeError } from "./errors.ts";
-import { withDeadline } from "./_deadline.ts";
+import { withDeadline } from "./deadline.ts";
 import { type AsymmetricTokenAlgorithm, createJwksCache } from "./jwks_cache.ts";
 import { createAuthApiBudget, hashToken } from "./auth_api_budget.ts";
 

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ExchangeError } from "./errors.ts";
+import { ExchangeError } from "../core/errors.ts";
 import type { PublicJwks } from "./signing_keys.ts";
 
 /** How long browsers, proxies and verifiers may cache the JWKS, in seconds. */

@@ -26,8 +26,8 @@
 import type postgres from "postgres";
 import type { SessionLimits } from "./config.ts";
 import { ExchangeError } from "./errors.ts";
-import { withDeadline } from "./_deadline.ts";
-import { isTransactionConflict, mapDatabaseError, type TenancyPool } from "./tenancy.ts";
+import { withDeadline } from "./deadline.ts";
+import { type DatabasePool, isTransactionConflict, mapDatabaseError } from "./db.ts";
 
 /** Runs `work` in one transaction as the caller whose verified claims are given. */
 export type RunAsCaller = <T>(
@@ -38,7 +38,7 @@ export type RunAsCaller = <T>(
 /** Options for {@linkcode createCallerTransactions}. */
 export interface CallerTransactionOptions {
   /** The pool the transactions run on. */
-  pool: TenancyPool;
+  pool: DatabasePool;
   /** Time allowed for one transaction, connecting included. */
   timeoutMs: number;
   /** Auth's session limits, which `live_caller()` enforces (default: none). */

@@ -8,9 +8,9 @@
  * @module
  */
 import type postgres from "postgres";
-import { ExchangeError } from "./errors.ts";
-import { parseTenantId } from "./http.ts";
-import { ERROR_BY_SQLSTATE } from "./tenancy.ts";
+import { ExchangeError } from "../core/errors.ts";
+import { parseTenantId } from "../core/tenant_id.ts";
+import { ERROR_BY_SQLSTATE } from "../core/db.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROLE = /^[a-z][a-z0-9_]{0,31}$/;

@@ -1,28 +1,28 @@
 /**
- * The exchange's log: one structured entry per request, written as one JSON line, with nothing in it that
+ * The functions' log: one structured entry per request, written as one JSON line, with nothing in it that
  * could identify a caller to someone reading the logs (no token, secret or email address).
  *
- * The handler fills an {@linkcode ExchangeLogEntry} as the request goes, asks {@linkcode logLevel} how
- * loud a failure is, and describes its cause with {@linkcode describeCause}, which {@linkcode redact}s
- * whatever message it keeps.
+ * The request skeleton fills a {@linkcode RequestLogEntry} (which each function extends) as the request
+ * goes, asks {@linkcode logLevel} how loud a failure is, and describes its cause with
+ * {@linkcode describeCause}, which {@linkcode redact}s whatever message it keeps.
  *
  * @module
  */
-import { type ErrorCode, type ErrorFormat, ExchangeError } from "./errors.ts";
+import { type ErrorCode, ExchangeError } from "./errors.ts";
 
-/** One structured log line per request. Never a token, a secret or an email address. */
-export interface ExchangeLogEntry {
+/**
+ * What every request's log line holds, one JSON line per request; each function adds its own fields. Never
+ * a token, a secret or an email address.
+ */
+export interface RequestLogEntry {
   level: LogLevel;
-  msg: "exchange";
+  /** The function's (`exchange`, `tenants`, `invitations`). */
+  msg: string;
   /** `ok`, `preflight`, or the error code. */
   outcome: "ok" | "preflight" | ErrorCode;
   status: number;
   method: string;
-  format: ErrorFormat;
   latency_ms: number;
-  user_id: string | null;
-  tenant_id: string | null;
-  provisioned: boolean | null;
   /** For failures: the underlying error's class and code (`TNMEM`, `ECONNREFUSED`, ...). */
   cause?: LogCause;
 }
@@ -54,9 +54,6 @@ export interface LogCause {
   message?: string;
 }
 
-/** Writes a log entry. */
-export type Log = (entry: ExchangeLogEntry) => void;
-
 /**
  * The default log: one JSON line on stdout (stderr for server-side failures).
  *
@@ -69,15 +66,11 @@ export type Log = (entry: ExchangeLogEntry) => void;
  *   outcome: "preflight",
  *   status: 204,
  *   method: "OPTIONS",
- *   format: "json",
  *   latency_ms: 0.1,
- *   user_id: null,
- *   tenant_id: null,
- *   provisioned: null,
  * });
  * ```
  */
-export const jsonLineLog = (entry: ExchangeLogEntry | EmailTrustLogEntry): void => {
+export const jsonLineLog = (entry: RequestLogEntry | EmailTrustLogEntry): void => {
   const line = JSON.stringify(entry);
   if (entry.level === "error") console.error(line);
   else console.log(line);
@@ -98,7 +91,7 @@ export const jsonLineLog = (entry: ExchangeLogEntry | EmailTrustLogEntry): void 
  * logLevel(403, "not_a_member"); // "info"
  * ```
  */
-export function logLevel(status: number, outcome: ExchangeLogEntry["outcome"]): LogLevel {
+export function logLevel(status: number, outcome: RequestLogEntry["outcome"]): LogLevel {
   if (status < 500) return "info";
   return outcome === "auth_unavailable" || outcome === "database_unavailable" ? "warn" : "error";
 }

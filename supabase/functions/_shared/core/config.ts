@@ -1,69 +1,22 @@
 /**
- * The function's configuration: the environment of docs/contract.md §4, parsed and checked once per isolate.
+ * The environment of docs/contract.md §4 that every function reads, parsed and checked once per isolate:
+ * where Supabase and the database are, how access tokens are verified, who may call from a browser, the
+ * limits of a request ({@linkcode loadServiceConfig}); and the helpers the wings' own `config.ts` read
+ * their settings with.
  *
- * This is the only module that looks at environment variables, and it does so through the object it is
- * given (`loadConfig(Deno.env.toObject())`), so tests pass plain objects. It fails closed: a missing or
- * short `BACKEND_JWT_SECRET` (or, for ES256/EdDSA, a `BACKEND_JWT_PRIVATE_KEYS` that is not a sound
- * private JWK set), an unknown algorithm, a TTL that is not a sane number of seconds, or a
- * missing Supabase setting throws a {@linkcode ConfigError} naming the setting, and the function then
- * answers every request with 500 `server_misconfigured` instead of signing with a weak secret.
+ * Only the `config.ts` modules look at environment variables, and they do so through the object they are
+ * given (`loadServiceConfig(Deno.env.toObject())`), so tests pass plain objects. They fail closed: a missing
+ * or unsafe setting throws a {@linkcode ConfigError} naming the setting (never its value), and the function
+ * then answers every request with 500 `server_misconfigured` (`serve.ts`) instead of running half-configured.
+ *
+ * (Over 300 lines: one small parser per setting, kept next to the settings they fill.)
  *
  * @module
  */
 import { ExchangeError } from "./errors.ts";
-import { type AsymmetricAlgorithm, KID_PATTERN, parseSigningKeys, type SigningJwk } from "./signing_keys.ts";
 import { parseGoDuration } from "./go_duration.ts";
 import { parseGoBool } from "./go_bool.ts";
 import { authIssuer, type Hs256Tokens, VERIFIER_DEFAULTS } from "./verify.ts";
-
-/** The HMAC algorithms the Python side can verify with the shared secret. */
-export type HmacAlgorithm = "HS256" | "HS384" | "HS512";
-
-/** Every algorithm a backend token can be signed with: HMAC (the default) or asymmetric, opt-in. */
-export type BackendJwtAlgorithm = HmacAlgorithm | AsymmetricAlgorithm;
-
-/** The settings every backend JWT has, whatever signs it. */
-interface BackendJwtCommon {
-  /** Lifetime in seconds (`BACKEND_JWT_TTL_SECONDS`). */
-  ttlSeconds: number;
-  /** `aud` claim, only when `BACKEND_JWT_AUDIENCE` is set (PyJWT then needs `audience=`). */
-  audience?: string;
-  /** `iss` claim, only when `BACKEND_JWT_ISSUER` is set. */
-  issuer?: string;
-}
-
-/** An HMAC-signed backend JWT: the secret the Python service shares. */
-export interface HmacBackendJwtConfig extends BackendJwtCommon {
-  algorithm: HmacAlgorithm;
-  /** `BACKEND_JWT_SECRET` as UTF-8 bytes, as PyJWT uses a `str` key. */
-  secret: Uint8Array;
-  /** `BACKEND_JWT_KID`: a `kid` header naming the secret, for backends that keep several. */
-  kid?: string;
-}
-
-/** An asymmetrically signed backend JWT: backends verify with the published public keys. */
-export interface AsymmetricBackendJwtConfig extends BackendJwtCommon {
-  algorithm: AsymmetricAlgorithm;
-  /** `BACKEND_JWT_PRIVATE_KEYS`: the first signs, all are published. */
-  keys: readonly SigningJwk[];
-}
-
-/** The backend JWT's settings. */
-export type BackendJwtConfig = HmacBackendJwtConfig | AsymmetricBackendJwtConfig;
-
-/**
- * Whether backend tokens are signed with a private key (and the public keys published).
- *
- * @param config The backend JWT's settings.
- * @returns True for ES256 and EdDSA.
- * @example
- * ```ts ignore
- * const jwks = isAsymmetric(config.backendJwt) ? toPublicJwks(config.backendJwt) : undefined;
- * ```
- */
-export function isAsymmetric(config: BackendJwtConfig): config is AsymmetricBackendJwtConfig {
-  return config.algorithm === "ES256" || config.algorithm === "EdDSA";
-}
 
 /**
  * The session limits Supabase Auth enforces on refresh (GoTrue's `Session.CheckValidity` and
@@ -121,29 +74,11 @@ export interface ServiceConfig {
   databaseTimeoutMs: number;
 }
 
-/** Everything the exchange needs, validated. */
-export interface Config extends ServiceConfig {
-  backendJwt: BackendJwtConfig;
-}
-
-/** Everything the `tenants` and `invitations` functions need, validated (docs/tenants.md). */
-export interface ManagementConfig extends ServiceConfig {
-  /**
-   * The key that calls Auth's admin API to mail invitations: the `default` entry of `SUPABASE_SECRET_KEYS`,
-   * else `SUPABASE_SERVICE_ROLE_KEY`. Absent, invitations are made but no mail is sent (`email_sent: false`).
-   */
-  serviceKey?: string;
-  /** `INVITE_REDIRECT_URL`: where invitation links land; absent, Auth's site URL. */
-  inviteRedirectUrl?: string;
-}
-
 /** The environment as `Deno.env.toObject()` returns it. */
 export type Env = Record<string, string | undefined>;
 
-/** The defaults of the optional settings. */
+/** The defaults of the optional settings every function has. */
 export const CONFIG_DEFAULTS = Object.freeze({
-  algorithm: "HS256" as HmacAlgorithm,
-  ttlSeconds: 604_800,
   allowedOrigins: "*" as const,
   maxBodyBytes: 16 * 1024,
   // 16 KiB arrive in one round trip; 10 s is ample for a slow phone, and bounds a dripped body.
@@ -151,13 +86,6 @@ export const CONFIG_DEFAULTS = Object.freeze({
   authTimeoutMs: 5_000,
   databaseTimeoutMs: 5_000,
 });
-
-/** Bounds of `BACKEND_JWT_TTL_SECONDS`: at least the clock-skew allowance, at most 30 days. */
-export const TTL_BOUNDS = Object.freeze({ min: 60, max: 2_592_000 });
-
-// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output. docs/contract.md §3 asks for 32 bytes
-// at least, which is exactly HS256's bound.
-const MIN_SECRET_BYTES: Readonly<Record<HmacAlgorithm, number>> = { HS256: 32, HS384: 48, HS512: 64 };
 
 /**
  * A setting is missing or unsafe. Its message names the setting (never its value); the function answers
@@ -182,22 +110,6 @@ export class ConfigError extends ExchangeError {
 }
 
 /**
- * Parses and validates the environment.
- *
- * @param env The environment, e.g. `Deno.env.toObject()`.
- * @returns The validated configuration.
- * @throws {ConfigError} `server_misconfigured`, naming the first setting that is missing or unsafe.
- * @example
- * ```ts
- * const config = loadConfig(Deno.env.toObject());
- * ```
- */
-export function loadConfig(env: Env): Config {
-  const service = loadServiceConfig(env);
-  return { ...service, backendJwt: _backendJwt(env) };
-}
-
-/**
  * Parses and validates what every function needs (see {@linkcode ServiceConfig}).
  *
  * @param env The environment, e.g. `Deno.env.toObject()`.
@@ -213,7 +125,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   const supabaseKey = _supabaseKey(env);
   const jwks = _jwks(env.SUPABASE_JWKS);
   const authIssuers = [authIssuer(supabaseUrl), ..._issuers(env.AUTH_ISSUERS)];
-  const dbSetting = _present(env.TENANCY_DB_URL) ? "TENANCY_DB_URL" : "SUPABASE_DB_URL";
+  const dbSetting = isSet(env.TENANCY_DB_URL) ? "TENANCY_DB_URL" : "SUPABASE_DB_URL";
   const databaseUrl = _databaseUrl(env, dbSetting);
   const allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS);
   return {
@@ -232,31 +144,6 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     bodyTimeoutMs: CONFIG_DEFAULTS.bodyTimeoutMs,
     authTimeoutMs: CONFIG_DEFAULTS.authTimeoutMs,
     databaseTimeoutMs: CONFIG_DEFAULTS.databaseTimeoutMs,
-  };
-}
-
-/**
- * Parses and validates the settings of the `tenants` and `invitations` functions: those of every function,
- * the service key Supabase injects (to mail invitations) and `INVITE_REDIRECT_URL`.
- *
- * @param env The environment, e.g. `Deno.env.toObject()`.
- * @returns The validated settings.
- * @throws {ConfigError} `server_misconfigured`, naming the first setting that is missing or unsafe.
- * @example
- * ```ts
- * const config = loadManagementConfig(Deno.env.toObject());
- * ```
- */
-export function loadManagementConfig(env: Env): ManagementConfig {
-  const service = loadServiceConfig(env);
-  const serviceKey = _serviceKey(env);
-  const inviteRedirectUrl = _present(env.INVITE_REDIRECT_URL)
-    ? _url(env, "INVITE_REDIRECT_URL", ["http:", "https:"], "is not an http(s) URL").href
-    : undefined;
-  return {
-    ...service,
-    ...(serviceKey ? { serviceKey } : {}),
-    ...(inviteRedirectUrl ? { inviteRedirectUrl } : {}),
   };
 }
 
@@ -314,17 +201,41 @@ export function isTransactionPooler(url: string): boolean {
   }
 }
 
-function _present(value: string | undefined): value is string {
+/**
+ * Whether a setting is set: present and not blank.
+ *
+ * @param value The raw setting.
+ * @returns True when it holds more than spaces.
+ * @example
+ * ```ts
+ * isSet(" "); // false
+ * ```
+ */
+export function isSet(value: string | undefined): value is string {
   return value !== undefined && value.trim() !== "";
 }
 
 function _httpUrl(env: Env, name: string): string {
-  return _url(env, name, ["http:", "https:"], "is not an http(s) URL").href.replace(/\/+$/, "");
+  return readUrl(env, name, ["http:", "https:"], "is not an http(s) URL").href.replace(/\/+$/, "");
 }
 
-function _url(env: Env, name: string, protocols: string[], wrongProtocol: string): URL {
+/**
+ * Reads a required URL setting of one of the given protocols.
+ *
+ * @param env The environment.
+ * @param name The setting.
+ * @param protocols The protocols allowed, e.g. `["http:", "https:"]`.
+ * @param wrongProtocol The problem to report for another protocol.
+ * @returns The URL.
+ * @throws {ConfigError} When it is not set, not a URL, or of another protocol.
+ * @example
+ * ```ts
+ * readUrl({ SUPABASE_URL: "https://x.supabase.co" }, "SUPABASE_URL", ["https:"], "is not https").host;
+ * ```
+ */
+export function readUrl(env: Env, name: string, protocols: string[], wrongProtocol: string): URL {
   const value = env[name];
-  if (!_present(value)) throw new ConfigError(name, "is not set");
+  if (!isSet(value)) throw new ConfigError(name, "is not set");
   let url: URL;
   try {
     url = new URL(value.trim());
@@ -338,17 +249,28 @@ function _url(env: Env, name: string, protocols: string[], wrongProtocol: string
 // The publishable key first: a project can disable its legacy API keys, and the gateway then refuses the
 // anon key.
 function _supabaseKey(env: Env): string {
-  if (_present(env.SUPABASE_PUBLISHABLE_KEYS)) {
-    const key = _defaultKey(env.SUPABASE_PUBLISHABLE_KEYS, "SUPABASE_PUBLISHABLE_KEYS");
+  if (isSet(env.SUPABASE_PUBLISHABLE_KEYS)) {
+    const key = defaultKey(env.SUPABASE_PUBLISHABLE_KEYS, "SUPABASE_PUBLISHABLE_KEYS");
     if (key) return key;
     throw new ConfigError("SUPABASE_PUBLISHABLE_KEYS", "holds no key");
   }
-  if (_present(env.SUPABASE_ANON_KEY)) return env.SUPABASE_ANON_KEY.trim();
+  if (isSet(env.SUPABASE_ANON_KEY)) return env.SUPABASE_ANON_KEY.trim();
   throw new ConfigError("SUPABASE_ANON_KEY", "is not set (nor SUPABASE_PUBLISHABLE_KEYS)");
 }
 
-// Supabase injects its key sets as {"default": "sb_..."}: the default entry, else the first.
-function _defaultKey(value: string, name: string): string | undefined {
+/**
+ * The key of a key set Supabase injects as `{"default": "sb_..."}`: the default entry, else the first.
+ *
+ * @param value The raw setting (JSON).
+ * @param name The setting, for the error.
+ * @returns The key, or undefined when the set holds none.
+ * @throws {ConfigError} When it is not JSON.
+ * @example
+ * ```ts
+ * defaultKey('{"default":"sb_secret_x"}', "SUPABASE_SECRET_KEYS"); // "sb_secret_x"
+ * ```
+ */
+export function defaultKey(value: string, name: string): string | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -363,20 +285,10 @@ function _defaultKey(value: string, name: string): string | undefined {
   return undefined;
 }
 
-// The secret key first, as the publishable key is preferred above: a project can disable its legacy keys.
-function _serviceKey(env: Env): string | undefined {
-  if (_present(env.SUPABASE_SECRET_KEYS)) {
-    const key = _defaultKey(env.SUPABASE_SECRET_KEYS, "SUPABASE_SECRET_KEYS");
-    if (key) return key;
-    throw new ConfigError("SUPABASE_SECRET_KEYS", "holds no key");
-  }
-  return _present(env.SUPABASE_SERVICE_ROLE_KEY) ? env.SUPABASE_SERVICE_ROLE_KEY.trim() : undefined;
-}
-
 // SUPABASE_JWKS is an optimisation Supabase injects; a value we cannot read is ignored (supabase-js then
 // fetches the JWKS from Auth), never a reason to refuse service.
 function _jwks(value: string | undefined): { keys: JsonWebKey[] } | undefined {
-  if (!_present(value)) return undefined;
+  if (!isSet(value)) return undefined;
   try {
     const parsed = JSON.parse(value);
     const keys = Array.isArray(parsed) ? parsed : parsed?.keys;
@@ -390,7 +302,7 @@ function _jwks(value: string | undefined): { keys: JsonWebKey[] } | undefined {
 // Under `supabase start` the function sees SUPABASE_URL=http://kong:8000 while tokens name
 // http://127.0.0.1:54321/auth/v1, and a custom domain differs from the project URL too.
 function _issuers(value: string | undefined): string[] {
-  if (!_present(value)) return [];
+  if (!isSet(value)) return [];
   return value.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "").map((entry) => {
     let url: URL;
     try {
@@ -406,14 +318,14 @@ function _issuers(value: string | undefined): string[] {
 }
 
 function _hs256Tokens(value: string | undefined): Hs256Tokens {
-  if (!_present(value)) return VERIFIER_DEFAULTS.hs256Tokens;
+  if (!isSet(value)) return VERIFIER_DEFAULTS.hs256Tokens;
   const mode = value.trim();
   if (mode === "verify" || mode === "refuse") return mode;
   throw new ConfigError("AUTH_HS256_TOKENS", "is not one of verify, refuse");
 }
 
 function _callsPerSecond(value: string | undefined): number {
-  if (!_present(value)) return VERIFIER_DEFAULTS.authApiCallsPerSecond;
+  if (!isSet(value)) return VERIFIER_DEFAULTS.authApiCallsPerSecond;
   const text = value.trim();
   if (!/^[0-9]{1,7}$/.test(text) || Number(text) < 1) {
     throw new ConfigError("AUTH_API_CALLS_PER_SECOND", "is not a whole number from 1 to 9999999");
@@ -422,94 +334,17 @@ function _callsPerSecond(value: string | undefined): number {
 }
 
 function _databaseUrl(env: Env, name: string): string {
-  _url(env, name, ["postgres:", "postgresql:"], "is not a postgres:// URL");
+  readUrl(env, name, ["postgres:", "postgresql:"], "is not a postgres:// URL");
   return env[name]!.trim();
 }
 
 // Supabase's poolers take transactions on port 6543 (Supavisor, or the dedicated PgBouncer); any other
 // pooler (a self-hosted one, the local stack's on 54329) must be named.
 function _poolMode(value: string | undefined, databaseUrl: string): "transaction" | "session" {
-  if (!_present(value)) return isTransactionPooler(databaseUrl) ? "transaction" : "session";
+  if (!isSet(value)) return isTransactionPooler(databaseUrl) ? "transaction" : "session";
   const mode = value.trim();
   if (mode === "transaction" || mode === "session") return mode;
   throw new ConfigError("TENANCY_DB_POOL_MODE", "is not one of transaction, session");
-}
-
-function _backendJwt(env: Env): BackendJwtConfig {
-  const algorithm = _algorithm(env.BACKEND_JWT_ALGORITHM);
-  const audience = _optionalText(env, "BACKEND_JWT_AUDIENCE");
-  const issuer = _optionalText(env, "BACKEND_JWT_ISSUER");
-  const common = {
-    ttlSeconds: _ttl(env.BACKEND_JWT_TTL_SECONDS),
-    ...(audience ? { audience } : {}),
-    ...(issuer ? { issuer } : {}),
-  };
-  if (algorithm === "ES256" || algorithm === "EdDSA") {
-    return { algorithm, keys: _signingKeys(env.BACKEND_JWT_PRIVATE_KEYS, algorithm), ...common };
-  }
-  const kid = _kid(env.BACKEND_JWT_KID);
-  return {
-    algorithm,
-    secret: _secret(env.BACKEND_JWT_SECRET, algorithm),
-    ...(kid ? { kid } : {}),
-    ...common,
-  };
-}
-
-function _algorithm(value: string | undefined): BackendJwtAlgorithm {
-  if (!_present(value)) return CONFIG_DEFAULTS.algorithm;
-  const algorithm = value.trim();
-  if (["HS256", "HS384", "HS512", "ES256", "EdDSA"].includes(algorithm)) {
-    return algorithm as BackendJwtAlgorithm;
-  }
-  throw new ConfigError("BACKEND_JWT_ALGORITHM", "is not one of HS256, HS384, HS512, ES256, EdDSA");
-}
-
-function _signingKeys(value: string | undefined, algorithm: AsymmetricAlgorithm): SigningJwk[] {
-  if (!_present(value)) {
-    throw new ConfigError(
-      "BACKEND_JWT_PRIVATE_KEYS",
-      `is not set (${algorithm} signs with a private JWK set)`,
-    );
-  }
-  const parsed = parseSigningKeys(value, algorithm);
-  if ("problem" in parsed) throw new ConfigError("BACKEND_JWT_PRIVATE_KEYS", parsed.problem);
-  return parsed.keys;
-}
-
-function _kid(value: string | undefined): string | undefined {
-  if (!_present(value)) return undefined;
-  if (!KID_PATTERN.test(value.trim())) {
-    throw new ConfigError("BACKEND_JWT_KID", "is not 1-64 characters of letters, digits, . _ ~ -");
-  }
-  return value.trim();
-}
-
-function _secret(value: string | undefined, algorithm: HmacAlgorithm): Uint8Array {
-  if (value === undefined || value === "") throw new ConfigError("BACKEND_JWT_SECRET", "is not set");
-  const bytes = new TextEncoder().encode(value);
-  const min = MIN_SECRET_BYTES[algorithm];
-  if (bytes.byteLength < min) {
-    throw new ConfigError("BACKEND_JWT_SECRET", `is shorter than ${min} bytes, the minimum for ${algorithm}`);
-  }
-  if (new Set(bytes).size === 1) throw new ConfigError("BACKEND_JWT_SECRET", "is one repeated character");
-  return bytes;
-}
-
-function _ttl(value: string | undefined): number {
-  if (!_present(value)) return CONFIG_DEFAULTS.ttlSeconds;
-  const text = value.trim();
-  if (!/^[0-9]{1,10}$/.test(text)) {
-    throw new ConfigError("BACKEND_JWT_TTL_SECONDS", "is not a whole number of seconds");
-  }
-  const seconds = Number(text);
-  if (seconds < TTL_BOUNDS.min || seconds > TTL_BOUNDS.max) {
-    throw new ConfigError(
-      "BACKEND_JWT_TTL_SECONDS",
-      `is outside ${TTL_BOUNDS.min}..${TTL_BOUNDS.max} seconds`,
-    );
-  }
-  return seconds;
 }
 
 // GoTrue reads these as Go durations and refuses one that is not positive (SessionsConfiguration.Validate).
@@ -523,7 +358,7 @@ function _sessionLimits(env: Env): SessionLimits {
 
 function _duration(env: Env, name: string): number | null {
   const value = env[name];
-  if (!_present(value)) return null;
+  if (!isSet(value)) return null;
   let ms: number;
   try {
     ms = parseGoDuration(value.trim());
@@ -536,15 +371,8 @@ function _duration(env: Env, name: string): number | null {
 
 function _goBool(env: Env, name: string): boolean {
   const value = env[name];
-  if (!_present(value)) return false;
+  if (!isSet(value)) return false;
   const parsed = parseGoBool(value.trim());
   if (parsed === undefined) throw new ConfigError(name, "is not true or false");
   return parsed;
-}
-
-function _optionalText(env: Env, name: string): string | undefined {
-  const value = env[name];
-  if (value === undefined || value.trim() === "") return undefined;
-  if (value.trim().length > 255) throw new ConfigError(name, "is longer than 255 characters");
-  return value.trim();
 }

@@ -1,0 +1,210 @@
+/**
+ * The caller's tenant, resolved (or provisioned by policy) in Postgres by `tenancy.resolve_tenant()`.
+ *
+ * One postgres.js pool per isolate. Each exchange is one transaction on one reserved connection, run the
+ * way PostgREST runs a request: `begin`, then `set_config('role', 'authenticated', true)` with the verified
+ * claims in `request.jwt.claims` (and the legacy `request.jwt.claim*` settings emptied, and
+ * `tenancy.email_trusted`, whether the project confirms addresses by mail, from `email_trust.ts`, never from
+ * the request), then the function, then `commit`. The four statements are pipelined:
+ * postgres.js writes them back to back without waiting, so once a connection has prepared them an
+ * exchange costs one round trip to the database. Without prepared statements (the transaction pooler)
+ * postgres.js describes the one statement with parameters first, which adds a round trip. If the
+ * function raises, Postgres skips to the `commit`, which then rolls back.
+ *
+ * Supabase Auth's session limits (timebox, inactivity timeout, single session per user) live in Auth's
+ * settings, not in the database: they travel in transaction-local settings of the same statement, and
+ * `resolve_tenant` refuses a session past them as Auth refuses to refresh it (TNAUT).
+ *
+ * With `requireAal2` (`REQUIRE_AAL2`), `tenancy.require_aal2()` runs first in the same pipeline and
+ * transaction: it raises TNAAL for an `aal1` session of a user with a verified MFA factor, before anything
+ * is provisioned.
+ *
+ * SQLSTATEs raised by the functions map to the contract: TNAUT → 401 `invalid_token`, TNAAL → 401
+ * `insufficient_user_authentication`, TNNOT → 403 `no_tenant`, TNMEM → 403 `not_a_member`. A connection
+ * that cannot be made, breaks, or a transaction that takes longer than allowed is 503
+ * `database_unavailable`. A connection that broke before anything
+ * was committed (Postgres restarted since the pool opened it) is retried once on a fresh connection.
+ * So is a transaction Postgres rolled back as a deadlock's victim or a serialization failure (40P01, 40001:
+ * a first exchange accepts invitations, which a manager may be revoking), within the same deadline; a
+ * second one is 503 `database_unavailable` (the exchange answers no 409).
+ *
+ * @module
+ */
+import type postgres from "postgres";
+import type { SessionLimits } from "../core/config.ts";
+import { ExchangeError } from "../core/errors.ts";
+import { withDeadline } from "../core/deadline.ts";
+import {
+  createDatabasePool,
+  endsConnection,
+  ERROR_BY_SQLSTATE,
+  isAbortedTransaction,
+  isTransactionConflict,
+  mapDatabaseError,
+} from "../core/db.ts";
+
+/** The tenant an exchange signs for. */
+export interface TenantGrant {
+  /** The id the Python backend knows (`external_id` when set, else the uuid). */
+  tenantId: string;
+  /** The tenant's uuid in `tenancy.tenants`. */
+  tenantUuid: string;
+  /** The caller's role in it, from the membership row. */
+  role: string;
+  /** Whether this exchange created the membership (invitation, domain claim, personal or default tenant). */
+  provisioned: boolean;
+  /**
+   * The caller's email from `auth.users`, only when proven: confirmed, verified by one of the user's
+   * identities, in a project that confirms addresses by mail (never the token's unverified claim).
+   */
+  email: string | null;
+}
+
+/** Resolves the caller's tenant; the injected collaborator of the handler. */
+export type ResolveTenant = (
+  claims: Record<string, unknown>,
+  requested: string | null,
+) => Promise<TenantGrant>;
+
+/** Options for {@linkcode createTenancyResolver}. */
+export interface TenancyResolverOptions {
+  /** The database (`TENANCY_DB_URL` or `SUPABASE_DB_URL`); its user must be able to `set role authenticated`. */
+  databaseUrl: string;
+  /** Use unnamed statements only, as a transaction pooler (port 6543) requires. */
+  transactionPooler?: boolean;
+  /** Time allowed for one exchange's transaction, connecting included (reading `emailTrusted` too). */
+  timeoutMs: number;
+  /** Whether the project's confirmed addresses are proven by mail (`createEmailTrust`); never rejects. */
+  emailTrusted: () => Promise<boolean>;
+  /** Connections per isolate (default 3: an isolate serves few requests at once). */
+  max?: number;
+  /** Seconds before an idle connection is closed (default 20). */
+  idleTimeoutSeconds?: number;
+  /** Refuse an `aal1` session of a user who has a verified MFA factor (`REQUIRE_AAL2`; default false). */
+  requireAal2?: boolean;
+  /** Auth's session limits, which `resolve_tenant` enforces (default: none). */
+  sessions?: SessionLimits;
+}
+
+/** A resolver and the pool behind it. */
+export interface TenancyResolver {
+  resolveTenant: ResolveTenant;
+  /** Closes the pool (tests, shutdown); waits at most `timeoutSeconds` for running queries. */
+  close(timeoutSeconds?: number): Promise<void>;
+}
+
+/**
+ * Builds the resolver and its pool (connections open lazily, on the first exchange).
+ *
+ * @param options The database, pooler mode, timeout, pool size and Auth's session limits.
+ * @returns The resolver and a way to close its pool.
+ * @example
+ * ```ts ignore
+ * const tenancy = createTenancyResolver({ databaseUrl, timeoutMs: 5000, emailTrusted: () => Promise.resolve(true) });
+ * const grant = await tenancy.resolveTenant(claims, null);
+ * await tenancy.close();
+ * ```
+ */
+export function createTenancyResolver(options: TenancyResolverOptions): TenancyResolver {
+  const pool = createDatabasePool({ ...options, applicationName: "exchange-token" });
+  const sql = pool.sql;
+  const statementTimeout = String(options.timeoutMs);
+  const timebox = String(options.sessions?.timeboxSeconds ?? "");
+  const inactivityTimeout = String(options.sessions?.inactivityTimeoutSeconds ?? "");
+  const singlePerUser = options.sessions?.singlePerUser ? "on" : "";
+
+  const attempt = async (
+    claims: string,
+    requested: string | null,
+    trusted: boolean,
+  ): Promise<TenantGrant> => {
+    const reserving = sql.reserve();
+    let connection: postgres.ReservedSql;
+    try {
+      connection = await reserving;
+    } catch (err) {
+      throw mapDatabaseError(err);
+    }
+    // Sent back to back; results come back in order. Only the second statement has parameters (the
+    // requested tenant travels in a transaction-local setting), because postgres.js must describe an
+    // unprepared statement with parameters before binding it, which stops the pipeline for a round trip.
+    // The legacy per-claim settings are emptied with the claims: auth.jwt() and auth.uid() prefer them to
+    // request.jwt.claims, and behind a transaction pooler this connection may carry another client's
+    // session-level values.
+    const queries = [
+      connection`begin`,
+      connection`select set_config('role', 'authenticated', true),
+                         set_config('request.jwt.claims', ${claims}, true),
+                         set_config('request.jwt.claim', '', true),
+                         set_config('request.jwt.claim.sub', '', true),
+                         set_config('request.jwt.claim.role', '', true),
+                         set_config('request.jwt.claim.email', '', true),
+                         set_config('exchange.requested_tenant', ${requested ?? ""}, true),
+                         set_config('tenancy.email_trusted', ${trusted ? "on" : "off"}, true),
+                         set_config('statement_timeout', ${statementTimeout}, true),
+                         set_config('exchange.session_timebox', ${timebox}, true),
+                         set_config('exchange.session_inactivity_timeout', ${inactivityTimeout}, true),
+                         set_config('exchange.session_single_per_user', ${singlePerUser}, true)`,
+      // No parameters, so it does not stop the pipeline; raising, it leaves resolve_tenant unrun.
+      ...(options.requireAal2 ? [connection`select tenancy.require_aal2()`] : []),
+      connection`select tenant_id, tenant_uuid::text as tenant_uuid, role, provisioned, email
+                    from tenancy.resolve_tenant(nullif(current_setting('exchange.requested_tenant', true), ''))`,
+      connection`commit`,
+    ];
+    const settled = await Promise.allSettled(queries);
+    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected").map((s) =>
+      s.reason
+    );
+    // After a connection-level failure, or a FATAL error after which the server or a pooler hangs up,
+    // postgres.js has already taken the connection back (and may have handed it to a waiting query):
+    // releasing it again would put a dead or busy connection in the pool.
+    if (!failures.some(endsConnection)) connection.release();
+    if (failures.length > 0) {
+      throw mapDatabaseError(failures.find((f) => !isAbortedTransaction(f)) ?? failures[0]);
+    }
+    const [row] =
+      (settled[queries.length - 2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
+    if (!row) throw new ExchangeError("no_tenant", ERROR_BY_SQLSTATE.TNNOT.message);
+    return {
+      tenantId: String(row.tenant_id),
+      tenantUuid: String(row.tenant_uuid),
+      role: String(row.role),
+      provisioned: row.provisioned === true,
+      email: typeof row.email === "string" ? row.email : null,
+    };
+  };
+
+  const resolveTenant: ResolveTenant = (claims, requested) => {
+    const claimsJson = JSON.stringify(claims);
+    const deadline = Date.now() + options.timeoutMs;
+    const work = (async () => {
+      const trusted = await options.emailTrusted();
+      try {
+        return await attempt(claimsJson, requested, trusted);
+      } catch (err) {
+        // A pooled connection that died while idle (Postgres restarted), or that a pooler ended (it lost
+        // its server): nothing was committed, and resolve_tenant is idempotent anyway, so one more try on
+        // a fresh connection is safe. So is one more try after Postgres rolled the transaction back as a
+        // deadlock's victim or a serialization failure, unless the deadline has passed (its answer is sent).
+        if (
+          err instanceof ExchangeError && err.code === "database_unavailable" &&
+          (endsConnection(err.cause) || (isTransactionConflict(err.cause) && Date.now() < deadline))
+        ) {
+          return await attempt(claimsJson, requested, trusted);
+        }
+        throw err;
+      }
+    })();
+    return withDeadline(
+      work,
+      options.timeoutMs,
+      () =>
+        new ExchangeError("database_unavailable", "The database did not answer in time; try again shortly"),
+    );
+  };
+
+  return {
+    resolveTenant,
+    close: (timeoutSeconds) => pool.close(timeoutSeconds),
+  };
+}
