@@ -10,14 +10,14 @@ import { openTestDatabase, type TestDatabase } from "../_db.ts";
 import { functionDatabase } from "../_pooler.ts";
 import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 import { DEFAULT_SENDER, type Mailbox, startMailbox } from "../../dev/mailbox/mod.ts";
-import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
+import { createExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
+import type { FunctionApp } from "../../supabase/functions/_shared/core/serve.ts";
 import type { ManagementConfig } from "../../supabase/functions/_shared/management/config.ts";
 import {
   createManagementApp,
-  type ManagementApp,
   type ManagementAppOptions,
 } from "../../supabase/functions/_shared/management/app.ts";
-import type { ManagementLogEntry } from "../../supabase/functions/_shared/core/serve.ts";
+import type { ManagementLogEntry } from "../../supabase/functions/_shared/management/handler.ts";
 import { BACKEND_SECRET, ORIGIN, signUp } from "./_setup.ts";
 
 /** Where invitation links land in these tests. */
@@ -29,16 +29,16 @@ export interface ManagementHarness {
   auth: AuthEmulator;
   mailbox: Mailbox;
   config: ManagementConfig;
-  tenants: ManagementApp;
-  invitations: ManagementApp;
-  exchange: ExchangeApp;
+  tenants: FunctionApp;
+  invitations: FunctionApp;
+  exchange: FunctionApp;
   logs: ManagementLogEntry[];
   /** Builds another management app on the same parts, with overrides (closed by `close()`). */
   appWith(
     name: "tenants" | "invitations",
     overrides: Partial<ManagementConfig>,
     options?: ManagementAppOptions,
-  ): ManagementApp;
+  ): FunctionApp;
   close(): Promise<void>;
 }
 

@@ -12,7 +12,8 @@ import {
   type AuthEmulatorOptions,
   startAuthEmulator,
 } from "../../dev/auth_emulator/mod.ts";
-import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
+import { createExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
+import type { FunctionApp } from "../../supabase/functions/_shared/core/serve.ts";
 import type { ExchangeConfig } from "../../supabase/functions/_shared/exchange/config.ts";
 import type { SessionLimits } from "../../supabase/functions/_shared/core/config.ts";
 import type { ExchangeLogEntry } from "../../supabase/functions/_shared/exchange/routes.ts";
@@ -26,11 +27,11 @@ export const PASSWORD = "correct horse battery";
 export interface Harness {
   db: TestDatabase;
   auth: AuthEmulator;
-  app: ExchangeApp;
+  app: FunctionApp;
   config: ExchangeConfig;
   logs: ExchangeLogEntry[];
   /** Builds another app on the same parts, with overrides (closed by `close()`). */
-  appWith(overrides: Partial<ExchangeConfig>, options?: { now?: () => Date }): ExchangeApp;
+  appWith(overrides: Partial<ExchangeConfig>, options?: { now?: () => Date }): FunctionApp;
   close(): Promise<void>;
 }
 
@@ -72,7 +73,7 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
     ...(options.sessions ? { sessions: options.sessions } : {}),
   };
   const logs: ExchangeLogEntry[] = [];
-  const extra: ExchangeApp[] = [];
+  const extra: FunctionApp[] = [];
   const app = createExchangeApp(config, { log: (entry) => logs.push(entry) });
   return {
     db,

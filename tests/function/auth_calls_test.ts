@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { generateKeyPair, SignJWT } from "jose";
 import { createTenant } from "../_db.ts";
 import { exchangeRequest, type Harness, openHarness, payloadOf, signUp } from "./_setup.ts";
-import type { ExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
+import type { FunctionApp } from "../../supabase/functions/_shared/core/serve.ts";
 
 const FORGED = 1_000;
 
@@ -23,7 +23,7 @@ function authCalls(h: Harness): number {
 }
 
 /** Sends every token, a few dozen at a time as a client would, and tallies the answers by status. */
-async function send(app: ExchangeApp, tokens: string[]): Promise<Record<number, number>> {
+async function send(app: FunctionApp, tokens: string[]): Promise<Record<number, number>> {
   const tally: Record<number, number> = {};
   for (let i = 0; i < tokens.length; i += 50) {
     const statuses = await Promise.all(

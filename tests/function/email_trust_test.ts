@@ -17,7 +17,8 @@ import { functionDatabase } from "../_pooler.ts";
 import { followLink, mailsTo } from "../_mail.ts";
 import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 import { DEFAULT_SENDER, startMailbox } from "../../dev/mailbox/mod.ts";
-import { createExchangeApp, type ExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
+import { createExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
+import type { FunctionApp } from "../../supabase/functions/_shared/core/serve.ts";
 import type { EmailTrustLogEntry } from "../../supabase/functions/_shared/core/log.ts";
 import { BACKEND_SECRET, exchangeRequest, PASSWORD } from "./_setup.ts";
 
@@ -57,7 +58,7 @@ Deno.test("which GoTrue paths prove an address to the exchange", async (t) => {
   // Directly, or through the transaction pooler with DB_POOLER=transaction.
   const target = await functionDatabase(db);
   const warnings: EmailTrustLogEntry[] = [];
-  const appOn = (auth: AuthEmulator): ExchangeApp =>
+  const appOn = (auth: AuthEmulator): FunctionApp =>
     createExchangeApp({
       supabaseUrl: auth.url,
       supabaseKey: auth.anonKey,
@@ -76,7 +77,7 @@ Deno.test("which GoTrue paths prove an address to the exchange", async (t) => {
   const autoconfirmingApp = appOn(autoconfirming);
 
   /** Exchanges a session's access token with the function of a project. */
-  const exchange = async (app: ExchangeApp, accessToken: string) => {
+  const exchange = async (app: FunctionApp, accessToken: string) => {
     const res = await app.handler(exchangeRequest(accessToken));
     const body = await res.json();
     return { status: res.status, tenant: body.tenant_id as string | undefined, email: body.email, body };

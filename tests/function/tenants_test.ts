@@ -420,7 +420,7 @@ Deno.test("the tenants function", async (t) => {
       ]);
       const anonymous = await send(h.tenants, call(null, "GET", "/tenants"));
       assert.deepEqual([anonymous.status, anonymous.body.error], [401, "invalid_token"]);
-      assert.equal(anonymous.headers.get("www-authenticate"), 'Bearer realm="exchange-token"');
+      assert.equal(anonymous.headers.get("www-authenticate"), 'Bearer realm="tenants"');
       // The Edge runtime hands the function its path without /functions/v1.
       const bare = await h.tenants.handler(
         new Request("http://localhost/tenants", {

@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import {
-  BEARER_CHALLENGE,
+  bearerChallenge,
   ExchangeError,
   OAuthRequestError,
   RETRY_AFTER_SECONDS,
   STATUS_BY_CODE,
   toErrorResponse,
 } from "../../supabase/functions/_shared/core/errors.ts";
+
+// The exchange's realm and methods, which its errors are rendered for.
+const EXCHANGE = { realm: "exchange-token", allow: "POST, OPTIONS" };
 
 Deno.test("STATUS_BY_CODE matches the tables of docs/contract.md §2 and docs/tenants.md", () => {
   assert.deepEqual({ ...STATUS_BY_CODE }, {
@@ -31,41 +34,48 @@ Deno.test("STATUS_BY_CODE matches the tables of docs/contract.md §2 and docs/te
 });
 
 Deno.test("toErrorResponse() renders { error, message } with the status of the code", () => {
-  const rendered = toErrorResponse(new ExchangeError("not_a_member", "Tenant is not one of yours"));
+  const rendered = toErrorResponse(new ExchangeError("not_a_member", "Tenant is not one of yours"), EXCHANGE);
   assert.equal(rendered.status, 403);
   assert.deepEqual(rendered.body, { error: "not_a_member", message: "Tenant is not one of yours" });
   assert.deepEqual(rendered.headers, {});
 });
 
 Deno.test("toErrorResponse() adds WWW-Authenticate to invalid_token, Retry-After to 503s and Allow to 405", () => {
-  assert.deepEqual(toErrorResponse(new ExchangeError("invalid_token", "x")).headers, {
+  assert.deepEqual(toErrorResponse(new ExchangeError("invalid_token", "x"), EXCHANGE).headers, {
     "WWW-Authenticate": 'Bearer realm="exchange-token", error="invalid_token"',
   });
   // A request without credentials gets the challenge without an error code (RFC 6750 §3.1).
-  const bare = new ExchangeError("invalid_token", "x", { headers: { "WWW-Authenticate": BEARER_CHALLENGE } });
-  assert.deepEqual(toErrorResponse(bare).headers, { "WWW-Authenticate": 'Bearer realm="exchange-token"' });
+  const bare = new ExchangeError("invalid_token", "x", {
+    headers: { "WWW-Authenticate": bearerChallenge("exchange-token") },
+  });
+  assert.deepEqual(toErrorResponse(bare, EXCHANGE).headers, {
+    "WWW-Authenticate": 'Bearer realm="exchange-token"',
+  });
   // RFC 9470 §3: the step-up challenge.
-  const stepUp = toErrorResponse(new ExchangeError("insufficient_user_authentication", "x"));
+  const stepUp = toErrorResponse(new ExchangeError("insufficient_user_authentication", "x"), EXCHANGE);
   assert.equal(stepUp.status, 401);
   assert.deepEqual(stepUp.headers, {
     "WWW-Authenticate": 'Bearer realm="exchange-token", error="insufficient_user_authentication"',
   });
   for (const code of ["auth_unavailable", "database_unavailable"] as const) {
-    const rendered = toErrorResponse(new ExchangeError(code, "x"));
+    const rendered = toErrorResponse(new ExchangeError(code, "x"), EXCHANGE);
     assert.equal(rendered.status, 503);
     assert.deepEqual(rendered.headers, { "Retry-After": String(RETRY_AFTER_SECONDS) });
   }
-  assert.deepEqual(toErrorResponse(new ExchangeError("method_not_allowed", "x")).headers, {
+  assert.deepEqual(toErrorResponse(new ExchangeError("method_not_allowed", "x"), EXCHANGE).headers, {
     Allow: "POST, OPTIONS",
   });
 });
 
 Deno.test("toErrorResponse() answers an unknown error with a bare 500 and never its message", () => {
-  const rendered = toErrorResponse(new TypeError("select secret from vault where token = 'eyJ...'"));
+  const rendered = toErrorResponse(
+    new TypeError("select secret from vault where token = 'eyJ...'"),
+    EXCHANGE,
+  );
   assert.equal(rendered.status, 500);
   assert.equal(rendered.body.error, "internal_error");
   assert.ok(!JSON.stringify(rendered.body).includes("secret"));
-  assert.equal(toErrorResponse("a string").status, 500);
+  assert.equal(toErrorResponse("a string", EXCHANGE).status, 500);
 });
 
 Deno.test("toErrorResponse() follows RFC 6749 §5.2 and RFC 8693 §2.2.2 for the token-exchange form", () => {
@@ -82,14 +92,15 @@ Deno.test("toErrorResponse() follows RFC 6749 §5.2 and RFC 8693 §2.2.2 for the
     [new Error("boom"), 500, "server_error"],
   ] as const;
   for (const [err, status, error] of rows) {
-    const rendered = toErrorResponse(err, "oauth");
+    const rendered = toErrorResponse(err, { ...EXCHANGE, format: "oauth" });
     assert.equal(rendered.status, status, error);
     assert.equal(rendered.body.error, error);
     assert.equal(typeof rendered.body.error_description, "string");
     assert.equal("message" in rendered.body, false);
   }
   assert.equal(
-    toErrorResponse(new ExchangeError("invalid_token", "m"), "oauth").headers["WWW-Authenticate"],
+    toErrorResponse(new ExchangeError("invalid_token", "m"), { ...EXCHANGE, format: "oauth" })
+      .headers["WWW-Authenticate"],
     undefined,
   );
 });
@@ -100,5 +111,5 @@ Deno.test("ExchangeError keeps its cause for the logs and sets its name", () => 
   assert.equal(err.name, "ExchangeError");
   assert.equal(err.cause, cause);
   assert.equal(err.status, 503);
-  assert.equal(toErrorResponse(err).headers["X-A"], "1");
+  assert.equal(toErrorResponse(err, EXCHANGE).headers["X-A"], "1");
 });

@@ -29,7 +29,11 @@ async function code(promise: Promise<unknown>): Promise<string> {
 }
 
 Deno.test("corsHeaders() allows any origin by default and lists the headers supabase-js sends", () => {
-  const headers = corsHeaders(new Request("http://x", { headers: { origin: "https://evil.example" } }), "*");
+  const headers = corsHeaders(
+    new Request("http://x", { headers: { origin: "https://evil.example" } }),
+    "*",
+    "POST, OPTIONS",
+  );
   assert.equal(headers["Access-Control-Allow-Origin"], "*");
   for (const name of ["authorization", "x-client-info", "apikey", "content-type", "x-retry-count"]) {
     assert.ok(headers["Access-Control-Allow-Headers"].split(", ").includes(name), name);
@@ -42,20 +46,22 @@ Deno.test("corsHeaders() echoes a listed origin only, and varies on Origin", () 
   const ok = corsHeaders(
     new Request("http://x", { headers: { origin: "https://app.example.com" } }),
     allowed,
+    "POST, OPTIONS",
   );
   assert.equal(ok["Access-Control-Allow-Origin"], "https://app.example.com");
   assert.equal(ok["Vary"], "Origin");
   const other = corsHeaders(
     new Request("http://x", { headers: { origin: "https://evil.example" } }),
     allowed,
+    "POST, OPTIONS",
   );
   assert.equal(other["Access-Control-Allow-Origin"], undefined);
   assert.equal(other["Vary"], "Origin");
 });
 
 Deno.test("bearerToken() accepts RFC 6750 bearer tokens and refuses everything else", () => {
-  assert.equal(bearerToken(`Bearer ${TOKEN}`), TOKEN);
-  assert.equal(bearerToken(`bearer  ${TOKEN}`), TOKEN);
+  assert.equal(bearerToken(`Bearer ${TOKEN}`, "exchange-token"), TOKEN);
+  assert.equal(bearerToken(`bearer  ${TOKEN}`, "exchange-token"), TOKEN);
   for (
     const header of [
       null,
@@ -69,13 +75,13 @@ Deno.test("bearerToken() accepts RFC 6750 bearer tokens and refuses everything e
     ]
   ) {
     assert.throws(
-      () => bearerToken(header),
+      () => bearerToken(header, "exchange-token"),
       (err) => err instanceof ExchangeError && err.code === "invalid_token",
       String(header),
     );
   }
   assert.throws(
-    () => bearerToken(`Bearer ${"a".repeat(64 * 1024)}`),
+    () => bearerToken(`Bearer ${"a".repeat(64 * 1024)}`, "exchange-token"),
     (err) => err instanceof ExchangeError && err.code === "invalid_token",
   );
 });
@@ -83,7 +89,7 @@ Deno.test("bearerToken() accepts RFC 6750 bearer tokens and refuses everything e
 Deno.test("bearerToken() challenges a request without bearer credentials with no error code (RFC 6750 §3.1)", () => {
   for (const header of [null, "", "   ", `Basic ${TOKEN}`, `Digest ${TOKEN}`]) {
     assert.throws(
-      () => bearerToken(header),
+      () => bearerToken(header, "exchange-token"),
       (err) =>
         err instanceof ExchangeError && err.code === "invalid_token" &&
         err.headers["WWW-Authenticate"] === 'Bearer realm="exchange-token"',
@@ -100,7 +106,7 @@ Deno.test("bearerToken() challenges a request without bearer credentials with no
     ]
   ) {
     assert.throws(
-      () => bearerToken(header),
+      () => bearerToken(header, "exchange-token"),
       (err) =>
         err instanceof ExchangeError && err.code === "invalid_token" && !("WWW-Authenticate" in err.headers),
       header.slice(0, 30),

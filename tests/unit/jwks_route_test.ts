@@ -7,11 +7,11 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import {
   createExchangeHandler,
   createMisconfiguredHandler,
+  JWKS_MAX_AGE_SECONDS,
 } from "../../supabase/functions/_shared/exchange/routes.ts";
 import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
 import { createBackendSigner } from "../../supabase/functions/_shared/exchange/sign.ts";
 import { toPublicJwks } from "../../supabase/functions/_shared/exchange/signing_keys.ts";
-import { JWKS_MAX_AGE_SECONDS } from "../../supabase/functions/_shared/exchange/jwks_route.ts";
 import { generateSigningKey } from "../../dev/backend_keys.ts";
 
 const NOW = new Date("2026-01-02T03:04:05.000Z");

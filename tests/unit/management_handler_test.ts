@@ -3,7 +3,7 @@ import {
   createManagementHandler,
   type ManagementLogEntry,
   type Route,
-} from "../../supabase/functions/_shared/core/serve.ts";
+} from "../../supabase/functions/_shared/management/handler.ts";
 import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
 import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
 import type { AccessTokenClaims } from "../../supabase/functions/_shared/core/verify.ts";
@@ -118,12 +118,12 @@ Deno.test("createManagementHandler() refuses a missing or refused token with 401
   const { request } = setup(ECHO);
   const missing = await request("GET", "/tenants", { token: null });
   assert.equal(missing.status, 401);
-  assert.equal(missing.headers.get("www-authenticate"), 'Bearer realm="exchange-token"');
+  assert.equal(missing.headers.get("www-authenticate"), 'Bearer realm="tenants"');
   const refused = await request("GET", "/tenants", { token: "bad.token.sig" });
   assert.equal(refused.status, 401);
   assert.equal(
     refused.headers.get("www-authenticate"),
-    'Bearer realm="exchange-token", error="invalid_token"',
+    'Bearer realm="tenants", error="invalid_token"',
   );
 });
 

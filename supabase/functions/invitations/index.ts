@@ -3,8 +3,8 @@
  * accepting and declining them.
  *
  * A thin shell: the configuration is read once per isolate, the handler (and its Postgres pool) built once,
- * and every request served by it. The routes are `../_shared/invitations_routes.ts`; the pipeline is
- * `../_shared/management_handler.ts`.
+ * and every request served by it. The routes are `../_shared/management/invitations_routes.ts`, composed by
+ * `../_shared/management/app.ts` on the request skeleton every function shares (`../_shared/core/serve.ts`).
  *
  * @module
  */

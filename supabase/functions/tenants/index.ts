@@ -3,8 +3,8 @@
  * members and roles, invitations and the audit trail.
  *
  * A thin shell: the configuration is read once per isolate, the handler (and its Postgres pool) built once,
- * and every request served by it. The routes are `../_shared/tenants_routes.ts`; the pipeline is
- * `../_shared/management_handler.ts`.
+ * and every request served by it. The routes are `../_shared/management/tenants_routes.ts`, composed by
+ * `../_shared/management/app.ts` on the request skeleton every function shares (`../_shared/core/serve.ts`).
  *
  * @module
  */

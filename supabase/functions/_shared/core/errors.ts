@@ -1,11 +1,11 @@
 /**
- * The exchange's one error type and its one table of HTTP statuses.
+ * The one error type of every function, and its one table of HTTP statuses.
  *
- * Every failure the function can answer is an {@linkcode ExchangeError} whose `code` is one of the codes of
- * docs/contract.md §2. The domain modules (verify, tenancy, sign) throw it and never build a `Response`; the
- * handler turns it into one through {@linkcode toErrorResponse}, in one place. Anything that is not an
- * `ExchangeError` is a bug: it is answered with a bare 500 `internal_error` and its message never reaches
- * the caller. A `cause` goes to the logs only.
+ * Every failure a function can answer is an {@linkcode ExchangeError} whose `code` is one of the codes of
+ * docs/contract.md §2 and docs/tenants.md. The domain modules (verify, the database, sign) throw it and never
+ * build a `Response`; the request skeleton (`serve.ts`) turns it into one through {@linkcode toErrorResponse},
+ * in one place. Anything that is not an `ExchangeError` is a bug: it is answered with a bare 500
+ * `internal_error` and its message never reaches the caller. A `cause` goes to the logs only.
  *
  * @module
  */
@@ -57,11 +57,23 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze
 });
 
 /**
- * The `WWW-Authenticate` challenge of a 401 to a request that sent no bearer token at all (RFC 6750 §3.1:
- * no error code then). A token that was sent and refused gets the same challenge with
- * `error="invalid_token"` added, which {@linkcode toErrorResponse} does by default.
+ * The `WWW-Authenticate` challenge of a 401: the function's name is its realm. A request that sent no
+ * bearer token at all gets the realm alone (RFC 6750 §3.1: no error code then); a token that was sent and
+ * refused gets `error="invalid_token"` (or `insufficient_user_authentication`) added, which
+ * {@linkcode toErrorResponse} does by default.
+ *
+ * @param realm The function's name, e.g. `exchange-token`.
+ * @param code The error code to name, if any.
+ * @returns The header's value.
+ * @example
+ * ```ts
+ * bearerChallenge("tenants"); // 'Bearer realm="tenants"'
+ * bearerChallenge("tenants", "invalid_token"); // 'Bearer realm="tenants", error="invalid_token"'
+ * ```
  */
-export const BEARER_CHALLENGE = 'Bearer realm="exchange-token"';
+export function bearerChallenge(realm: string, code?: ErrorCode): string {
+  return code === undefined ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="${code}"`;
+}
 
 /** Seconds a client should wait before retrying a 503 (the `Retry-After` header). */
 export const RETRY_AFTER_SECONDS = 5;
@@ -168,18 +180,29 @@ export class OAuthRequestError extends ExchangeError {
   }
 }
 
+/** Who an error is rendered for: the function, and the request's format. */
+export interface RenderOptions {
+  /** The function's name: the realm of its `WWW-Authenticate` challenges. */
+  realm: string;
+  /** The methods the function answers (its CORS `Allow-Methods`): the `Allow` of a 405 that names none. */
+  allow: string;
+  /** `json` for `{ error, message }` (the default), `oauth` for RFC 6749 §5.2. */
+  format?: ErrorFormat;
+}
+
 /** Headers every error carries in addition to its own (set by {@linkcode toErrorResponse}). */
-function _headersFor(err: ExchangeError, format: ErrorFormat): Record<string, string> {
+function _headersFor(err: ExchangeError, options: RenderOptions): Record<string, string> {
   const headers: Record<string, string> = {};
   if (
-    format === "json" && (err.code === "invalid_token" || err.code === "insufficient_user_authentication")
+    (options.format ?? "json") === "json" &&
+    (err.code === "invalid_token" || err.code === "insufficient_user_authentication")
   ) {
-    headers["WWW-Authenticate"] = `${BEARER_CHALLENGE}, error="${err.code}"`;
+    headers["WWW-Authenticate"] = bearerChallenge(options.realm, err.code);
   }
   if (err.code === "auth_unavailable" || err.code === "database_unavailable") {
     headers["Retry-After"] = String(RETRY_AFTER_SECONDS);
   }
-  if (err.code === "method_not_allowed") headers["Allow"] = "POST, OPTIONS";
+  if (err.code === "method_not_allowed") headers["Allow"] = options.allow;
   return { ...headers, ...err.headers };
 }
 
@@ -188,23 +211,27 @@ function _headersFor(err: ExchangeError, format: ErrorFormat): Record<string, st
  * adds to every response). An unknown error becomes a bare 500 `internal_error`: its message is not sent.
  *
  * @param err What was thrown.
- * @param format `json` for `{ error, message }`, `oauth` for RFC 6749 §5.2 `{ error, error_description }`.
+ * @param options The function's realm and methods, and the format: `json` for `{ error, message }`, `oauth`
+ *   for RFC 6749 §5.2 `{ error, error_description }`.
  * @returns The status, headers and JSON body to send.
  * @example
  * ```ts
- * const { status, body } = toErrorResponse(new ExchangeError("no_tenant", "No tenant"));
+ * const { status, body } = toErrorResponse(new ExchangeError("no_tenant", "No tenant"), {
+ *   realm: "exchange-token",
+ *   allow: "POST, OPTIONS",
+ * });
  * // status 403, body { error: "no_tenant", message: "No tenant" }
  * ```
  */
 export function toErrorResponse(
   err: unknown,
-  format: ErrorFormat = "json",
+  options: RenderOptions,
 ): { status: number; headers: Record<string, string>; body: Record<string, string> } {
   const known = err instanceof ExchangeError
     ? err
     : new ExchangeError("internal_error", "The exchange failed unexpectedly");
-  const headers = _headersFor(known, format);
-  if (format === "oauth") {
+  const headers = _headersFor(known, options);
+  if (options.format === "oauth") {
     const rendering = OAUTH_BY_CODE[known.code];
     const error = known instanceof OAuthRequestError ? known.oauthError : rendering.error;
     return { status: rendering.status, headers, body: { error, error_description: known.message } };

@@ -7,9 +7,11 @@
  * {@linkcode ExchangeError}s (`invalid_request`, `payload_too_large`, `request_timeout`,
  * `unsupported_media_type`, `invalid_token` for a missing or malformed bearer) for the handler to render.
  *
+ * (Over 300 lines: most of it is the bounded body reader and its documentation, which belong together.)
+ *
  * @module
  */
-import { BEARER_CHALLENGE, ExchangeError } from "./errors.ts";
+import { bearerChallenge, ExchangeError } from "./errors.ts";
 
 /** The request headers supabase-js sends to a function (its own `corsHeaders` list, plus `x-region`). */
 export const CORS_ALLOW_HEADERS =
@@ -28,18 +30,18 @@ export const MAX_TOKEN_LENGTH = 16 * 1024;
  *
  * @param req The request (its `Origin` header).
  * @param allowedOrigins `"*"` or the exact origins allowed.
- * @param methods The methods a preflight allows (the exchange's by default).
+ * @param methods The methods a preflight allows: the function's.
  * @returns Headers to add to every response, errors and preflights included.
  * @example
  * ```ts
  * const req = new Request("http://localhost/", { headers: { origin: "https://app.example.com" } });
- * corsHeaders(req, ["https://app.example.com"]); // Access-Control-Allow-Origin: https://app.example.com, ...
+ * corsHeaders(req, ["https://app.example.com"], "POST, OPTIONS"); // Access-Control-Allow-Origin: https://app.example.com, ...
  * ```
  */
 export function corsHeaders(
   req: Request,
   allowedOrigins: "*" | readonly string[],
-  methods = "POST, OPTIONS",
+  methods: string,
 ): Record<string, string> {
   const headers: Record<string, string> = {
     "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
@@ -222,26 +224,27 @@ function _grow(
  * Extracts the token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1).
  *
  * A request without bearer credentials (no header, a blank one, or another scheme such as `Basic`) is
- * refused with the bare {@linkcode BEARER_CHALLENGE}, with no error code, as RFC 6750 §3.1 asks: the
+ * refused with the function's bare challenge ({@linkcode bearerChallenge}), with no error code, as RFC 6750 §3.1 asks: the
  * client may simply not know it has to authenticate. A Bearer header whose token is empty or malformed
  * is refused with `error="invalid_token"`, like any token the verifier refuses later.
  *
  * @param header The `Authorization` header's value, or null.
+ * @param realm The function's name, for the challenge.
  * @returns The token.
  * @throws {ExchangeError} `invalid_token` when the header is missing, empty, not Bearer or malformed.
  * @example
  * ```ts
- * bearerToken("Bearer eyJhbGciOi.eyJzdWIi.c2ln"); // "eyJhbGciOi.eyJzdWIi.c2ln"
+ * bearerToken("Bearer eyJhbGciOi.eyJzdWIi.c2ln", "tenants"); // "eyJhbGciOi.eyJzdWIi.c2ln"
  * ```
  */
-export function bearerToken(header: string | null): string {
+export function bearerToken(header: string | null, realm: string): string {
   const value = header ?? "";
   const scheme = value.trim().split(/\s/, 1)[0];
   if (scheme.toLowerCase() !== "bearer") {
     throw new ExchangeError(
       "invalid_token",
       "Send the Supabase access token as Authorization: Bearer <token>",
-      { headers: { "WWW-Authenticate": BEARER_CHALLENGE } },
+      { headers: { "WWW-Authenticate": bearerChallenge(realm) } },
     );
   }
   const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(value);

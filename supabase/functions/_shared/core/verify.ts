@@ -23,6 +23,9 @@
  * What Auth answers is mapped: unreachable or failing Auth (`AuthRetryableFetchError`, `AuthUnknownError`,
  * 5xx, 429) is 503 `auth_unavailable`; any other refusal is 401 `invalid_token`.
  *
+ * (Over 300 lines: the three ways of verifying a token share its inspection and its mapping of Auth's
+ * answers, and are read together.)
+ *
  * @module
  */
 import { createClient, isAuthApiError, isAuthError, isAuthRetryableFetchError } from "@supabase/supabase-js";
@@ -205,6 +208,52 @@ export function createSupabaseVerifier(options: SupabaseVerifierOptions): Verify
     }
     return checkVerifiedClaims(payload, now());
   };
+}
+
+/** The settings {@linkcode createVerifier} reads: every function's (`ServiceConfig` has them). */
+export interface VerifierSettings {
+  /** `SUPABASE_URL`. */
+  supabaseUrl: string;
+  /** The publishable or anon key, sent as `apikey`. */
+  supabaseKey: string;
+  /** How long Auth may take. */
+  authTimeoutMs: number;
+  /** The accepted `iss` values. */
+  authIssuers?: readonly string[];
+  /** `SUPABASE_JWKS`. */
+  jwks?: { keys: JsonWebKey[] };
+  /** `AUTH_HS256_TOKENS`. */
+  hs256Tokens?: Hs256Tokens;
+  /** `AUTH_API_CALLS_PER_SECOND`. */
+  authApiCallsPerSecond?: number;
+}
+
+/**
+ * Builds the verifier of Supabase access tokens every function uses, from its settings.
+ *
+ * @param settings The project, its issuers and JWKS, HS256 handling, the Auth API budget.
+ * @param options The fetch that reaches Auth, and the clock.
+ * @returns The verifier.
+ * @example
+ * ```ts ignore
+ * const verifyToken = createVerifier(loadServiceConfig(Deno.env.toObject()), {});
+ * ```
+ */
+export function createVerifier(
+  settings: VerifierSettings,
+  options: { fetch?: typeof fetch; now?: () => Date },
+): VerifyToken {
+  return createSupabaseVerifier({
+    supabaseUrl: settings.supabaseUrl,
+    supabaseKey: settings.supabaseKey,
+    timeoutMs: settings.authTimeoutMs,
+    issuers: settings.authIssuers,
+    jwks: settings.jwks,
+    hs256Tokens: settings.hs256Tokens,
+    authApiCallsPerSecond: settings.authApiCallsPerSecond,
+    fetch: options.fetch,
+    now: options.now,
+  });
 }
 
 /**

@@ -66,6 +66,9 @@ export interface ExchangeConfig extends ServiceConfig {
   backendJwt: BackendJwtConfig;
 }
 
+/** The function's name: the realm of its challenges, the `application_name` of its connections. */
+export const EXCHANGE_FUNCTION = "exchange-token";
+
 /** The defaults of the backend JWT's optional settings. */
 export const BACKEND_JWT_DEFAULTS = Object.freeze({
   algorithm: "HS256" as HmacAlgorithm,

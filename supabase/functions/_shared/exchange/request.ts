@@ -17,6 +17,7 @@ import {
   utf8,
 } from "../core/http.ts";
 import { parseTenantId } from "../core/tenant_id.ts";
+import { EXCHANGE_FUNCTION } from "./config.ts";
 
 /** The RFC 8693 grant type. */
 export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -88,7 +89,7 @@ export async function readExchangeRequest(
     );
   }
   const tenantId = bytes.byteLength === 0 ? null : _parseJsonBody(utf8(bytes));
-  return { format, token: bearerToken(req.headers.get("authorization")), tenantId };
+  return { format, token: bearerToken(req.headers.get("authorization"), EXCHANGE_FUNCTION), tenantId };
 }
 
 function _parseJsonBody(text: string): string | null {

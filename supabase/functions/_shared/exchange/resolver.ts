@@ -34,6 +34,7 @@ import type postgres from "postgres";
 import type { SessionLimits } from "../core/config.ts";
 import { ExchangeError } from "../core/errors.ts";
 import { withDeadline } from "../core/deadline.ts";
+import { EXCHANGE_FUNCTION } from "./config.ts";
 import {
   createDatabasePool,
   endsConnection,
@@ -106,7 +107,7 @@ export interface TenancyResolver {
  * ```
  */
 export function createTenancyResolver(options: TenancyResolverOptions): TenancyResolver {
-  const pool = createDatabasePool({ ...options, applicationName: "exchange-token" });
+  const pool = createDatabasePool({ ...options, applicationName: EXCHANGE_FUNCTION });
   const sql = pool.sql;
   const statementTimeout = String(options.timeoutMs);
   const timebox = String(options.sessions?.timeboxSeconds ?? "");

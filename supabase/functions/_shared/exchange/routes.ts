@@ -1,40 +1,39 @@
 /**
- * The exchange's request handler: method and CORS, then verify → resolve → sign, then one JSON reply and
- * one structured log line, whatever happened.
+ * The exchange's routes on the request skeleton (`../core/serve.ts`): a POST, at any path under the
+ * function's, trades the caller's Supabase access token for a backend JWT (read the request → verify →
+ * resolve the tenant → sign); a GET of `/.well-known/jwks.json` serves the backend tokens' public keys. Every
+ * other method is the contract's 405 (`Allow: POST, OPTIONS`).
  *
- * Its collaborators are injected ({@linkcode createExchangeHandler}), so tests drive it with fakes and a
- * fixed clock, and `app.ts` wires the real ones. Every failure is rendered here, in one place, by
- * `toErrorResponse`, and every response, errors and preflights included, carries the CORS headers. What
- * the log line holds, and how loud it is, is `log.ts`'s business.
+ * The collaborators are injected ({@linkcode createExchangeHandler}), so tests drive the handler with fakes
+ * and a fixed clock, and `app.ts` wires the real ones. A POST's errors are answered in its format: RFC 6749
+ * for the RFC 8693 form, even a 413 (`requestFormat`).
+ *
+ * The JWKS is public and the same for everyone: any origin may read it, and caches may keep it for
+ * {@linkcode JWKS_MAX_AGE_SECONDS} (so a key must be published at least that long before it signs; see the
+ * rotation recipe). A function that signs with a shared secret has no public key: it answers 404
+ * `not_found` there.
  *
  * @module
  */
 import type { ConfigError, ServiceConfig } from "../core/config.ts";
-import { type ErrorCode, type ErrorFormat, ExchangeError, toErrorResponse } from "../core/errors.ts";
-import { describeCause, jsonLineLog, type LogCause, type LogLevel, logLevel } from "../core/log.ts";
-import { corsHeaders, jsonResponse } from "../core/http.ts";
-import { JWT_TOKEN_TYPE, readExchangeRequest, requestFormat } from "./request.ts";
+import { type ErrorFormat, ExchangeError } from "../core/errors.ts";
+import type { RequestLogEntry } from "../core/log.ts";
+import { createFunctionHandler } from "../core/serve.ts";
 import type { VerifyToken } from "../core/verify.ts";
+import { EXCHANGE_FUNCTION } from "./config.ts";
+import { JWT_TOKEN_TYPE, readExchangeRequest, requestFormat } from "./request.ts";
 import type { ResolveTenant } from "./resolver.ts";
 import type { SignToken } from "./sign.ts";
-import { isJwksRequest, jwksResponse } from "./jwks_route.ts";
 import type { PublicJwks } from "./signing_keys.ts";
 
 /** One structured log line per request. Never a token, a secret or an email address. */
-export interface ExchangeLogEntry {
-  level: LogLevel;
+export interface ExchangeLogEntry extends RequestLogEntry {
   msg: "exchange";
-  /** `ok`, `preflight`, or the error code. */
-  outcome: "ok" | "preflight" | ErrorCode;
-  status: number;
-  method: string;
+  /** The request's format (`oauth` for the RFC 8693 form), which its errors are answered in. */
   format: ErrorFormat;
-  latency_ms: number;
   user_id: string | null;
   tenant_id: string | null;
   provisioned: boolean | null;
-  /** For failures: the underlying error's class and code (`TNMEM`, `ECONNREFUSED`, ...). */
-  cause?: LogCause;
 }
 
 /** Writes a log entry. */
@@ -67,8 +66,17 @@ export interface ExchangeSuccess {
   expires_at: string;
 }
 
+/** How long browsers, proxies and verifiers may cache the JWKS, in seconds. */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+// `/.well-known/jwks.json` under the function's own path (`/exchange-token/...`, as the Edge runtime
+// sees it) or at the root (a function served on its own).
+const JWKS_PATH = /^(?:\/[^/]+)?\/\.well-known\/jwks\.json$/;
+// The exchange answers a POST whatever the rest of the path (docs/contract.md §1).
+const ANY_PATH = /^/;
+
 /**
- * Builds the handler of `POST /functions/v1/exchange-token`.
+ * Builds the handler of `POST /functions/v1/exchange-token` (and of its JWKS).
  *
  * @param deps The configuration and the collaborators.
  * @returns A handler for `Deno.serve`.
@@ -79,7 +87,7 @@ export interface ExchangeSuccess {
  */
 export function createExchangeHandler(deps: ExchangeHandlerDeps): (req: Request) => Promise<Response> {
   const now = deps.now ?? (() => new Date());
-  return _handler(deps.config.allowedOrigins, deps.log ?? jsonLineLog, async (req, entry) => {
+  return _handler(deps.config.allowedOrigins, deps.log, async (req, entry) => {
     const request = await readExchangeRequest(req, deps.config);
     const caller = await deps.verifyToken(request.token);
     entry.user_id = caller.userId;
@@ -108,8 +116,9 @@ export function createExchangeHandler(deps: ExchangeHandlerDeps): (req: Request)
 }
 
 /**
- * Builds the handler a misconfigured function serves: preflights still succeed (so the browser shows the
- * real error), every exchange is 500 `server_misconfigured`.
+ * Builds the handler a misconfigured exchange serves: preflights still succeed (so the browser shows the
+ * real error), every exchange and the JWKS are 500 `server_misconfigured` (a form's in RFC 6749's format),
+ * and other methods keep their 405.
  *
  * @param error The configuration error (already logged once by whoever loaded the config).
  * @param options CORS origins (`"*"` when they cannot be read) and the log.
@@ -126,25 +135,49 @@ export function createMisconfiguredHandler(
   error: ConfigError,
   options: { allowedOrigins: "*" | readonly string[]; log?: Log },
 ): (req: Request) => Promise<Response> {
-  return _handler(options.allowedOrigins, options.log ?? jsonLineLog, async (req) => {
-    await req.body?.cancel().catch(() => {});
-    throw error;
-  }, () => {
+  return _handler(options.allowedOrigins, options.log, () => Promise.reject(error), () => {
     throw error;
   });
 }
 
-/** The parts every response shares: method check (and the JWKS route), CORS, error rendering, the log line. */
+/**
+ * The JWKS response: cacheable, readable from any origin.
+ *
+ * @param jwks The public keys, or undefined when tokens are signed with a shared secret.
+ * @returns The 200 response.
+ * @throws {ExchangeError} `not_found` when there are no public keys.
+ * @example
+ * ```ts ignore
+ * const res = jwksResponse(toPublicJwks(config.backendJwt.keys, "ES256"));
+ * ```
+ */
+export function jwksResponse(jwks: PublicJwks | undefined): Response {
+  if (!jwks) {
+    throw new ExchangeError("not_found", "Backend tokens are signed with a shared secret: there is no JWKS");
+  }
+  return new Response(JSON.stringify(jwks), {
+    status: 200,
+    headers: {
+      "Content-Type": "application/json; charset=utf-8",
+      "Cache-Control": `public, max-age=${JWKS_MAX_AGE_SECONDS}`,
+      "Access-Control-Allow-Origin": "*",
+      "X-Content-Type-Options": "nosniff",
+    },
+  });
+}
+
+/** The exchange's two routes on the skeleton, with the work of each. */
 function _handler(
   allowedOrigins: "*" | readonly string[],
-  log: Log,
+  log: Log | undefined,
   exchange: (req: Request, entry: ExchangeLogEntry) => Promise<object>,
   jwks: () => PublicJwks | undefined,
 ): (req: Request) => Promise<Response> {
-  return async (req) => {
-    const started = performance.now();
-    const cors = corsHeaders(req, allowedOrigins);
-    const entry: ExchangeLogEntry = {
+  return createFunctionHandler<ExchangeLogEntry>({
+    name: EXCHANGE_FUNCTION,
+    allowedOrigins,
+    methods: "POST, OPTIONS",
+    entry: (req) => ({
       level: "info",
       msg: "exchange",
       outcome: "ok",
@@ -155,34 +188,21 @@ function _handler(
       user_id: null,
       tenant_id: null,
       provisioned: null,
-    };
-    let response: Response;
-    try {
-      if (req.method === "OPTIONS") {
-        entry.outcome = "preflight";
-        response = new Response(null, { status: 204, headers: cors });
-      } else if (isJwksRequest(req)) {
-        response = jwksResponse(jwks());
-      } else if (req.method !== "POST") {
-        throw new ExchangeError("method_not_allowed", "Use POST (or OPTIONS for a CORS preflight)");
-      } else {
-        entry.format = requestFormat(req);
-        response = jsonResponse(200, await exchange(req, entry), cors);
-      }
-    } catch (err) {
-      const rendered = toErrorResponse(err, entry.format);
-      response = jsonResponse(rendered.status, rendered.body, { ...cors, ...rendered.headers });
-      entry.outcome = err instanceof ExchangeError ? err.code : "internal_error";
-      entry.level = logLevel(rendered.status, entry.outcome);
-      entry.cause = describeCause(err instanceof ExchangeError && err.cause !== undefined ? err.cause : err);
-    }
-    entry.status = response.status;
-    entry.latency_ms = Math.round((performance.now() - started) * 10) / 10;
-    try {
-      log(entry);
-    } catch {
-      // A broken log sink must not turn an answer into a failure.
-    }
-    return response;
-  };
+    }),
+    log,
+    methodNotAllowed: () =>
+      new ExchangeError("method_not_allowed", "Use POST (or OPTIONS for a CORS preflight)"),
+    routes: [
+      { method: "GET", path: JWKS_PATH, handle: () => Promise.resolve(jwksResponse(jwks())) },
+      {
+        method: "POST",
+        path: ANY_PATH,
+        errorFormat: requestFormat,
+        handle: async ({ req, entry, format }) => {
+          entry.format = format;
+          return { body: await exchange(req, entry) };
+        },
+      },
+    ],
+  });
 }

@@ -10,27 +10,20 @@
  *
  * @module
  */
-import { ConfigError, type Env } from "../core/config.ts";
-import { loadManagementConfig, type ManagementConfig } from "./config.ts";
-import { createVerifier, reportConfigError } from "../exchange/app.ts";
 import { createCallerTransactions } from "../core/caller.ts";
-import { createEmailTrust } from "../core/email_trust.ts";
-import { createInvitationMailer } from "./invitation_mail.ts";
-import { createManagementHandler, type ManagementLogEntry } from "../core/serve.ts";
+import type { Env } from "../core/config.ts";
 import { createDatabasePool } from "../core/db.ts";
-import { tenantsRoutes } from "./tenants_routes.ts";
+import { createEmailTrust } from "../core/email_trust.ts";
+import { createAppFromEnv, type FunctionApp } from "../core/serve.ts";
+import { createVerifier } from "../core/verify.ts";
+import { loadManagementConfig, type ManagementConfig } from "./config.ts";
+import { createManagementHandler, type ManagementLogEntry } from "./handler.ts";
+import { createInvitationMailer } from "./invitation_mail.ts";
 import { invitationsRoutes } from "./invitations_routes.ts";
+import { tenantsRoutes } from "./tenants_routes.ts";
 
 /** Which management function to build. */
 export type ManagementFunction = "tenants" | "invitations";
-
-/** A built management handler and what it holds open. */
-export interface ManagementApp {
-  /** The request handler, for `Deno.serve` or a gateway. */
-  handler: (req: Request) => Promise<Response>;
-  /** Closes the Postgres pool (waiting at most `timeoutSeconds` for running queries). Idempotent. */
-  close(timeoutSeconds?: number): Promise<void>;
-}
 
 /** Seams and tuning for {@linkcode createManagementApp}. */
 export interface ManagementAppOptions {
@@ -66,7 +59,7 @@ export function createManagementApp(
   name: ManagementFunction,
   config: ManagementConfig,
   options: ManagementAppOptions = {},
-): ManagementApp {
+): FunctionApp {
   const pool = createDatabasePool({
     databaseUrl: config.databaseUrl,
     transactionPooler: config.transactionPooler,
@@ -129,24 +122,19 @@ export function createManagementAppFromEnv(
   name: ManagementFunction,
   env: Env,
   options: ManagementAppOptions = {},
-): ManagementApp {
-  let config: ManagementConfig;
-  try {
-    config = loadManagementConfig(env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    const allowedOrigins = reportConfigError(err, env);
-    return {
-      handler: createManagementHandler({
+): FunctionApp {
+  return createAppFromEnv(
+    env,
+    loadManagementConfig,
+    (config) => createManagementApp(name, config, options),
+    (error, allowedOrigins) =>
+      createManagementHandler({
         name,
         config: { allowedOrigins, maxBodyBytes: 0, bodyTimeoutMs: 0 },
-        verifyToken: () => Promise.reject(err),
+        verifyToken: () => Promise.reject(error),
         routes: [],
         log: options.log,
-        misconfigured: err,
+        misconfigured: error,
       }),
-      close: () => Promise.resolve(),
-    };
-  }
-  return createManagementApp(name, config, options);
+  );
 }

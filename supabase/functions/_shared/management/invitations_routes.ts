@@ -6,7 +6,7 @@
  * @module
  */
 import type { RunAsCaller } from "../core/caller.ts";
-import type { Route } from "../core/serve.ts";
+import type { Route } from "./handler.ts";
 import { onlyRow, toTenant, uuidParam } from "./input.ts";
 
 /**

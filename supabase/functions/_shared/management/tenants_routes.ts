@@ -8,7 +8,7 @@
  */
 import type { RunAsCaller } from "../core/caller.ts";
 import type { SendInvitationMail } from "./invitation_mail.ts";
-import type { Route } from "../core/serve.ts";
+import type { Route } from "./handler.ts";
 import {
   auditPage,
   onlyRow,
