@@ -274,7 +274,7 @@ comment on function tenancy.accept_invitation(uuid) is 'POST /invitations/{id}/a
 grant execute on function tenancy.accept_invitation(uuid) to authenticated;
 
 CREATE OR REPLACE FUNCTION tenancy.create_invitation(p_tenant text, p_email text, p_role text)
- RETURNS TABLE(id uuid, email text, role text, invited_by uuid, invited_by_email text, created_at timestamp with time zone, expires_at timestamp with time zone, invitee_has_account boolean)
+ RETURNS TABLE(id uuid, email text, role text, invited_by uuid, invited_by_email text, created_at timestamp with time zone, expires_at timestamp with time zone)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO ''
@@ -326,12 +326,10 @@ begin
   perform tenancy_private.audit(actor.tenant_id, caller.user_id, 'invitation.created', null, new_email, new_id,
                                 p_after => jsonb_build_object('email', new_email, 'role', new_role,
                                                               'expires_at', now() + settings.invitation_ttl));
-  return query
-  select v.*, exists (select 1 from auth.users u where lower(u.email) = new_email and u.email_confirmed_at is not null)
-    from tenancy_private.invitations_of(actor.tenant_id, new_id) v;
+  return query select * from tenancy_private.invitations_of(actor.tenant_id, new_id);
 end;
 $function$;
-comment on function tenancy.create_invitation(text,text,text) is 'POST /tenants/{tenant}/invitations: invites an address (lower-cased) with a role (user when null). Owners invite any role, admins any but owner (TNFBD); a member''s address or a pending invitation to it is TNCFL; over a limit of tenancy.management_settings is TNLIM (DETAIL: seconds to wait). invitee_has_account says which mail to send (the function''s business only: it is not shown).';
+comment on function tenancy.create_invitation(text,text,text) is 'POST /tenants/{tenant}/invitations: invites an address (lower-cased) with a role (user when null). Owners invite any role, admins any but owner (TNFBD); a member''s address or a pending invitation to it is TNCFL; over a limit of tenancy.management_settings is TNLIM (DETAIL: seconds to wait). Which mail to send is the function''s to find out, from tenancy.invitee_account() (20261207100500).';
 grant execute on function tenancy.create_invitation(text,text,text) to authenticated;
 
 CREATE OR REPLACE FUNCTION tenancy.create_tenant(p_name text)

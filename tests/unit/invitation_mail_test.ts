@@ -38,6 +38,8 @@ function accounts(...answers: Array<InviteeAccount | null>) {
   return () => Promise.resolve(answers.shift() ?? null);
 }
 const PRE_REGISTERED: InviteeAccount = { id: "u-1", confirmed: false, pristine: true, hasPassword: true };
+const CONFIRMED: InviteeAccount = { id: "u-0", confirmed: true, pristine: false, hasPassword: true };
+const FRESH: InviteeAccount = { id: "u", confirmed: false, pristine: true, hasPassword: false };
 
 Deno.test("createInvitationMailer() sends Auth's invite to a new address, with the key and the redirect", async () => {
   const { seen, fetch } = scripted([[200, { id: "u" }]]);
@@ -47,7 +49,7 @@ Deno.test("createInvitationMailer() sends Auth's invite to a new address, with t
     redirectUrl: "https://app/in?a=1",
     fetch,
   });
-  assert.deepEqual(await send({ email: "bob@example.com", hasAccount: false, account: NONE }), {
+  assert.deepEqual(await send({ email: "bob@example.com", account: accounts(null, FRESH) }), {
     sent: true,
   });
   assert.deepEqual(seen, [{
@@ -62,13 +64,13 @@ Deno.test("createInvitationMailer() sends Auth's invite to a new address, with t
 Deno.test("createInvitationMailer() sends a magic link to a user, and after email_exists", async () => {
   const user = scripted([[200, {}]]);
   const send = createInvitationMailer({ ...BASE, serviceKey: "k", fetch: user.fetch });
-  assert.deepEqual(await send({ email: "ada@example.com", hasAccount: true, account: NONE }), { sent: true });
+  assert.deepEqual(await send({ email: "ada@example.com", account: accounts(CONFIRMED) }), { sent: true });
   assert.deepEqual(user.seen.map((s) => [s.url, s.body]), [
     ["https://project.supabase.co/auth/v1/otp", { email: "ada@example.com", create_user: false }],
   ]);
   const raced = scripted([[422, { error_code: "email_exists" }], [200, {}]]);
   const again = createInvitationMailer({ ...BASE, serviceKey: "k", fetch: raced.fetch });
-  assert.deepEqual(await again({ email: "ada@example.com", hasAccount: false, account: NONE }), {
+  assert.deepEqual(await again({ email: "ada@example.com", account: NONE }), {
     sent: true,
   });
   assert.deepEqual(raced.seen.map((s) => new URL(s.url).pathname), ["/auth/v1/invite", "/auth/v1/otp"]);
@@ -79,8 +81,7 @@ Deno.test("createInvitationMailer() never throws: a refusal, an outage or no key
   assert.deepEqual(
     await createInvitationMailer({ ...BASE, serviceKey: "k", fetch: refused.fetch })({
       email: "a@b.co",
-      hasAccount: true,
-      account: NONE,
+      account: accounts(CONFIRMED),
     }),
     { sent: false, reason: "auth_429_over_email_send_rate_limit" },
   );
@@ -88,7 +89,6 @@ Deno.test("createInvitationMailer() never throws: a refusal, an outage or no key
   assert.deepEqual(
     await createInvitationMailer({ ...BASE, serviceKey: "k", fetch: down })({
       email: "a@b.co",
-      hasAccount: false,
       account: NONE,
     }),
     { sent: false, reason: "auth_unavailable" },
@@ -97,13 +97,12 @@ Deno.test("createInvitationMailer() never throws: a refusal, an outage or no key
   assert.deepEqual(
     await createInvitationMailer({ ...BASE, serviceKey: "k", timeoutMs: 50, fetch: slow })({
       email: "a@b.co",
-      hasAccount: false,
       account: NONE,
     }),
     { sent: false, reason: "auth_unavailable" },
   );
   assert.deepEqual(
-    await createInvitationMailer(BASE)({ email: "a@b.co", hasAccount: false, account: NONE }),
+    await createInvitationMailer(BASE)({ email: "a@b.co", account: NONE }),
     {
       sent: false,
       reason: "no_service_key",
@@ -117,7 +116,6 @@ Deno.test("createInvitationMailer() deletes a pre-registered, never-used account
   const fresh = { id: "u-2", confirmed: false, pristine: true, hasPassword: false };
   const outcome = await send({
     email: "new.hire@corp.test",
-    hasAccount: false,
     account: accounts(PRE_REGISTERED, fresh),
   });
   assert.deepEqual(outcome, { sent: true });
@@ -131,7 +129,7 @@ Deno.test("createInvitationMailer() mails no account someone was ever let into",
   const { seen, fetch } = scripted([]);
   const send = createInvitationMailer({ ...BASE, serviceKey: "k", fetch });
   const used = { id: "u-1", confirmed: false, pristine: false, hasPassword: false };
-  assert.deepEqual(await send({ email: "a@corp.test", hasAccount: false, account: accounts(used) }), {
+  assert.deepEqual(await send({ email: "a@corp.test", account: accounts(used) }), {
     sent: false,
     reason: "unconfirmed_account_in_use",
   });
@@ -143,7 +141,7 @@ Deno.test("createInvitationMailer() kills the link when a sign-up raced the invi
   const send = createInvitationMailer({ ...BASE, serviceKey: "k", fetch });
   const raced = { id: "u-3", confirmed: false, pristine: true, hasPassword: true };
   assert.deepEqual(
-    await send({ email: "a@corp.test", hasAccount: false, account: accounts(PRE_REGISTERED, raced) }),
+    await send({ email: "a@corp.test", account: accounts(PRE_REGISTERED, raced) }),
     { sent: false, reason: "preregistered_account" },
   );
   assert.deepEqual(
@@ -160,7 +158,7 @@ Deno.test("createInvitationMailer() sends nothing it could not check", async () 
   const { seen, fetch } = scripted([]);
   const send = createInvitationMailer({ ...BASE, serviceKey: "k", fetch });
   const broken = () => Promise.reject(new Error("database down"));
-  assert.deepEqual(await send({ email: "a@corp.test", hasAccount: false, account: broken }), {
+  assert.deepEqual(await send({ email: "a@corp.test", account: broken }), {
     sent: false,
     reason: "invitee_lookup_failed",
   });
@@ -168,11 +166,34 @@ Deno.test("createInvitationMailer() sends nothing it could not check", async () 
   assert.deepEqual(
     await createInvitationMailer({ ...BASE, serviceKey: "k", fetch: refused.fetch })({
       email: "a@corp.test",
-      hasAccount: false,
       account: accounts(PRE_REGISTERED),
     }),
-    { sent: false, reason: "auth_delete_403_not_admin" },
+    { sent: false, reason: "preregistered_account_not_removed" },
   );
   assert.equal(seen.length, 0);
   assert.equal(refused.seen.length, 1, "no invite after a failed delete");
+});
+
+Deno.test("createInvitationMailer() re-uses an unconfirmed account without a password: nothing to hijack", async () => {
+  const { seen, fetch } = scripted([[200, { id: "u-4" }]]);
+  const send = createInvitationMailer({ ...BASE, serviceKey: "k", fetch });
+  const operatorMade = { id: "u-4", confirmed: false, pristine: true, hasPassword: false };
+  assert.deepEqual(await send({ email: "a@corp.test", account: accounts(operatorMade, operatorMade) }), {
+    sent: true,
+  });
+  assert.deepEqual(seen.map((s) => `${s.method} ${new URL(s.url).pathname}`), ["POST /auth/v1/invite"]);
+});
+
+Deno.test("createInvitationMailer() removes what it invited when the database finds another user", async () => {
+  const { seen, fetch } = scripted([[200, { id: "u-5" }], [200, {}]]);
+  const send = createInvitationMailer({ ...BASE, serviceKey: "k", fetch });
+  // Auth re-used a user the database's lookup does not see (say, an address Auth and Postgres case differently).
+  assert.deepEqual(await send({ email: "a@corp.test", account: accounts(null, null) }), {
+    sent: false,
+    reason: "preregistered_account",
+  });
+  assert.deepEqual(seen.map((s) => `${s.method} ${new URL(s.url).pathname}`), [
+    "POST /auth/v1/invite",
+    "DELETE /auth/v1/admin/users/u-5",
+  ]);
 });

@@ -134,7 +134,6 @@ export function tenantsRoutes({ run, sendMail }: TenantsRoutesDeps): Route[] {
         // After the commit: the invitation stands whatever the mail does.
         const mail = await sendMail({
           email: row.email,
-          hasAccount: row.invitee_has_account,
           account: async () => {
             const [account] = await run(claims, (tx) => tx`select * from tenancy.invitee_account(${row.id})`);
             return account
