@@ -118,3 +118,44 @@ Deno.test("onlyRow() makes no row 404 not_found, never a 500", () => {
   assert.equal(onlyRow([row]), row);
   assert.throws(() => onlyRow([row, row]), (err) => !(err instanceof ExchangeError));
 });
+
+Deno.test("the caller's one statement sets the session limits under tenancy.* and, for one release, exchange.*", async () => {
+  const statements: Array<{ text: string; values: unknown[] }> = [];
+  const tx = ((strings: TemplateStringsArray, ...values: unknown[]) => {
+    statements.push({ text: strings.join("$"), values });
+    return Promise.resolve([]);
+  }) as unknown as postgres.TransactionSql;
+  const pool = {
+    sql: { begin: (fn: (tx: postgres.TransactionSql) => Promise<unknown>) => fn(tx) },
+    close: () => Promise.resolve(),
+  } as unknown as DatabasePool;
+  const run = createCallerTransactions({
+    pool,
+    timeoutMs: 1000,
+    sessions: { timeboxSeconds: 3600, inactivityTimeoutSeconds: 600, singlePerUser: true },
+  });
+  await run(claims, () => Promise.resolve("done"));
+  assert.equal(statements.length, 1, "one statement makes the transaction the caller's");
+  const [{ text, values }] = statements;
+  // Each set_config's value: a parameter (in order) or a literal.
+  let parameter = 0;
+  const settings = new Map(
+    [...text.matchAll(/set_config\('([^']+)', (\$|'[^']*')/g)].map(([, name, value]) =>
+      [name, value === "$" ? values[parameter++] : value.slice(1, -1)] as const
+    ),
+  );
+  for (
+    const [limit, value] of [
+      ["session_timebox", "3600"],
+      ["session_inactivity_timeout", "600"],
+      ["session_single_per_user", "on"],
+    ]
+  ) {
+    assert.equal(settings.get(`tenancy.${limit}`), value, limit);
+    assert.equal(settings.get(`exchange.${limit}`), value, `${limit}, the old name`);
+  }
+  assert.equal(settings.get("tenancy.requested_tenant"), "");
+  assert.equal(settings.has("exchange.requested_tenant"), false);
+  assert.equal(settings.get("role"), "authenticated");
+  assert.equal(settings.get("request.jwt.claims"), JSON.stringify(claims));
+});

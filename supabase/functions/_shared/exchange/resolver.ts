@@ -1,48 +1,36 @@
 /**
  * The caller's tenant, resolved (or provisioned by policy) in Postgres by `tenancy.resolve_tenant()`.
  *
- * One postgres.js pool per isolate. Each exchange is one transaction on one reserved connection, run the
- * way PostgREST runs a request: `begin`, then `set_config('role', 'authenticated', true)` with the verified
- * claims in `request.jwt.claims` (and the legacy `request.jwt.claim*` settings emptied, and
- * `tenancy.email_trusted`, whether the project confirms addresses by mail, from `email_trust.ts`, never from
- * the request), then the function, then `commit`. The four statements are pipelined:
- * postgres.js writes them back to back without waiting, so once a connection has prepared them an
- * exchange costs one round trip to the database. Without prepared statements (the transaction pooler)
- * postgres.js describes the one statement with parameters first, which adds a round trip. If the
- * function raises, Postgres skips to the `commit`, which then rolls back.
+ * One postgres.js pool per isolate. Each exchange is one caller transaction (`../core/caller.ts`) on one
+ * reserved connection: `begin`, the caller's statement (role, claims, email trust, session limits, and the
+ * requested tenant in `tenancy.requested_tenant`), with `REQUIRE_AAL2` `tenancy.require_aal2()` (TNAAL for an
+ * `aal1` session of a user with a verified MFA factor, before anything is provisioned), then the function,
+ * then `commit`. The statements are pipelined: postgres.js writes them back to back without waiting, so once
+ * a connection has prepared them an exchange costs one round trip to the database. Without prepared
+ * statements (the transaction pooler) postgres.js describes the one statement with parameters first, which
+ * adds a round trip. If the function raises, Postgres skips to the `commit`, which then rolls back.
  *
- * Supabase Auth's session limits (timebox, inactivity timeout, single session per user) live in Auth's
- * settings, not in the database: they travel in transaction-local settings of the same statement, and
- * `resolve_tenant` refuses a session past them as Auth refuses to refresh it (TNAUT).
- *
- * With `requireAal2` (`REQUIRE_AAL2`), `tenancy.require_aal2()` runs first in the same pipeline and
- * transaction: it raises TNAAL for an `aal1` session of a user with a verified MFA factor, before anything
- * is provisioned.
- *
- * SQLSTATEs raised by the functions map to the contract: TNAUT → 401 `invalid_token`, TNAAL → 401
- * `insufficient_user_authentication`, TNNOT → 403 `no_tenant`, TNMEM → 403 `not_a_member`. A connection
- * that cannot be made, breaks, or a transaction that takes longer than allowed is 503
- * `database_unavailable`. A connection that broke before anything
- * was committed (Postgres restarted since the pool opened it) is retried once on a fresh connection.
- * So is a transaction Postgres rolled back as a deadlock's victim or a serialization failure (40P01, 40001:
- * a first exchange accepts invitations, which a manager may be revoking), within the same deadline; a
- * second one is 503 `database_unavailable` (the exchange answers no 409).
+ * Its SQLSTATEs map to the contract (`../core/db.ts`): TNAUT → 401 `invalid_token` (a session past Auth's
+ * limits too), TNAAL → 401 `insufficient_user_authentication`, TNNOT → 403 `no_tenant`, TNMEM → 403
+ * `not_a_member`; an outage or a transaction past its time is 503 `database_unavailable`. A connection that
+ * broke before anything was committed is retried once on a fresh connection, and so is a transaction
+ * Postgres rolled back as a deadlock's victim or a serialization failure (40P01, 40001: a first exchange
+ * accepts invitations, which a manager may be revoking), within the same deadline; a second one is 503.
  *
  * @module
  */
 import type postgres from "postgres";
+import { type CallerSession, createCaller } from "../core/caller.ts";
 import type { SessionLimits } from "../core/config.ts";
-import { ExchangeError } from "../core/errors.ts";
-import { withDeadline } from "../core/deadline.ts";
-import { EXCHANGE_FUNCTION } from "./config.ts";
 import {
   createDatabasePool,
   endsConnection,
   ERROR_BY_SQLSTATE,
   isAbortedTransaction,
-  isTransactionConflict,
   mapDatabaseError,
 } from "../core/db.ts";
+import { ExchangeError } from "../core/errors.ts";
+import { EXCHANGE_FUNCTION } from "./config.ts";
 
 /** The tenant an exchange signs for. */
 export interface TenantGrant {
@@ -107,18 +95,18 @@ export interface TenancyResolver {
  * ```
  */
 export function createTenancyResolver(options: TenancyResolverOptions): TenancyResolver {
-  const pool = createDatabasePool({ ...options, applicationName: EXCHANGE_FUNCTION });
+  const pool = createDatabasePool({
+    databaseUrl: options.databaseUrl,
+    transactionPooler: options.transactionPooler,
+    timeoutMs: options.timeoutMs,
+    max: options.max,
+    idleTimeoutSeconds: options.idleTimeoutSeconds,
+    applicationName: EXCHANGE_FUNCTION,
+  });
   const sql = pool.sql;
-  const statementTimeout = String(options.timeoutMs);
-  const timebox = String(options.sessions?.timeboxSeconds ?? "");
-  const inactivityTimeout = String(options.sessions?.inactivityTimeoutSeconds ?? "");
-  const singlePerUser = options.sessions?.singlePerUser ? "on" : "";
+  const caller = createCaller(options);
 
-  const attempt = async (
-    claims: string,
-    requested: string | null,
-    trusted: boolean,
-  ): Promise<TenantGrant> => {
+  const attempt = async (session: CallerSession, requested: string | null): Promise<TenantGrant> => {
     const reserving = sql.reserve();
     let connection: postgres.ReservedSql;
     try {
@@ -126,30 +114,17 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     } catch (err) {
       throw mapDatabaseError(err);
     }
-    // Sent back to back; results come back in order. Only the second statement has parameters (the
+    // Sent back to back; results come back in order. Only the caller's statement has parameters (the
     // requested tenant travels in a transaction-local setting), because postgres.js must describe an
     // unprepared statement with parameters before binding it, which stops the pipeline for a round trip.
-    // The legacy per-claim settings are emptied with the claims: auth.jwt() and auth.uid() prefer them to
-    // request.jwt.claims, and behind a transaction pooler this connection may carry another client's
-    // session-level values.
+    const aal2 = caller.requireAal2(connection);
     const queries = [
       connection`begin`,
-      connection`select set_config('role', 'authenticated', true),
-                         set_config('request.jwt.claims', ${claims}, true),
-                         set_config('request.jwt.claim', '', true),
-                         set_config('request.jwt.claim.sub', '', true),
-                         set_config('request.jwt.claim.role', '', true),
-                         set_config('request.jwt.claim.email', '', true),
-                         set_config('exchange.requested_tenant', ${requested ?? ""}, true),
-                         set_config('tenancy.email_trusted', ${trusted ? "on" : "off"}, true),
-                         set_config('statement_timeout', ${statementTimeout}, true),
-                         set_config('exchange.session_timebox', ${timebox}, true),
-                         set_config('exchange.session_inactivity_timeout', ${inactivityTimeout}, true),
-                         set_config('exchange.session_single_per_user', ${singlePerUser}, true)`,
+      caller.statement(connection, session, requested),
       // No parameters, so it does not stop the pipeline; raising, it leaves resolve_tenant unrun.
-      ...(options.requireAal2 ? [connection`select tenancy.require_aal2()`] : []),
+      ...(aal2 ? [aal2] : []),
       connection`select tenant_id, tenant_uuid::text as tenant_uuid, role, provisioned, email
-                    from tenancy.resolve_tenant(nullif(current_setting('exchange.requested_tenant', true), ''))`,
+                    from tenancy.resolve_tenant(nullif(current_setting('tenancy.requested_tenant', true), ''))`,
       connection`commit`,
     ];
     const settled = await Promise.allSettled(queries);
@@ -175,34 +150,11 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     };
   };
 
-  const resolveTenant: ResolveTenant = (claims, requested) => {
-    const claimsJson = JSON.stringify(claims);
-    const deadline = Date.now() + options.timeoutMs;
-    const work = (async () => {
-      const trusted = await options.emailTrusted();
-      try {
-        return await attempt(claimsJson, requested, trusted);
-      } catch (err) {
-        // A pooled connection that died while idle (Postgres restarted), or that a pooler ended (it lost
-        // its server): nothing was committed, and resolve_tenant is idempotent anyway, so one more try on
-        // a fresh connection is safe. So is one more try after Postgres rolled the transaction back as a
-        // deadlock's victim or a serialization failure, unless the deadline has passed (its answer is sent).
-        if (
-          err instanceof ExchangeError && err.code === "database_unavailable" &&
-          (endsConnection(err.cause) || (isTransactionConflict(err.cause) && Date.now() < deadline))
-        ) {
-          return await attempt(claimsJson, requested, trusted);
-        }
-        throw err;
-      }
-    })();
-    return withDeadline(
-      work,
-      options.timeoutMs,
-      () =>
-        new ExchangeError("database_unavailable", "The database did not answer in time; try again shortly"),
-    );
-  };
+  // resolve_tenant is idempotent and nothing was committed: a connection that died while idle (Postgres
+  // restarted, or a pooler lost its server) is retried on a fresh one, as is a transaction rolled back as a
+  // deadlock's victim; a second conflict stays 503 (the exchange answers no 409).
+  const resolveTenant: ResolveTenant = (claims, requested) =>
+    caller.run(claims, (session) => attempt(session, requested), { lostConnection: true });
 
   return {
     resolveTenant,
