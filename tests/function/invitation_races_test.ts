@@ -18,7 +18,7 @@ import {
   send,
 } from "./_management_setup.ts";
 import { createTenancyResolver } from "../../supabase/functions/_shared/exchange/resolver.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 
 const ROUNDS = 50;
 
@@ -187,8 +187,7 @@ Deno.test("invitations raced through the functions", async (t) => {
           await arm(2);
           await assert.rejects(
             resolver.resolveTenant(claims, "races"),
-            (err) =>
-              err instanceof ExchangeError && err.code === "database_unavailable" && err.status === 503,
+            (err) => err instanceof ApiError && err.code === "database_unavailable" && err.status === 503,
           );
           assert.equal(Number(await left()), -1);
         } finally {

@@ -7,7 +7,7 @@ import { allowRoles, createTenant, createUser, openTestDatabase, setPolicy } fro
 import { functionDatabase } from "../_pooler.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { createTenancyResolver } from "../../supabase/functions/_shared/exchange/resolver.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 
 // A project that confirms addresses by mail, as Auth's settings would say (email_trust.ts reads them).
 const emailTrusted = () => Promise.resolve(true);
@@ -16,7 +16,7 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {
-    assert.ok(err instanceof ExchangeError, `expected an ExchangeError, got ${err}`);
+    assert.ok(err instanceof ApiError, `expected an ApiError, got ${err}`);
     return err.code;
   }
   return "accepted";

@@ -5,13 +5,13 @@ import {
   NEGATIVE_CACHE_MAX_ENTRIES,
   NEGATIVE_CACHE_TTL_MS,
 } from "../../supabase/functions/_shared/core/auth_api_budget.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 
-function refusal(fn: () => void): ExchangeError {
+function refusal(fn: () => void): ApiError {
   try {
     fn();
   } catch (err) {
-    assert.ok(err instanceof ExchangeError);
+    assert.ok(err instanceof ApiError);
     return err;
   }
   throw new Error("expected a refusal");

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { createCallerTransactions } from "../../supabase/functions/_shared/core/caller.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 import {
   type DatabasePool,
   isTransactionConflict,
@@ -64,7 +64,7 @@ Deno.test("a second deadlock is 409 conflict, not a 500, and not a third try", a
   const run = createCallerTransactions({ pool, timeoutMs: 1000 });
   const second = pgError("40P01", "deadlock detected");
   await assert.rejects(run(claims, failing(pgError("40P01"), second, pgError("40P01"))), (err) => {
-    assert.ok(err instanceof ExchangeError);
+    assert.ok(err instanceof ApiError);
     assert.deepEqual([err.code, err.status], ["conflict", 409]);
     assert.equal(err.cause, second, "the cause is kept for the log");
     assert.doesNotMatch(err.message, /deadlock/, "no SQL detail reaches the caller");
@@ -78,11 +78,11 @@ Deno.test("other failures are not run again, and keep their mapping", async () =
   const run = createCallerTransactions({ pool, timeoutMs: 1000 });
   await assert.rejects(
     run(claims, failing(pgError("TNFND", "no such pending invitation"))),
-    (err) => err instanceof ExchangeError && err.code === "not_found",
+    (err) => err instanceof ApiError && err.code === "not_found",
   );
   await assert.rejects(
     run(claims, failing(pgError("23505"))),
-    (err) => err instanceof ExchangeError && err.code === "internal_error",
+    (err) => err instanceof ApiError && err.code === "internal_error",
   );
   assert.equal(state.begun, 2, "one transaction each");
 });
@@ -94,7 +94,7 @@ Deno.test("a deadlock after the deadline is not run again: the answer was 503", 
     new Promise<string>((_, reject) => setTimeout(() => reject(pgError("40P01")), 60));
   await assert.rejects(
     run(claims, slowDeadlock),
-    (err) => err instanceof ExchangeError && err.code === "database_unavailable",
+    (err) => err instanceof ApiError && err.code === "database_unavailable",
   );
   await new Promise((resolve) => setTimeout(resolve, 80));
   assert.equal(state.begun, 1);
@@ -113,10 +113,10 @@ Deno.test("isTransactionConflict() and mapDatabaseError(): 40P01 and 40001 are t
 });
 
 Deno.test("onlyRow() makes no row 404 not_found, never a 500", () => {
-  assert.throws(() => onlyRow([]), (err) => err instanceof ExchangeError && err.status === 404);
+  assert.throws(() => onlyRow([]), (err) => err instanceof ApiError && err.status === 404);
   const row = { id: 1 } as unknown as postgres.Row;
   assert.equal(onlyRow([row]), row);
-  assert.throws(() => onlyRow([row, row]), (err) => !(err instanceof ExchangeError));
+  assert.throws(() => onlyRow([row, row]), (err) => !(err instanceof ApiError));
 });
 
 Deno.test("the caller's one statement sets the session limits under tenancy.* and, for one release, exchange.*", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  ApiError,
   bearerChallenge,
-  ExchangeError,
   OAuthRequestError,
   RETRY_AFTER_SECONDS,
   STATUS_BY_CODE,
@@ -34,35 +34,35 @@ Deno.test("STATUS_BY_CODE matches the tables of docs/contract.md §2 and docs/te
 });
 
 Deno.test("toErrorResponse() renders { error, message } with the status of the code", () => {
-  const rendered = toErrorResponse(new ExchangeError("not_a_member", "Tenant is not one of yours"), EXCHANGE);
+  const rendered = toErrorResponse(new ApiError("not_a_member", "Tenant is not one of yours"), EXCHANGE);
   assert.equal(rendered.status, 403);
   assert.deepEqual(rendered.body, { error: "not_a_member", message: "Tenant is not one of yours" });
   assert.deepEqual(rendered.headers, {});
 });
 
 Deno.test("toErrorResponse() adds WWW-Authenticate to invalid_token, Retry-After to 503s and Allow to 405", () => {
-  assert.deepEqual(toErrorResponse(new ExchangeError("invalid_token", "x"), EXCHANGE).headers, {
+  assert.deepEqual(toErrorResponse(new ApiError("invalid_token", "x"), EXCHANGE).headers, {
     "WWW-Authenticate": 'Bearer realm="exchange-token", error="invalid_token"',
   });
   // A request without credentials gets the challenge without an error code (RFC 6750 §3.1).
-  const bare = new ExchangeError("invalid_token", "x", {
+  const bare = new ApiError("invalid_token", "x", {
     headers: { "WWW-Authenticate": bearerChallenge("exchange-token") },
   });
   assert.deepEqual(toErrorResponse(bare, EXCHANGE).headers, {
     "WWW-Authenticate": 'Bearer realm="exchange-token"',
   });
   // RFC 9470 §3: the step-up challenge.
-  const stepUp = toErrorResponse(new ExchangeError("insufficient_user_authentication", "x"), EXCHANGE);
+  const stepUp = toErrorResponse(new ApiError("insufficient_user_authentication", "x"), EXCHANGE);
   assert.equal(stepUp.status, 401);
   assert.deepEqual(stepUp.headers, {
     "WWW-Authenticate": 'Bearer realm="exchange-token", error="insufficient_user_authentication"',
   });
   for (const code of ["auth_unavailable", "database_unavailable"] as const) {
-    const rendered = toErrorResponse(new ExchangeError(code, "x"), EXCHANGE);
+    const rendered = toErrorResponse(new ApiError(code, "x"), EXCHANGE);
     assert.equal(rendered.status, 503);
     assert.deepEqual(rendered.headers, { "Retry-After": String(RETRY_AFTER_SECONDS) });
   }
-  assert.deepEqual(toErrorResponse(new ExchangeError("method_not_allowed", "x"), EXCHANGE).headers, {
+  assert.deepEqual(toErrorResponse(new ApiError("method_not_allowed", "x"), EXCHANGE).headers, {
     Allow: "POST, OPTIONS",
   });
 });
@@ -80,15 +80,15 @@ Deno.test("toErrorResponse() answers an unknown error with a bare 500 and never 
 
 Deno.test("toErrorResponse() follows RFC 6749 §5.2 and RFC 8693 §2.2.2 for the token-exchange form", () => {
   const rows = [
-    [new ExchangeError("invalid_request", "m"), 400, "invalid_request"],
-    [new ExchangeError("invalid_token", "m"), 400, "invalid_request"],
-    [new ExchangeError("insufficient_user_authentication", "m"), 400, "insufficient_user_authentication"],
-    [new ExchangeError("not_a_member", "m"), 400, "invalid_target"],
-    [new ExchangeError("no_tenant", "m"), 400, "invalid_target"],
+    [new ApiError("invalid_request", "m"), 400, "invalid_request"],
+    [new ApiError("invalid_token", "m"), 400, "invalid_request"],
+    [new ApiError("insufficient_user_authentication", "m"), 400, "insufficient_user_authentication"],
+    [new ApiError("not_a_member", "m"), 400, "invalid_target"],
+    [new ApiError("no_tenant", "m"), 400, "invalid_target"],
     [new OAuthRequestError("unsupported_grant_type", "m"), 400, "unsupported_grant_type"],
-    [new ExchangeError("payload_too_large", "m"), 413, "invalid_request"],
-    [new ExchangeError("database_unavailable", "m"), 503, "temporarily_unavailable"],
-    [new ExchangeError("server_misconfigured", "m"), 500, "server_error"],
+    [new ApiError("payload_too_large", "m"), 413, "invalid_request"],
+    [new ApiError("database_unavailable", "m"), 503, "temporarily_unavailable"],
+    [new ApiError("server_misconfigured", "m"), 500, "server_error"],
     [new Error("boom"), 500, "server_error"],
   ] as const;
   for (const [err, status, error] of rows) {
@@ -99,16 +99,16 @@ Deno.test("toErrorResponse() follows RFC 6749 §5.2 and RFC 8693 §2.2.2 for the
     assert.equal("message" in rendered.body, false);
   }
   assert.equal(
-    toErrorResponse(new ExchangeError("invalid_token", "m"), { ...EXCHANGE, format: "oauth" })
+    toErrorResponse(new ApiError("invalid_token", "m"), { ...EXCHANGE, format: "oauth" })
       .headers["WWW-Authenticate"],
     undefined,
   );
 });
 
-Deno.test("ExchangeError keeps its cause for the logs and sets its name", () => {
+Deno.test("ApiError keeps its cause for the logs and sets its name", () => {
   const cause = new Error("underneath");
-  const err = new ExchangeError("database_unavailable", "Try again", { cause, headers: { "X-A": "1" } });
-  assert.equal(err.name, "ExchangeError");
+  const err = new ApiError("database_unavailable", "Try again", { cause, headers: { "X-A": "1" } });
+  assert.equal(err.name, "ApiError");
   assert.equal(err.cause, cause);
   assert.equal(err.status, 503);
   assert.equal(toErrorResponse(err, EXCHANGE).headers["X-A"], "1");

@@ -5,7 +5,7 @@ import {
 } from "../../supabase/functions/_shared/exchange/routes.ts";
 import type { ExchangeLogEntry } from "../../supabase/functions/_shared/exchange/routes.ts";
 import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 import type { AccessTokenClaims } from "../../supabase/functions/_shared/core/verify.ts";
 import { createBackendSigner } from "../../supabase/functions/_shared/exchange/sign.ts";
 
@@ -28,9 +28,7 @@ function setup(
     config: { allowedOrigins: ["https://app.example.com"], maxBodyBytes: 1024, bodyTimeoutMs: 10_000 },
     verifyToken: overrides.verify ??
       ((token) =>
-        token === TOKEN
-          ? Promise.resolve(CALLER)
-          : Promise.reject(new ExchangeError("invalid_token", "bad"))),
+        token === TOKEN ? Promise.resolve(CALLER) : Promise.reject(new ApiError("invalid_token", "bad"))),
     resolveTenant: overrides.resolve ?? ((claims, requested) => {
       calls.push({ claims, requested });
       return Promise.resolve({
@@ -122,7 +120,7 @@ Deno.test("createExchangeHandler() maps each collaborator failure to its status 
     ["server_misconfigured", 500, null, null],
   ] as const;
   for (const [code, status, header, value] of rows) {
-    const { handler, logs } = setup({ resolve: () => Promise.reject(new ExchangeError(code, "because")) });
+    const { handler, logs } = setup({ resolve: () => Promise.reject(new ApiError(code, "because")) });
     const res = await handler(request());
     assert.equal(res.status, status, code);
     assert.deepEqual(await res.json(), { error: code, message: "because" });

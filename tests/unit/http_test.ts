@@ -10,7 +10,7 @@ import {
   readExchangeRequest,
   TOKEN_EXCHANGE_GRANT,
 } from "../../supabase/functions/_shared/exchange/request.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 
 const TOKEN = "aaa.bbb.ccc";
 
@@ -22,7 +22,7 @@ async function code(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {
-    assert.ok(err instanceof ExchangeError, String(err));
+    assert.ok(err instanceof ApiError, String(err));
     return err.code;
   }
   return "ok";
@@ -76,13 +76,13 @@ Deno.test("bearerToken() accepts RFC 6750 bearer tokens and refuses everything e
   ) {
     assert.throws(
       () => bearerToken(header, "exchange-token"),
-      (err) => err instanceof ExchangeError && err.code === "invalid_token",
+      (err) => err instanceof ApiError && err.code === "invalid_token",
       String(header),
     );
   }
   assert.throws(
     () => bearerToken(`Bearer ${"a".repeat(64 * 1024)}`, "exchange-token"),
-    (err) => err instanceof ExchangeError && err.code === "invalid_token",
+    (err) => err instanceof ApiError && err.code === "invalid_token",
   );
 });
 
@@ -91,7 +91,7 @@ Deno.test("bearerToken() challenges a request without bearer credentials with no
     assert.throws(
       () => bearerToken(header, "exchange-token"),
       (err) =>
-        err instanceof ExchangeError && err.code === "invalid_token" &&
+        err instanceof ApiError && err.code === "invalid_token" &&
         err.headers["WWW-Authenticate"] === 'Bearer realm="exchange-token"',
       String(header),
     );
@@ -108,7 +108,7 @@ Deno.test("bearerToken() challenges a request without bearer credentials with no
     assert.throws(
       () => bearerToken(header, "exchange-token"),
       (err) =>
-        err instanceof ExchangeError && err.code === "invalid_token" && !("WWW-Authenticate" in err.headers),
+        err instanceof ApiError && err.code === "invalid_token" && !("WWW-Authenticate" in err.headers),
       header.slice(0, 30),
     );
   }
@@ -122,7 +122,7 @@ Deno.test("parseTenantId() accepts well-formed ids and refuses wrong types and m
   for (const bad of [42, true, {}, [], "", " acme", "acme\n", "a\u0000b", "x".repeat(256), "\ud800"]) {
     assert.throws(
       () => parseTenantId(bad),
-      (err) => err instanceof ExchangeError && err.code === "invalid_request",
+      (err) => err instanceof ApiError && err.code === "invalid_request",
       JSON.stringify(bad),
     );
   }
@@ -271,7 +271,7 @@ Deno.test("readBodyLimited() answers request_timeout when the body stops arrivin
   });
   const started = performance.now();
   const err = await readBodyLimited(post(stalled), { maxBytes: 16, timeoutMs: 50 }).catch((e) => e);
-  assert.ok(err instanceof ExchangeError);
+  assert.ok(err instanceof ApiError);
   assert.equal(err.code, "request_timeout");
   assert.equal(err.status, 408);
   assert.ok(performance.now() - started < 1000);

@@ -6,7 +6,7 @@ import {
   JWKS_REFETCH_COOLDOWN_MS,
   parseJwks,
 } from "../../supabase/functions/_shared/core/jwks_cache.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 
 /** A public ES256 JWK as Supabase publishes it. */
 async function publicJwk(kid: string): Promise<JWK> {
@@ -30,11 +30,11 @@ function harness(initial?: JWK[]) {
   return { state, cache };
 }
 
-async function failure(promise: Promise<unknown>): Promise<ExchangeError> {
+async function failure(promise: Promise<unknown>): Promise<ApiError> {
   try {
     await promise;
   } catch (err) {
-    assert.ok(err instanceof ExchangeError, String(err));
+    assert.ok(err instanceof ApiError, String(err));
     return err;
   }
   throw new Error("expected a refusal");

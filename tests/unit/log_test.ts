@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describeCause, logLevel, redact } from "../../supabase/functions/_shared/core/log.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 
 Deno.test("logLevel() warns on outages, errors on other 5xx, and is info for everything else", () => {
   assert.equal(logLevel(503, "auth_unavailable"), "warn");
@@ -14,8 +14,8 @@ Deno.test("logLevel() warns on outages, errors on other 5xx, and is info for eve
 });
 
 Deno.test("describeCause() keeps class and code, and the redacted message only of an unexpected error", () => {
-  assert.deepEqual(describeCause(new ExchangeError("no_tenant", "No tenant for a@example.com")), {
-    name: "ExchangeError",
+  assert.deepEqual(describeCause(new ApiError("no_tenant", "No tenant for a@example.com")), {
+    name: "ApiError",
     code: "no_tenant",
   });
   assert.deepEqual(

@@ -5,7 +5,7 @@ import {
   type Route,
 } from "../../supabase/functions/_shared/management/handler.ts";
 import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 import type { AccessTokenClaims } from "../../supabase/functions/_shared/core/verify.ts";
 
 const USER = "6f0c3f4e-1d2b-4c5a-9e8f-0a1b2c3d4e5f";
@@ -17,7 +17,7 @@ const CALLER: AccessTokenClaims = {
   claims: { sub: USER, role: "authenticated" },
 };
 
-function setup(routes: Route[], misconfigured?: ExchangeError) {
+function setup(routes: Route[], misconfigured?: ApiError) {
   const logs: ManagementLogEntry[] = [];
   const tokens: string[] = [];
   const handler = createManagementHandler({
@@ -27,7 +27,7 @@ function setup(routes: Route[], misconfigured?: ExchangeError) {
       tokens.push(token);
       return token === "good.token.sig"
         ? Promise.resolve(CALLER)
-        : Promise.reject(new ExchangeError("invalid_token", "refused"));
+        : Promise.reject(new ApiError("invalid_token", "refused"));
     },
     routes,
     log: (entry) => logs.push(entry),

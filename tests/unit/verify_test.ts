@@ -11,7 +11,7 @@ import {
   inspectAccessToken,
   mapAuthError,
 } from "../../supabase/functions/_shared/core/verify.ts";
-import { ExchangeError } from "../../supabase/functions/_shared/core/errors.ts";
+import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 
 const NOW = new Date("2026-01-02T03:04:05Z");
 const EXP = Math.floor(NOW.getTime() / 1000) + 3600;
@@ -44,7 +44,7 @@ function refused(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
-    assert.ok(err instanceof ExchangeError);
+    assert.ok(err instanceof ApiError);
     return err.code;
   }
   return "accepted";

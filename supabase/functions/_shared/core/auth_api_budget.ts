@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { ExchangeError } from "./errors.ts";
+import { ApiError } from "./errors.ts";
 
 /** How long a token Auth refused is refused locally. */
 export const NEGATIVE_CACHE_TTL_MS = 60_000;
@@ -36,7 +36,7 @@ export interface AuthApiBudget {
    * Lets a token through to the Auth API, spending one call of the budget.
    *
    * @param tokenHash The token's SHA-256, from {@linkcode hashToken}.
-   * @throws {ExchangeError} `invalid_token` for a token Auth refused within the last minute;
+   * @throws {ApiError} `invalid_token` for a token Auth refused within the last minute;
    *   `auth_unavailable` (with `Retry-After`) when the budget is spent.
    */
   admit(tokenHash: string): void;
@@ -72,7 +72,7 @@ export function createAuthApiBudget(options: AuthApiBudgetOptions): AuthApiBudge
       const until = refusedUntil.get(tokenHash);
       if (until !== undefined) {
         if (t < until) {
-          throw new ExchangeError("invalid_token", "The access token is invalid, expired or revoked");
+          throw new ApiError("invalid_token", "The access token is invalid, expired or revoked");
         }
         refusedUntil.delete(tokenHash);
       }
@@ -80,7 +80,7 @@ export function createAuthApiBudget(options: AuthApiBudgetOptions): AuthApiBudge
       updatedAt = t;
       if (available < 1) {
         const wait = Math.max(1, Math.ceil((1 - available) / perSecond));
-        throw new ExchangeError(
+        throw new ApiError(
           "auth_unavailable",
           "Too many tokens to check with Supabase Auth; try again shortly",
           {

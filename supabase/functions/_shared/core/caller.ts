@@ -25,7 +25,7 @@
  */
 import type postgres from "postgres";
 import type { SessionLimits } from "./config.ts";
-import { ExchangeError } from "./errors.ts";
+import { ApiError } from "./errors.ts";
 import { withDeadline } from "./deadline.ts";
 import { type DatabasePool, endsConnection, isTransactionConflict, mapDatabaseError } from "./db.ts";
 
@@ -140,8 +140,8 @@ export function createCaller(options: CallerOptions): Caller {
             return await attempt(session);
           }
         } catch (err) {
-          if (policy.conflict && err instanceof ExchangeError && isTransactionConflict(err.cause)) {
-            throw new ExchangeError(
+          if (policy.conflict && err instanceof ApiError && isTransactionConflict(err.cause)) {
+            throw new ApiError(
               "conflict",
               "This collided with concurrent changes to the same thing; try again",
               { cause: err.cause },
@@ -153,8 +153,7 @@ export function createCaller(options: CallerOptions): Caller {
       return withDeadline(
         work,
         options.timeoutMs,
-        () =>
-          new ExchangeError("database_unavailable", "The database did not answer in time; try again shortly"),
+        () => new ApiError("database_unavailable", "The database did not answer in time; try again shortly"),
       );
     },
   };
@@ -181,7 +180,7 @@ export interface CallerTransactionOptions extends CallerOptions {
  *
  * @param options The pool, the timeout, Auth's session limits and the email trust reader.
  * @returns The runner.
- * @throws {ExchangeError} (from the runner) `database_unavailable` on an outage or past the timeout,
+ * @throws {ApiError} (from the runner) `database_unavailable` on an outage or past the timeout,
  *   `conflict` when Postgres rolled the transaction back for a concurrent one twice (deadlock,
  *   serialization failure), and whatever the SQLSTATE of a failed statement maps to.
  * @example
@@ -210,7 +209,7 @@ export function createCallerTransactions(options: CallerTransactionOptions): Run
 
 /** Whether a failed attempt may be run again: as the policy says, and only before the deadline. */
 function _runAgain(err: unknown, deadline: number, policy: RetryPolicy): boolean {
-  if (!(err instanceof ExchangeError) || err.code !== "database_unavailable") return false;
+  if (!(err instanceof ApiError) || err.code !== "database_unavailable") return false;
   return (policy.lostConnection === true && endsConnection(err.cause)) ||
     (isTransactionConflict(err.cause) && Date.now() < deadline);
 }

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { ExchangeError } from "./errors.ts";
+import { ApiError } from "./errors.ts";
 import { parseGoDuration } from "./go_duration.ts";
 import { parseGoBool } from "./go_bool.ts";
 import { authIssuer, type Hs256Tokens, VERIFIER_DEFAULTS } from "./verify.ts";
@@ -91,7 +91,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
  * A setting is missing or unsafe. Its message names the setting (never its value); the function answers
  * 500 `server_misconfigured`.
  */
-export class ConfigError extends ExchangeError {
+export class ConfigError extends ApiError {
   override name = "ConfigError";
   /** The environment variable at fault. */
   readonly setting: string;

@@ -12,7 +12,7 @@
  * @module
  */
 import postgres from "postgres";
-import { type ErrorCode, ExchangeError } from "./errors.ts";
+import { ApiError, type ErrorCode } from "./errors.ts";
 
 /**
  * The SQLSTATEs `tenancy.resolve_tenant()` and the management functions (docs/tenants.md) raise, and what
@@ -159,8 +159,8 @@ export function isTransactionConflict(err: unknown): boolean {
  * mapDatabaseError(Object.assign(new Error("x"), { code: "TNMEM" })).code; // "not_a_member"
  * ```
  */
-export function mapDatabaseError(err: unknown): ExchangeError {
-  if (err instanceof ExchangeError) return err;
+export function mapDatabaseError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
   const code = _code(err);
   const known = code === undefined ? undefined : ERROR_BY_SQLSTATE[code];
   if (known) {
@@ -173,28 +173,28 @@ export function mapDatabaseError(err: unknown): ExchangeError {
     const headers = code === "TNLIM" && typeof detail === "string" && /^[0-9]{1,10}$/.test(detail)
       ? { "Retry-After": detail }
       : undefined;
-    return new ExchangeError(known.code, message, { cause: err, headers });
+    return new ApiError(known.code, message, { cause: err, headers });
   }
   if (_isConnectionFailure(err) || (code !== undefined && UNAVAILABLE_SQLSTATE.test(code))) {
-    return new ExchangeError("database_unavailable", "The database is unavailable; try again shortly", {
+    return new ApiError("database_unavailable", "The database is unavailable; try again shortly", {
       cause: err,
     });
   }
   if (isTransactionConflict(err)) {
     // Transient, and nothing was committed: the exchange's callers retry a 503. The management functions
     // answer a second one 409 `conflict` instead (caller.ts).
-    return new ExchangeError(
+    return new ApiError(
       "database_unavailable",
       "The database could not complete this now, because of concurrent requests; try again shortly",
       { cause: err },
     );
   }
   if (code !== undefined && MISCONFIGURED_SQLSTATE.test(code)) {
-    return new ExchangeError("server_misconfigured", "The token exchange is not configured correctly", {
+    return new ApiError("server_misconfigured", "The token exchange is not configured correctly", {
       cause: err,
     });
   }
-  return new ExchangeError("internal_error", "The exchange failed unexpectedly", { cause: err });
+  return new ApiError("internal_error", "The exchange failed unexpectedly", { cause: err });
 }
 
 // postgres.js 3.4.9 reads the array types on each new connection (`fetch_types`, kept on: see

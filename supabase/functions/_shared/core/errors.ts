@@ -1,10 +1,10 @@
 /**
  * The one error type of every function, and its one table of HTTP statuses.
  *
- * Every failure a function can answer is an {@linkcode ExchangeError} whose `code` is one of the codes of
+ * Every failure a function can answer is an {@linkcode ApiError} whose `code` is one of the codes of
  * docs/contract.md §2 and docs/tenants.md. The domain modules (verify, the database, sign) throw it and never
  * build a `Response`; the request skeleton (`serve.ts`) turns it into one through {@linkcode toErrorResponse},
- * in one place. Anything that is not an `ExchangeError` is a bug: it is answered with a bare 500
+ * in one place. Anything that is not an `ApiError` is a bug: it is answered with a bare 500
  * `internal_error` and its message never reaches the caller. A `cause` goes to the logs only.
  *
  * @module
@@ -78,8 +78,8 @@ export function bearerChallenge(realm: string, code?: ErrorCode): string {
 /** Seconds a client should wait before retrying a 503 (the `Retry-After` header). */
 export const RETRY_AFTER_SECONDS = 5;
 
-/** Options for {@linkcode ExchangeError}. */
-export interface ExchangeErrorOptions {
+/** Options for {@linkcode ApiError}. */
+export interface ApiErrorOptions {
   /** What went wrong underneath; logged (by name and code), never sent to the caller. */
   cause?: unknown;
   /** Extra response headers, e.g. `Allow` or `Retry-After`. */
@@ -87,15 +87,15 @@ export interface ExchangeErrorOptions {
 }
 
 /**
- * A failure of the exchange with a stable code from the contract.
+ * A failure a function answers, with a stable code from the contract.
  *
  * @example Refuse a tenant
  * ```ts
- * throw new ExchangeError("not_a_member", "Tenant is not one of yours");
+ * throw new ApiError("not_a_member", "Tenant is not one of yours");
  * ```
  */
-export class ExchangeError extends Error {
-  override name = "ExchangeError";
+export class ApiError extends Error {
+  override name = "ApiError";
   /** The contract's error code. */
   readonly code: ErrorCode;
   /** Extra headers for the response. */
@@ -106,7 +106,7 @@ export class ExchangeError extends Error {
    * @param message A human sentence for the caller: no SQL, secret, token or stack.
    * @param options `cause` (logs only) and extra `headers`.
    */
-  constructor(code: ErrorCode, message: string, options: ExchangeErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: ApiErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.headers = options.headers ?? {};
@@ -157,7 +157,7 @@ const OAUTH_BY_CODE: Readonly<Record<ErrorCode, OAuthRendering>> = Object.freeze
 export type OAuthOnlyError = "unsupported_grant_type";
 
 /**
- * An {@linkcode ExchangeError} that the RFC 8693 form answers with its own RFC 6749 `error` value (for
+ * An {@linkcode ApiError} that the RFC 8693 form answers with its own RFC 6749 `error` value (for
  * example `unsupported_grant_type`); the JSON API sees it as its `code`.
  *
  * @example
@@ -165,7 +165,7 @@ export type OAuthOnlyError = "unsupported_grant_type";
  * throw new OAuthRequestError("unsupported_grant_type", "Only token exchange is supported");
  * ```
  */
-export class OAuthRequestError extends ExchangeError {
+export class OAuthRequestError extends ApiError {
   override name = "OAuthRequestError";
   /** The RFC 6749 `error` value. */
   readonly oauthError: OAuthOnlyError;
@@ -191,7 +191,7 @@ export interface RenderOptions {
 }
 
 /** Headers every error carries in addition to its own (set by {@linkcode toErrorResponse}). */
-function _headersFor(err: ExchangeError, options: RenderOptions): Record<string, string> {
+function _headersFor(err: ApiError, options: RenderOptions): Record<string, string> {
   const headers: Record<string, string> = {};
   if (
     (options.format ?? "json") === "json" &&
@@ -216,7 +216,7 @@ function _headersFor(err: ExchangeError, options: RenderOptions): Record<string,
  * @returns The status, headers and JSON body to send.
  * @example
  * ```ts
- * const { status, body } = toErrorResponse(new ExchangeError("no_tenant", "No tenant"), {
+ * const { status, body } = toErrorResponse(new ApiError("no_tenant", "No tenant"), {
  *   realm: "exchange-token",
  *   allow: "POST, OPTIONS",
  * });
@@ -227,9 +227,9 @@ export function toErrorResponse(
   err: unknown,
   options: RenderOptions,
 ): { status: number; headers: Record<string, string>; body: Record<string, string> } {
-  const known = err instanceof ExchangeError
+  const known = err instanceof ApiError
     ? err
-    : new ExchangeError("internal_error", "The exchange failed unexpectedly");
+    : new ApiError("internal_error", "The exchange failed unexpectedly");
   const headers = _headersFor(known, options);
   if (options.format === "oauth") {
     const rendering = OAUTH_BY_CODE[known.code];

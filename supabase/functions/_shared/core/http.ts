@@ -4,14 +4,14 @@
  *
  * Everything here is about bytes and headers; nothing knows about tokens' meaning, tenants or one function's
  * request format (the exchange's is `../exchange/request.ts`). Failures are thrown as
- * {@linkcode ExchangeError}s (`invalid_request`, `payload_too_large`, `request_timeout`,
+ * {@linkcode ApiError}s (`invalid_request`, `payload_too_large`, `request_timeout`,
  * `unsupported_media_type`, `invalid_token` for a missing or malformed bearer) for the handler to render.
  *
  * (Over 300 lines: most of it is the bounded body reader and its documentation, which belong together.)
  *
  * @module
  */
-import { bearerChallenge, ExchangeError } from "./errors.ts";
+import { ApiError, bearerChallenge } from "./errors.ts";
 
 /** The request headers supabase-js sends to a function (its own `corsHeaders` list, plus `x-region`). */
 export const CORS_ALLOW_HEADERS =
@@ -90,7 +90,7 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
  * @param req The request.
  * @param options `maxBodyBytes`: the body limit; `bodyTimeoutMs`: how long the body may take to arrive.
  * @returns The object, or null for an empty body.
- * @throws {ExchangeError} `payload_too_large`, `request_timeout`, `unsupported_media_type` (a body that is
+ * @throws {ApiError} `payload_too_large`, `request_timeout`, `unsupported_media_type` (a body that is
  *   not JSON), `invalid_request` (not UTF-8, not JSON, not an object).
  * @example
  * ```ts
@@ -112,7 +112,7 @@ export async function readJsonObject(
   });
   if (bytes.byteLength === 0) return null;
   if (!isJson(mediaType(req))) {
-    throw new ExchangeError("unsupported_media_type", "Send the body as application/json");
+    throw new ApiError("unsupported_media_type", "Send the body as application/json");
   }
   const text = utf8(bytes);
   return text.trim() === "" ? null : parseJsonObject(text);
@@ -150,7 +150,7 @@ const INITIAL_BODY_BUFFER = 1024;
  * @param req The request.
  * @param options The limit, the deadline, and an optional observer.
  * @returns The body's bytes (empty when there is none).
- * @throws {ExchangeError} `payload_too_large`; `request_timeout` when the body is not in by the deadline;
+ * @throws {ApiError} `payload_too_large`; `request_timeout` when the body is not in by the deadline;
  *   `invalid_request` when the body cannot be read.
  * @example
  * ```ts
@@ -161,7 +161,7 @@ const INITIAL_BODY_BUFFER = 1024;
 export async function readBodyLimited(req: Request, options: ReadBodyOptions): Promise<Uint8Array> {
   const { maxBytes, timeoutMs } = options;
   const tooLarge = () =>
-    new ExchangeError("payload_too_large", `The request body is larger than ${maxBytes} bytes`);
+    new ApiError("payload_too_large", `The request body is larger than ${maxBytes} bytes`);
   const declaredText = req.headers.get("content-length")?.trim();
   const declared = declaredText !== undefined && /^[0-9]+$/.test(declaredText) ? Number(declaredText) : null;
   if (declared !== null && declared > maxBytes) {
@@ -180,7 +180,7 @@ export async function readBodyLimited(req: Request, options: ReadBodyOptions): P
     reader.cancel().catch(() => {});
   }, timeoutMs);
   const timeout = () =>
-    new ExchangeError("request_timeout", `The request body did not arrive within ${timeoutMs / 1000} s`);
+    new ApiError("request_timeout", `The request body did not arrive within ${timeoutMs / 1000} s`);
   try {
     while (true) {
       const { done, value } = await reader.read();
@@ -198,9 +198,9 @@ export async function readBodyLimited(req: Request, options: ReadBodyOptions): P
       options.observe?.({ received: length, chunks, capacity: buffer.byteLength });
     }
   } catch (err) {
-    if (err instanceof ExchangeError) throw err;
+    if (err instanceof ApiError) throw err;
     if (timedOut) throw timeout();
-    throw new ExchangeError("invalid_request", "The request body could not be read", { cause: err });
+    throw new ApiError("invalid_request", "The request body could not be read", { cause: err });
   } finally {
     clearTimeout(timer);
     reader.releaseLock();
@@ -231,7 +231,7 @@ function _grow(
  * @param header The `Authorization` header's value, or null.
  * @param realm The function's name, for the challenge.
  * @returns The token.
- * @throws {ExchangeError} `invalid_token` when the header is missing, empty, not Bearer or malformed.
+ * @throws {ApiError} `invalid_token` when the header is missing, empty, not Bearer or malformed.
  * @example
  * ```ts
  * bearerToken("Bearer eyJhbGciOi.eyJzdWIi.c2ln", "tenants"); // "eyJhbGciOi.eyJzdWIi.c2ln"
@@ -241,7 +241,7 @@ export function bearerToken(header: string | null, realm: string): string {
   const value = header ?? "";
   const scheme = value.trim().split(/\s/, 1)[0];
   if (scheme.toLowerCase() !== "bearer") {
-    throw new ExchangeError(
+    throw new ApiError(
       "invalid_token",
       "Send the Supabase access token as Authorization: Bearer <token>",
       { headers: { "WWW-Authenticate": bearerChallenge(realm) } },
@@ -249,7 +249,7 @@ export function bearerToken(header: string | null, realm: string): string {
   }
   const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(value);
   if (!match) {
-    throw new ExchangeError("invalid_token", "The Authorization header's bearer token is malformed");
+    throw new ApiError("invalid_token", "The Authorization header's bearer token is malformed");
   }
   return checkTokenShape(match[1]);
 }
@@ -259,7 +259,7 @@ export function bearerToken(header: string | null, realm: string): string {
  *
  * @param token The token.
  * @returns The token.
- * @throws {ExchangeError} `invalid_token` when it is too long.
+ * @throws {ApiError} `invalid_token` when it is too long.
  * @example
  * ```ts
  * checkTokenShape("eyJhbGciOi.eyJzdWIi.c2ln"); // "eyJhbGciOi.eyJzdWIi.c2ln"
@@ -267,7 +267,7 @@ export function bearerToken(header: string | null, realm: string): string {
  */
 export function checkTokenShape(token: string): string {
   if (token.length > MAX_TOKEN_LENGTH) {
-    throw new ExchangeError("invalid_token", "The access token is too long");
+    throw new ApiError("invalid_token", "The access token is too long");
   }
   return token;
 }
@@ -305,7 +305,7 @@ export function isJson(type: string): boolean {
  *
  * @param bytes The body.
  * @returns The text.
- * @throws {ExchangeError} `invalid_request` when it is not valid UTF-8.
+ * @throws {ApiError} `invalid_request` when it is not valid UTF-8.
  * @example
  * ```ts
  * utf8(new TextEncoder().encode("{}")); // "{}"
@@ -315,7 +315,7 @@ export function utf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (err) {
-    throw new ExchangeError("invalid_request", "The request body is not valid UTF-8", { cause: err });
+    throw new ApiError("invalid_request", "The request body is not valid UTF-8", { cause: err });
   }
 }
 
@@ -324,7 +324,7 @@ export function utf8(bytes: Uint8Array): string {
  *
  * @param text The body.
  * @returns The object.
- * @throws {ExchangeError} `invalid_request` when it is not JSON, or not an object.
+ * @throws {ApiError} `invalid_request` when it is not JSON, or not an object.
  * @example
  * ```ts
  * parseJsonObject('{"tenant_id":"acme"}'); // { tenant_id: "acme" }
@@ -335,10 +335,10 @@ export function parseJsonObject(text: string): Record<string, unknown> {
   try {
     body = JSON.parse(text);
   } catch (err) {
-    throw new ExchangeError("invalid_request", "The request body is not valid JSON", { cause: err });
+    throw new ApiError("invalid_request", "The request body is not valid JSON", { cause: err });
   }
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new ExchangeError("invalid_request", "The request body must be a JSON object");
+    throw new ApiError("invalid_request", "The request body must be a JSON object");
   }
   return body as Record<string, unknown>;
 }

@@ -19,7 +19,7 @@
  * @module
  */
 import { importJWK, type JWK } from "jose";
-import { ExchangeError } from "./errors.ts";
+import { ApiError } from "./errors.ts";
 
 /** The asymmetric algorithms Supabase Auth signs access tokens with. */
 export type AsymmetricTokenAlgorithm = "ES256" | "RS256";
@@ -48,7 +48,7 @@ export interface JwksCache {
    * @param kid The token's `kid`.
    * @param alg The token's `alg` (ES256 or RS256); it must be the key's.
    * @returns The key to verify the signature with.
-   * @throws {ExchangeError} `invalid_token` for a `kid` a fresh JWKS does not list, or a key of another
+   * @throws {ApiError} `invalid_token` for a `kid` a fresh JWKS does not list, or a key of another
    *   algorithm; `auth_unavailable` (with `Retry-After`) while a refetch cools down or after one failed.
    */
   keyFor(kid: string, alg: AsymmetricTokenAlgorithm): Promise<CryptoKey>;
@@ -89,7 +89,7 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
     if (inflight) return inflight;
     const startedAt = now();
     if (lastFetchAt !== undefined && startedAt - lastFetchAt < JWKS_REFETCH_COOLDOWN_MS) {
-      throw new ExchangeError(
+      throw new ApiError(
         "auth_unavailable",
         "The access token's signing key is not known yet; try again shortly",
         {
@@ -104,7 +104,7 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
       try {
         snapshot = { fetchedAt: startedAt, keys: parseJwks(await options.load()) };
       } catch (err) {
-        throw new ExchangeError("auth_unavailable", "Supabase Auth's signing keys could not be fetched", {
+        throw new ApiError("auth_unavailable", "Supabase Auth's signing keys could not be fetched", {
           cause: err,
           headers: { "Retry-After": String(Math.ceil(JWKS_REFETCH_COOLDOWN_MS / 1000)) },
         });
@@ -121,19 +121,19 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
       if (!fresh || !snapshot!.keys.has(kid)) await refresh();
       const entry = snapshot!.keys.get(kid);
       if (!entry) {
-        throw new ExchangeError(
+        throw new ApiError(
           "invalid_token",
           "The access token is not signed by one of the project's keys",
         );
       }
       if (entry.alg !== alg) {
-        throw new ExchangeError("invalid_token", "The access token's algorithm is not its key's");
+        throw new ApiError("invalid_token", "The access token's algorithm is not its key's");
       }
       entry.key ??= importJWK(entry.jwk, entry.alg) as Promise<CryptoKey>;
       try {
         return await entry.key;
       } catch (err) {
-        throw new ExchangeError("invalid_token", "The access token's key cannot be used", { cause: err });
+        throw new ApiError("invalid_token", "The access token's key cannot be used", { cause: err });
       }
     },
   };

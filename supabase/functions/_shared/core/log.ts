@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type ErrorCode, ExchangeError } from "./errors.ts";
+import { ApiError, type ErrorCode } from "./errors.ts";
 
 /**
  * What every request's log line holds, one JSON line per request; each function adds its own fields. Never
@@ -115,7 +115,7 @@ export function describeCause(err: unknown): LogCause {
   if (typeof code === "string" || typeof code === "number") cause.code = String(code);
   // Our own errors and postgres.js/supabase-js errors are described by class and code; the message of
   // anything else is kept (redacted) because it is the only clue to a bug.
-  if (!(err instanceof ExchangeError) && cause.code === undefined) {
+  if (!(err instanceof ApiError) && cause.code === undefined) {
     const message = String((err as { message?: unknown }).message ?? "");
     cause.message = redact(message).slice(0, 300);
   }

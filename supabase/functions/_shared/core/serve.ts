@@ -14,7 +14,7 @@
  * @module
  */
 import { ConfigError, type Env, parseAllowedOrigins } from "./config.ts";
-import { type ErrorFormat, ExchangeError, toErrorResponse } from "./errors.ts";
+import { ApiError, type ErrorFormat, toErrorResponse } from "./errors.ts";
 import { corsHeaders, jsonResponse } from "./http.ts";
 import { describeCause, jsonLineLog, logLevel, type RequestLogEntry } from "./log.ts";
 
@@ -76,7 +76,7 @@ export interface FunctionSpec<E extends RequestLogEntry> {
   /** Where the request's log line goes (default: one JSON line on stdout, stderr for errors). */
   log?: (entry: E) => void;
   /** The refusal of a known path's other methods (default: 405 naming them in `Allow`). */
-  methodNotAllowed?: (allowed: readonly string[]) => ExchangeError;
+  methodNotAllowed?: (allowed: readonly string[]) => ApiError;
 }
 
 /**
@@ -125,9 +125,9 @@ export function createFunctionHandler<E extends RequestLogEntry>(
       await req.body?.cancel().catch(() => {});
       const rendered = toErrorResponse(err, { realm: spec.name, allow: spec.methods, format });
       response = jsonResponse(rendered.status, rendered.body, { ...cors, ...rendered.headers });
-      entry.outcome = err instanceof ExchangeError ? err.code : "internal_error";
+      entry.outcome = err instanceof ApiError ? err.code : "internal_error";
       entry.level = logLevel(rendered.status, entry.outcome);
-      entry.cause = describeCause(err instanceof ExchangeError && err.cause !== undefined ? err.cause : err);
+      entry.cause = describeCause(err instanceof ApiError && err.cause !== undefined ? err.cause : err);
     }
     entry.status = response.status;
     entry.latency_ms = Math.round((performance.now() - started) * 10) / 10;
@@ -151,7 +151,7 @@ export function createFunctionHandler<E extends RequestLogEntry>(
  * createFunctionHandler({ ...spec, routes: refuseEveryRequest(new ConfigError("SUPABASE_URL", "is not set")) });
  * ```
  */
-export function refuseEveryRequest<E>(error: ExchangeError): Route<E>[] {
+export function refuseEveryRequest<E>(error: ApiError): Route<E>[] {
   return [{ method: "*", path: /^/, handle: () => Promise.reject(error) }];
 }
 
@@ -236,7 +236,7 @@ function _match<E>(
   routes: ReadonlyArray<{ route: Route<E>; pattern: RegExp }>,
   pathname: string,
   method: string,
-  methodNotAllowed: (allowed: readonly string[]) => ExchangeError,
+  methodNotAllowed: (allowed: readonly string[]) => ApiError,
 ): { route: Route<E>; params: Record<string, string> } {
   const allowed: string[] = [];
   for (const { route, pattern } of routes) {
@@ -252,17 +252,17 @@ function _match<E>(
       try {
         params[name] = decodeURIComponent(raw);
       } catch {
-        throw new ExchangeError("invalid_request", `The path's ${name} is not well-formed`);
+        throw new ApiError("invalid_request", `The path's ${name} is not well-formed`);
       }
     }
     return { route, params };
   }
   if (allowed.length > 0) throw methodNotAllowed(allowed);
-  throw new ExchangeError("not_found", "No such route");
+  throw new ApiError("not_found", "No such route");
 }
 
-function _methodNotAllowed(allowed: readonly string[]): ExchangeError {
-  return new ExchangeError("method_not_allowed", `Use ${allowed.join(" or ")} here`, {
+function _methodNotAllowed(allowed: readonly string[]): ApiError {
+  return new ApiError("method_not_allowed", `Use ${allowed.join(" or ")} here`, {
     headers: { Allow: [...allowed, "OPTIONS"].join(", ") },
   });
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ExchangeError } from "./errors.ts";
+import { ApiError } from "./errors.ts";
 
 /** Longest tenant id accepted (the database's `external_id` limit). */
 export const MAX_TENANT_ID_LENGTH = 255;
@@ -15,7 +15,7 @@ export const MAX_TENANT_ID_LENGTH = 255;
  *
  * @param value The value of `tenant_id` (JSON) or `audience`/`resource` (form).
  * @returns The tenant id, or null when absent (`undefined`, `null`).
- * @throws {ExchangeError} `invalid_request` when it is of the wrong type or not well formed.
+ * @throws {ApiError} `invalid_request` when it is of the wrong type or not well formed.
  * @example
  * ```ts
  * parseTenantId("acme"); // "acme"
@@ -23,13 +23,13 @@ export const MAX_TENANT_ID_LENGTH = 255;
  */
 export function parseTenantId(value: unknown): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== "string") throw new ExchangeError("invalid_request", "tenant_id must be a string");
+  if (typeof value !== "string") throw new ApiError("invalid_request", "tenant_id must be a string");
   if (
     value.length === 0 || value.length > MAX_TENANT_ID_LENGTH || !value.isWellFormed() ||
     // deno-lint-ignore no-control-regex
     /[\u0000-\u001f\u007f-\u009f\ufffd]/.test(value) || value.trim() !== value
   ) {
-    throw new ExchangeError("invalid_request", "tenant_id is not a well-formed tenant id");
+    throw new ApiError("invalid_request", "tenant_id is not a well-formed tenant id");
   }
   return value;
 }

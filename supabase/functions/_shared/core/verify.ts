@@ -30,7 +30,7 @@
  */
 import { createClient, isAuthApiError, isAuthError, isAuthRetryableFetchError } from "@supabase/supabase-js";
 import { compactVerify } from "jose";
-import { ExchangeError } from "./errors.ts";
+import { ApiError } from "./errors.ts";
 import { withDeadline } from "./deadline.ts";
 import { type AsymmetricTokenAlgorithm, createJwksCache } from "./jwks_cache.ts";
 import { createAuthApiBudget, hashToken } from "./auth_api_budget.ts";
@@ -171,15 +171,15 @@ export function createSupabaseVerifier(options: SupabaseVerifierOptions): Verify
       result = await withDeadline(
         client.auth.getUser(token),
         options.timeoutMs,
-        () => new ExchangeError("auth_unavailable", "Supabase Auth did not answer in time"),
+        () => new ApiError("auth_unavailable", "Supabase Auth did not answer in time"),
       );
     } catch (err) {
-      throw err instanceof ExchangeError ? err : mapAuthError(err);
+      throw err instanceof ApiError ? err : mapAuthError(err);
     }
     const refusal = result.error
       ? mapAuthError(result.error)
       : result.data.user?.id !== sub
-      ? new ExchangeError("invalid_token", "The access token could not be verified")
+      ? new ApiError("invalid_token", "The access token could not be verified")
       : undefined;
     if (refusal) {
       if (refusal.code === "invalid_token") budget.refused(tokenHash);
@@ -191,19 +191,19 @@ export function createSupabaseVerifier(options: SupabaseVerifierOptions): Verify
     const { header, payload } = inspectAccessToken(token, now(), issuers);
     if (header.alg === "HS256") {
       if (hs256Tokens === "refuse") {
-        throw new ExchangeError("invalid_token", "Tokens signed with the legacy JWT secret are not accepted");
+        throw new ApiError("invalid_token", "Tokens signed with the legacy JWT secret are not accepted");
       }
       await verifyWithAuthApi(token, payload.sub);
     } else {
       if (typeof header.kid !== "string" || header.kid === "") {
-        throw new ExchangeError("invalid_token", "The access token names no signing key");
+        throw new ApiError("invalid_token", "The access token names no signing key");
       }
       const alg = header.alg as AsymmetricTokenAlgorithm;
       const key = await jwks.keyFor(header.kid, alg);
       try {
         await compactVerify(token, key, { algorithms: [alg] });
       } catch (err) {
-        throw new ExchangeError("invalid_token", "The access token's signature is invalid", { cause: err });
+        throw new ApiError("invalid_token", "The access token's signature is invalid", { cause: err });
       }
     }
     return checkVerifiedClaims(payload, now());
@@ -264,7 +264,7 @@ export function createVerifier(
  * @param now The current time.
  * @param issuers The accepted `iss` values.
  * @returns The decoded header and payload.
- * @throws {ExchangeError} `invalid_token` for a malformed token, `alg: none` or any algorithm other than
+ * @throws {ApiError} `invalid_token` for a malformed token, `alg: none` or any algorithm other than
  *   ES256/RS256/HS256, a `crit` header, a missing or past `exp`, a `role` other than `authenticated`, an
  *   `iss` not among `issuers`, or an `aud` that does not include `authenticated`.
  * @example
@@ -279,32 +279,32 @@ export function inspectAccessToken(
 ): { header: Record<string, unknown>; payload: Record<string, unknown> } {
   const parts = token.split(".");
   if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) {
-    throw new ExchangeError("invalid_token", "The access token is not a JWT");
+    throw new ApiError("invalid_token", "The access token is not a JWT");
   }
   const header = _decodeSegment(parts[0]);
   const payload = _decodeSegment(parts[1]);
   if (typeof header.alg !== "string" || !SUPABASE_TOKEN_ALGORITHMS.includes(header.alg)) {
-    throw new ExchangeError(
+    throw new ApiError(
       "invalid_token",
       "The access token is not signed with an algorithm Supabase uses",
     );
   }
-  if ("crit" in header) throw new ExchangeError("invalid_token", "The access token has critical extensions");
+  if ("crit" in header) throw new ApiError("invalid_token", "The access token has critical extensions");
   if (typeof payload.exp !== "number" || !Number.isFinite(payload.exp)) {
-    throw new ExchangeError("invalid_token", "The access token has no expiry");
+    throw new ApiError("invalid_token", "The access token has no expiry");
   }
   if (payload.exp <= Math.floor(now.getTime() / 1000)) {
-    throw new ExchangeError("invalid_token", "The access token has expired");
+    throw new ApiError("invalid_token", "The access token has expired");
   }
   if (payload.role !== "authenticated") {
-    throw new ExchangeError("invalid_token", "The token is not a signed-in user's access token");
+    throw new ApiError("invalid_token", "The token is not a signed-in user's access token");
   }
   if (typeof payload.iss !== "string" || !issuers.includes(payload.iss)) {
-    throw new ExchangeError("invalid_token", "The access token was not issued by this project's Auth");
+    throw new ApiError("invalid_token", "The access token was not issued by this project's Auth");
   }
   const aud = payload.aud;
   if (!(aud === AUTHENTICATED_AUDIENCE || (Array.isArray(aud) && aud.includes(AUTHENTICATED_AUDIENCE)))) {
-    throw new ExchangeError("invalid_token", "The access token is not meant for signed-in users");
+    throw new ApiError("invalid_token", "The access token is not meant for signed-in users");
   }
   return { header, payload };
 }
@@ -316,7 +316,7 @@ export function inspectAccessToken(
  * @param claims The verified claims.
  * @param now The current time.
  * @returns The caller's identity and the claims for `request.jwt.claims`.
- * @throws {ExchangeError} `invalid_token` otherwise.
+ * @throws {ApiError} `invalid_token` otherwise.
  * @example
  * ```ts ignore
  * const caller = checkVerifiedClaims(data.claims, new Date());
@@ -324,16 +324,16 @@ export function inspectAccessToken(
  */
 export function checkVerifiedClaims(claims: Record<string, unknown>, now: Date): AccessTokenClaims {
   if (claims.role !== "authenticated") {
-    throw new ExchangeError("invalid_token", "The token is not a signed-in user's access token");
+    throw new ApiError("invalid_token", "The token is not a signed-in user's access token");
   }
   if (typeof claims.sub !== "string" || !UUID.test(claims.sub)) {
-    throw new ExchangeError("invalid_token", "The access token names no user");
+    throw new ApiError("invalid_token", "The access token names no user");
   }
   if (typeof claims.session_id !== "string" || !UUID.test(claims.session_id)) {
-    throw new ExchangeError("invalid_token", "The access token belongs to no session");
+    throw new ApiError("invalid_token", "The access token belongs to no session");
   }
   if (typeof claims.exp !== "number" || claims.exp <= Math.floor(now.getTime() / 1000)) {
-    throw new ExchangeError("invalid_token", "The access token has expired");
+    throw new ApiError("invalid_token", "The access token has expired");
   }
   return { userId: claims.sub.toLowerCase(), sessionId: claims.session_id, exp: claims.exp, claims };
 }
@@ -350,17 +350,17 @@ export function checkVerifiedClaims(claims: Record<string, unknown>, now: Date):
  * if (result.error) throw mapAuthError(result.error);
  * ```
  */
-export function mapAuthError(error: unknown): ExchangeError {
+export function mapAuthError(error: unknown): ApiError {
   if (
     isAuthRetryableFetchError(error) ||
     (isAuthError(error) && error.name === "AuthUnknownError") ||
     (isAuthApiError(error) && (error.status === 429 || error.status >= 500))
   ) {
-    return new ExchangeError("auth_unavailable", "Supabase Auth is unavailable; try again shortly", {
+    return new ApiError("auth_unavailable", "Supabase Auth is unavailable; try again shortly", {
       cause: error,
     });
   }
-  return new ExchangeError("invalid_token", "The access token is invalid, expired or revoked", {
+  return new ApiError("invalid_token", "The access token is invalid, expired or revoked", {
     cause: error,
   });
 }
@@ -372,10 +372,10 @@ function _decodeSegment(segment: string): Record<string, unknown> {
     const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (err) {
-    throw new ExchangeError("invalid_token", "The access token is not a JWT", { cause: err });
+    throw new ApiError("invalid_token", "The access token is not a JWT", { cause: err });
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ExchangeError("invalid_token", "The access token is not a JWT");
+    throw new ApiError("invalid_token", "The access token is not a JWT");
   }
   return value as Record<string, unknown>;
 }

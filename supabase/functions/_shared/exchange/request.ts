@@ -2,11 +2,11 @@
  * The exchange's request: a POST whose body is nothing, a JSON object with an optional `tenant_id`, or an
  * RFC 8693 token-exchange form, and whose Supabase access token is the bearer token (or the form's
  * `subject_token`). Parsed here into an {@linkcode ExchangeRequest}; failures are thrown as
- * {@linkcode ExchangeError}s, in the format {@linkcode requestFormat} says the answer is written in.
+ * {@linkcode ApiError}s, in the format {@linkcode requestFormat} says the answer is written in.
  *
  * @module
  */
-import { type ErrorFormat, ExchangeError, OAuthRequestError } from "../core/errors.ts";
+import { ApiError, type ErrorFormat, OAuthRequestError } from "../core/errors.ts";
 import {
   bearerToken,
   checkTokenShape,
@@ -57,7 +57,7 @@ export function requestFormat(req: Request): ErrorFormat {
  * @param req The request (POST).
  * @param options `maxBodyBytes`: the body limit; `bodyTimeoutMs`: how long the body may take to arrive.
  * @returns The token, the requested tenant and the format to answer in.
- * @throws {ExchangeError} `payload_too_large`, `request_timeout`, `unsupported_media_type`,
+ * @throws {ApiError} `payload_too_large`, `request_timeout`, `unsupported_media_type`,
  *   `invalid_request`, or `invalid_token` for a missing or malformed bearer token.
  * @example
  * ```ts
@@ -83,7 +83,7 @@ export async function readExchangeRequest(
   if (format === "oauth") return { format, ..._parseTokenExchangeForm(utf8(bytes)) };
 
   if (bytes.byteLength > 0 && !isJson(type)) {
-    throw new ExchangeError(
+    throw new ApiError(
       "unsupported_media_type",
       "Send the body as application/json, or as an application/x-www-form-urlencoded token exchange",
     );
@@ -102,7 +102,7 @@ function _parseTokenExchangeForm(text: string): { token: string; tenantId: strin
   const params = new URLSearchParams(text);
   const seen = new Set<string>();
   for (const [name] of params) {
-    if (seen.has(name)) throw new ExchangeError("invalid_request", `The parameter ${name} is repeated`);
+    if (seen.has(name)) throw new ApiError("invalid_request", `The parameter ${name} is repeated`);
     seen.add(name);
   }
   const get = (name: string) => {
@@ -110,33 +110,33 @@ function _parseTokenExchangeForm(text: string): { token: string; tenantId: strin
     return value === null || value === "" ? null : value;
   };
   const grantType = get("grant_type");
-  if (grantType === null) throw new ExchangeError("invalid_request", "grant_type is required");
+  if (grantType === null) throw new ApiError("invalid_request", "grant_type is required");
   if (grantType !== TOKEN_EXCHANGE_GRANT) {
     throw new OAuthRequestError("unsupported_grant_type", `Only ${TOKEN_EXCHANGE_GRANT} is supported`);
   }
   // A missing subject_token is a missing parameter of a token request (RFC 6749 §5.2: 400
   // invalid_request), not a request without credentials: RFC 6750's challenge is for resource requests.
   const subjectToken = get("subject_token");
-  if (subjectToken === null) throw new ExchangeError("invalid_request", "subject_token is required");
+  if (subjectToken === null) throw new ApiError("invalid_request", "subject_token is required");
   const subjectTokenType = get("subject_token_type");
-  if (subjectTokenType === null) throw new ExchangeError("invalid_request", "subject_token_type is required");
+  if (subjectTokenType === null) throw new ApiError("invalid_request", "subject_token_type is required");
   if (subjectTokenType !== ACCESS_TOKEN_TYPE && subjectTokenType !== JWT_TOKEN_TYPE) {
-    throw new ExchangeError("invalid_request", `subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
+    throw new ApiError("invalid_request", `subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
   }
   const requested = get("requested_token_type");
   if (requested !== null && requested !== JWT_TOKEN_TYPE) {
-    throw new ExchangeError("invalid_request", `Only ${JWT_TOKEN_TYPE} can be issued`);
+    throw new ApiError("invalid_request", `Only ${JWT_TOKEN_TYPE} can be issued`);
   }
   if (get("actor_token") !== null || get("actor_token_type") !== null) {
-    throw new ExchangeError("invalid_request", "Delegation (actor_token) is not supported");
+    throw new ApiError("invalid_request", "Delegation (actor_token) is not supported");
   }
   const audience = parseTenantId(get("audience"));
   const resource = parseTenantId(get("resource"));
   if (audience !== null && resource !== null && audience !== resource) {
-    throw new ExchangeError("invalid_request", "audience and resource name different tenants");
+    throw new ApiError("invalid_request", "audience and resource name different tenants");
   }
   if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(subjectToken)) {
-    throw new ExchangeError("invalid_token", "subject_token is not a well-formed token");
+    throw new ApiError("invalid_token", "subject_token is not a well-formed token");
   }
   return { token: checkTokenShape(subjectToken), tenantId: audience ?? resource };
 }

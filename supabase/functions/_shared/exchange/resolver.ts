@@ -29,7 +29,7 @@ import {
   isAbortedTransaction,
   mapDatabaseError,
 } from "../core/db.ts";
-import { ExchangeError } from "../core/errors.ts";
+import { ApiError } from "../core/errors.ts";
 import { EXCHANGE_FUNCTION } from "./config.ts";
 
 /** The tenant an exchange signs for. */
@@ -140,7 +140,7 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     }
     const [row] =
       (settled[queries.length - 2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
-    if (!row) throw new ExchangeError("no_tenant", ERROR_BY_SQLSTATE.TNNOT.message);
+    if (!row) throw new ApiError("no_tenant", ERROR_BY_SQLSTATE.TNNOT.message);
     return {
       tenantId: String(row.tenant_id),
       tenantUuid: String(row.tenant_uuid),

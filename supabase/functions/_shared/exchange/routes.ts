@@ -16,7 +16,7 @@
  * @module
  */
 import type { ConfigError, ServiceConfig } from "../core/config.ts";
-import { type ErrorFormat, ExchangeError } from "../core/errors.ts";
+import { ApiError, type ErrorFormat } from "../core/errors.ts";
 import type { RequestLogEntry } from "../core/log.ts";
 import { createFunctionHandler } from "../core/serve.ts";
 import type { VerifyToken } from "../core/verify.ts";
@@ -145,7 +145,7 @@ export function createMisconfiguredHandler(
  *
  * @param jwks The public keys, or undefined when tokens are signed with a shared secret.
  * @returns The 200 response.
- * @throws {ExchangeError} `not_found` when there are no public keys.
+ * @throws {ApiError} `not_found` when there are no public keys.
  * @example
  * ```ts ignore
  * const res = jwksResponse(toPublicJwks(config.backendJwt.keys, "ES256"));
@@ -153,7 +153,7 @@ export function createMisconfiguredHandler(
  */
 export function jwksResponse(jwks: PublicJwks | undefined): Response {
   if (!jwks) {
-    throw new ExchangeError("not_found", "Backend tokens are signed with a shared secret: there is no JWKS");
+    throw new ApiError("not_found", "Backend tokens are signed with a shared secret: there is no JWKS");
   }
   return new Response(JSON.stringify(jwks), {
     status: 200,
@@ -190,8 +190,7 @@ function _handler(
       provisioned: null,
     }),
     log,
-    methodNotAllowed: () =>
-      new ExchangeError("method_not_allowed", "Use POST (or OPTIONS for a CORS preflight)"),
+    methodNotAllowed: () => new ApiError("method_not_allowed", "Use POST (or OPTIONS for a CORS preflight)"),
     routes: [
       { method: "GET", path: JWKS_PATH, handle: () => Promise.resolve(jwksResponse(jwks())) },
       {

@@ -11,7 +11,7 @@
  * @module
  */
 import type { ServiceConfig } from "../core/config.ts";
-import type { ExchangeError } from "../core/errors.ts";
+import type { ApiError } from "../core/errors.ts";
 import { bearerToken, readJsonObject } from "../core/http.ts";
 import type { RequestLogEntry } from "../core/log.ts";
 import {
@@ -66,7 +66,7 @@ export interface ManagementHandlerDeps {
   /** Where the request's log line goes (default: one JSON line on stdout, stderr for errors). */
   log?: (entry: ManagementLogEntry) => void;
   /** A configuration error: every request but a preflight is answered with it (500). */
-  misconfigured?: ExchangeError;
+  misconfigured?: ApiError;
 }
 
 const METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS";

@@ -8,7 +8,7 @@
  * @module
  */
 import type postgres from "postgres";
-import { ExchangeError } from "../core/errors.ts";
+import { ApiError } from "../core/errors.ts";
 import { parseTenantId } from "../core/tenant_id.ts";
 import { ERROR_BY_SQLSTATE } from "../core/db.ts";
 
@@ -22,7 +22,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
  *
  * @param params The path's captured segments.
  * @returns The tenant id.
- * @throws {ExchangeError} `invalid_request` when it is not a well-formed tenant id.
+ * @throws {ApiError} `invalid_request` when it is not a well-formed tenant id.
  * @example
  * ```ts
  * tenantParam({ tenant: "acme" }); // "acme"
@@ -38,7 +38,7 @@ export function tenantParam(params: Record<string, string>): string {
  * @param params The path's captured segments.
  * @param name The segment's name.
  * @returns The uuid.
- * @throws {ExchangeError} `invalid_request` when it is not a uuid.
+ * @throws {ApiError} `invalid_request` when it is not a uuid.
  * @example
  * ```ts
  * uuidParam({ id: "5D1C0B8E-0000-4000-8000-000000000000" }, "id"); // "5d1c0b8e-0000-4000-8000-000000000000"
@@ -46,7 +46,7 @@ export function tenantParam(params: Record<string, string>): string {
  */
 export function uuidParam(params: Record<string, string>, name: string): string {
   const value = params[name];
-  if (!UUID.test(value)) throw new ExchangeError("invalid_request", `${name} is not a uuid`);
+  if (!UUID.test(value)) throw new ApiError("invalid_request", `${name} is not a uuid`);
   return value.toLowerCase();
 }
 
@@ -58,7 +58,7 @@ export function uuidParam(params: Record<string, string>, name: string): string 
  * @param name The field.
  * @param max Its longest length.
  * @returns The string.
- * @throws {ExchangeError} `invalid_request` naming the field.
+ * @throws {ApiError} `invalid_request` naming the field.
  * @example
  * ```ts
  * textField({ name: "Acme" }, "name", 200); // "Acme"
@@ -67,10 +67,10 @@ export function uuidParam(params: Record<string, string>, name: string): string 
 export function textField(body: Record<string, unknown> | null, name: string, max: number): string {
   const value = body?.[name];
   if (typeof value !== "string") {
-    throw new ExchangeError("invalid_request", `${name} is required, as a string`);
+    throw new ApiError("invalid_request", `${name} is required, as a string`);
   }
   if (value.trim() === "" || value.length > max || !value.isWellFormed() || CONTROL.test(value)) {
-    throw new ExchangeError(
+    throw new ApiError(
       "invalid_request",
       `${name} must be 1 to ${max} characters, without control characters`,
     );
@@ -84,7 +84,7 @@ export function textField(body: Record<string, unknown> | null, name: string, ma
  * @param body The body.
  * @param fallback The role when the field is absent (none: it is required).
  * @returns The role.
- * @throws {ExchangeError} `invalid_request` when it is missing (without a fallback) or malformed.
+ * @throws {ApiError} `invalid_request` when it is missing (without a fallback) or malformed.
  * @example
  * ```ts
  * roleField({ role: "admin" }); // "admin"
@@ -93,7 +93,7 @@ export function textField(body: Record<string, unknown> | null, name: string, ma
 export function roleField(body: Record<string, unknown> | null, fallback?: string): string {
   const value = body?.role ?? fallback;
   if (typeof value !== "string" || !ROLE.test(value)) {
-    throw new ExchangeError(
+    throw new ApiError(
       "invalid_request",
       "role must be a lower-case letter, then up to 31 lower-case letters, digits or _",
     );
@@ -106,7 +106,7 @@ export function roleField(body: Record<string, unknown> | null, fallback?: strin
  *
  * @param query The query string.
  * @returns The limit, and the id to start below (null for the newest).
- * @throws {ExchangeError} `invalid_request` when either is malformed.
+ * @throws {ApiError} `invalid_request` when either is malformed.
  * @example
  * ```ts
  * auditPage(new URLSearchParams("limit=10&before=42")); // { limit: 10, before: "42" }
@@ -116,10 +116,10 @@ export function auditPage(query: URLSearchParams): { limit: number; before: stri
   const limit = query.get("limit");
   const before = query.get("before");
   if (limit !== null && (!/^[0-9]{1,3}$/.test(limit) || Number(limit) < 1 || Number(limit) > 100)) {
-    throw new ExchangeError("invalid_request", "limit must be a whole number from 1 to 100");
+    throw new ApiError("invalid_request", "limit must be a whole number from 1 to 100");
   }
   if (before !== null && !/^[1-9][0-9]{0,17}$/.test(before)) {
-    throw new ExchangeError("invalid_request", "before must be an audit entry's id");
+    throw new ApiError("invalid_request", "before must be an audit entry's id");
   }
   return { limit: limit === null ? 50 : Number(limit), before };
 }
@@ -197,7 +197,7 @@ export function toAuditEntry(row: postgres.Row): Record<string, unknown> {
  *
  * @param rows The rows.
  * @returns The row.
- * @throws {ExchangeError} `not_found` when there is none.
+ * @throws {ApiError} `not_found` when there is none.
  * @throws {Error} When there are several (a bug).
  * @example
  * ```ts ignore
@@ -205,7 +205,7 @@ export function toAuditEntry(row: postgres.Row): Record<string, unknown> {
  * ```
  */
 export function onlyRow(rows: readonly postgres.Row[]): postgres.Row {
-  if (rows.length === 0) throw new ExchangeError("not_found", ERROR_BY_SQLSTATE.TNFND.message);
+  if (rows.length === 0) throw new ApiError("not_found", ERROR_BY_SQLSTATE.TNFND.message);
   if (rows.length !== 1) throw new Error(`expected one row, got ${rows.length}`);
   return rows[0];
 }
