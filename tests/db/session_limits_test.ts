@@ -23,6 +23,8 @@ interface Limits {
   singlePerUser?: boolean;
   /** The transaction's time zone, which must not change how `refreshed_at` (UTC, no zone) is read. */
   timeZone?: string;
+  /** The settings' prefix: `tenancy` as the functions set them, `exchange` as the last release did. */
+  prefix?: "tenancy" | "exchange";
 }
 
 /** resolve_tenant as the user, with the limits set as the function sets them; the SQLSTATE on failure. */
@@ -33,11 +35,12 @@ async function resolveWith(
 ): Promise<string> {
   try {
     await asRole(db.sql, "authenticated", claims, async (tx) => {
-      await tx`select set_config('exchange.session_timebox', ${limits.timebox ?? ""}, true),
-                      set_config('exchange.session_inactivity_timeout', ${
+      const prefix = limits.prefix ?? "tenancy";
+      await tx`select set_config(${`${prefix}.session_timebox`}, ${limits.timebox ?? ""}, true),
+                      set_config(${`${prefix}.session_inactivity_timeout`}, ${
         limits.inactivityTimeout ?? ""
       }, true),
-                      set_config('exchange.session_single_per_user', ${
+                      set_config(${`${prefix}.session_single_per_user`}, ${
         limits.singlePerUser ? "on" : ""
       }, true),
                       set_config('timezone', ${limits.timeZone ?? "UTC"}, true)`;
@@ -152,6 +155,18 @@ Deno.test("resolve_tenant() and Auth's session limits", async (t) => {
       // Without the timebox, the newer session is valid and does supersede the older one.
       assert.equal(await resolveWith(db, user.claims, { singlePerUser: true }), "TNAUT");
     });
+
+    await t.step(
+      "the last release's exchange.* names still apply, for functions deployed before the push",
+      async () => {
+        const old = await member(db, tenant);
+        await age(db, old.sessionId, "25 hours", "1 minute");
+        const timebox = String(24 * 3600);
+        assert.equal(await resolveWith(db, old.claims, { timebox, prefix: "exchange" }), "TNAUT");
+        assert.equal(await resolveWith(db, old.claims, { timebox, prefix: "tenancy" }), "TNAUT");
+        assert.equal(await resolveWith(db, old.claims, { prefix: "exchange" }), "accepted");
+      },
+    );
   } finally {
     await db.close();
   }
