@@ -13,7 +13,7 @@ import { EDGE_MEMORY_LIMIT_MIB } from "../dev/edge_runtime.ts";
 import { startAuthEmulator } from "../dev/auth_emulator/mod.ts";
 import { freePort } from "../dev/postgres.ts";
 import { urlAs } from "../dev/database.ts";
-import { createUser } from "../dev/users.ts";
+import { createUser } from "../tests/_users.ts";
 import { loadExchangeConfig } from "../supabase/functions/_shared/exchange/config.ts";
 import { createExchangeApp } from "../supabase/functions/_shared/exchange/app.ts";
 import { createBackendSigner } from "../supabase/functions/_shared/exchange/sign.ts";

@@ -9,7 +9,7 @@
  * accept one's own invitations, set a password after following an invite mail, call the example Python
  * backend's `GET /me` through `backend.fetch` and show its answer, sign out.
  *
- * Bundled for the browser by `dev/demo_server.ts`; the API URL and the publishable key come from the page's
+ * Bundled for the browser by `demo/server.ts`; the API URL and the publishable key come from the page's
  * `<script type="application/json" id="demo-config">`. Who is signed in follows
  * `supabase.auth.onAuthStateChange` and the token follows `backend.onTokenChange`; the tenants, invitations
  * and members are read again after every action that may change them ({@linkcode createTenantClient}).

@@ -10,7 +10,7 @@
  * to match the dashboard, so the exchange refuses the sessions the emulator ends.
  *
  * `deno task dev` runs it on Supabase's local ports; tests start it on free ports with one call. With
- * `demoPort`, it also serves the demo page (`demo/`, see `dev/demo_server.ts`) on its own origin.
+ * `demoPort`, it also serves the demo page (`demo/`, see `demo/server.ts`) on its own origin.
  *
  * @module
  */
@@ -33,10 +33,10 @@ import { createGateway, type ProjectKeys } from "./gateway.ts";
 import { generateApiKey } from "./api_keys.ts";
 import { type AuthConfig, loadAuthConfig, sessionSecrets } from "./auth_config.ts";
 import { startMailbox } from "./mailbox/mod.ts";
-import { startDemoServer } from "./demo_server.ts";
+import { startDemoServer } from "../demo/server.ts";
 import { startWatchdog, type Watchdog } from "./watchdog.ts";
 import { pumpLines, waitForPort } from "./_process.ts";
-import { backendJwtSettings, startBackend } from "./backend.ts";
+import { backendJwtSettings, startBackend } from "../examples/backend.ts";
 import { missingPoolerPackages, type Pooler, type PoolerMode, startPooler } from "./pooler.ts";
 import { EDGE_MEMORY_LIMIT_MIB, startEdgeRuntime } from "./edge_runtime.ts";
 

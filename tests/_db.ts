@@ -12,7 +12,7 @@
 import postgres from "postgres";
 import { type PostgresServer, startPostgres } from "../dev/postgres.ts";
 import { prepareDatabase, urlAs } from "../dev/database.ts";
-import { createUser, type UserWithSession } from "../dev/users.ts";
+import { createUser, type UserWithSession } from "./_users.ts";
 
 // Tests create users the way the benchmark does, with the one helper in dev/.
 export { createUser };

@@ -14,7 +14,7 @@ import type { BrowserContext } from "playwright-core";
 import { jwtVerify } from "jose";
 import { startStack } from "../../dev/stack.ts";
 import { followLink, mailsTo } from "../_mail.ts";
-import { startDemoServer } from "../../dev/demo_server.ts";
+import { startDemoServer } from "../../demo/server.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { act, launchChromium, openPage, type PageRecord, PASSWORD } from "./_browser.ts";
 

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { allowRoles, asRole, createTenant, createUser } from "../_db.ts";
-import type { UserWithSession } from "../../dev/users.ts";
+import type { UserWithSession } from "../_users.ts";
 
 /**
  * Runs `query` as `user` in one committed transaction as `authenticated`, with `tenancy.email_trusted` on

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { createTenant, createUser, openTestDatabase, resolveAs } from "../_db.ts";
-import type { UserWithSession } from "../../dev/users.ts";
+import type { UserWithSession } from "../_users.ts";
 import { addMember, callAs } from "./_management.ts";
 
 const ROUNDS = 50;

@@ -6,11 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { createTenant, openTestDatabase } from "../_db.ts";
-import { pinnedEmailDomains } from "../../dev/public_email_domains.ts";
-import { PRIVATE_EMAIL_PROVIDERS } from "../../dev/private_email_providers.ts";
+import { pinnedEmailDomains } from "../../tools/public_email_domains.ts";
+import { PRIVATE_EMAIL_PROVIDERS } from "../../tools/private_email_providers.ts";
 
 // Paid and private providers (and the big webmail ones) that must never be claimable, named here rather than
-// taken from dev/private_email_providers.ts so that dropping one there fails this test.
+// taken from tools/private_email_providers.ts so that dropping one there fails this test.
 const PAID_AND_PRIVATE_PROVIDERS = [
   "proton.me",
   "protonmail.com",
@@ -139,7 +139,7 @@ Deno.test("domain claims on public or disposable email providers are refused", a
     await t.step(
       "the migrations load exactly the pinned packages' lists and the hand-kept providers",
       async () => {
-        // pinnedEmailDomains(): the npm lists merged with dev/private_email_providers.ts (as a refresh writes).
+        // pinnedEmailDomains(): the npm lists merged with tools/private_email_providers.ts (as a refresh writes).
         const { rows } = await pinnedEmailDomains();
         const loaded =
           await sql`select domain, kind from tenancy.public_email_domains order by domain collate "C"`;

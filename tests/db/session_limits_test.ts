@@ -15,7 +15,7 @@ import {
   type ResolvedTenant,
   type TestDatabase,
 } from "../_db.ts";
-import type { UserWithSession } from "../../dev/users.ts";
+import type { UserWithSession } from "../_users.ts";
 
 interface Limits {
   timebox?: string;

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createUser, openTestDatabase, resolveAs, type TestDatabase } from "../_db.ts";
-import type { UserWithSession } from "../../dev/users.ts";
+import type { UserWithSession } from "../_users.ts";
 import { supabaseCli } from "../../dev/database.ts";
 import { codeBlocks, TENANCY_DOC } from "../_markdown.ts";
 import { callAs } from "./_management.ts";

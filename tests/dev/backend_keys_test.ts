@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { parseEnvFile } from "../../dev/backend_keys.ts";
+import { parseEnvFile } from "../../tools/backend_keys.ts";
 import { loadExchangeConfig } from "../../supabase/functions/_shared/exchange/config.ts";
 
-const SCRIPT = new URL("../../dev/backend_keys.ts", import.meta.url).pathname;
+const SCRIPT = new URL("../../tools/backend_keys.ts", import.meta.url).pathname;
 
 async function run(...args: string[]) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

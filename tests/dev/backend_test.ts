@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startStack } from "../../dev/stack.ts";
 import { signUpByMail } from "../_mail.ts";
-import { missingBackendPackages, PYTHON } from "../../dev/backend.ts";
+import { missingBackendPackages, PYTHON } from "../../examples/backend.ts";
 
 Deno.test("BACKEND_JWT_ALGORITHM=ES256: the stack keeps its key set, and the backend verifies through the JWKS", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "exchange-token-state-" });

@@ -6,8 +6,8 @@ import {
   nextMigrationVersion,
   pinnedEmailDomains,
   renderEmailDomainsMigration,
-} from "../../dev/public_email_domains.ts";
-import { PRIVATE_EMAIL_PROVIDERS } from "../../dev/private_email_providers.ts";
+} from "../../tools/public_email_domains.ts";
+import { PRIVATE_EMAIL_PROVIDERS } from "../../tools/private_email_providers.ts";
 
 Deno.test("listEmailDomains() merges the lists, marks the disposable ones, and drops what the table refuses", () => {
   assert.deepEqual(

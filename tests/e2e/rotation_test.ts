@@ -19,7 +19,7 @@ import {
   promoteNewest,
   retireOld,
   type SigningKeySet,
-} from "../../dev/backend_keys.ts";
+} from "../../tools/backend_keys.ts";
 import { PYJWT_INSTALLS } from "../_pyjwt.ts";
 import { type PythonVerifier, startPythonVerifier } from "../_tenant_auth.ts";
 import { DB_POOLER } from "../_pooler.ts";

@@ -12,7 +12,7 @@ import {
 import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
 import { createBackendSigner } from "../../supabase/functions/_shared/exchange/sign.ts";
 import { toPublicJwks } from "../../supabase/functions/_shared/exchange/signing_keys.ts";
-import { generateSigningKey } from "../../dev/backend_keys.ts";
+import { generateSigningKey } from "../../tools/backend_keys.ts";
 
 const NOW = new Date("2026-01-02T03:04:05.000Z");
 const SUBJECT = {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
 import { loadExchangeConfig } from "../../supabase/functions/_shared/exchange/config.ts";
 import { parseSigningKeys, toPublicJwks } from "../../supabase/functions/_shared/exchange/signing_keys.ts";
-import { generateSigningKey } from "../../dev/backend_keys.ts";
+import { generateSigningKey } from "../../tools/backend_keys.ts";
 
 const BASE = {
   SUPABASE_URL: "https://project.supabase.co/",

@@ -1,6 +1,6 @@
 /**
  * `deno task refresh-free-email-domains`: turns the pinned npm lists of public and disposable email providers,
- * plus the hand-kept paid and private providers of dev/private_email_providers.ts (which the npm lists miss),
+ * plus the hand-kept paid and private providers of tools/private_email_providers.ts (which the npm lists miss),
  * into a migration that loads `tenancy.public_email_domains`, the table that refuses domain claims on them.
  *
  * Pushed migrations never change, so a refresh writes a new one (after the newest migration), which replaces
@@ -41,7 +41,7 @@ const INSERTED_ROW = /^\s*\('([a-z0-9.-]+)', '(?:public|disposable)'\)/gm;
  *
  * @param publicDomains free-email-domains' list (public webmail and disposable providers).
  * @param disposableDomains disposable-email-domains-js' list.
- * @param handKept The hand-kept paid and private providers (dev/private_email_providers.ts).
+ * @param handKept The hand-kept paid and private providers (tools/private_email_providers.ts).
  * @returns The rows, sorted by domain.
  * @example
  * ```ts
@@ -104,10 +104,10 @@ export function renderEmailDomainsMigration(
   const values = rows.map((r) => `  ('${r.domain}', '${r.kind}')`).join(",\n");
   return `-- Tenancy: the public and disposable email providers no domain claim may name (generated).
 --
--- Written by \`deno task refresh-free-email-domains\` (dev/public_email_domains.ts); do not edit. A refresh
+-- Written by \`deno task refresh-free-email-domains\` (tools/public_email_domains.ts); do not edit. A refresh
 -- writes a new migration like this one, which replaces the whole list.
 -- Sources: ${sources.join(", ")}
--- With the hand-kept paid and private providers of dev/private_email_providers.ts.
+-- With the hand-kept paid and private providers of tools/private_email_providers.ts.
 -- Domains: ${rows.length}
 
 delete from tenancy.public_email_domains;

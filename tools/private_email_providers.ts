@@ -1,7 +1,7 @@
 /**
  * Paid and private email providers, kept by hand, that no domain claim may name.
  *
- * The npm lists that `deno task refresh-free-email-domains` loads (dev/public_email_domains.ts) are about free
+ * The npm lists that `deno task refresh-free-email-domains` loads (tools/public_email_domains.ts) are about free
  * webmail and throwaway mail, and miss common paid and private providers: claims on `hey.com`,
  * `tutanota.com` or `mailbox.org` were accepted, though anyone can get an address there. The generator merges
  * this list into every data migration it writes (kind `public`, unless the disposable list has the domain).

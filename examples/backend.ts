@@ -9,9 +9,9 @@
  *
  * @module
  */
-import type { Watchdog } from "./watchdog.ts";
-import { generateSigningKey, type SigningKeySet } from "./backend_keys.ts";
-import { pumpLines, waitForPort } from "./_process.ts";
+import type { Watchdog } from "../dev/watchdog.ts";
+import { generateSigningKey, type SigningKeySet } from "../tools/backend_keys.ts";
+import { pumpLines, waitForPort } from "../dev/_process.ts";
 import type { AsymmetricAlgorithm } from "../supabase/functions/_shared/exchange/signing_keys.ts";
 
 const ROOT = new URL("../", import.meta.url);
