@@ -19,9 +19,6 @@ const CHROMIUM_ARGS = [
   "--disable-quic",
 ];
 
-/** The password the browser tests sign up with. */
-export const PASSWORD = "correct horse battery staple";
-
 /** What the browser sent, as DevTools saw it, and what the page logged. */
 export interface PageRecord {
   page: Page;

@@ -16,7 +16,8 @@ import { startStack } from "../../dev/stack.ts";
 import { followLink, mailsTo } from "../_mail.ts";
 import { startDemoServer } from "../../demo/server.ts";
 import { freePort } from "../../dev/postgres.ts";
-import { act, launchChromium, openPage, type PageRecord, PASSWORD } from "./_browser.ts";
+import { act, launchChromium, openPage, type PageRecord } from "./_browser.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 /** The exchange requests the page made, in order, with their methods. */
 function exchangeRequests(record: PageRecord): string[] {

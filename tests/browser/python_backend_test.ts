@@ -14,7 +14,8 @@ import type { BrowserContext } from "playwright-core";
 import { startStack } from "../../dev/stack.ts";
 import { signUpByMail } from "../_mail.ts";
 import { freePort } from "../../dev/postgres.ts";
-import { act, launchChromium, openPage, PASSWORD } from "./_browser.ts";
+import { act, launchChromium, openPage } from "./_browser.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 /** The example backend's request lines (one JSON line per request, prefixed `[backend]`). */
 function backendRequests(

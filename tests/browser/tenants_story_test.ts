@@ -14,10 +14,12 @@ import { BackendSessionError, createBackendSession, createTenantClient } from ".
 import { startStack } from "../../dev/stack.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { mailsTo } from "../_mail.ts";
-import { act, launchBrowser, openPage, PASSWORD } from "./_browser.ts";
+import { act, launchBrowser, openPage } from "./_browser.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 const OWNER = "olga@acme.test";
 const INVITEE = "ivan@newcomer.test";
+// Not the shared PASSWORD: the invitee sets his own on the invitation page, and signs in with it later.
 const INVITEE_PASSWORD = "a password of ivan's own";
 
 /** The backend token's claims the page shows, or null when it shows none. */

@@ -14,8 +14,8 @@ import { jwtVerify } from "jose";
 import { type BackendToken, createBackendSession } from "../../client/mod.ts";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { signUpByMail } from "../_mail.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
-const PASSWORD = "correct horse battery staple";
 const ADA = "ada@example.com"; // joins the seed's `demo` tenant
 const BOB = "bob@elsewhere.test"; // gets a personal tenant
 

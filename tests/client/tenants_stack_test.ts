@@ -18,8 +18,8 @@ import {
 } from "../../client/mod.ts";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { followLink, mailsTo } from "../_mail.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
-const PASSWORD = "correct horse battery staple";
 const OLGA = "olga@acme.test"; // gets a personal tenant, as owner
 const BOB = "bob@example.com"; // joins the seed's `demo` tenant
 

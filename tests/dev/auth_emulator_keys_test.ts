@@ -11,12 +11,13 @@ import { createClient } from "@supabase/supabase-js";
 import { decodeProtectedHeader } from "jose";
 import { openTestDatabase } from "../_db.ts";
 import { type AuthEmulator, type SigningKeySet, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 async function signUp(auth: AuthEmulator): Promise<string> {
   const supabase = createClient(auth.url, auth.anonKey, { auth: { persistSession: false } });
   const { data, error } = await supabase.auth.signUp({
     email: `key-${crypto.randomUUID().slice(0, 8)}@example.com`,
-    password: "correct horse battery",
+    password: PASSWORD,
   });
   assert.equal(error, null);
   return data.session!.access_token;

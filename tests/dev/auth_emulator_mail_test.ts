@@ -13,8 +13,8 @@ import { openTestDatabase, type TestDatabase } from "../_db.ts";
 import { followLink, mailsTo } from "../_mail.ts";
 import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 import { DEFAULT_SENDER, type Mailbox, startMailbox } from "../../dev/mailbox/mod.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
-const PASSWORD = "correct horse battery";
 const SITE = "http://127.0.0.1:3000";
 
 function client(auth: AuthEmulator, key = auth.anonKey): SupabaseClient {

@@ -10,8 +10,7 @@ import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { decodeJwt } from "jose";
 import { openTestDatabase } from "../_db.ts";
 import { type AuthEmulator, startAuthEmulator, totpCode } from "../../dev/auth_emulator/mod.ts";
-
-const PASSWORD = "correct horse battery";
+import { PASSWORD } from "../_fixtures.ts";
 
 function client(auth: AuthEmulator): SupabaseClient {
   return createClient(auth.url, auth.anonKey, { auth: { persistSession: false, autoRefreshToken: false } });

@@ -15,8 +15,8 @@ import {
   type AuthEmulatorOptions,
   startAuthEmulator,
 } from "../../dev/auth_emulator/mod.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
-const PASSWORD = "correct horse battery";
 const HOUR = 3_600_000;
 
 /** A clock that starts at the system's time and moves only when told. */

@@ -12,8 +12,7 @@ import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { openTestDatabase, type TestDatabase } from "../_db.ts";
 import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
-
-const PASSWORD = "correct horse battery";
+import { PASSWORD } from "../_fixtures.ts";
 
 /** A supabase-js client that records the Auth paths it calls (an injected fetch, no global patching). */
 function client(auth: AuthEmulator): { supabase: SupabaseClient; paths: string[] } {

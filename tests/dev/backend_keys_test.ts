@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseEnvFile } from "../../tools/backend_keys.ts";
 import { loadExchangeConfig } from "../../supabase/functions/_shared/exchange/config.ts";
+import { PROJECT_ENV } from "../_fixtures.ts";
 
 const SCRIPT = new URL("../../tools/backend_keys.ts", import.meta.url).pathname;
 
@@ -28,12 +29,7 @@ Deno.test("deno task backend-keys new prints the function's settings and the pub
       return [name, value.join("=").replace(/^'(.*)'$/, "$1")];
     }),
   );
-  const config = loadExchangeConfig({
-    SUPABASE_URL: "https://x.supabase.co",
-    SUPABASE_ANON_KEY: "anon",
-    SUPABASE_DB_URL: "postgres://u:p@db:5432/postgres",
-    ...env,
-  });
+  const config = loadExchangeConfig({ ...PROJECT_ENV, ...env });
   assert.equal(config.backendJwt.algorithm, "ES256");
 });
 

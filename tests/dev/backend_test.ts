@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startStack } from "../../dev/stack.ts";
 import { signUpByMail } from "../_mail.ts";
 import { missingBackendPackages, PYTHON } from "../../examples/backend.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 Deno.test("BACKEND_JWT_ALGORITHM=ES256: the stack keeps its key set, and the backend verifies through the JWKS", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "exchange-token-state-" });
@@ -18,7 +19,7 @@ Deno.test("BACKEND_JWT_ALGORITHM=ES256: the stack keeps its key set, and the bac
         const { accessToken } = await signUpByMail(
           { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl },
           `k${start}@example.com`,
-          "correct horse battery staple",
+          PASSWORD,
         );
         const exchange = await fetch(`${stack.apiUrl}/functions/v1/exchange-token`, {
           method: "POST",

@@ -10,6 +10,7 @@ import { createGateway } from "../../dev/gateway.ts";
 import { type EdgeRuntime, runtimeErrorResponse, startEdgeRuntime } from "../../dev/edge_runtime.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { startFunction, startStack } from "../../dev/stack.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 const MISBEHAVING = {
   name: "misbehaving-function",
@@ -143,7 +144,7 @@ Deno.test("exchange-token keeps working after its worker crashes, idle or mid-re
     const signUp = await fetch(`${stack.apiUrl}/auth/v1/signup`, {
       method: "POST",
       headers: { apikey: stack.publishableKey, "content-type": "application/json" },
-      body: JSON.stringify({ email: "crash@example.com", password: "correct horse battery staple" }),
+      body: JSON.stringify({ email: "crash@example.com", password: PASSWORD }),
     });
     const { access_token: accessToken } = await signUp.json();
     const exchange = (body: BodyInit = "{}") =>

@@ -11,6 +11,7 @@ import { createAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 import { createGateway, type ProjectKeys, upstreamAuthorization } from "../../dev/gateway.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { generateApiKey } from "../../dev/api_keys.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 const ORIGIN = "https://app.example";
 // `supabase start`'s own pair (supabase/cli pkg/config/apikeys.go), and stand-ins for the legacy JWTs.
@@ -178,7 +179,7 @@ Deno.test("the gateway", async (t) => {
       const signUp = await request("/auth/v1/signup", {
         method: "POST",
         headers: { apikey: keys.publishable, "content-type": "application/json" },
-        body: JSON.stringify({ email: "gateway@example.com", password: "correct horse battery staple" }),
+        body: JSON.stringify({ email: "gateway@example.com", password: PASSWORD }),
       });
       const data = await signUp.json();
       assert.equal(signUp.status, 200, JSON.stringify(data));

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { jwtVerify } from "jose";
 import { freePort } from "../../dev/postgres.ts";
 import { signUpByMail } from "../_mail.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** How long the stack may take to be gone after a kill. */
@@ -187,7 +188,7 @@ async function exchangeAsNewUser(output: string[]): Promise<string> {
   const { accessToken } = await signUpByMail(
     { apiUrl, apiKey, mailboxUrl },
     `${crypto.randomUUID()}@example.com`,
-    "correct horse battery staple",
+    PASSWORD,
   );
   const exchange = await fetch(`${apiUrl}/functions/v1/exchange-token`, {
     method: "POST",

@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { freePort, startPostgres } from "../../dev/postgres.ts";
 import { startStack } from "../../dev/stack.ts";
 import { signUpByMail } from "../_mail.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 Deno.test("the local stack serves its Auth and its function behind one gateway", async (t) => {
   const stack = await startStack({ allowedOrigins: "http://app.test" });
@@ -114,7 +115,7 @@ Deno.test("a second start with the same state directory keeps users, sessions an
       ({ accessToken } = await signUpByMail(
         { apiUrl: first.apiUrl, apiKey: first.publishableKey, mailboxUrl: first.mailboxUrl },
         "keep@example.com",
-        "correct horse battery staple",
+        PASSWORD,
       ));
     } finally {
       await first.stop();

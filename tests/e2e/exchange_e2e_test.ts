@@ -17,8 +17,7 @@ import { pyjwtDecode } from "../_pyjwt.ts";
 import { DB_POOLER } from "../_pooler.ts";
 import { followLink, mailsTo, signUpByMail } from "../_mail.ts";
 import { KEY_KINDS, type KeyKind, keysFor, stackOptionsFor } from "./_keys.ts";
-
-const PASSWORD = "correct horse battery staple";
+import { PASSWORD } from "../_fixtures.ts";
 
 // Each key kind with each way Auth signs access tokens.
 const CASES = KEY_KINDS.flatMap((kind) => (["es256", "hs256"] as const).map((mode) => [mode, kind] as const));

@@ -14,8 +14,7 @@ import { followLink, mailsTo } from "../_mail.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
 import { DB_POOLER } from "../_pooler.ts";
 import { KEY_KINDS, type KeyKind, keysFor, stackOptionsFor } from "./_keys.ts";
-
-const PASSWORD = "correct horse battery staple";
+import { PASSWORD } from "../_fixtures.ts";
 
 function client(stack: LocalStack, key: string): SupabaseClient {
   return createClient(stack.apiUrl, key, { auth: { persistSession: false, autoRefreshToken: false } });

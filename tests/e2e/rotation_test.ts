@@ -23,6 +23,7 @@ import {
 import { PYJWT_INSTALLS } from "../_pyjwt.ts";
 import { type PythonVerifier, startPythonVerifier } from "../_tenant_auth.ts";
 import { DB_POOLER } from "../_pooler.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 const CACHE_SECONDS = 1;
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -48,7 +49,7 @@ for (const algorithm of ["ES256", "EdDSA"] as const) {
       const { accessToken, userId } = await signUpByMail(
         { apiUrl: stack.apiUrl, apiKey: stack.publishableKey, mailboxUrl: stack.mailboxUrl },
         "rota@example.com",
-        "correct horse battery staple",
+        PASSWORD,
       );
       const exchange = async () => {
         const res = await fetch(base, {

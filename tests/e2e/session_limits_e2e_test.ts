@@ -9,8 +9,7 @@ import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { startStack } from "../../dev/stack.ts";
 import { DB_POOLER } from "../_pooler.ts";
-
-const PASSWORD = "correct horse battery staple";
+import { PASSWORD } from "../_fixtures.ts";
 
 Deno.test("the stack's function refuses the sessions its Auth ends", async (t) => {
   const stack = await startStack({

@@ -10,8 +10,7 @@ import postgres from "postgres";
 import { startStack } from "../../dev/stack.ts";
 import { followLink, mailsTo, signUpByMail } from "../_mail.ts";
 import { DB_POOLER } from "../_pooler.ts";
-
-const PASSWORD = "correct horse battery staple";
+import { PASSWORD } from "../_fixtures.ts";
 
 Deno.test("an owner invites from the app, the invitee accepts, is demoted and removed, through the stack", async () => {
   const stack = await startStack({ autoConfirm: false, dbPooler: DB_POOLER, seed: false });

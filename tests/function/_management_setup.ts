@@ -18,7 +18,8 @@ import {
   type ManagementAppOptions,
 } from "../../supabase/functions/_shared/management/app.ts";
 import type { ManagementLogEntry } from "../../supabase/functions/_shared/management/handler.ts";
-import { BACKEND_SECRET, ORIGIN, signUp } from "./_setup.ts";
+import { signUp } from "./_setup.ts";
+import { exchangeConfig, managementConfig, ORIGIN } from "../_fixtures.ts";
 
 /** Where invitation links land in these tests. */
 export const INVITE_REDIRECT = "http://127.0.0.1:3000/welcome";
@@ -54,27 +55,12 @@ export async function openManagementHarness(): Promise<ManagementHarness> {
     maxFrequencySeconds: 0,
   });
   const target = await functionDatabase(db);
-  const config: ManagementConfig = {
-    supabaseUrl: auth.url,
-    supabaseKey: auth.anonKey,
-    databaseUrl: target.url,
-    transactionPooler: target.transactionPooler,
-    allowedOrigins: [ORIGIN],
-    maxBodyBytes: 16 * 1024,
-    bodyTimeoutMs: 10_000,
-    authTimeoutMs: 3000,
-    databaseTimeoutMs: 3000,
-    serviceKey: auth.serviceRoleKey,
-    inviteRedirectUrl: INVITE_REDIRECT,
-  };
+  const config = managementConfig(auth, target, { inviteRedirectUrl: INVITE_REDIRECT });
   const logs: ManagementLogEntry[] = [];
   const trusted = { emailTrusted: () => Promise.resolve(true), log: (e: ManagementLogEntry) => logs.push(e) };
   const built: Array<{ close(timeout?: number): Promise<void> }> = [];
   const keep = <T extends { close(timeout?: number): Promise<void> }>(app: T) => (built.push(app), app);
-  const exchange = keep(createExchangeApp({
-    ...config,
-    backendJwt: { secret: new TextEncoder().encode(BACKEND_SECRET), algorithm: "HS256", ttlSeconds: 604800 },
-  }, { log: () => {} }));
+  const exchange = keep(createExchangeApp(exchangeConfig(auth, target), { log: () => {} }));
   return {
     db,
     auth,

@@ -17,11 +17,7 @@ import type { FunctionApp } from "../../supabase/functions/_shared/core/serve.ts
 import type { ExchangeConfig } from "../../supabase/functions/_shared/exchange/config.ts";
 import type { SessionLimits } from "../../supabase/functions/_shared/core/config.ts";
 import type { ExchangeLogEntry } from "../../supabase/functions/_shared/exchange/routes.ts";
-
-/** The backend secret the tests share with the Python contract check. */
-export const BACKEND_SECRET = "test-backend-secret-0123456789abcdef";
-export const ORIGIN = "https://app.example.com";
-export const PASSWORD = "correct horse battery";
+import { exchangeConfig, ORIGIN, PASSWORD } from "../_fixtures.ts";
 
 /** A database, an Auth emulator and the function built on them. */
 export interface Harness {
@@ -59,19 +55,7 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
     sessionLimits: options.sessions,
   });
   const target = await functionDatabase(db);
-  const config: ExchangeConfig = {
-    supabaseUrl: auth.url,
-    supabaseKey: auth.anonKey,
-    databaseUrl: target.url,
-    transactionPooler: target.transactionPooler,
-    backendJwt: { secret: new TextEncoder().encode(BACKEND_SECRET), algorithm: "HS256", ttlSeconds: 604800 },
-    allowedOrigins: [ORIGIN],
-    maxBodyBytes: 16 * 1024,
-    bodyTimeoutMs: 10_000,
-    authTimeoutMs: 3000,
-    databaseTimeoutMs: 3000,
-    ...(options.sessions ? { sessions: options.sessions } : {}),
-  };
+  const config = exchangeConfig(auth, target, options.sessions ? { sessions: options.sessions } : {});
   const logs: ExchangeLogEntry[] = [];
   const extra: FunctionApp[] = [];
   const app = createExchangeApp(config, { log: (entry) => logs.push(entry) });

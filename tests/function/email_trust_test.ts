@@ -20,7 +20,8 @@ import { DEFAULT_SENDER, startMailbox } from "../../dev/mailbox/mod.ts";
 import { createExchangeApp } from "../../supabase/functions/_shared/exchange/app.ts";
 import type { FunctionApp } from "../../supabase/functions/_shared/core/serve.ts";
 import type { EmailTrustLogEntry } from "../../supabase/functions/_shared/core/log.ts";
-import { BACKEND_SECRET, exchangeRequest, PASSWORD } from "./_setup.ts";
+import { exchangeRequest } from "./_setup.ts";
+import { backendJwt, exchangeConfig, PASSWORD } from "../_fixtures.ts";
 
 const ACME = "acme";
 
@@ -59,20 +60,15 @@ Deno.test("which GoTrue paths prove an address to the exchange", async (t) => {
   const target = await functionDatabase(db);
   const warnings: EmailTrustLogEntry[] = [];
   const appOn = (auth: AuthEmulator): FunctionApp =>
-    createExchangeApp({
-      supabaseUrl: auth.url,
-      supabaseKey: auth.anonKey,
-      databaseUrl: target.url,
-      transactionPooler: target.transactionPooler,
-      backendJwt: { secret: new TextEncoder().encode(BACKEND_SECRET), algorithm: "HS256", ttlSeconds: 600 },
-      allowedOrigins: "*",
-      maxBodyBytes: 16 * 1024,
-      bodyTimeoutMs: 10_000,
-      authTimeoutMs: 3000,
-      databaseTimeoutMs: 3000,
-      // Both emulators' issuers, as AUTH_ISSUERS would list them.
-      authIssuers: [confirming.issuer, autoconfirming.issuer],
-    }, { log: () => {}, logEmailTrust: (entry) => warnings.push(entry) });
+    createExchangeApp(
+      exchangeConfig(auth, target, {
+        backendJwt: backendJwt({ ttlSeconds: 600 }),
+        allowedOrigins: "*",
+        // Both emulators' issuers, as AUTH_ISSUERS would list them.
+        authIssuers: [confirming.issuer, autoconfirming.issuer],
+      }),
+      { log: () => {}, logEmailTrust: (entry) => warnings.push(entry) },
+    );
   const confirmingApp = appOn(confirming);
   const autoconfirmingApp = appOn(autoconfirming);
 

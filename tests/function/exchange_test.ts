@@ -8,15 +8,8 @@ import { generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { allowRoles, createTenant, setPolicy } from "../_db.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { createExchangeAppFromEnv } from "../../supabase/functions/_shared/exchange/app.ts";
-import {
-  BACKEND_SECRET,
-  exchangeRequest,
-  type Harness,
-  openHarness,
-  ORIGIN,
-  payloadOf,
-  signUp,
-} from "./_setup.ts";
+import { exchangeRequest, type Harness, openHarness, payloadOf, signUp } from "./_setup.ts";
+import { BACKEND_SECRET, exchangeEnv, ORIGIN } from "../_fixtures.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
 
 async function expectError(res: Response, status: number, code: string): Promise<void> {
@@ -376,13 +369,9 @@ Deno.test("exchange-token with Postgres and the Auth emulator (ES256 tokens)", a
     );
 
     await t.step("500 server_misconfigured: a short BACKEND_JWT_SECRET, answered with CORS", async () => {
-      const app = createExchangeAppFromEnv({
-        SUPABASE_URL: h.auth.url,
-        SUPABASE_ANON_KEY: h.auth.anonKey,
-        SUPABASE_DB_URL: h.db.url,
-        BACKEND_JWT_SECRET: "too-short",
-        ALLOWED_ORIGINS: ORIGIN,
-      }, { log: () => {} });
+      const app = createExchangeAppFromEnv(exchangeEnv(h.auth, h.db, { BACKEND_JWT_SECRET: "too-short" }), {
+        log: () => {},
+      });
       const user = await member(h, acme);
       await expectError(await app.handler(exchangeRequest(user.accessToken)), 500, "server_misconfigured");
       assert.equal((await app.handler(exchangeRequest(null, { method: "OPTIONS" }))).status, 204);

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { createTenant } from "../_db.ts";
 import { createExchangeAppFromEnv } from "../../supabase/functions/_shared/exchange/app.ts";
 import { generateApiKey } from "../../dev/api_keys.ts";
-import { BACKEND_SECRET, exchangeRequest, type Harness, openHarness, ORIGIN, signUp } from "./_setup.ts";
+import { exchangeRequest, type Harness, openHarness, signUp } from "./_setup.ts";
+import { exchangeEnv } from "../_fixtures.ts";
 
 /** What Auth was asked, by path, with the key sent. */
 interface AuthRequest {
@@ -18,17 +19,12 @@ interface AuthRequest {
 
 /** The environment the CLI gives a function, on the harness's Auth and database. */
 function injectedEnv(h: Harness, publishableKey: string): Record<string, string> {
-  return {
-    SUPABASE_URL: h.auth.url,
-    SUPABASE_ANON_KEY: h.auth.anonKey,
+  return exchangeEnv(h.auth, h.db, {
     SUPABASE_SERVICE_ROLE_KEY: h.auth.serviceRoleKey,
-    SUPABASE_DB_URL: h.db.url,
     SUPABASE_JWKS: JSON.stringify(h.auth.jwks),
     SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: publishableKey }),
     SUPABASE_SECRET_KEYS: JSON.stringify({ default: generateApiKey("secret") }),
-    BACKEND_JWT_SECRET: BACKEND_SECRET,
-    ALLOWED_ORIGINS: ORIGIN,
-  };
+  });
 }
 
 /** Builds the app from `env`, recording every request its supabase-js client makes. */

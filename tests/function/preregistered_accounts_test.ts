@@ -11,6 +11,7 @@ import { createTenant } from "../_db.ts";
 import { followLink, mailsTo } from "../_mail.ts";
 import { call, openManagementHarness, provenUser, send } from "./_management_setup.ts";
 
+// Not the shared PASSWORD: the attacker's sign-in must fail once the invitation replaced the squatted account.
 const ATTACKER_PASSWORD = "the attacker's own password";
 
 Deno.test("invitations to pre-registered addresses", async (t) => {

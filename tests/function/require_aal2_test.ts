@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
 import { createTenant } from "../_db.ts";
-import { exchangeRequest, type Harness, openHarness, PASSWORD, signUp } from "./_setup.ts";
+import { exchangeRequest, type Harness, openHarness, signUp } from "./_setup.ts";
+import { PASSWORD } from "../_fixtures.ts";
 import { totpCode } from "../../dev/auth_emulator/mod.ts";
 
 /** A member who enrolled a TOTP factor; `verify` says whether they also verified it (aal2 then). */

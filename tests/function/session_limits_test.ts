@@ -11,7 +11,8 @@ import assert from "node:assert/strict";
 import { createClient, type Session } from "@supabase/supabase-js";
 import { decodeJwt } from "jose";
 import { setPolicy } from "../_db.ts";
-import { exchangeRequest, type Harness, openHarness, PASSWORD } from "./_setup.ts";
+import { exchangeRequest, type Harness, openHarness } from "./_setup.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 async function exchange(h: Harness, accessToken: string) {
   const res = await h.app.handler(exchangeRequest(accessToken));

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { dripRequest } from "../_drip.ts";
 import { type BodyReadState, readBodyLimited } from "../../supabase/functions/_shared/core/http.ts";
-import { openHarness, ORIGIN } from "./_setup.ts";
+import { openHarness } from "./_setup.ts";
+import { ORIGIN } from "../_fixtures.ts";
 
 Deno.test("readBodyLimited() holds one capped buffer while a body arrives a byte per TCP segment", async () => {
   const states: BodyReadState[] = [];

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { allowRoles, createTenant } from "../_db.ts";
 import { mailsTo } from "../_mail.ts";
-import { ORIGIN } from "./_setup.ts";
+import { ORIGIN } from "../_fixtures.ts";
 import {
   call,
   INVITE_REDIRECT,

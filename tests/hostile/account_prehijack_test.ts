@@ -18,6 +18,7 @@ import postgres from "postgres";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { followLink, mailsTo, signUpByMail } from "../_mail.ts";
 
+// Not the shared PASSWORD: a sign-in must tell the attacker's password from the victim's.
 const ATTACKER_PASSWORD = "the attacker's own password";
 const VICTIM_PASSWORD = "the victim's own password";
 

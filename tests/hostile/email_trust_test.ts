@@ -16,8 +16,7 @@ import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { signUpByMail } from "../_mail.ts";
-
-const PASSWORD = "correct horse battery staple";
+import { PASSWORD } from "../_fixtures.ts";
 
 function client(stack: LocalStack): SupabaseClient {
   return createClient(stack.apiUrl, stack.publishableKey, {

@@ -16,6 +16,7 @@ import { createClient } from "@supabase/supabase-js";
 import { decodeJwt, generateKeyPair, SignJWT } from "jose";
 import { type LocalStack, startFunction, startStack } from "../../dev/stack.ts";
 import { freePort } from "../../dev/postgres.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
 const FORGED = 1_000;
 const BUDGET = 20;
@@ -61,7 +62,7 @@ Deno.test("finding 3 replayed: forged tokens cost Auth a bounded number of calls
     const supabase = createClient(stack.apiUrl, stack.publishableKey, { auth: { persistSession: false } });
     const { data } = await supabase.auth.signUp({
       email: `attacker-${crypto.randomUUID().slice(0, 8)}@example.com`,
-      password: "correct horse battery staple",
+      password: PASSWORD,
     });
     const claims = decodeJwt(data.session!.access_token);
 

@@ -15,8 +15,8 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { signUpByMail } from "../_mail.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
-const PASSWORD = "correct horse battery staple";
 const ROUNDS = 50;
 
 /** A function call through the gateway, with the headers supabase-js `functions.invoke` sends. */

@@ -26,8 +26,8 @@ import { decodeJwt, SignJWT } from "jose";
 import postgres from "postgres";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { totpCode } from "../../dev/auth_emulator/mod.ts";
+import { PASSWORD } from "../_fixtures.ts";
 
-const PASSWORD = "correct horse battery staple";
 const FORGED = 200;
 
 /** The routes replayed for a caller who owns `tenant`: both functions' lists and one write. */

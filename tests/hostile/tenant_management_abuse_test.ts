@@ -15,8 +15,7 @@ import { createClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { mailsTo, signUpByMail } from "../_mail.ts";
-
-const PASSWORD = "correct horse battery staple";
+import { PASSWORD } from "../_fixtures.ts";
 
 /** A call to a function through the gateway, as any HTTP client makes it. */
 async function invoke(stack: LocalStack, token: string, method: string, path: string, body?: unknown) {

@@ -15,8 +15,7 @@ import { decodeJwt } from "jose";
 import postgres from "postgres";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { totpCode } from "../../dev/auth_emulator/mod.ts";
-
-const PASSWORD = "correct horse battery staple";
+import { PASSWORD } from "../_fixtures.ts";
 
 function client(stack: LocalStack): SupabaseClient {
   return createClient(stack.apiUrl, stack.publishableKey, {

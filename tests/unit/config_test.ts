@@ -11,14 +11,10 @@ import {
   parseAllowedOrigins,
 } from "../../supabase/functions/_shared/core/config.ts";
 import { loadManagementConfig } from "../../supabase/functions/_shared/management/config.ts";
+import { PROJECT_ENV } from "../_fixtures.ts";
 
 const SECRET = "s".repeat(16) + "t".repeat(16);
-const BASE = {
-  SUPABASE_URL: "https://project.supabase.co/",
-  SUPABASE_ANON_KEY: "anon-key",
-  SUPABASE_DB_URL: "postgresql://postgres:pw@db.project.supabase.co:5432/postgres",
-  BACKEND_JWT_SECRET: SECRET,
-};
+const BASE = { ...PROJECT_ENV, BACKEND_JWT_SECRET: SECRET };
 
 function hmac(config: BackendJwtConfig): HmacBackendJwtConfig {
   assert.ok(!isAsymmetric(config), "an HMAC configuration");

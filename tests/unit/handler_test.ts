@@ -8,16 +8,10 @@ import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
 import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 import type { AccessTokenClaims } from "../../supabase/functions/_shared/core/verify.ts";
 import { createBackendSigner } from "../../supabase/functions/_shared/exchange/sign.ts";
+import { CALLER, ORIGIN, USER_ID as USER } from "../_fixtures.ts";
 
 const NOW = new Date("2026-01-02T03:04:05.000Z");
-const USER = "6f0c3f4e-1d2b-4c5a-9e8f-0a1b2c3d4e5f";
 const TOKEN = "header.payload.signature";
-const CALLER: AccessTokenClaims = {
-  userId: USER,
-  sessionId: "0b0d5c8e-8f5e-4f2c-9a57-3e0a8f9b1c2d",
-  exp: 2000000000,
-  claims: { sub: USER, role: "authenticated" },
-};
 
 function setup(
   overrides: { verify?: () => Promise<AccessTokenClaims>; resolve?: () => Promise<never> } = {},
@@ -25,7 +19,7 @@ function setup(
   const logs: ExchangeLogEntry[] = [];
   const calls: Array<{ claims: Record<string, unknown>; requested: string | null }> = [];
   const handler = createExchangeHandler({
-    config: { allowedOrigins: ["https://app.example.com"], maxBodyBytes: 1024, bodyTimeoutMs: 10_000 },
+    config: { allowedOrigins: [ORIGIN], maxBodyBytes: 1024, bodyTimeoutMs: 10_000 },
     verifyToken: overrides.verify ??
       ((token) =>
         token === TOKEN ? Promise.resolve(CALLER) : Promise.reject(new ApiError("invalid_token", "bad"))),
@@ -54,7 +48,7 @@ function request(init: RequestInit & { headers?: Record<string, string> } = {}):
   return new Request("http://localhost/exchange-token", {
     method: "POST",
     ...init,
-    headers: { origin: "https://app.example.com", authorization: `Bearer ${TOKEN}`, ...init.headers },
+    headers: { origin: ORIGIN, authorization: `Bearer ${TOKEN}`, ...init.headers },
   });
 }
 
@@ -62,7 +56,7 @@ Deno.test("createExchangeHandler() answers 200 with the contract's success body"
   const { handler, calls } = setup();
   const res = await handler(request());
   assert.equal(res.status, 200);
-  assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example.com");
+  assert.equal(res.headers.get("access-control-allow-origin"), ORIGIN);
   assert.equal(res.headers.get("cache-control"), "no-store");
   const body = await res.json();
   assert.deepEqual(Object.keys(body).sort(), [
@@ -99,13 +93,13 @@ Deno.test("createExchangeHandler() answers OPTIONS 204 and other methods 405 wit
   const { handler } = setup();
   const preflight = await handler(request({ method: "OPTIONS" }));
   assert.equal(preflight.status, 204);
-  assert.equal(preflight.headers.get("access-control-allow-origin"), "https://app.example.com");
+  assert.equal(preflight.headers.get("access-control-allow-origin"), ORIGIN);
   assert.equal(await preflight.text(), "");
   for (const method of ["GET", "PUT", "DELETE", "PATCH"]) {
     const res = await handler(request({ method }));
     assert.equal(res.status, 405, method);
     assert.equal(res.headers.get("allow"), "POST, OPTIONS");
-    assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example.com");
+    assert.equal(res.headers.get("access-control-allow-origin"), ORIGIN);
     assert.equal((await res.json()).error, "method_not_allowed");
   }
 });
@@ -125,7 +119,7 @@ Deno.test("createExchangeHandler() maps each collaborator failure to its status 
     assert.equal(res.status, status, code);
     assert.deepEqual(await res.json(), { error: code, message: "because" });
     if (header) assert.equal(res.headers.get(header), value);
-    assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example.com");
+    assert.equal(res.headers.get("access-control-allow-origin"), ORIGIN);
     assert.equal(logs[0].outcome, code);
     assert.equal(logs[0].status, status);
   }

@@ -13,6 +13,7 @@ import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
 import { createBackendSigner } from "../../supabase/functions/_shared/exchange/sign.ts";
 import { toPublicJwks } from "../../supabase/functions/_shared/exchange/signing_keys.ts";
 import { generateSigningKey } from "../../tools/backend_keys.ts";
+import { ORIGIN } from "../_fixtures.ts";
 
 const NOW = new Date("2026-01-02T03:04:05.000Z");
 const SUBJECT = {
@@ -21,7 +22,6 @@ const SUBJECT = {
   role: "user",
   email: null,
 };
-const ORIGIN = "https://app.example.com";
 const JWKS_URL = "http://localhost/exchange-token/.well-known/jwks.json";
 
 function handlerWith(jwks?: ReturnType<typeof toPublicJwks>) {

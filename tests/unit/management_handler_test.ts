@@ -6,16 +6,7 @@ import {
 } from "../../supabase/functions/_shared/management/handler.ts";
 import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
 import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
-import type { AccessTokenClaims } from "../../supabase/functions/_shared/core/verify.ts";
-
-const USER = "6f0c3f4e-1d2b-4c5a-9e8f-0a1b2c3d4e5f";
-const ORIGIN = "https://app.example.com";
-const CALLER: AccessTokenClaims = {
-  userId: USER,
-  sessionId: "0b0d5c8e-8f5e-4f2c-9a57-3e0a8f9b1c2d",
-  exp: 2000000000,
-  claims: { sub: USER, role: "authenticated" },
-};
+import { CALLER, ORIGIN, USER_ID as USER } from "../_fixtures.ts";
 
 function setup(routes: Route[], misconfigured?: ApiError) {
   const logs: ManagementLogEntry[] = [];

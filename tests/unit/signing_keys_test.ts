@@ -3,12 +3,9 @@ import { ConfigError } from "../../supabase/functions/_shared/core/config.ts";
 import { loadExchangeConfig } from "../../supabase/functions/_shared/exchange/config.ts";
 import { parseSigningKeys, toPublicJwks } from "../../supabase/functions/_shared/exchange/signing_keys.ts";
 import { generateSigningKey } from "../../tools/backend_keys.ts";
+import { PROJECT_ENV } from "../_fixtures.ts";
 
-const BASE = {
-  SUPABASE_URL: "https://project.supabase.co/",
-  SUPABASE_ANON_KEY: "anon-key",
-  SUPABASE_DB_URL: "postgresql://postgres:pw@db.project.supabase.co:5432/postgres",
-};
+const BASE = PROJECT_ENV;
 
 function problemOf(value: string, algorithm: "ES256" | "EdDSA" = "ES256"): string {
   const parsed = parseSigningKeys(value, algorithm);

@@ -12,11 +12,10 @@ import {
   mapAuthError,
 } from "../../supabase/functions/_shared/core/verify.ts";
 import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
+import { SESSION_ID as SESSION, USER_ID as USER } from "../_fixtures.ts";
 
 const NOW = new Date("2026-01-02T03:04:05Z");
 const EXP = Math.floor(NOW.getTime() / 1000) + 3600;
-const USER = "6f0c3f4e-1d2b-4c5a-9e8f-0a1b2c3d4e5f";
-const SESSION = "0b0d5c8e-8f5e-4f2c-9a57-3e0a8f9b1c2d";
 
 function b64url(value: unknown): string {
   return btoa(typeof value === "string" ? value : JSON.stringify(value)).replaceAll("=", "").replaceAll(
