@@ -7,7 +7,7 @@
  * the table's rows with the lists of the versions pinned in deno.json and the hand-kept list. The task first
  * moves the pins to the packages' latest versions; run this file alone to regenerate from the current pins.
  * It writes nothing when the newest data migration already loads the pinned versions and every hand-kept
- * provider is loaded by it or a later migration. `tests/db/public_email_domains_test.ts` checks that the
+ * provider is loaded by it or a later migration. `tests/db/public_domain_claims_test.ts` checks that the
  * migrations load exactly what the pinned packages and the hand-kept list hold.
  *
  * @module

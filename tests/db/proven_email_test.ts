@@ -1,8 +1,8 @@
 /**
  * Only a proven address joins a tenant (issue 12, finding 1), in the database: the states GoTrue leaves in
  * `auth.users` and `auth.identities`, written by hand, and what `tenancy.resolve_tenant()` makes of them.
- * The same states reached through the Auth emulator's own flows are in `tests/function/email_trust_test.ts`
- * and `tests/hostile/`.
+ * The same states reached through the Auth emulator's own flows are in
+ * `tests/function/email_proof_paths_test.ts` and `tests/hostile/`.
  */
 import assert from "node:assert/strict";
 import { asRole, createTenant, createUser, openTestDatabase, resolveAs, setPolicy } from "../_db.ts";

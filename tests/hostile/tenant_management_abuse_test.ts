@@ -6,7 +6,7 @@
  * Before: an anonymous session created a tenant and mailed invitations to anyone (2); one user created 1,025
  * tenants in 4.6 s (3); an admin gave themself `billing_admin` and the next backend token carried it (4); a
  * manager who invited, let accept and removed a new user denied them a personal tenant for good (5); claims on
- * hey.com, tutanota.com and mailbox.org were accepted (7). Finding 6 is replayed in invitation_races_test.ts.
+ * hey.com, tutanota.com and mailbox.org were accepted (7). Finding 6 is replayed in accept_revoke_race_test.ts.
  *
  * @module
  */
