@@ -5,7 +5,7 @@
  * (The SQL is tests/db/tenancy_doc_sql_test.ts's; the README's quick start is quick_start_test.ts's.)
  */
 import assert from "node:assert/strict";
-import { createBackendSigner } from "../../supabase/functions/_shared/sign.ts";
+import { createBackendSigner } from "../../supabase/functions/_shared/exchange/sign.ts";
 import { codeBlocks, CONTRACT, OPERATIONS_DOC, README } from "../_markdown.ts";
 
 const CONFIG_TOML = new URL("../../supabase/config.toml", import.meta.url);
