@@ -8,7 +8,8 @@
  */
 import { createClient } from "@supabase/supabase-js";
 import postgres from "postgres";
-import { startFunction, startStack } from "../dev/stack.ts";
+import { startStack } from "../dev/stack.ts";
+import { startFunction } from "../dev/function_worker.ts";
 import { EDGE_MEMORY_LIMIT_MIB } from "../dev/edge_runtime.ts";
 import { startAuthEmulator } from "../dev/auth_emulator/mod.ts";
 import { freePort } from "../dev/postgres.ts";

@@ -35,8 +35,6 @@
  *
  * @module
  */
-import type { FunctionProcess } from "./stack.ts";
-
 /** The Edge runtime's per-worker memory limit (`memoryLimitMb` in `supabase functions serve`), in MiB. */
 export const EDGE_MEMORY_LIMIT_MIB = 256;
 
@@ -57,6 +55,17 @@ const RUNTIME_ERRORS: Record<RuntimeErrorCode, { status: number; message: string
 
 /** How long a failed request waits for its worker's exit status, to tell a crash from a limit. */
 const EXIT_GRACE_MS = 2000;
+
+/** One worker process, as the supervisor drives it (`startFunction` in `dev/function_worker.ts` makes one). */
+export interface FunctionProcess {
+  pid: number;
+  /** Resolves once the function accepts connections; rejects if it exits first or takes over 20 s. */
+  listening: Promise<void>;
+  /** Its exit status, once it has exited (on its own or stopped). */
+  exited: Promise<Deno.CommandStatus>;
+  /** Sends `signal` (SIGTERM by default) and waits for the exit. */
+  stop(signal?: Deno.Signal): Promise<void>;
+}
 
 /** Options for {@linkcode startEdgeRuntime}. */
 export interface EdgeRuntimeOptions {

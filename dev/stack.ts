@@ -34,32 +34,11 @@ import { generateApiKey } from "./api_keys.ts";
 import { type AuthConfig, loadAuthConfig, sessionSecrets } from "./auth_config.ts";
 import { startMailbox } from "./mailbox/mod.ts";
 import { startDemoServer } from "../demo/server.ts";
-import { startWatchdog, type Watchdog } from "./watchdog.ts";
-import { pumpLines, waitForPort } from "./_process.ts";
+import { startWatchdog } from "./watchdog.ts";
 import { backendJwtSettings, startBackend } from "../examples/backend.ts";
 import { missingPoolerPackages, type Pooler, type PoolerMode, startPooler } from "./pooler.ts";
-import { EDGE_MEMORY_LIMIT_MIB, startEdgeRuntime } from "./edge_runtime.ts";
-
-const ROOT = new URL("../", import.meta.url);
-/** The Edge Functions the stack serves under `/functions/v1/<name>`, each from `supabase/functions/<name>/`. */
-export const FUNCTIONS = ["exchange-token", "tenants", "invitations"] as const;
-/** One of {@linkcode FUNCTIONS}. */
-export type FunctionName = typeof FUNCTIONS[number];
-
-/**
- * One of this project's functions, as {@linkcode startFunction} runs it.
- *
- * @param name The function.
- * @returns Its entry point and its own `deno.json`.
- */
-export function functionSource(name: FunctionName): FunctionSource {
-  return {
-    name,
-    entry: new URL(`supabase/functions/${name}/index.ts`, ROOT),
-    config: new URL(`supabase/functions/${name}/deno.json`, ROOT),
-  };
-}
-const EXCHANGE_TOKEN = functionSource("exchange-token");
+import { startEdgeRuntime } from "./edge_runtime.ts";
+import { FUNCTIONS, functionSource, startFunction } from "./function_worker.ts";
 
 /** Options for {@linkcode startStack}. Ports of 0 (the default) are free ones picked at start. */
 export interface StackOptions {
@@ -470,89 +449,6 @@ async function startKeptPostgres(
   log(`${options.dataDir} predates the supabase_admin superuser (postgres was one there): rebuilding it`);
   await Deno.remove(options.dataDir, { recursive: true });
   return await startPostgres(options);
-}
-
-/** A function process started by {@linkcode startFunction}. */
-export interface FunctionProcess {
-  pid: number;
-  /** Resolves once the function accepts connections; rejects if it exits first or takes over 20 s. */
-  listening: Promise<void>;
-  /** Its exit status, once it has exited (on its own or stopped). */
-  exited: Promise<Deno.CommandStatus>;
-  /** Sends `signal` (SIGTERM by default) and waits for the exit. */
-  stop(signal?: Deno.Signal): Promise<void>;
-}
-
-/** A function to run: its name (in log lines), its entry module and its `deno.json`. */
-export interface FunctionSource {
-  name: string;
-  entry: URL;
-  config?: URL;
-}
-
-/**
- * Runs a function's `index.ts` in its own Deno process, as the Edge runtime runs it in an isolate: with
- * network and environment access only, the environment Supabase injects, and the runtime's memory limit.
- *
- * @param port The port on 127.0.0.1 it listens on.
- * @param env Its environment.
- * @param log Where its output lines go.
- * @param watchdog Stops it if this process dies without stopping it.
- * @param fn The function to run; `exchange-token` by default.
- * @returns The process.
- */
-export function startFunction(
-  port: number,
-  env: Record<string, string>,
-  log?: (line: string) => void,
-  watchdog?: Watchdog,
-  fn: FunctionSource = EXCHANGE_TOKEN,
-): FunctionProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      // The Edge runtime's memoryLimitMb (256 in `supabase functions serve`) as a cap on the V8 heap: V8
-      // ends the process with SIGTRAP past it, which `dev/edge_runtime.ts` answers as the limit. Deno's
-      // own default sizes the heap for the machine, far above what a worker gets.
-      `--v8-flags=--max-heap-size=${EDGE_MEMORY_LIMIT_MIB}`,
-      ...(fn.config ? [`--config=${fn.config.pathname}`] : ["--no-config"]),
-      fn.entry.pathname,
-    ],
-    cwd: ROOT,
-    env: { ...env, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, NO_COLOR: "1" },
-    stdin: "null",
-    // Nobody to read the log lines: let the OS drop them rather than pump them through this process.
-    stdout: log ? "piped" : "null",
-    stderr: log ? "piped" : "null",
-  }).spawn();
-  watchdog?.watchProcess(child.pid, "SIGTERM");
-  const pumps = log
-    ? Promise.all([pumpLines(child.stdout, log, fn.name), pumpLines(child.stderr, log, fn.name)])
-    : undefined;
-  // A worker that ends on its own (a crash, a limit) is withdrawn from the watchdog as one that is stopped.
-  const exited = child.status.then(async (status) => {
-    await pumps;
-    await watchdog?.forgetProcess(child.pid);
-    return status;
-  });
-  const listening = waitForPort(port, child.status, `the ${fn.name} function`);
-  // A caller that never awaits it (it reached the function itself, then stopped it) must not crash on it.
-  listening.catch(() => {});
-  return {
-    pid: child.pid,
-    listening,
-    exited,
-    async stop(signal = "SIGTERM") {
-      try {
-        child.kill(signal);
-      } catch {
-        // Already exited.
-      }
-      await exited;
-    },
-  };
 }
 
 function randomSecret(): string {

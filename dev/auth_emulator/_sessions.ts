@@ -7,9 +7,19 @@
  * @module
  */
 import type { SessionLimits } from "../../supabase/functions/_shared/core/config.ts";
-import type { SessionRow } from "./_store.ts";
 
 export type { SessionLimits };
+
+/**
+ * The columns of an `auth.sessions` row that decide when it ends (`_store.ts`'s `SessionRow` has them): the
+ * checks below read no more, and so need nothing of the store.
+ */
+export interface SessionTimes {
+  created_at: Date;
+  not_after: Date | null;
+  /** The last refresh, when there was one. */
+  refreshed_at: Date | null;
+}
 
 /** No timebox, no inactivity timeout, any number of sessions: GoTrue's defaults. */
 export const NO_SESSION_LIMITS: SessionLimits = Object.freeze({
@@ -33,7 +43,7 @@ export type SessionValidity = "valid" | "past_not_after" | "past_timebox" | "tim
  * lastRefreshedAt(session).getTime();
  * ```
  */
-export function lastRefreshedAt(session: SessionRow, refreshTokenTime?: Date): Date {
+export function lastRefreshedAt(session: SessionTimes, refreshTokenTime?: Date): Date {
   if (session.refreshed_at) return session.refreshed_at;
   if (refreshTokenTime && refreshTokenTime > session.created_at) return refreshTokenTime;
   return session.created_at;
@@ -54,7 +64,7 @@ export function lastRefreshedAt(session: SessionRow, refreshTokenTime?: Date): D
  * ```
  */
 export function checkSessionValidity(
-  session: SessionRow,
+  session: SessionTimes,
   limits: SessionLimits,
   now: Date,
   refreshTokenTime?: Date,

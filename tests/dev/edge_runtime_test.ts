@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { createGateway } from "../../dev/gateway.ts";
 import { type EdgeRuntime, runtimeErrorResponse, startEdgeRuntime } from "../../dev/edge_runtime.ts";
 import { freePort } from "../../dev/postgres.ts";
-import { startFunction, startStack } from "../../dev/stack.ts";
+import { startFunction } from "../../dev/function_worker.ts";
+import { startStack } from "../../dev/stack.ts";
 import { PASSWORD } from "../_fixtures.ts";
 
 const MISBEHAVING = {

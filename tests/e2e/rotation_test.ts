@@ -10,7 +10,8 @@
  */
 import assert from "node:assert/strict";
 import { decodeProtectedHeader } from "jose";
-import { startFunction, startStack } from "../../dev/stack.ts";
+import { startStack } from "../../dev/stack.ts";
+import { startFunction } from "../../dev/function_worker.ts";
 import { signUpByMail } from "../_mail.ts";
 import { freePort } from "../../dev/postgres.ts";
 import {

@@ -14,7 +14,8 @@
 import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
 import { decodeJwt, generateKeyPair, SignJWT } from "jose";
-import { type LocalStack, startFunction, startStack } from "../../dev/stack.ts";
+import { type LocalStack, startStack } from "../../dev/stack.ts";
+import { startFunction } from "../../dev/function_worker.ts";
 import { freePort } from "../../dev/postgres.ts";
 import { PASSWORD } from "../_fixtures.ts";
 
