@@ -12,7 +12,7 @@ import { startStack } from "../dev/stack.ts";
 import { startFunction } from "../dev/function_worker.ts";
 import { EDGE_MEMORY_LIMIT_MIB } from "../dev/edge_runtime.ts";
 import { startAuthEmulator } from "../dev/auth_emulator/mod.ts";
-import { freePort } from "../dev/postgres.ts";
+import { freePort } from "../dev/ports.ts";
 import { urlAs } from "../dev/database.ts";
 import { createUser } from "../tests/_users.ts";
 import { loadExchangeConfig } from "../supabase/functions/_shared/exchange/config.ts";

@@ -135,10 +135,76 @@ export function renderIndex(html: string, config: DemoConfig): string {
  * ```
  */
 export async function startDemoServer(options: DemoServerOptions): Promise<DemoServer> {
+  const demo = listenDemoServer(options);
+  try {
+    await demo.serve(options);
+  } catch (err) {
+    await demo.stop();
+    throw err;
+  }
+  return demo;
+}
+
+/** A demo server bound to its port, that serves the page once {@linkcode DemoListener.serve} has run. */
+export interface DemoListener extends DemoServer {
+  /**
+   * Bundles the app (once per process) and serves the page with `config` from now on; until then every
+   * request is answered 503.
+   */
+  serve(config: DemoConfig): Promise<void>;
+}
+
+/**
+ * Binds the demo server's port now and serves the page later: the page's origin is known before the
+ * example backend starts (which allows it), and the backend's URL before the page is rendered (which calls
+ * it).
+ *
+ * @param options Where to listen.
+ * @returns The bound server; 503 to every request until {@linkcode DemoListener.serve}.
+ * @throws {Error} When the port is taken.
+ * @example
+ * ```ts ignore
+ * const demo = listenDemoServer({ port: 0 });
+ * const backend = await startBackend({ allowedOrigin: demo.origin, ... });
+ * await demo.serve({ apiUrl, publishableKey, backendUrl: backend.url });
+ * ```
+ */
+export function listenDemoServer(options: Pick<DemoServerOptions, "port" | "hostname"> = {}): DemoListener {
+  let handler: (req: Request) => Response = () => new Response("Starting", { status: 503 });
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port ?? 0,
+      onListen: () => {},
+    }, (req) => handler(req));
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new Error(`Port ${options.port} (demo page) is already in use; choose another one`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  const { hostname, port } = server.addr;
+  const origin = `http://${hostname}:${port}`;
+  return {
+    url: `${origin}/`,
+    origin,
+    port,
+    stop: () => server.shutdown(),
+    async serve(config) {
+      handler = await demoHandler(config);
+    },
+  };
+}
+
+/** The page, the app and the security headers, for `config`. */
+async function demoHandler(config: DemoConfig): Promise<(req: Request) => Response> {
   const [js, template] = await Promise.all([bundleDemoApp(), Deno.readTextFile(INDEX_HTML)]);
-  const html = renderIndex(template, options);
-  const apiOrigin = new URL(options.apiUrl).origin;
-  const backendOrigin = options.backendUrl ? ` ${new URL(options.backendUrl).origin}` : "";
+  const html = renderIndex(template, config);
+  const apiOrigin = new URL(config.apiUrl).origin;
+  const backendOrigin = config.backendUrl ? ` ${new URL(config.backendUrl).origin}` : "";
   const security = {
     // Only this origin's script, and fetches to the API and the backend: a stray CDN import fails loudly.
     "content-security-policy": `default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; ` +
@@ -148,11 +214,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     "cache-control": "no-store",
   };
 
-  const server = Deno.serve({
-    hostname: options.hostname ?? "127.0.0.1",
-    port: options.port ?? 0,
-    onListen: () => {},
-  }, (req) => {
+  return (req) => {
     const { pathname } = new URL(req.url);
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response("Method not allowed", { status: 405, headers: { allow: "GET, HEAD" } });
@@ -164,9 +226,5 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
       return new Response(js, { headers: { ...security, "content-type": "text/javascript; charset=utf-8" } });
     }
     return new Response("Not found", { status: 404, headers: security });
-  });
-
-  const { hostname, port } = server.addr;
-  const origin = `http://${hostname}:${port}`;
-  return { url: `${origin}/`, origin, port, stop: () => server.shutdown() };
+  };
 }

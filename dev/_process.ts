@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { portHeld, PortTakenError } from "./ports.ts";
 
 /**
  * Passes each whole line of `stream` to `log`, prefixed with `[name] `.
@@ -28,31 +29,72 @@ export async function pumpLines(
 }
 
 /**
- * Resolves once something accepts connections on 127.0.0.1:`port`.
+ * Resolves once the child listens on 127.0.0.1:`port`: something accepts connections there and, where
+ * Linux's `/proc` can tell, the listening socket is the child's own, not another process's that took the
+ * port between its reservation's release and the child's bind (`dev/ports.ts`). A child that exits first,
+ * leaving the port held by something else, was beaten to it: that is a {@linkcode PortTakenError}, which its
+ * starter answers with another port.
  *
  * @param port The port.
- * @param exited The child's status, so an early exit ends the wait.
+ * @param child The child process (its pid and its status, so that an early exit ends the wait).
  * @param what The child, for the error message ("the exchange-token function").
  * @param timeoutMs How long to wait.
- * @throws {Error} When the child exits first or the time runs out.
+ * @throws {PortTakenError} When the child exits first and the port is held by something else.
+ * @throws {Error} When the child exits first otherwise, or the time runs out.
  */
 export async function waitForPort(
   port: number,
-  exited: Promise<Deno.CommandStatus>,
+  child: { pid: number; status: Promise<Deno.CommandStatus> },
   what: string,
   timeoutMs = 20_000,
 ): Promise<void> {
   let dead: Deno.CommandStatus | undefined;
-  exited.then((status) => dead = status);
+  child.status.then((status) => dead = status);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (dead) throw new Error(`${what} exited (code ${dead.code}) before listening`);
+    if (dead) {
+      if (portHeld(port)) throw new PortTakenError(port, what);
+      throw new Error(`${what} exited (code ${dead.code}) before listening`);
+    }
     try {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
+      // Someone else's listener: the child fails to bind, exits, and the check above says so.
+      if (await listensItself(child.pid, port) !== false) return;
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Nothing listens yet.
     }
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`${what} did not listen on port ${port} within ${timeoutMs} ms`);
+}
+
+/**
+ * Whether the socket listening on 127.0.0.1:`port` belongs to process `pid`: `/proc/net/tcp` names the
+ * listening socket's inode, `/proc/<pid>/fd` the process's sockets. Undefined where `/proc` cannot tell
+ * (not Linux, or the process's descriptors are not readable).
+ */
+async function listensItself(pid: number, port: number): Promise<boolean | undefined> {
+  let table: string;
+  try {
+    table = await Deno.readTextFile("/proc/net/tcp");
+  } catch {
+    return undefined;
+  }
+  // 127.0.0.1 in the kernel's byte order, the port in hex; state 0A is LISTEN; the inode is field 9.
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  const listening = new Set<string>();
+  for (const line of table.split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === local && fields[3] === "0A") listening.add(fields[9]);
+  }
+  try {
+    for await (const entry of Deno.readDir(`/proc/${pid}/fd`)) {
+      const target = await Deno.readLink(`/proc/${pid}/fd/${entry.name}`).catch(() => "");
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode && listening.has(inode)) return true;
+    }
+  } catch {
+    return undefined;
+  }
+  return false;
 }

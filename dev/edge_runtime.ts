@@ -35,6 +35,8 @@
  *
  * @module
  */
+import { PORT_ATTEMPTS, PortTakenError, reservePort } from "./ports.ts";
+
 /** The Edge runtime's per-worker memory limit (`memoryLimitMb` in `supabase functions serve`), in MiB. */
 export const EDGE_MEMORY_LIMIT_MIB = 256;
 
@@ -59,7 +61,10 @@ const EXIT_GRACE_MS = 2000;
 /** One worker process, as the supervisor drives it (`startFunction` in `dev/function_worker.ts` makes one). */
 export interface FunctionProcess {
   pid: number;
-  /** Resolves once the function accepts connections; rejects if it exits first or takes over 20 s. */
+  /**
+   * Resolves once the function accepts connections; rejects if it exits first or takes over 20 s, with a
+   * `PortTakenError` (`dev/ports.ts`) when it exited because something else held its port.
+   */
   listening: Promise<void>;
   /** Its exit status, once it has exited (on its own or stopped). */
   exited: Promise<Deno.CommandStatus>;
@@ -71,8 +76,12 @@ export interface FunctionProcess {
 export interface EdgeRuntimeOptions {
   /** Starts one worker of the function, listening on `port` (`startFunction`). */
   boot: (port: number) => FunctionProcess;
-  /** The port every worker listens on, so the function keeps one address across reboots. */
-  port: number;
+  /**
+   * The port every worker listens on, so the function keeps one address across reboots. When omitted (or
+   * 0), the first boot reserves a free one, and a boot whose worker finds it taken by something else moves
+   * to another (`dev/ports.ts`); a port given here is never moved.
+   */
+  port?: number;
   /** How long a request may wait for its response's headers; default {@linkcode EDGE_WALL_CLOCK_LIMIT_MS}. */
   wallClockLimitMs?: number;
   /** Where the supervisor's lines go (a boot, an exit and its reading). */
@@ -90,6 +99,8 @@ export interface EdgeRuntime {
   boot(): Promise<void>;
   /** The process id of the worker booted last (it may have exited since); undefined before the first boot. */
   readonly pid: number | undefined;
+  /** The port its workers listen on; 0 before the first boot when none was given. */
+  readonly port: number;
   /** The function's address, e.g. `http://127.0.0.1:8081`. */
   readonly url: string;
   /** Stops the worker and boots no other. */
@@ -132,17 +143,19 @@ export function runtimeErrorResponse(code: RuntimeErrorCode): Response {
  * @returns The supervisor; nothing is booted until {@linkcode EdgeRuntime.boot} or a request.
  * @example Supervise a function process
  * ```ts ignore
- * const runtime = startEdgeRuntime({ port, boot: (port) => startFunction(port, env) });
+ * const runtime = startEdgeRuntime({ boot: (port) => startFunction(port, env) });
  * await runtime.boot();
  * const res = await runtime.fetch(new Request("http://gateway/exchange-token", { method: "POST" }));
  * await runtime.stop();
  * ```
  */
 export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
-  const { port } = options;
   const wallClockLimitMs = options.wallClockLimitMs ?? EDGE_WALL_CLOCK_LIMIT_MS;
   const log = options.log ?? (() => {});
-  const url = `http://127.0.0.1:${port}`;
+  // A worker is a child told its port (DENO_SERVE_ADDRESS). Without a port of the caller's, the first boot
+  // reserves one and releases it just before the spawn; a worker that finds it taken all the same is booted
+  // again on another, and the function keeps the port it got across later reboots (dev/ports.ts).
+  let port = options.port ?? 0;
   let current: Worker | undefined;
   let lastPid: number | undefined;
   // Requests that find no worker share one boot.
@@ -152,18 +165,31 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
   function bootWorker(): Promise<Worker> {
     if (current && !current.exit) return Promise.resolve(current);
     booting ??= (async () => {
-      if (stopped) throw new Error("the Edge runtime stand-in was stopped");
-      const worker: Worker = { process: options.boot(port), overLimit: false };
-      worker.process.exited.then((status) => {
-        worker.exit = status;
-        if (current === worker) current = undefined;
-        log(`[edge-runtime] worker ${worker.process.pid} ${describeExit(worker)}`);
-      });
-      try {
-        await worker.process.listening;
-      } catch (err) {
-        await worker.process.stop();
-        throw err;
+      let worker: Worker;
+      for (let attempt = 1;; attempt++) {
+        if (stopped) throw new Error("the Edge runtime stand-in was stopped");
+        if (!port) {
+          const reserved = reservePort();
+          port = reserved.port;
+          reserved.release(); // the spawn follows at once
+        }
+        worker = { process: options.boot(port), overLimit: false };
+        const booted = worker;
+        worker.process.exited.then((status) => {
+          booted.exit = status;
+          if (current === booted) current = undefined;
+          log(`[edge-runtime] worker ${booted.process.pid} ${describeExit(booted)}`);
+        });
+        try {
+          await worker.process.listening;
+          break;
+        } catch (err) {
+          await worker.process.stop();
+          const movable = !options.port && err instanceof PortTakenError && attempt < PORT_ATTEMPTS;
+          if (!movable) throw err;
+          log(`[edge-runtime] port ${port} was taken before the worker bound it: booting on another`);
+          port = 0;
+        }
       }
       if (stopped) {
         await worker.process.stop();
@@ -191,7 +217,7 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
       return runtimeErrorResponse("BOOT_ERROR");
     }
     const { pathname, search } = new URL(request.url);
-    const target = new URL(pathname + search, url);
+    const target = new URL(pathname + search, `http://127.0.0.1:${port}`);
     // Not `new Request(request, …)`, which would follow the caller's abort signal.
     const sent = fetch(target, {
       method: request.method,
@@ -226,7 +252,12 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
     get pid() {
       return lastPid;
     },
-    url,
+    get port() {
+      return port;
+    },
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
     async stop() {
       stopped = true;
       await booting?.catch(() => {});

@@ -41,7 +41,9 @@ export interface FunctionSource {
  * Runs a function's `index.ts` in its own Deno process, as the Edge runtime runs it in an isolate: with
  * network and environment access only, the environment Supabase injects, and the runtime's memory limit.
  *
- * @param port The port on 127.0.0.1 it listens on.
+ * @param port The port on 127.0.0.1 it listens on (told through `DENO_SERVE_ADDRESS`: it must be free; the
+ *   Edge runtime stand-in reserves one, and boots again elsewhere on the `PortTakenError` of
+ *   {@linkcode FunctionProcess.listening}).
  * @param env Its environment.
  * @param log Where its output lines go.
  * @param watchdog Stops it if this process dies without stopping it.
@@ -84,7 +86,7 @@ export function startFunction(
     await watchdog?.forgetProcess(child.pid);
     return status;
   });
-  const listening = waitForPort(port, child.status, `the ${fn.name} function`);
+  const listening = waitForPort(port, child, `the ${fn.name} function`);
   // A caller that never awaits it (it reached the function itself, then stopped it) must not crash on it.
   listening.catch(() => {});
   return {

@@ -18,7 +18,8 @@
  * @module
  */
 import postgres from "postgres";
-import { assertPortFree, DATA_HOME, freePort, type OsUser, postgresUser } from "./postgres.ts";
+import { DATA_HOME, type OsUser, postgresUser } from "./postgres.ts";
+import { assertPortFree, PortTakenError, reservePort, startOnFreePort } from "./ports.ts";
 import { startWatchdog, type Watchdog } from "./watchdog.ts";
 
 /** The pool modes the local stack offers; Supabase's pooler port 6543 is in transaction mode. */
@@ -132,8 +133,12 @@ export function parsePoolerMode(value: string | undefined): PoolerMode | undefin
  * ```
  */
 export async function startPooler(options: StartPoolerOptions): Promise<Pooler> {
-  const port = options.port || freePort();
+  // PgBouncer is told its port (`listen_port`). One asked for is checked now; a free one is reserved now,
+  // held until just before the spawn, and when PgBouncer finds it taken all the same ("Address already in
+  // use") the ini is written again with another (dev/ports.ts).
   if (options.port) assertPortFree(options.port, "pooler");
+  const reserved = options.port ? undefined : reservePort();
+  let port = options.port || reserved!.port;
   const watchdog = options.watchdog ?? startWatchdog();
   const release = options.watchdog ? () => Promise.resolve() : () => watchdog.close();
   let dir: string | undefined;
@@ -144,17 +149,23 @@ export async function startPooler(options: StartPoolerOptions): Promise<Pooler> 
     const secrets = await scramSecrets(options.serverUrl, options.roles ?? ["postgres"]);
     const server = new URL(options.serverUrl);
     await writeFiles(dir, user, {
-      "pgbouncer.ini": ini(dir, {
-        port,
-        serverHost: server.hostname,
-        serverPort: server.port || "5432",
-        poolSize: options.poolSize ?? DEFAULT_POOL_SIZE,
-      }),
       "userlist.txt": secrets.map(([role, secret]) => `${quote(role)} ${quote(secret)}\n`).join(""),
     });
     await makeCertificate(dir, user);
-    const bouncer = await spawn(dir, user, watchdog);
     const folder = dir;
+    const bouncer = await startOnFreePort("pooler", options.port, async (attempt) => {
+      port = attempt.port;
+      await writeFiles(folder, user, {
+        "pgbouncer.ini": ini(folder, {
+          port,
+          serverHost: server.hostname,
+          serverPort: server.port || "5432",
+          poolSize: options.poolSize ?? DEFAULT_POOL_SIZE,
+        }),
+      });
+      attempt.release();
+      return await spawn(folder, user, watchdog, port);
+    }, reserved);
     return {
       port,
       pid: bouncer.pid,
@@ -174,6 +185,7 @@ export async function startPooler(options: StartPoolerOptions): Promise<Pooler> 
       },
     };
   } catch (err) {
+    reserved?.release();
     if (dir) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       await watchdog.forgetFolder(dir);
@@ -292,7 +304,7 @@ async function command(name: string, options: Deno.CommandOptions, hint: string)
 }
 
 /** PgBouncer, started as `user` and watched; resolves once it accepts connections. */
-async function spawn(dir: string, user: OsUser | undefined, watchdog: Watchdog) {
+async function spawn(dir: string, user: OsUser | undefined, watchdog: Watchdog, port: number) {
   let child: Deno.ChildProcess | undefined;
   for (const binary of BINARIES) {
     try {
@@ -342,6 +354,9 @@ async function spawn(dir: string, user: OsUser | undefined, watchdog: Watchdog) 
   clearTimeout(timer);
   if (outcome === "ready") return { pid: running.pid, stop };
   await stop();
+  if (outcome === "exited" && tail.some((line) => line.includes("Address already in use"))) {
+    throw new PortTakenError(port, "PgBouncer");
+  }
   const why = lastLine(tail.filter((line) => /ERROR|FATAL/.test(line)).join("\n") || tail.join("\n"));
   throw new Error(outcome === "timeout" ? `not ready after ${START_TIMEOUT_MS / 1000} s: ${why}` : why);
 }

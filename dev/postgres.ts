@@ -17,6 +17,7 @@
 import { createRequire } from "node:module";
 import { arch, platform } from "node:process";
 import { startWatchdog, type Watchdog } from "./watchdog.ts";
+import { assertPortFree, PortTakenError, reservePort, startOnFreePort } from "./ports.ts";
 
 /** The Postgres majors this project supports, as Supabase projects run them. */
 export type PostgresMajor = 15 | 17;
@@ -72,26 +73,6 @@ export const DATA_HOME = "/var/lib/exchange-token";
 const READY = "database system is ready to accept connections";
 const START_TIMEOUT_MS = 30_000;
 
-/** Returns a TCP port on 127.0.0.1 that is free right now. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** Throws a clear error when `port` on 127.0.0.1 is already taken. */
-export function assertPortFree(port: number, what: string): void {
-  try {
-    Deno.listen({ hostname: "127.0.0.1", port }).close();
-  } catch (err) {
-    if (err instanceof Deno.errors.AddrInUse) {
-      throw new Error(`Port ${port} (${what}) is already in use; choose another one`);
-    }
-    throw err;
-  }
-}
-
 /** Reads `PG_MAJOR` (15 or 17) from the environment; 17 when unset. */
 export function majorFromEnv(): PostgresMajor {
   const value = Deno.env.get("PG_MAJOR") ?? "17";
@@ -116,8 +97,12 @@ export function majorFromEnv(): PostgresMajor {
  */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const major = options.major ?? majorFromEnv();
-  const port = options.port || freePort();
+  // Postgres is told its port (`-p`). One asked for is checked now, before initdb's seconds; a free one is
+  // reserved now and held until just before the spawn, and when Postgres finds it taken all the same
+  // ("Address already in use"), it starts again on another (dev/ports.ts).
   if (options.port) assertPortFree(options.port, "Postgres");
+  const reserved = options.port ? undefined : reservePort();
+  let port = options.port || reserved!.port;
   const watchdog = options.watchdog ?? startWatchdog();
   const release = options.watchdog ? () => Promise.resolve() : () => watchdog.close();
   let temporary: string | undefined;
@@ -137,7 +122,12 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     if (!await exists(`${dataDir}/PG_VERSION`)) await initialise(bin, dataDir, user);
     await requireScram(dataDir);
     const server = new ServerProcess({ bin, dataDir, port, user, watchdog, flags: options.flags ?? [] });
-    await server.start();
+    port = await startOnFreePort("Postgres", options.port, async (attempt) => {
+      server.port = port = attempt.port;
+      attempt.release();
+      await server.start();
+      return attempt.port;
+    }, reserved);
     return {
       url: `postgresql://${SUPERUSER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
       port,
@@ -159,6 +149,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       await Deno.remove(temporary, { recursive: true }).catch(() => {});
       await watchdog.forgetFolder(temporary);
     }
+    reserved?.release();
     await release();
     return failed(major, port, err);
   }
@@ -403,6 +394,14 @@ class ServerProcess {
     },
   ) {}
 
+  /** The port it listens on; set before {@linkcode ServerProcess.start}. */
+  get port(): number {
+    return this.settings.port;
+  }
+  set port(port: number) {
+    this.settings.port = port;
+  }
+
   /** Spawns `postgres` and resolves once it accepts connections; rejects with the cause in one line. */
   async start(): Promise<void> {
     const { bin, dataDir, port, user, watchdog, flags } = this.settings;
@@ -449,6 +448,9 @@ class ServerProcess {
     clearTimeout(timer);
     if (outcome === "ready") return;
     await this.stop();
+    if (outcome === "exited" && tail.some((line) => line.includes("Address already in use"))) {
+      throw new PortTakenError(port, "Postgres");
+    }
     const why = causeLine(tail.join("\n"), "postgres exited without a message");
     throw new Error(outcome === "timeout" ? `not ready after ${START_TIMEOUT_MS / 1000} s: ${why}` : why);
   }

@@ -15,8 +15,6 @@
  * @module
  */
 import {
-  assertPortFree,
-  freePort,
   type PostgresMajor,
   type PostgresServer,
   startPostgres,
@@ -32,15 +30,19 @@ import {
 import { createGateway, type ProjectKeys } from "./gateway.ts";
 import { generateApiKey } from "./api_keys.ts";
 import { type AuthConfig, loadAuthConfig, sessionSecrets } from "./auth_config.ts";
-import { startMailbox } from "./mailbox/mod.ts";
-import { startDemoServer } from "../demo/server.ts";
-import { startWatchdog } from "./watchdog.ts";
-import { backendJwtSettings, startBackend } from "../examples/backend.ts";
+import { type Mailbox, startMailbox } from "./mailbox/mod.ts";
+import { type DemoConfig, type DemoListener, listenDemoServer } from "../demo/server.ts";
+import { startWatchdog, type Watchdog } from "./watchdog.ts";
+import { backendJwtSettings, type ExampleBackend, startBackend } from "../examples/backend.ts";
 import { missingPoolerPackages, type Pooler, type PoolerMode, startPooler } from "./pooler.ts";
 import { startEdgeRuntime } from "./edge_runtime.ts";
 import { FUNCTIONS, functionSource, startFunction } from "./function_worker.ts";
+import { assertPortFree, portError } from "./ports.ts";
 
-/** Options for {@linkcode startStack}. Ports of 0 (the default) are free ones picked at start. */
+/**
+ * Options for {@linkcode startStack}. Ports of 0 (the default) are free ones, bound at start; the stack
+ * reports the ports it got ({@linkcode LocalStack}).
+ */
 export interface StackOptions {
   /** The gateway (API_URL) port; `supabase start` uses 54321. */
   apiPort?: number;
@@ -67,8 +69,11 @@ export interface StackOptions {
   mailboxPort?: number;
   /** The mailbox's SMTP port; the CLI's `[local_smtp] smtp_port` is 54325. */
   mailboxSmtpPort?: number;
-  /** `ALLOWED_ORIGINS` of the function (default `*`). */
-  allowedOrigins?: string;
+  /**
+   * `ALLOWED_ORIGINS` of the function (default `*`); or, with `demoPort`, a function of the demo page's
+   * origin (`(demoOrigin) => demoOrigin` allows that page alone, on whichever port it got).
+   */
+  allowedOrigins?: string | ((demoOrigin: string) => string);
   /** Extra environment for the function (e.g. `BACKEND_JWT_TTL_SECONDS`). */
   functionEnv?: Record<string, string>;
   /** The function's wall-clock limit per request, in ms (`dev/edge_runtime.ts`); the runtime's 400 s by default. */
@@ -110,7 +115,7 @@ export interface LocalStack {
   jwtSecret: string;
   backendJwtSecret: string;
   /** The function's own address (behind the gateway), e.g. for load tests that skip the gateway. */
-  functionUrl: string;
+  readonly functionUrl: string;
   /**
    * The process id of the function's worker booted last (for memory readings): a new one once a request
    * has booted the function again after a crash.
@@ -149,6 +154,12 @@ interface Secrets {
 /**
  * Starts the whole stack and resolves once the function answers.
  *
+ * It starts in phases, each a function below that starts its part and puts the part's stop on the stack's
+ * list at once, so that a failure midway stops exactly what had started, in reverse order: the gateway's
+ * and the demo page's ports (bound first, see {@linkcode bindPorts}), the secrets, the database, the
+ * mailbox, the pooler, Auth, the example backend (alongside the functions, stopped after them), the
+ * functions, the gateway's routes, the demo page.
+ *
  * @param options Ports, persistence, token mode and the function's settings.
  * @returns The running stack.
  * @throws {Error} When a port is taken or a part fails to start.
@@ -161,206 +172,59 @@ interface Secrets {
  */
 export async function startStack(options: StackOptions = {}): Promise<LocalStack> {
   const log = options.log ?? (() => {});
-  const apiPort = options.apiPort || freePort();
-  if (options.apiPort) assertPortFree(options.apiPort, "API gateway");
-  if (options.demoPort) assertPortFree(options.demoPort, "demo page");
+  // Ports asked for of the parts that bind later: a clear error now, before Postgres starts.
   if (options.mailboxPort) assertPortFree(options.mailboxPort, "mailbox");
   if (options.mailboxSmtpPort) assertPortFree(options.mailboxSmtpPort, "mailbox SMTP");
   if (options.backendPort) assertPortFree(options.backendPort, "example backend");
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
   // If this process dies without stop(), the watchdog stops the function and Postgres for it.
   const watchdog = startWatchdog();
-  const stopping: Array<() => Promise<unknown>> = [() => watchdog.close()];
-  const stop = async () => {
-    for (const step of stopping.reverse()) await step().catch(() => {});
-  };
+  const stops = new Stops();
+  stops.push(() => watchdog.close());
+  const start: Start = { options, log, watchdog, stops };
 
   try {
-    if (options.stateDir) await Deno.mkdir(options.stateDir, { recursive: true });
-    const saved = await loadSecrets(options.stateDir);
-    const secrets = {
-      ...saved.secrets,
-      backendJwtSecret: options.backendJwtSecret ?? saved.secrets.backendJwtSecret,
-    };
-    log(`BACKEND_JWT_SECRET ${options.backendJwtSecret ? "from the environment" : saved.source}`);
-    const { signingKey: _single, ...kept } = saved.secrets;
-    const persistSigningKeys = async (signingKeys: SigningKeySet | undefined) => {
-      if (options.stateDir) await saveSecrets(options.stateDir, { ...kept, signingKeys });
-    };
-
-    const postgresOptions = { major: options.major, port: options.dbPort, watchdog };
-    const postgres = options.stateDir
-      ? await startKeptPostgres({ ...postgresOptions, dataDir: `${options.stateDir}/postgres` }, log)
-      : await startPostgres(postgresOptions);
-    stopping.push(() => postgres.stop());
-    log(`Postgres ${postgres.major} on port ${postgres.port}`);
-    const dbUrl = await prepareDatabase(postgres.url, { seed: options.seed ?? true });
-    log("Supabase stand-in, migrations and seed applied (supabase db push as postgres)");
-
+    const ports = bindPorts(start);
+    const { secrets, persistSigningKeys } = await loadStackSecrets(start);
+    const { postgres, dbUrl } = await startDatabase(start);
     const config = { ...await loadAuthConfig(undefined, Deno.env.toObject()), ...options.authConfig };
-    const mailbox = await startMailbox({
-      port: options.mailboxPort,
-      smtpPort: options.mailboxSmtpPort,
-      log,
+    const mailbox = await startMailboxPart(start);
+    const { pooler, poolerUrl } = await startPoolerPart(start, postgres, dbUrl);
+    const { auth, keys, limits } = await startAuth(start, {
+      apiUrl: ports.apiUrl,
+      postgres,
+      secrets,
+      config,
+      mailbox,
+      persistSigningKeys,
     });
-    stopping.push(() => mailbox.stop());
-    log(`mailbox on ${mailbox.url} (SMTP on port ${mailbox.smtp.port})`);
-
-    const autoConfirm = options.autoConfirm ?? !config.enableConfirmations;
-
-    let pooler: Pooler | undefined;
-    // A pooler nobody asked for (only a port to run it on) is skipped, in one line, where PgBouncer is missing.
-    const poolerMissing = options.poolerPort !== undefined && !options.dbPooler
-      ? await missingPoolerPackages()
-      : null;
-    if (poolerMissing) log(poolerMissing);
-    else if (options.poolerPort !== undefined || options.dbPooler) {
-      pooler = await startPooler({ serverUrl: postgres.url, port: options.poolerPort, watchdog });
-      stopping.push(() => pooler!.stop());
-      log(`Pooler (PgBouncer, transaction mode, TLS) on port ${pooler.port}`);
-    }
-    const poolerUrl = pooler?.urlFor(dbUrl);
-
-    const auth = await createAuthEmulator({
-      url: apiUrl,
-      // GoTrue connects as the owner of the auth schema's tables.
-      databaseUrl: urlAs(postgres.url, "supabase_auth_admin"),
-      mode: options.mode ?? "es256",
-      jwtSecret: secrets.jwtSecret,
-      signingKeys: secrets.signingKeys ??
-        (secrets.signingKey ? { inUse: secrets.signingKey, previouslyUsed: [] } : undefined),
-      // A rotation or revocation (`/auth/v1/_emulator/signing-keys`) outlives a restart.
-      onSigningKeysChange: (signingKeys) => persistSigningKeys(signingKeys),
-      autoConfirm,
-      // As `supabase start`: the project's SMTP server when configured, else the local mailbox.
-      smtp: config.smtp ?? { ...mailbox.smtp, ...config.sender },
-      siteUrl: config.siteUrl,
-      redirectUrls: config.additionalRedirectUrls,
-      secureEmailChange: config.doubleConfirmChanges,
-      anonymousSignIns: config.enableAnonymousSignIns,
-      maxFrequencySeconds: config.maxFrequencySeconds,
-      otpLength: config.otpLength,
-      otpExpirySeconds: config.otpExpirySeconds,
-      refreshTokenReuseIntervalSeconds: config.refreshTokenReuseIntervalSeconds,
-      refreshTokenRotation: config.enableRefreshTokenRotation,
-      sessionLimits: config.sessions,
-    });
-    stopping.push(() => auth.stop());
-    log(
-      `Auth: email confirmations ${autoConfirm ? "off" : "on, by mail"} (${
-        options.autoConfirm === undefined ? "[auth.email] enable_confirmations" : "AUTO_CONFIRM"
-      })`,
-    );
-    if (autoConfirm) {
-      // The function reads the same from Auth's /settings and logs it once; the banner says it up front.
-      log(
-        "Auth autoconfirms: an address proves nothing, so the exchange's invitation and domain provisioning " +
-          "are off and its email claim is null (load tests only; keep confirmations on otherwise)",
-      );
-    }
-    const limits = sessionSecrets(config.sessions);
-    log(
-      `Auth and the function: sessions timebox ${limits.AUTH_SESSIONS_TIMEBOX || "off"}, inactivity timeout ${
-        limits.AUTH_SESSIONS_INACTIVITY_TIMEOUT || "off"
-      } ([auth.sessions]), single per user ${limits.AUTH_SESSIONS_SINGLE_PER_USER} (AUTH_SESSIONS_SINGLE_PER_USER)`,
-    );
-    await persistSigningKeys(auth.signingKeys);
-
-    const keys: ProjectKeys = {
-      publishable: secrets.publishableKey,
-      secret: secrets.secretKey,
-      anon: auth.anonKey,
-      serviceRole: auth.serviceRoleKey,
-    };
-    const functionPort = freePort();
     const functionEnv = {
-      ...supabaseFunctionEnv(apiUrl, dbUrl, keys, auth.jwks),
+      ...supabaseFunctionEnv(ports.apiUrl, dbUrl, keys, auth.jwks),
       BACKEND_JWT_SECRET: secrets.backendJwtSecret,
-      ALLOWED_ORIGINS: options.allowedOrigins ?? "*",
+      ALLOWED_ORIGINS: functionOrigins(options, ports.demo),
       ...limits,
       ...(await backendJwtSettings(options.stateDir, options.backendJwtAlgorithm)),
       // As a project behind Supavisor set up per the README; the mode is named, the port is not 6543.
       ...(options.dbPooler ? { TENANCY_DB_URL: poolerUrl!, TENANCY_DB_POOL_MODE: options.dbPooler } : {}),
       ...options.functionEnv,
     };
-    // The backend allows the demo's origin, and the demo calls the backend: pick the demo's port first.
-    const demoPort = options.demoPort === 0 ? freePort() : options.demoPort;
-    // Started alongside the function but stopped after it: a stop that takes its time (uvicorn's) must not
-    // hold up the function's.
-    const backendStart = options.backendPort === undefined ? undefined : startBackend({
-      port: options.backendPort || freePort(),
-      apiUrl,
-      functionEnv,
-      allowedOrigin: demoPort ? `http://127.0.0.1:${demoPort}` : undefined,
-      log: options.log,
-      watchdog,
-    });
-    backendStart?.catch(() => {}); // awaited below; a failure there ends startStack
-    stopping.push(async () => (await backendStart?.catch(() => undefined))?.stop());
-    // The Edge runtime's part, for each function: boot it, boot it again after a crash, answer for it when it
-    // cannot. The management functions' invitation links land on the demo page when it runs (docs/tenants.md).
-    const managementEnv = demoPort
-      ? { INVITE_REDIRECT_URL: `http://127.0.0.1:${demoPort}/`, ...functionEnv }
-      : functionEnv;
-    const runtimes = FUNCTIONS.map((name) => {
-      const exchange = name === "exchange-token";
-      const port = exchange ? functionPort : freePort();
-      const runtime = startEdgeRuntime({
-        port,
-        boot: (bootPort) =>
-          startFunction(
-            bootPort,
-            exchange ? functionEnv : managementEnv,
-            options.log,
-            watchdog,
-            functionSource(name),
-          ),
-        wallClockLimitMs: options.functionWallClockLimitMs,
-        log: options.log,
-      });
-      stopping.push(() => runtime.stop());
-      return { name, port, runtime };
-    });
-    const runtime = runtimes[0].runtime;
-
-    const gateway = Deno.serve(
-      {
-        hostname: "127.0.0.1",
-        port: apiPort,
-        onListen: () => {},
-      },
-      createGateway({
-        auth: auth.handler,
-        functions: Object.fromEntries(runtimes.map(({ name, runtime }) => [name, runtime.fetch])),
-        keys,
-      }),
-    );
-    stopping.push(() => gateway.shutdown());
-
-    // Booted now, not at the first request as the runtime does, so that a function that cannot boot fails
-    // the start.
-    for (const { name, port, runtime } of runtimes) {
-      await runtime.boot();
-      log(`${name} function on port ${port}`);
-    }
-
+    const backendStart = startBackendPart(start, ports, functionEnv);
+    const runtimes = await startFunctions(start, functionEnv, ports.demo);
+    ports.routeGateway(createGateway({
+      auth: auth.handler,
+      functions: Object.fromEntries(runtimes.map(({ name, runtime }) => [name, runtime.fetch])),
+      keys,
+    }));
     const backend = await backendStart;
     if (backend) log(`example backend on ${backend.url}`);
+    const demoUrl = await serveDemoPage(start, ports.demo, {
+      apiUrl: ports.apiUrl,
+      publishableKey: keys.publishable,
+      backendUrl: backend?.url,
+    });
 
-    let demoUrl: string | undefined;
-    if (demoPort !== undefined) {
-      const demo = await startDemoServer({
-        apiUrl,
-        publishableKey: keys.publishable,
-        port: demoPort,
-        backendUrl: backend?.url,
-      });
-      stopping.push(() => demo.stop());
-      demoUrl = demo.url;
-      log(`demo page on ${demo.url}`);
-    }
-
-    const stack: LocalStack = {
+    const { apiUrl } = ports;
+    const runtime = runtimes[0].runtime;
+    return {
       apiUrl,
       dbUrl,
       poolerUrl,
@@ -371,7 +235,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       serviceRoleKey: keys.serviceRole,
       jwtSecret: secrets.jwtSecret,
       backendJwtSecret: secrets.backendJwtSecret,
-      functionUrl: `http://127.0.0.1:${functionPort}/exchange-token`,
+      get functionUrl() {
+        return `${runtime.url}/exchange-token`;
+      },
       get functionPid() {
         return runtime.pid!;
       },
@@ -397,13 +263,283 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         BACKEND_JWT_SECRET: secrets.backendJwtSecret,
         ...(backend ? { BACKEND_URL: backend.url } : {}),
       }),
-      stop,
+      stop: () => stops.stopAll(),
     };
-    return stack;
   } catch (err) {
-    await stop();
+    await stops.stopAll();
     throw err;
   }
+}
+
+/** The stack's stops, in the order their parts started. */
+class Stops {
+  #steps: Array<() => Promise<unknown>> = [];
+
+  /** Adds the stop of a part that has just started. */
+  push(step: () => Promise<unknown>): void {
+    this.#steps.push(step);
+  }
+
+  /** Runs every stop, the last started first; a stop that fails does not hold up the others. */
+  async stopAll(): Promise<void> {
+    for (const step of this.#steps.splice(0).reverse()) await step().catch(() => {});
+  }
+}
+
+/** What every phase of {@linkcode startStack} gets. */
+interface Start {
+  options: StackOptions;
+  log: (line: string) => void;
+  watchdog: Watchdog;
+  /** Where each phase puts the stop of what it started. */
+  stops: Stops;
+}
+
+/** The ports bound before anything else starts (see {@linkcode bindPorts}). */
+interface BoundPorts {
+  /** The gateway's URL, e.g. `http://127.0.0.1:54321`. */
+  apiUrl: string;
+  /** Routes the gateway's requests to `handler`; until then it answers 503. */
+  routeGateway(handler: (req: Request) => Promise<Response>): void;
+  /** The demo page's server, bound, when `demoPort` was set. */
+  demo?: DemoListener;
+}
+
+/**
+ * Phase 1, the ports: binds the gateway's port (Auth's issuer and the functions' `SUPABASE_URL` name it)
+ * and the demo page's (the example backend allows its origin, the invitation links land on it) before
+ * anything else starts, on the ports asked for or on port 0, and keeps the listeners: each port is the one
+ * the stack reports, never one probed and bound later. Both answer 503 until their part is ready.
+ */
+function bindPorts({ options, stops }: Start): BoundPorts {
+  let handler: (req: Request) => Promise<Response> = () =>
+    Promise.resolve(new Response(null, { status: 503 }));
+  let gateway: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    gateway = Deno.serve(
+      { hostname: "127.0.0.1", port: options.apiPort || 0, onListen: () => {} },
+      (req) => handler(req),
+    );
+  } catch (err) {
+    throw portError(err, options.apiPort!, "API gateway");
+  }
+  stops.push(() => gateway.shutdown());
+  let demo: DemoListener | undefined;
+  if (options.demoPort !== undefined) {
+    demo = listenDemoServer({ port: options.demoPort });
+    stops.push(() => demo!.stop());
+  }
+  return {
+    apiUrl: `http://127.0.0.1:${gateway.addr.port}`,
+    routeGateway: (route) => handler = route,
+    demo,
+  };
+}
+
+/**
+ * Phase 2, the secrets: those kept in `stateDir` (new ones otherwise), with `backendJwtSecret` over the
+ * saved one; and how to keep Auth's signing keys there.
+ */
+async function loadStackSecrets({ options, log }: Start) {
+  if (options.stateDir) await Deno.mkdir(options.stateDir, { recursive: true });
+  const saved = await loadSecrets(options.stateDir);
+  const secrets = {
+    ...saved.secrets,
+    backendJwtSecret: options.backendJwtSecret ?? saved.secrets.backendJwtSecret,
+  };
+  log(`BACKEND_JWT_SECRET ${options.backendJwtSecret ? "from the environment" : saved.source}`);
+  const { signingKey: _single, ...kept } = saved.secrets;
+  const persistSigningKeys = async (signingKeys: SigningKeySet | undefined) => {
+    if (options.stateDir) await saveSecrets(options.stateDir, { ...kept, signingKeys });
+  };
+  return { secrets, persistSigningKeys };
+}
+
+/** Phase 3, the database: Postgres (kept in `stateDir`, or throwaway), the stand-in, the migrations, the seed. */
+async function startDatabase({ options, log, watchdog, stops }: Start) {
+  const postgresOptions = { major: options.major, port: options.dbPort, watchdog };
+  const postgres = options.stateDir
+    ? await startKeptPostgres({ ...postgresOptions, dataDir: `${options.stateDir}/postgres` }, log)
+    : await startPostgres(postgresOptions);
+  stops.push(() => postgres.stop());
+  log(`Postgres ${postgres.major} on port ${postgres.port}`);
+  const dbUrl = await prepareDatabase(postgres.url, { seed: options.seed ?? true });
+  log("Supabase stand-in, migrations and seed applied (supabase db push as postgres)");
+  return { postgres, dbUrl };
+}
+
+/** Phase 4, the mailbox: its web page and API, and its SMTP side, on the ports asked for or on port 0. */
+async function startMailboxPart({ options, log, stops }: Start): Promise<Mailbox> {
+  const mailbox = await startMailbox({ port: options.mailboxPort, smtpPort: options.mailboxSmtpPort, log });
+  stops.push(() => mailbox.stop());
+  log(`mailbox on ${mailbox.url} (SMTP on port ${mailbox.smtp.port})`);
+  return mailbox;
+}
+
+/**
+ * Phase 5, the transaction pooler, when asked for (`poolerPort`, or `dbPooler` on a free port). One asked for
+ * by a port only is skipped, in one line, where PgBouncer is missing.
+ */
+async function startPoolerPart(
+  { options, log, watchdog, stops }: Start,
+  postgres: PostgresServer,
+  dbUrl: string,
+) {
+  const missing = options.poolerPort !== undefined && !options.dbPooler
+    ? await missingPoolerPackages()
+    : null;
+  if (missing) log(missing);
+  if (missing || (options.poolerPort === undefined && !options.dbPooler)) return {};
+  const pooler = await startPooler({ serverUrl: postgres.url, port: options.poolerPort, watchdog });
+  stops.push(() => pooler.stop());
+  log(`Pooler (PgBouncer, transaction mode, TLS) on port ${pooler.port}`);
+  return { pooler, poolerUrl: pooler.urlFor(dbUrl) };
+}
+
+/**
+ * Phase 6, Auth: the emulator, set up from the Auth config as `supabase start` sets up Supabase Auth, served
+ * by the gateway; the project's keys; the session limits the functions get as settings.
+ */
+async function startAuth(
+  { options, log, stops }: Start,
+  parts: {
+    apiUrl: string;
+    postgres: PostgresServer;
+    secrets: Secrets;
+    config: AuthConfig;
+    mailbox: Mailbox;
+    persistSigningKeys: (signingKeys: SigningKeySet | undefined) => Promise<void>;
+  },
+) {
+  const { secrets, config } = parts;
+  const autoConfirm = options.autoConfirm ?? !config.enableConfirmations;
+  const auth = await createAuthEmulator({
+    url: parts.apiUrl,
+    // GoTrue connects as the owner of the auth schema's tables.
+    databaseUrl: urlAs(parts.postgres.url, "supabase_auth_admin"),
+    mode: options.mode ?? "es256",
+    jwtSecret: secrets.jwtSecret,
+    signingKeys: secrets.signingKeys ??
+      (secrets.signingKey ? { inUse: secrets.signingKey, previouslyUsed: [] } : undefined),
+    // A rotation or revocation (`/auth/v1/_emulator/signing-keys`) outlives a restart.
+    onSigningKeysChange: (signingKeys) => parts.persistSigningKeys(signingKeys),
+    autoConfirm,
+    // As `supabase start`: the project's SMTP server when configured, else the local mailbox.
+    smtp: config.smtp ?? { ...parts.mailbox.smtp, ...config.sender },
+    siteUrl: config.siteUrl,
+    redirectUrls: config.additionalRedirectUrls,
+    secureEmailChange: config.doubleConfirmChanges,
+    anonymousSignIns: config.enableAnonymousSignIns,
+    maxFrequencySeconds: config.maxFrequencySeconds,
+    otpLength: config.otpLength,
+    otpExpirySeconds: config.otpExpirySeconds,
+    refreshTokenReuseIntervalSeconds: config.refreshTokenReuseIntervalSeconds,
+    refreshTokenRotation: config.enableRefreshTokenRotation,
+    sessionLimits: config.sessions,
+  });
+  stops.push(() => auth.stop());
+  log(
+    `Auth: email confirmations ${autoConfirm ? "off" : "on, by mail"} (${
+      options.autoConfirm === undefined ? "[auth.email] enable_confirmations" : "AUTO_CONFIRM"
+    })`,
+  );
+  if (autoConfirm) {
+    // The function reads the same from Auth's /settings and logs it once; the banner says it up front.
+    log(
+      "Auth autoconfirms: an address proves nothing, so the exchange's invitation and domain provisioning " +
+        "are off and its email claim is null (load tests only; keep confirmations on otherwise)",
+    );
+  }
+  const limits = sessionSecrets(config.sessions);
+  log(
+    `Auth and the function: sessions timebox ${limits.AUTH_SESSIONS_TIMEBOX || "off"}, inactivity timeout ${
+      limits.AUTH_SESSIONS_INACTIVITY_TIMEOUT || "off"
+    } ([auth.sessions]), single per user ${limits.AUTH_SESSIONS_SINGLE_PER_USER} (AUTH_SESSIONS_SINGLE_PER_USER)`,
+  );
+  await parts.persistSigningKeys(auth.signingKeys);
+  const keys: ProjectKeys = {
+    publishable: secrets.publishableKey,
+    secret: secrets.secretKey,
+    anon: auth.anonKey,
+    serviceRole: auth.serviceRoleKey,
+  };
+  return { auth, keys, limits };
+}
+
+/** The function's `ALLOWED_ORIGINS`: as asked for (`*` by default), or made from the demo page's origin. */
+function functionOrigins(options: StackOptions, demo: DemoListener | undefined): string {
+  const { allowedOrigins } = options;
+  if (typeof allowedOrigins !== "function") return allowedOrigins ?? "*";
+  if (!demo) {
+    throw new Error("allowedOrigins as a function needs demoPort: it is given the demo page's origin");
+  }
+  return allowedOrigins(demo.origin);
+}
+
+/**
+ * Phase 7, the example backend, when asked for (`backendPort`): started alongside the functions (its
+ * start is returned, not awaited; a failure ends the stack's start where it is awaited), and stopped after
+ * them, so that its slow stop (uvicorn's) does not hold up theirs. It allows the demo page's origin.
+ */
+function startBackendPart(
+  { options, watchdog, stops }: Start,
+  ports: BoundPorts,
+  functionEnv: Record<string, string>,
+): Promise<ExampleBackend | undefined> {
+  if (options.backendPort === undefined) return Promise.resolve(undefined);
+  const backendStart = startBackend({
+    port: options.backendPort,
+    apiUrl: ports.apiUrl,
+    functionEnv,
+    allowedOrigin: ports.demo?.origin,
+    log: options.log,
+    watchdog,
+  });
+  backendStart.catch(() => {}); // awaited by startStack; a failure there ends the start
+  stops.push(async () => (await backendStart.catch(() => undefined))?.stop());
+  return backendStart;
+}
+
+/**
+ * Phase 8, the functions: for each of {@linkcode FUNCTIONS}, the Edge runtime's part (boot it, boot it again
+ * after a crash, answer for it when it cannot), booted now rather than at the first request as the runtime
+ * does, so that a function that cannot boot fails the start. Each worker port is reserved by its runtime
+ * (`dev/edge_runtime.ts`). The management functions' invitation links land on the demo page when it runs
+ * (docs/tenants.md).
+ */
+async function startFunctions(
+  { options, log, watchdog, stops }: Start,
+  functionEnv: Record<string, string>,
+  demo: DemoListener | undefined,
+) {
+  const managementEnv = demo ? { INVITE_REDIRECT_URL: demo.url, ...functionEnv } : functionEnv;
+  const runtimes = FUNCTIONS.map((name) => {
+    const env = name === "exchange-token" ? functionEnv : managementEnv;
+    const runtime = startEdgeRuntime({
+      boot: (port) => startFunction(port, env, options.log, watchdog, functionSource(name)),
+      wallClockLimitMs: options.functionWallClockLimitMs,
+      log: options.log,
+    });
+    stops.push(() => runtime.stop());
+    return { name, runtime };
+  });
+  for (const { name, runtime } of runtimes) {
+    await runtime.boot();
+    log(`${name} function on port ${runtime.port}`);
+  }
+  return runtimes;
+}
+
+/** Phase 9, the demo page, when asked for: rendered with the API URL, the key and the backend, on its port. */
+async function serveDemoPage(
+  { log }: Start,
+  demo: DemoListener | undefined,
+  config: DemoConfig,
+): Promise<string | undefined> {
+  if (!demo) return undefined;
+  await demo.serve(config);
+  log(`demo page on ${demo.url}`);
+  return demo.url;
 }
 
 /**

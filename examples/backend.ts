@@ -12,6 +12,7 @@
 import type { Watchdog } from "../dev/watchdog.ts";
 import { generateSigningKey, type SigningKeySet } from "../tools/backend_keys.ts";
 import { pumpLines, waitForPort } from "../dev/_process.ts";
+import { startOnFreePort } from "../dev/ports.ts";
 import type { AsymmetricAlgorithm } from "../supabase/functions/_shared/exchange/signing_keys.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -20,8 +21,8 @@ export const PYTHON = "/usr/bin/python3";
 
 /** Options for {@linkcode startExampleBackend}. */
 export interface ExampleBackendOptions {
-  /** The port on 127.0.0.1. */
-  port: number;
+  /** The port on 127.0.0.1; 0 or undefined for a free one. */
+  port?: number;
   /** Its settings: `JWT_SECRET` or `JWT_JWKS_URL` (and `JWT_ALGORITHMS`), `ALLOWED_ORIGINS`. */
   env: Record<string, string>;
   /** Where its log lines go, prefixed `[backend]` (default: nowhere). */
@@ -76,7 +77,7 @@ print(" ".join(p for m, p in ${JSON.stringify(wanted)}.items() if importlib.util
  *
  * @param options Port, settings, log and interpreter.
  * @returns The running backend.
- * @throws {Error} When it exits before listening or takes over 20 s.
+ * @throws {Error} When its port is taken, or it exits before listening or takes over 20 s.
  * @example
  * ```ts ignore
  * const backend = await startExampleBackend({ port: 8000, env: { JWT_SECRET: secret } });
@@ -84,6 +85,15 @@ print(" ".join(p for m, p in ${JSON.stringify(wanted)}.items() if importlib.util
  * ```
  */
 export async function startExampleBackend(options: ExampleBackendOptions): Promise<ExampleBackend> {
+  // uvicorn is told its port (`--port`): a free one is reserved until just before the spawn, and when
+  // uvicorn exits on a port something else took meanwhile, it starts again on another (dev/ports.ts).
+  return await startOnFreePort("example backend", options.port, async (reserved) => {
+    reserved.release();
+    return await spawnExampleBackend(options, reserved.port);
+  });
+}
+
+async function spawnExampleBackend(options: ExampleBackendOptions, port: number): Promise<ExampleBackend> {
   const child = new Deno.Command(options.python ?? PYTHON, {
     args: [
       "-m",
@@ -94,7 +104,7 @@ export async function startExampleBackend(options: ExampleBackendOptions): Promi
       "--host",
       "127.0.0.1",
       "--port",
-      String(options.port),
+      String(port),
       "--no-access-log", // the app logs each request itself, with the caller
       "--log-level",
       "warning",
@@ -127,18 +137,18 @@ export async function startExampleBackend(options: ExampleBackendOptions): Promi
     await options.watchdog?.forgetProcess(child.pid);
   };
   try {
-    await waitForPort(options.port, child.status, "the example backend");
+    await waitForPort(port, child, "the example backend");
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url: `http://127.0.0.1:${options.port}`, pid: child.pid, stop };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop };
 }
 
 /** Options for {@linkcode startBackend}. */
 export interface BackendOptions {
-  /** The port on 127.0.0.1. */
-  port: number;
+  /** The port on 127.0.0.1; 0 or undefined for a free one. */
+  port?: number;
   /** The gateway's URL (the function's JWKS is under it). */
   apiUrl: string;
   /** The function's environment: the backend verifies what it signs. */

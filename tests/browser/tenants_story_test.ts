@@ -12,7 +12,6 @@ import type { Browser, Page } from "playwright-core";
 import { createClient } from "@supabase/supabase-js";
 import { BackendSessionError, createBackendSession, createTenantClient } from "../../client/mod.ts";
 import { startStack } from "../../dev/stack.ts";
-import { freePort } from "../../dev/postgres.ts";
 import { mailsTo } from "../_mail.ts";
 import { act, launchBrowser, openPage } from "./_browser.ts";
 import { PASSWORD } from "../_fixtures.ts";
@@ -42,15 +41,14 @@ async function switcherTenants(page: Page): Promise<string[]> {
 }
 
 Deno.test("an owner invites by mail; the invitee joins, is demoted, then removed, and the removal sticks", async (t) => {
-  const demoPort = freePort();
-  const demoUrl = `http://127.0.0.1:${demoPort}/`;
   const stack = await startStack({
-    demoPort,
-    allowedOrigins: demoUrl.slice(0, -1),
+    demoPort: 0,
+    allowedOrigins: (demoOrigin) => demoOrigin,
     // Addresses are proven by mail. The sign-up link lands on the page (its emailRedirectTo), and so does
     // the invite (the stack sets INVITE_REDIRECT_URL to the demo page); Auth allows loopback URLs.
     autoConfirm: false,
   });
+  const demoUrl = stack.demoUrl!;
   let browser: Browser | undefined;
   try {
     browser = await launchBrowser();

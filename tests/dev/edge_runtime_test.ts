@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { createGateway } from "../../dev/gateway.ts";
 import { type EdgeRuntime, runtimeErrorResponse, startEdgeRuntime } from "../../dev/edge_runtime.ts";
-import { freePort } from "../../dev/postgres.ts";
 import { startFunction } from "../../dev/function_worker.ts";
 import { startStack } from "../../dev/stack.ts";
 import { PASSWORD } from "../_fixtures.ts";
@@ -41,7 +40,6 @@ const ANSWERS = {
 function setup(options: { env?: Record<string, string>; wallClockLimitMs?: number } = {}) {
   const boots: number[] = [];
   const runtime: EdgeRuntime = startEdgeRuntime({
-    port: freePort(),
     boot: (port) => {
       const worker = startFunction(port, options.env ?? {}, undefined, undefined, MISBEHAVING);
       boots.push(worker.pid);

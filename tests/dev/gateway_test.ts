@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { openTestDatabase } from "../_db.ts";
 import { createAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 import { createGateway, type ProjectKeys, upstreamAuthorization } from "../../dev/gateway.ts";
-import { freePort } from "../../dev/postgres.ts";
+import { freePort } from "../../dev/ports.ts";
 import { generateApiKey } from "../../dev/api_keys.ts";
 import { PASSWORD } from "../_fixtures.ts";
 

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { jwtVerify } from "jose";
-import { freePort } from "../../dev/postgres.ts";
 import { signUpByMail } from "../_mail.ts";
 import { PASSWORD } from "../_fixtures.ts";
 
@@ -137,14 +136,15 @@ async function copyCheckout(to: string) {
 
 /** Runs `deno task dev` in its own process group (as a terminal would) and waits for "Ready". */
 async function startDev(checkout: string, env: Record<string, string> = {}) {
+  // Every part on a port it binds itself (0), read back from what the stack prints.
   const ports = {
-    API_PORT: freePort(),
-    DB_PORT: freePort(),
-    DEMO_PORT: freePort(),
-    POOLER_PORT: freePort(),
-    MAILBOX_PORT: freePort(),
-    MAILBOX_SMTP_PORT: freePort(),
-    BACKEND_PORT: freePort(),
+    API_PORT: 0,
+    DB_PORT: 0,
+    DEMO_PORT: 0,
+    POOLER_PORT: 0,
+    MAILBOX_PORT: 0,
+    MAILBOX_SMTP_PORT: 0,
+    BACKEND_PORT: 0,
   };
   const runner = new Deno.Command(Deno.execPath(), {
     args: ["task", "dev"],
@@ -175,9 +175,18 @@ async function startDev(checkout: string, env: Record<string, string> = {}) {
   return {
     runner: { pid: runner.pid, status: Promise.all([runner.status, drained]).then(([status]) => status) },
     processes: [self(runner.pid), ...descendants(runner.pid)],
-    ports: [...Object.values(ports), functionPort],
+    ports: printedPorts(output),
     output,
   };
+}
+
+/** Every port the stack printed: its parts' "on port N" lines and the URLs of its variables. */
+function printedPorts(output: string[]): number[] {
+  const ports = new Set<number>();
+  for (const line of output) {
+    for (const [, port] of line.matchAll(/(?:\bport |127\.0\.0\.1:)(\d+)/g)) ports.add(Number(port));
+  }
+  return [...ports];
 }
 
 /** Signs up a new user through the printed API_URL, PUBLISHABLE_KEY and MAILPIT_URL; returns their backend token. */

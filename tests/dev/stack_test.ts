@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { freePort, startPostgres } from "../../dev/postgres.ts";
+import { startPostgres } from "../../dev/postgres.ts";
 import { startStack } from "../../dev/stack.ts";
 import { signUpByMail } from "../_mail.ts";
 import { PASSWORD } from "../_fixtures.ts";
@@ -104,10 +104,11 @@ Deno.test("the local stack serves its Auth and its function behind one gateway",
 Deno.test("a second start with the same state directory keeps users, sessions and keys; older ones get sb_ keys", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "exchange-token-state-" });
   await Deno.chmod(stateDir, 0o755);
-  // One API port for both starts, as `deno task dev`'s 54321: the tokens' `iss` names it.
-  const apiPort = freePort();
   try {
-    const first = await startStack({ stateDir, apiPort });
+    const first = await startStack({ stateDir });
+    // One API port for both starts, as `deno task dev`'s 54321: the tokens' `iss` names it. The first start
+    // bound a free one; the second asks for the one it got.
+    const apiPort = Number(new URL(first.apiUrl).port);
     let accessToken: string;
     let env: Record<string, string>;
     try {

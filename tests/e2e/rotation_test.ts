@@ -12,8 +12,8 @@ import assert from "node:assert/strict";
 import { decodeProtectedHeader } from "jose";
 import { startStack } from "../../dev/stack.ts";
 import { startFunction } from "../../dev/function_worker.ts";
+import { startEdgeRuntime } from "../../dev/edge_runtime.ts";
 import { signUpByMail } from "../_mail.ts";
-import { freePort } from "../../dev/postgres.ts";
 import {
   addKey,
   generateSigningKey,
@@ -32,19 +32,22 @@ const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 for (const algorithm of ["ES256", "EdDSA"] as const) {
   Deno.test(`rotating ${algorithm} backend keys: add, publish, switch, retire; Python verifies throughout`, async (t) => {
     const stack = await startStack({ dbPooler: DB_POOLER });
-    const port = freePort();
-    const base = `http://127.0.0.1:${port}/exchange-token`;
+    // The function under a runtime of its own, which gives it a free port and keeps it across deployments.
+    let env = stack.functionEnv;
     let fn: ReturnType<typeof startFunction> | undefined;
+    const runtime = startEdgeRuntime({ boot: (port) => fn = startFunction(port, env) });
+    let base = "";
     const verifiers: PythonVerifier[] = [];
     /** Deploys the function with a key set (stopping the previous deployment). */
     const deploy = async (set: SigningKeySet) => {
       await fn?.stop();
-      fn = startFunction(port, {
+      env = {
         ...stack.functionEnv,
         BACKEND_JWT_ALGORITHM: set.algorithm,
         BACKEND_JWT_PRIVATE_KEYS: JSON.stringify({ keys: set.keys }),
-      });
-      await fn.listening;
+      };
+      await runtime.boot();
+      base = `${runtime.url}/exchange-token`;
     };
     try {
       const { accessToken, userId } = await signUpByMail(
@@ -124,7 +127,7 @@ for (const algorithm of ["ES256", "EdDSA"] as const) {
       });
     } finally {
       for (const verifier of verifiers) await verifier.close();
-      await fn?.stop();
+      await runtime.stop();
       await stack.stop();
     }
   });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { createTenant } from "../_db.ts";
-import { freePort } from "../../dev/postgres.ts";
+import { freePort } from "../../dev/ports.ts";
 import { exchangeRequest, openHarness, payloadOf, signUp } from "./_setup.ts";
 
 Deno.test("exchange-token with Postgres and the Auth emulator (HS256 tokens, verified by the Auth API)", async (t) => {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { allowRoles, createTenant, setPolicy } from "../_db.ts";
-import { freePort } from "../../dev/postgres.ts";
+import { freePort } from "../../dev/ports.ts";
 import { createExchangeAppFromEnv } from "../../supabase/functions/_shared/exchange/app.ts";
 import { exchangeRequest, type Harness, openHarness, payloadOf, signUp } from "./_setup.ts";
 import { BACKEND_SECRET, exchangeEnv, ORIGIN } from "../_fixtures.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { allowRoles, createTenant, createUser, openTestDatabase, setPolicy } from "../_db.ts";
 import { functionDatabase } from "../_pooler.ts";
-import { freePort } from "../../dev/postgres.ts";
+import { freePort } from "../../dev/ports.ts";
 import { createTenancyResolver } from "../../supabase/functions/_shared/exchange/resolver.ts";
 import { ApiError } from "../../supabase/functions/_shared/core/errors.ts";
 
