@@ -13,34 +13,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { followLink, mailsTo, signUpByMail } from "../_mail.ts";
+import { client, invoke } from "./_gateway.ts";
 
 // Not the shared PASSWORD: a sign-in must tell the attacker's password from the victim's.
 const ATTACKER_PASSWORD = "the attacker's own password";
 const VICTIM_PASSWORD = "the victim's own password";
-
-function client(stack: LocalStack): SupabaseClient {
-  return createClient(stack.apiUrl, stack.publishableKey, {
-    auth: { persistSession: false, autoRefreshToken: false },
-  });
-}
-
-/** A call to a function through the gateway, as any HTTP client makes it. */
-async function invoke(stack: LocalStack, token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${stack.apiUrl}/functions/v1${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      apikey: stack.publishableKey,
-      "content-type": "application/json",
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 /** The victim follows the newest invitation mail to their address, as they expected to. */
 async function victimFollowsInvite(stack: LocalStack, email: string, mails: number): Promise<string> {

@@ -13,23 +13,10 @@
 import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
 import postgres from "postgres";
-import { type LocalStack, startStack } from "../../dev/stack.ts";
+import { startStack } from "../../dev/stack.ts";
 import { mailsTo, signUpByMail } from "../_mail.ts";
 import { PASSWORD } from "../_fixtures.ts";
-
-/** A call to a function through the gateway, as any HTTP client makes it. */
-async function invoke(stack: LocalStack, token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${stack.apiUrl}/functions/v1${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      apikey: stack.publishableKey,
-      "content-type": "application/json",
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, headers: res.headers, body: await res.json() };
-}
+import { invoke } from "./_gateway.ts";
 
 Deno.test("findings 2, 3, 4, 5 and 7 replayed: managing tenants is bounded", async (t) => {
   const stack = await startStack({ authConfig: { enableAnonymousSignIns: true } });
