@@ -6,16 +6,10 @@
  * imports count too.
  */
 import assert from "node:assert/strict";
+import { denoInfo, edgesWithin, importCircles, ROOT } from "../_import_graph.ts";
 
-const ROOT = new URL("../../", import.meta.url);
 const FUNCTIONS = new URL("supabase/functions/", ROOT).href;
 const ENTRIES = { "exchange-token": "exchange", tenants: "management", invitations: "management" } as const;
-
-/** `deno info --json`'s modules, as far as this check reads them. */
-interface InfoModule {
-  specifier: string;
-  dependencies?: Array<{ code?: { specifier: string }; type?: { specifier: string } }>;
-}
 
 type Layer = "core" | "exchange" | "management" | "entry" | "other";
 
@@ -27,20 +21,6 @@ function layerOf(specifier: string): Layer {
     return sub === "core" || sub === "exchange" || sub === "management" ? sub : "other";
   }
   return "entry";
-}
-
-/** The import edges between this repository's function modules (npm and node: imports left out). */
-function edgesOf(modules: InfoModule[]): Array<[string, string]> {
-  const edges: Array<[string, string]> = [];
-  for (const module of modules) {
-    if (!module.specifier.startsWith(FUNCTIONS)) continue;
-    for (const dependency of module.dependencies ?? []) {
-      for (const target of [dependency.code?.specifier, dependency.type?.specifier]) {
-        if (target?.startsWith(FUNCTIONS)) edges.push([module.specifier, target]);
-      }
-    }
-  }
-  return edges;
 }
 
 /**
@@ -70,46 +50,23 @@ function graphProblems(edges: Array<[string, string]>, wing: "exchange" | "manag
       problems.push(`${short(from)} (${layerOf(from)}) imports ${short(to)} (${layerOf(to)})`);
     }
   }
-  // A circle: depth-first search, a module met again while it is still on the path.
-  const next = new Map<string, string[]>();
-  for (const [from, to] of edges) next.set(from, [...(next.get(from) ?? []), to]);
-  const state = new Map<string, "open" | "done">();
-  const path: string[] = [];
-  const visit = (node: string) => {
-    state.set(node, "open");
-    path.push(node);
-    for (const to of next.get(node) ?? []) {
-      if (state.get(to) === "open") {
-        problems.push(`import circle: ${[...path.slice(path.indexOf(to)), to].map(short).join(" → ")}`);
-      } else if (!state.has(to)) visit(to);
-    }
-    path.pop();
-    state.set(node, "done");
-  };
-  for (const node of nodes) if (!state.has(node)) visit(node);
+  for (const circle of importCircles(edges, FUNCTIONS)) problems.push(`import circle: ${circle}`);
   return problems;
 }
 
-async function denoInfo(name: string): Promise<InfoModule[]> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "info",
-      "--json",
-      "--config",
-      `supabase/functions/${name}/deno.json`,
-      `supabase/functions/${name}/index.ts`,
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-  return JSON.parse(new TextDecoder().decode(stdout)).modules;
+/** The import edges among the function modules `name`'s entry point reaches, resolved with its own `deno.json`. */
+async function edgesOf(name: string): Promise<Array<[string, string]>> {
+  const modules = await denoInfo([
+    "--config",
+    `supabase/functions/${name}/deno.json`,
+    `supabase/functions/${name}/index.ts`,
+  ]);
+  return edgesWithin(modules, FUNCTIONS);
 }
 
 for (const [name, wing] of Object.entries(ENTRIES)) {
   Deno.test(`${name} imports core/ and the ${wing} wing only: no wing into another or core into one, no circle`, async () => {
-    const edges = edgesOf(await denoInfo(name));
+    const edges = await edgesOf(name);
     const reached = new Set(edges.flat().map(layerOf));
     assert.ok(reached.has("core") && reached.has(wing), `${name} reaches core/ and ${wing}/`);
     assert.deepEqual(graphProblems(edges, wing), []);
