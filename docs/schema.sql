@@ -351,7 +351,8 @@ begin
     raise exception 'creating tenants from the app is off (tenancy.management_settings.self_service_tenants)'
       using errcode = 'TNFBD';
   end if;
-  if tenancy_private.is_anonymous(caller.user_id) then
+  -- live_caller() read the flag from auth.users already: the account, not the token, decides.
+  if caller.is_anonymous then
     raise exception 'anonymous users create no tenant: sign up with an email address first' using errcode = 'TNFBD';
   end if;
 
