@@ -10,8 +10,14 @@
 /** The Deno version the Edge Runtime is compatible with. */
 export const EDGE_DENO_VERSION = "2.1.4";
 
-/** What {@linkcode EDGE_DENO_VERSION} needs in its environment: the system's CA store, to reach npm. */
-export const EDGE_DENO_ENV: Readonly<Record<string, string>> = { DENO_TLS_CA_STORE: "system" };
+/**
+ * What {@linkcode EDGE_DENO_VERSION} runs with: the system's CA store, to reach npm, and a cache of its own
+ * (`.cache/deno-2.1.4/`), apart from the tooling's Deno.
+ */
+export const EDGE_DENO_ENV: Readonly<Record<string, string>> = {
+  DENO_TLS_CA_STORE: "system",
+  DENO_DIR: new URL(`../.cache/deno-${EDGE_DENO_VERSION}/`, import.meta.url).pathname,
+};
 
 let executable: Promise<string> | undefined;
 

@@ -43,14 +43,19 @@ async function lockFunction(name: string): Promise<void> {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   });
   const { code, stderr } = await new Deno.Command(await edgeDenoPath(), {
-    args: ["cache", "--config", "deno.json", "index.ts"],
+    // Node's types as a root of their own: Deno 2.1.4 type-checks with `npm:@types/node@*` and a frozen
+    // `deno check` of the deployed folder demands it in the lockfile, yet neither its `cache` nor its
+    // `check` writes it there unasked.
+    args: ["cache", "--config", "deno.json", "index.ts", "npm:@types/node@*"],
     cwd: folder,
     env: { ...EDGE_DENO_ENV, NO_COLOR: "1" },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
   }).output();
-  if (code !== 0) throw new Error(`${name}: deno ${EDGE_DENO_VERSION} cache failed\n${new TextDecoder().decode(stderr)}`);
+  if (code !== 0) {
+    throw new Error(`${name}: deno ${EDGE_DENO_VERSION} cache failed\n${new TextDecoder().decode(stderr)}`);
+  }
 }
 
 if (import.meta.main) {
