@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 import { build, type LoadResponse, Parser } from "@deno/eszip";
 import { functionNames } from "../../tools/function_locks.ts";
 import { copyAsDeployed } from "../_deployed_copy.ts";
-import { denoInfo, ROOT } from "../_import_graph.ts";
+import { functionGraph, ROOT } from "../_import_graph.ts";
 
 /**
  * The module list of the eszip of `entry` with `importMap`, loading files under `within` from disk and
@@ -40,18 +40,13 @@ async function eszipModules(entry: string, importMap: string, within: string) {
 /** The function's local modules, as `deno info` resolves them in the repository, relative to supabase/functions/. */
 async function localGraph(name: string): Promise<string[]> {
   const functions = new URL("supabase/functions/", ROOT).href;
-  const modules = await denoInfo([
-    "--config",
-    `supabase/functions/${name}/deno.json`,
-    `supabase/functions/${name}/index.ts`,
-  ]);
-  return modules.map((m) => m.specifier).filter((s) => s.startsWith(functions)).map((s) =>
+  return (await functionGraph(name)).map((m) => m.specifier).filter((s) => s.startsWith(functions)).map((s) =>
     s.slice(functions.length)
   );
 }
 
 for (const name of await functionNames()) {
-  Deno.test(`${name} bundles into an eszip of its own folder, _shared/ and npm: specifiers only`, async () => {
+  Deno.test(`the ${name} function bundles into an eszip of its own folder, _shared/ and npm: specifiers only`, async () => {
     const copy = await copyAsDeployed(name);
     try {
       const functions = pathToFileURL(`${copy.project}/supabase/functions/`).href;

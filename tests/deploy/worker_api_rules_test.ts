@@ -24,7 +24,7 @@
  * deploy, in our code only.
  */
 import assert from "node:assert/strict";
-import { denoInfo, ROOT } from "../_import_graph.ts";
+import { functionGraph, ROOT } from "../_import_graph.ts";
 import { functionNames } from "../../tools/function_locks.ts";
 
 const FUNCTIONS = new URL("supabase/functions/", ROOT).href;
@@ -271,19 +271,14 @@ Deno.test("workerApiProblems() lets through what a user worker may do", () => {
 
 /** Each first-party module of `name`'s graph, with the specifiers its imports resolve to. */
 async function firstPartyModules(name: string): Promise<Array<{ specifier: string; imports: string[] }>> {
-  const modules = await denoInfo([
-    "--config",
-    `supabase/functions/${name}/deno.json`,
-    `supabase/functions/${name}/index.ts`,
-  ]);
-  return modules.filter((m) => m.specifier.startsWith(FUNCTIONS)).map((m) => ({
+  return (await functionGraph(name)).filter((m) => m.specifier.startsWith(FUNCTIONS)).map((m) => ({
     specifier: m.specifier,
     imports: (m.dependencies ?? []).flatMap((d) => d.code?.specifier ?? []),
   }));
 }
 
 for (const name of await functionNames()) {
-  Deno.test(`${name}'s own modules use no API a user worker lacks`, async () => {
+  Deno.test(`the ${name} function's own modules use no API a user worker lacks`, async () => {
     const modules = await firstPartyModules(name);
     assert.ok(modules.length > 10, `${name}: ${modules.length} first-party modules`);
     const problems: string[] = [];
