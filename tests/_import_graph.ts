@@ -1,7 +1,7 @@
 /**
- * Test support: the import graph as `deno info --json` resolves it, the edges among a set of modules, and the
- * import circles in it, for the checks that keep the repository's shape (tests/unit/module_graph_test.ts,
- * tests/unit/import_cycles_test.ts).
+ * Test support: the import graph as `deno info --json` resolves it (a function's own, too), the edges among a
+ * set of modules, and the import circles in it, for the checks that keep the repository's shape
+ * (tests/unit/module_graph_test.ts, tests/unit/import_cycles_test.ts) and the deploy checks (tests/deploy/).
  *
  * @module
  */
@@ -26,6 +26,18 @@ export async function denoInfo(args: string[]): Promise<InfoModule[]> {
   }).output();
   assert.equal(code, 0, new TextDecoder().decode(stderr));
   return JSON.parse(new TextDecoder().decode(stdout)).modules;
+}
+
+/**
+ * The modules of a function's graph, as `supabase functions deploy` and the stack resolve it: its
+ * `index.ts` with its own `deno.json`.
+ */
+export function functionGraph(name: string): Promise<InfoModule[]> {
+  return denoInfo([
+    "--config",
+    `supabase/functions/${name}/deno.json`,
+    `supabase/functions/${name}/index.ts`,
+  ]);
 }
 
 /** The import edges, code and type-only, between modules whose specifiers start with `prefix`. */

@@ -4,6 +4,7 @@
  * target the root `deno.json` pins, so that the functions run on the versions the tests ran.
  */
 import assert from "node:assert/strict";
+import { functionNames } from "../../tools/function_locks.ts";
 
 const FUNCTIONS = new URL("../../supabase/functions/", import.meta.url);
 const ROOT_CONFIG = new URL("../../deno.json", import.meta.url);
@@ -15,15 +16,6 @@ async function importsOf(url: URL): Promise<ImportMap> {
   const config = JSON.parse(await Deno.readTextFile(url));
   assert.equal(typeof config.imports, "object", `${url.pathname}: no "imports" object`);
   return config.imports;
-}
-
-/** The function folders: every folder of supabase/functions/ but the shared ones (`_shared/`, …). */
-async function functionFolders(): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(FUNCTIONS)) {
-    if (entry.isDirectory && !entry.name.startsWith("_")) names.push(entry.name);
-  }
-  return names.sort();
 }
 
 /**
@@ -50,7 +42,7 @@ Deno.test("mismatches() names each specifier a function maps elsewhere than the 
 
 Deno.test("every function folder has a deno.json whose imports pin the root deno.json's versions", async () => {
   const root = await importsOf(ROOT_CONFIG);
-  const folders = await functionFolders();
+  const folders = await functionNames();
   assert.ok(folders.length >= 3, `functions found: ${folders.join(", ")}`);
   const problems: string[] = [];
   for (const name of folders) {

@@ -6,7 +6,7 @@
  * imports count too.
  */
 import assert from "node:assert/strict";
-import { denoInfo, edgesWithin, importCircles, ROOT } from "../_import_graph.ts";
+import { edgesWithin, functionGraph, importCircles, ROOT } from "../_import_graph.ts";
 
 const FUNCTIONS = new URL("supabase/functions/", ROOT).href;
 const ENTRIES = { "exchange-token": "exchange", tenants: "management", invitations: "management" } as const;
@@ -56,12 +56,7 @@ function graphProblems(edges: Array<[string, string]>, wing: "exchange" | "manag
 
 /** The import edges among the function modules `name`'s entry point reaches, resolved with its own `deno.json`. */
 async function edgesOf(name: string): Promise<Array<[string, string]>> {
-  const modules = await denoInfo([
-    "--config",
-    `supabase/functions/${name}/deno.json`,
-    `supabase/functions/${name}/index.ts`,
-  ]);
-  return edgesWithin(modules, FUNCTIONS);
+  return edgesWithin(await functionGraph(name), FUNCTIONS);
 }
 
 for (const [name, wing] of Object.entries(ENTRIES)) {

@@ -170,7 +170,8 @@ export async function readBodyLimited(req: Request, options: ReadBodyOptions): P
   }
   if (req.body === null) return new Uint8Array(0);
   const reader = req.body.getReader();
-  let buffer = new Uint8Array(declared ?? Math.min(INITIAL_BODY_BUFFER, maxBytes));
+  // Typed plainly: `Uint8Array<ArrayBuffer>` (TypeScript 5.7) does not compile on the Edge Runtime's Deno 2.1.4.
+  let buffer: Uint8Array = new Uint8Array(declared ?? Math.min(INITIAL_BODY_BUFFER, maxBytes));
   let length = 0;
   let chunks = 0;
   let timedOut = false;
@@ -209,12 +210,7 @@ export async function readBodyLimited(req: Request, options: ReadBodyOptions): P
 }
 
 /** A larger buffer holding `buffer`'s first `length` bytes: doubled, at least `needed`, at most `max`. */
-function _grow(
-  buffer: Uint8Array<ArrayBuffer>,
-  length: number,
-  needed: number,
-  max: number,
-): Uint8Array<ArrayBuffer> {
+function _grow(buffer: Uint8Array, length: number, needed: number, max: number): Uint8Array {
   const grown = new Uint8Array(Math.min(max, Math.max(needed, buffer.byteLength * 2)));
   grown.set(buffer.subarray(0, length));
   return grown;

@@ -121,7 +121,9 @@ export function authIssuer(supabaseUrl: string): string {
  */
 export function createSupabaseVerifier(options: SupabaseVerifierOptions): VerifyToken {
   const baseFetch = options.fetch ?? globalThis.fetch;
-  const timedFetch: typeof fetch = (input, init) =>
+  // Parameters typed here rather than taken from `typeof fetch`: with Node's types in the graph, Deno 2.1.4
+  // (the Edge Runtime's) widens `typeof fetch`'s init to a union that has no `signal`.
+  const timedFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> =>
     baseFetch(input, {
       ...init,
       signal: init?.signal
