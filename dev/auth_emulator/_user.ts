@@ -12,6 +12,7 @@ import { listIdentities } from "./_identities.ts";
 import { userJson } from "./_json.ts";
 import { sendEmailChange } from "./_mail.ts";
 import { checkPasswordStrength, readParams, requestAud, validateEmail } from "./_params.ts";
+import { checkReauthentication } from "./_reauthenticate.ts";
 import { referrer } from "./_redirect.ts";
 import { type UserRow } from "./_store.ts";
 import {
@@ -58,7 +59,8 @@ export async function getUser(ctx: AuthContext, req: Request): Promise<Response>
  * @param url The request's URL (its `redirect_to` goes into the mails).
  * @returns The updated user.
  * @throws {HttpError} As {@linkcode authenticate}; 400 `validation_failed`, `bad_json`,
- *   `phone_provider_disabled`; 403 `not_admin` for `app_metadata`; 422 `weak_password`, `same_password`,
+ *   `phone_provider_disabled`, `reauthentication_needed`; 403 `not_admin` for `app_metadata`; 422
+ *   `reauthentication_not_valid`, `weak_password`, `same_password`,
  *   `email_exists`, `validation_failed` (a password for an anonymous user without an address); 429
  *   `over_email_send_rate_limit`.
  * @example
@@ -104,6 +106,7 @@ export async function updateUser(ctx: AuthContext, req: Request, url: URL): Prom
   }
   let passwordHash: string | undefined;
   if (password !== undefined) {
+    await checkReauthentication(ctx, ctx.sql, user, sessionId, params.nonce as string | undefined);
     if (password !== "" && hasPassword(user) && await bcrypt.compare(password, user.encrypted_password!)) {
       throw new HttpError(422, "same_password", "New password should be different from the old password.");
     }
