@@ -36,7 +36,7 @@ const NOTES: Record<string, string> = {
     "`signup` and `email_change` mails again, `{}` when there is nothing to resend; `sms`/`phone_change` refused as with phone off.",
   "GET /reauthenticate":
     "mails a code; `secure_password_change` then asks it as `nonce` of a password change in a session older than 24 hours. No phone.",
-  "GET /user": "the user and identities. No `factors` list.",
+  "GET /user": "the user, its identities and factors.",
   "PUT /user":
     "metadata, password (with reauthentication), email change by mail. No phone, no `current_password` setting.",
   "GET /user/identities/authorize":

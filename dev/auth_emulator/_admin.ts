@@ -9,6 +9,7 @@ import postgres from "postgres";
 import { requireAdmin } from "./_authenticate.ts";
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
+import { withFactors } from "./_factor_json.ts";
 import {
   createIdentity,
   emailClaims,
@@ -190,7 +191,9 @@ export async function createUser(ctx: AuthContext, req: Request): Promise<Respon
 export async function adminUser(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
   await requireAdmin(ctx, req);
   const user = await loadUser(ctx, url);
-  if (req.method === "GET") return Response.json(userJson(user, await listIdentities(ctx.sql, user.id)));
+  if (req.method === "GET") {
+    return Response.json(await withFactors(ctx.sql, userJson(user, await listIdentities(ctx.sql, user.id))));
+  }
   if (req.method === "DELETE") return await deleteUser(ctx, req, user);
   return await updateUser(ctx, req, user);
 }

@@ -5,11 +5,11 @@
  * claim live in GoTrue's tables (`auth.mfa_factors`, `auth.mfa_challenges`, `auth.mfa_amr_claims`).
  *
  * `[auth.mfa.totp] enroll_enabled` and `verify_enabled` switch enrolment and challenge/verify off with
- * GoTrue's refusals; unenrolling is `_unenroll.ts`'s.
+ * GoTrue's refusals; listing and unenrolling them is `_factor_management.ts`'s.
  *
  * Not emulated: phone and WebAuthn factors, the factor limits (10 each), a QR code that scans
  * (the SVG only carries the `otpauth://` URI as text), the secret's encryption at rest, the challenge's IP
- * check, and the `factors` list in `GET /user`.
+ * check.
  *
  * @module
  */

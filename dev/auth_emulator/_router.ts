@@ -16,7 +16,7 @@ import { identityLinking, samlDisabled } from "./_features.ts";
 import { generateLink } from "./_generate_link.ts";
 import { reauthenticate } from "./_reauthenticate.ts";
 import { resend } from "./_resend.ts";
-import { deleteUserFactor, listUserFactors, unenrollFactor } from "./_unenroll.ts";
+import { deleteUserFactor, listUserFactors, unenrollFactor } from "./_factor_management.ts";
 import { magicLink, otp, recover } from "./_magic_link.ts";
 import { settings } from "./_settings.ts";
 import { signup } from "./_signup.ts";

@@ -131,6 +131,13 @@ for (const confirmations of [true, false]) {
             factorType: "totp",
             friendlyName: "two",
           });
+          // A settings page finds the factors to remove through mfa.listFactors(), from GET /user.
+          const own = await supabase.auth.mfa.listFactors();
+          assert.deepEqual(own.data!.all.map((f) => [f.id, f.status]), [[first!.id, "verified"], [
+            second!.id,
+            "unverified",
+          ]]);
+          assert.deepEqual(own.data!.totp.map((f) => f.id), [first!.id]);
 
           const listed = await admin.mfa.listFactors({ userId: user.user!.id });
           assert.equal(listed.error, null);
@@ -160,6 +167,7 @@ for (const confirmations of [true, false]) {
             null,
             first!.id,
           ]);
+          assert.deepEqual((await supabase.auth.mfa.listFactors()).data!.all, [], "none left");
           const [session] = await sql`select aal, factor_id from auth.sessions
                                        where user_id = ${user.user!.id} and aal = 'aal2'`;
           assert.equal(session, undefined, "the session the factor raised fell back to aal1");

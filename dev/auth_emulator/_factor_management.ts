@@ -1,5 +1,5 @@
 /**
- * Removing MFA factors: the user's own `DELETE /factors/{factor_id}` (GoTrue's `UnenrollFactor` in
+ * Listing and removing MFA factors: the user's own `DELETE /factors/{factor_id}` (GoTrue's `UnenrollFactor` in
  * `internal/api/mfa.go`, supabase-js `auth.mfa.unenroll`), and the admin's `GET
  * /admin/users/{user_id}/factors` and `DELETE /admin/users/{user_id}/factors/{factor_id}`
  * (`adminUserGetFactors`, `adminUserDeleteFactor` in `admin.go`, supabase-js `auth.admin.mfa`).
@@ -11,6 +11,7 @@ import { authenticate, requireAdmin } from "./_authenticate.ts";
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
 import { type FactorRow, isAal2, loadFactor } from "./_factors.ts";
+import { factorJson } from "./_factor_json.ts";
 import type { Db } from "./_store.ts";
 
 /**
@@ -98,18 +99,4 @@ async function deleteFactor(tx: Db, factor: FactorRow): Promise<void> {
   await tx`update auth.sessions set aal = 'aal1', factor_id = null, updated_at = now()
             where user_id = ${factor.user_id} and factor_id = ${factor.id}`;
   await tx`delete from auth.mfa_factors where id = ${factor.id}`;
-}
-
-// GoTrue's `models.Factor` JSON (the secret never leaves).
-function factorJson(factor: FactorRow): Record<string, unknown> {
-  return {
-    id: factor.id,
-    created_at: factor.created_at.toISOString(),
-    updated_at: factor.updated_at.toISOString(),
-    status: factor.status,
-    ...(factor.friendly_name ? { friendly_name: factor.friendly_name } : {}),
-    factor_type: factor.factor_type,
-    phone: factor.phone ?? "",
-    last_challenged_at: factor.last_challenged_at?.toISOString() ?? null,
-  };
 }
