@@ -22,15 +22,19 @@ import type { Db } from "./_store.ts";
  * @param req The request, with a bearer access token.
  * @param url `…/factors/{factor_id}`.
  * @returns 200 `{ id }`.
- * @throws {HttpError} As `authenticate`; 404 `validation_failed`, `mfa_factor_not_found`; 422
- *   `insufficient_aal`.
+ * @throws {HttpError} As `authenticate`; 403 `no_authorization` for an anonymous user; 404
+ *   `validation_failed`, `mfa_factor_not_found`; 422 `insufficient_aal`.
  * @example
  * ```ts ignore
  * const patterns = [["/factors/{factor_id}", { DELETE: unenrollFactor }]];
  * ```
  */
 export async function unenrollFactor(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
-  const { user, sessionId } = await authenticate(ctx, req);
+  const { user, sessionId, claims } = await authenticate(ctx, req);
+  // GoTrue's requireNotAnonymous, on every /factors route.
+  if (claims.is_anonymous === true) {
+    throw new HttpError(403, "no_authorization", "Anonymous user not allowed to perform these actions");
+  }
   const factor = await loadFactor(ctx.sql, user.id, url, -1);
   if (sessionId === undefined) {
     throw new HttpError(

@@ -8,21 +8,16 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { AuthApiError, createClient, type SupabaseClient } from "@supabase/supabase-js";
+import type { SupabaseClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { totpCode } from "../../dev/auth_emulator/mod.ts";
 import { followLink, mailsTo } from "../_mail.ts";
 import { PASSWORD } from "../_fixtures.ts";
+import { authClient, refusal } from "../_auth_client.ts";
 
 function client(stack: LocalStack, key = stack.publishableKey): SupabaseClient {
-  return createClient(stack.apiUrl, key, { auth: { persistSession: false, autoRefreshToken: false } });
-}
-
-/** An error's status, code and message, for one `deepEqual` against GoTrue's. */
-function refusal(error: unknown): [number, string | undefined, string] {
-  assert.ok(error instanceof AuthApiError, `expected GoTrue's refusal, got ${error}`);
-  return [error.status, error.code, error.message];
+  return authClient(stack.apiUrl, key);
 }
 
 /** Waits out config.toml's `[auth.email] max_frequency` ("1s") between two mails of a kind. */

@@ -6,18 +6,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { AuthApiError, createClient, type SupabaseClient } from "@supabase/supabase-js";
+import type { SupabaseClient } from "@supabase/supabase-js";
 import { openTestDatabase } from "../_db.ts";
 import { type AuthEmulator, startAuthEmulator } from "../../dev/auth_emulator/mod.ts";
 import { PASSWORD } from "../_fixtures.ts";
+import { authClient, refusal } from "../_auth_client.ts";
 
 function client(auth: AuthEmulator, key = auth.anonKey): SupabaseClient {
-  return createClient(auth.url, key, { auth: { persistSession: false, autoRefreshToken: false } });
-}
-
-function refusal(error: unknown): [number, string | undefined, string] {
-  assert.ok(error instanceof AuthApiError, `expected GoTrue's refusal, got ${error}`);
-  return [error.status, error.code, error.message];
+  return authClient(auth.url, key);
 }
 
 Deno.test("the Auth emulator's switches answer with GoTrue's refusals", async (t) => {
@@ -157,6 +153,22 @@ Deno.test("the Auth emulator's switches answer with GoTrue's refusals", async (t
         }
       },
     );
+
+    await t.step("an anonymous user may not unenrol factors (GoTrue's requireNotAnonymous)", async () => {
+      const auth = await startAuthEmulator({ databaseUrl: db.authUrl, anonymousSignIns: true });
+      try {
+        const supabase = client(auth);
+        assert.equal((await supabase.auth.signInAnonymously()).error, null);
+        const unenrolled = await supabase.auth.mfa.unenroll({ factorId: crypto.randomUUID() });
+        assert.deepEqual(refusal(unenrolled.error), [
+          403,
+          "no_authorization",
+          "Anonymous user not allowed to perform these actions",
+        ]);
+      } finally {
+        await auth.stop();
+      }
+    });
   } finally {
     await db.close();
   }

@@ -8,20 +8,16 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { AuthApiError, createClient, type SupabaseClient } from "@supabase/supabase-js";
+import type { SupabaseClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { type LocalStack, startStack } from "../../dev/stack.ts";
 import { followLink, mailsTo } from "../_mail.ts";
 import { PASSWORD } from "../_fixtures.ts";
+import { authClient, refusal } from "../_auth_client.ts";
 import { DB_POOLER } from "../_pooler.ts";
 
 function client(stack: LocalStack, key = stack.publishableKey): SupabaseClient {
-  return createClient(stack.apiUrl, key, { auth: { persistSession: false, autoRefreshToken: false } });
-}
-
-function refusal(error: unknown): [number, string | undefined, string] {
-  assert.ok(error instanceof AuthApiError, `expected GoTrue's refusal, got ${error}`);
-  return [error.status, error.code, error.message];
+  return authClient(stack.apiUrl, key);
 }
 
 Deno.test("invite-only: sign-up is refused, a tenant's invitation still brings the invitee in", async (t) => {
