@@ -6,16 +6,21 @@
  * | ----------------------------------------------- | ------------------------------------------------- |
  * | `[auth] site_url`                               | `GOTRUE_SITE_URL`                                 |
  * | `[auth] additional_redirect_urls`               | `GOTRUE_URI_ALLOW_LIST`                           |
+ * | `[auth] enable_signup`                          | `GOTRUE_DISABLE_SIGNUP` (negated)                 |
  * | `[auth] enable_anonymous_sign_ins`              | `GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED`         |
+ * | `[auth] enable_manual_linking`                  | `GOTRUE_SECURITY_MANUAL_LINKING_ENABLED`          |
  * | `[auth] enable_refresh_token_rotation`          | `GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED`  |
  * | `[auth] refresh_token_reuse_interval`           | `GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL`    |
  * | `[auth.sessions] timebox`, `inactivity_timeout` | `GOTRUE_SESSIONS_TIMEBOX`, `…_INACTIVITY_TIMEOUT` |
+ * | `[auth.email] enable_signup`                    | `GOTRUE_EXTERNAL_EMAIL_ENABLED`                   |
  * | `[auth.email] enable_confirmations`             | `GOTRUE_MAILER_AUTOCONFIRM` (negated)             |
+ * | `[auth.email] secure_password_change`           | `GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTH…` |
  * | `[auth.email] double_confirm_changes`           | `GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED`       |
  * | `[auth.email] max_frequency`                    | `GOTRUE_SMTP_MAX_FREQUENCY`                       |
  * | `[auth.email] otp_length`, `otp_expiry`         | `GOTRUE_MAILER_OTP_LENGTH`, `…_OTP_EXP`           |
  * | `[auth.email.smtp]` (when `enabled`)            | `GOTRUE_SMTP_*`                                   |
  * | `[local_smtp]` (`[inbucket]` before) sender     | `GOTRUE_SMTP_ADMIN_EMAIL`, `…_SENDER_NAME`        |
+ * | `[auth.mfa.totp] enroll_enabled`, `verify_…`    | `GOTRUE_MFA_TOTP_ENROLL_ENABLED`, `…_VERIFY_…`    |
  *
  * Values written `env(NAME)` are taken from the environment passed in, as the CLI substitutes them.
  *
@@ -37,8 +42,12 @@ export interface AuthConfig {
   siteUrl: string;
   /** `[auth] additional_redirect_urls`: further allowed `redirect_to` URLs (globs). */
   additionalRedirectUrls: string[];
+  /** `[auth] enable_signup`: off, only invited (or admin-created) users join. */
+  enableSignup: boolean;
   /** `[auth] enable_anonymous_sign_ins`. */
   enableAnonymousSignIns: boolean;
+  /** `[auth] enable_manual_linking`. */
+  enableManualLinking: boolean;
   /** `[auth] enable_refresh_token_rotation`: a refresh token reused outside the interval ends its session. */
   enableRefreshTokenRotation: boolean;
   /** `[auth] refresh_token_reuse_interval`, in seconds. */
@@ -48,6 +57,12 @@ export interface AuthConfig {
    * positive), and `AUTH_SESSIONS_SINGLE_PER_USER` from the environment.
    */
   sessions: SessionLimits;
+  /** `[auth.email] enable_signup`: the email provider itself (sign-up and sign-in by email). */
+  emailEnableSignup: boolean;
+  /** `[auth.email] secure_password_change`: a password change in an old session needs a mailed code. */
+  securePasswordChange: boolean;
+  /** `[auth.mfa.totp] enroll_enabled` and `verify_enabled`. */
+  totp: { enrollEnabled: boolean; verifyEnabled: boolean };
   /** `[auth.email] enable_confirmations`: new addresses must be confirmed by mail. */
   enableConfirmations: boolean;
   /** `[auth.email] double_confirm_changes`: an email change is confirmed from both addresses. */
@@ -68,10 +83,15 @@ export interface AuthConfig {
 export const DEFAULT_AUTH_CONFIG: AuthConfig = {
   siteUrl: "http://127.0.0.1:3000",
   additionalRedirectUrls: [],
+  enableSignup: true,
   enableAnonymousSignIns: false,
+  enableManualLinking: false,
   enableRefreshTokenRotation: true,
   refreshTokenReuseIntervalSeconds: 10,
   sessions: { timeboxSeconds: null, inactivityTimeoutSeconds: null, singlePerUser: false },
+  emailEnableSignup: true,
+  securePasswordChange: false,
+  totp: { enrollEnabled: false, verifyEnabled: false },
   enableConfirmations: false,
   doubleConfirmChanges: true,
   maxFrequencySeconds: 1,
@@ -111,6 +131,7 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
   const email = table(auth, "email", "auth");
   const smtp = table(email, "smtp", "auth.email");
   const sessions = table(auth, "sessions", "auth");
+  const totp = table(table(auth, "mfa", "auth"), "totp", "auth.mfa");
   const local = { ...table(root, "inbucket"), ...table(root, "local_smtp") };
   const read = <T>(t: Table, key: string, where: string, type: keyof typeof TYPE_CHECKS, fallback: T): T => {
     const value = typeof t[key] === "string" ? substitute(t[key] as string, env) : t[key];
@@ -135,6 +156,14 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
     admin_email: read(local, "admin_email", "local_smtp", "string", d.sender.admin_email),
     sender_name: read(local, "sender_name", "local_smtp", "string", d.sender.sender_name),
   };
+  const totpSettings = {
+    enrollEnabled: read(totp, "enroll_enabled", "auth.mfa.totp", "boolean", d.totp.enrollEnabled),
+    verifyEnabled: read(totp, "verify_enabled", "auth.mfa.totp", "boolean", d.totp.verifyEnabled),
+  };
+  // The CLI's own check (pkg/config `validate`), so that a file it refuses is refused here too.
+  if (totpSettings.enrollEnabled && !totpSettings.verifyEnabled) {
+    throw new Error("supabase/config.toml: [auth.mfa.totp] enroll_enabled requires verify_enabled");
+  }
   return {
     siteUrl: read(auth, "site_url", "auth", "string", d.siteUrl),
     additionalRedirectUrls: read(
@@ -145,6 +174,17 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
       d.additionalRedirectUrls,
     )
       .map((url) => substitute(url, env)),
+    enableSignup: read(auth, "enable_signup", "auth", "boolean", d.enableSignup),
+    enableManualLinking: read(auth, "enable_manual_linking", "auth", "boolean", d.enableManualLinking),
+    emailEnableSignup: read(email, "enable_signup", "auth.email", "boolean", d.emailEnableSignup),
+    securePasswordChange: read(
+      email,
+      "secure_password_change",
+      "auth.email",
+      "boolean",
+      d.securePasswordChange,
+    ),
+    totp: totpSettings,
     enableAnonymousSignIns: read(
       auth,
       "enable_anonymous_sign_ins",

@@ -9,6 +9,7 @@ import postgres from "postgres";
 import { requireAdmin } from "./_authenticate.ts";
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
+import { withFactors } from "./_factor_json.ts";
 import {
   createIdentity,
   emailClaims,
@@ -189,13 +190,29 @@ export async function createUser(ctx: AuthContext, req: Request): Promise<Respon
  */
 export async function adminUser(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
   await requireAdmin(ctx, req);
-  const id = decodeURIComponent(url.pathname.split("/").pop()!);
+  const user = await loadUser(ctx, url);
+  if (req.method === "GET") {
+    return Response.json(await withFactors(ctx.sql, userJson(user, await listIdentities(ctx.sql, user.id))));
+  }
+  if (req.method === "DELETE") return await deleteUser(ctx, req, user);
+  return await updateUser(ctx, req, user);
+}
+
+/**
+ * GoTrue's admin `loadUser` middleware: the user whose id is in the path, answered before any route.
+ *
+ * @param ctx The emulator's database.
+ * @param url The request's URL.
+ * @param at Where the id is among the path's segments, counted from the end.
+ * @returns The user, deleted or not.
+ * @throws {HttpError} 404 `validation_failed` for an id that is not a UUID, `user_not_found`.
+ */
+export async function loadUser(ctx: AuthContext, url: URL, at = -1): Promise<UserRow> {
+  const id = decodeURIComponent(url.pathname.split("/").at(at) ?? "");
   if (!UUID.test(id)) throw new HttpError(404, "validation_failed", "user_id must be an UUID");
   const user = await findUserById(ctx.sql, id);
   if (!user) throw new HttpError(404, "user_not_found", "User not found");
-  if (req.method === "GET") return Response.json(userJson(user, await listIdentities(ctx.sql, user.id)));
-  if (req.method === "DELETE") return await deleteUser(ctx, req, user);
-  return await updateUser(ctx, req, user);
+  return user;
 }
 
 async function updateUser(ctx: AuthContext, req: Request, found: UserRow): Promise<Response> {

@@ -14,6 +14,28 @@ export interface AuthMail {
   html: string;
 }
 
+/**
+ * The project's switches for what Auth offers, as `supabase start` hands them to GoTrue (each named by its
+ * `GOTRUE_*` variable). Switched off, GoTrue answers with its own refusal, and so does the emulator.
+ */
+export interface AuthFeatures {
+  /** Anyone may sign up (`GOTRUE_DISABLE_SIGNUP`, negated; `[auth] enable_signup`). */
+  signup: boolean;
+  /** The email provider (`GOTRUE_EXTERNAL_EMAIL_ENABLED`; `[auth.email] enable_signup`). */
+  emailProvider: boolean;
+  /** TOTP factors may be enrolled (`GOTRUE_MFA_TOTP_ENROLL_ENABLED`; `[auth.mfa.totp] enroll_enabled`). */
+  totpEnroll: boolean;
+  /** TOTP factors may be challenged and verified (`GOTRUE_MFA_TOTP_VERIFY_ENABLED`). */
+  totpVerify: boolean;
+  /**
+   * A password change in a session older than 24 hours needs a reauthentication code
+   * (`GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION`; `[auth.email] secure_password_change`).
+   */
+  securePasswordChange: boolean;
+  /** Users may link and unlink identities (`GOTRUE_SECURITY_MANUAL_LINKING_ENABLED`). */
+  manualLinking: boolean;
+}
+
 /** The shared state of one emulator instance, built once by `createAuthEmulator`. */
 export interface AuthContext {
   /** The client for `auth.*` of the project's database. */
@@ -42,6 +64,8 @@ export interface AuthContext {
   secureEmailChange: boolean;
   /** GoTrue's `GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED`. */
   anonymousSignIns: boolean;
+  /** What the project switched on and off. */
+  features: AuthFeatures;
   /** GoTrue's `GOTRUE_SMTP_MAX_FREQUENCY`, in milliseconds. */
   maxFrequencyMs: number;
   /** GoTrue's `GOTRUE_MAILER_OTP_LENGTH`. */

@@ -24,6 +24,7 @@ import { readParams, requestAud, validateEmail } from "./_params.ts";
 import { referrer } from "./_redirect.ts";
 import { isBanned, startSessionIn, type UserRow } from "./_store.ts";
 import { issueSession } from "./_tokens.ts";
+import { refuseClosedSignup } from "./_features.ts";
 import { confirmUser, findDuplicateEmail, findUserById, insertUser, updateUserMetadata } from "./_users.ts";
 
 // Providers of GoTrue's own that are not OAuth ones.
@@ -133,6 +134,7 @@ async function signIn(
       user = await updateProviders(tx, user);
       break;
     case "create":
+      refuseClosedSignup(ctx);
       candidateEmail = linking.email;
       user = await insertUser(tx, {
         email: candidateEmail || null,

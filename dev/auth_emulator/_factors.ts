@@ -4,9 +4,12 @@
  * the caller's session to `aal2` and answers with its new tokens. Factors, challenges and the `totp` amr
  * claim live in GoTrue's tables (`auth.mfa_factors`, `auth.mfa_challenges`, `auth.mfa_amr_claims`).
  *
- * Not emulated: phone and WebAuthn factors, unenrolling, the factor limits (10 each), a QR code that scans
+ * `[auth.mfa.totp] enroll_enabled` and `verify_enabled` switch enrolment and challenge/verify off with
+ * GoTrue's refusals; listing and unenrolling them is `_factor_management.ts`'s.
+ *
+ * Not emulated: phone and WebAuthn factors, the factor limits (10 each), a QR code that scans
  * (the SVG only carries the `otpauth://` URI as text), the secret's encryption at rest, the challenge's IP
- * check, and the `factors` list in `GET /user`.
+ * check.
  *
  * @module
  */
@@ -22,13 +25,18 @@ import { generateTotpSecret, validateTotp } from "./_totp.ts";
 const CHALLENGE_EXPIRY_SECONDS = 300;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-interface FactorRow {
+/** An `auth.mfa_factors` row. */
+export interface FactorRow {
   id: string;
   user_id: string;
   friendly_name: string | null;
   factor_type: string;
   status: "unverified" | "verified";
   secret: string;
+  created_at: Date;
+  updated_at: Date;
+  phone: string | null;
+  last_challenged_at: Date | null;
 }
 
 /**
@@ -52,6 +60,9 @@ export async function enrollFactor(ctx: AuthContext, req: Request): Promise<Resp
     friendly_name: "string",
     issuer: "string",
   });
+  if (params.factor_type === "totp" && !ctx.features.totpEnroll) {
+    throw new HttpError(422, "mfa_totp_enroll_not_enabled", "MFA enroll is disabled for TOTP");
+  }
   if (params.factor_type !== "totp") {
     throw new HttpError(400, "validation_failed", "factor_type needs to be totp, phone, or webauthn");
   }
@@ -104,6 +115,7 @@ export async function enrollFactor(ctx: AuthContext, req: Request): Promise<Resp
 export async function challengeFactor(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
   const { user } = await authenticate(ctx, req);
   const factor = await loadFactor(ctx.sql, user.id, url);
+  requireTotpVerify(ctx);
   const id = crypto.randomUUID();
   const [{ created_at: createdAt }] = await ctx.sql<{ created_at: Date }[]>`
     insert into auth.mfa_challenges (id, factor_id, created_at, ip_address)
@@ -135,6 +147,7 @@ export async function verifyFactor(ctx: AuthContext, req: Request, url: URL): Pr
   const { user, sessionId } = await authenticate(ctx, req);
   const factor = await loadFactor(ctx.sql, user.id, url);
   const params = await readParams(req, "VerifyFactorParams", { challenge_id: "string", code: "string" });
+  requireTotpVerify(ctx);
   if (typeof params.code !== "string" || params.code === "") {
     throw new HttpError(400, "validation_failed", "Code needs to be non-empty");
   }
@@ -175,8 +188,18 @@ export async function verifyFactor(ctx: AuthContext, req: Request, url: URL): Pr
   return Response.json(session);
 }
 
-async function loadFactor(db: Db, userId: string, url: URL): Promise<FactorRow> {
-  const id = url.pathname.split("/").at(-2) ?? "";
+/**
+ * GoTrue's `loadFactor`: the factor named in the path, among the user's.
+ *
+ * @param db The database.
+ * @param userId The factor's owner.
+ * @param url The request's URL.
+ * @param at Where the id is among the path's segments, counted from the end.
+ * @returns The factor.
+ * @throws {HttpError} 404 `validation_failed` for an id that is not a UUID, `mfa_factor_not_found`.
+ */
+export async function loadFactor(db: Db, userId: string, url: URL, at = -2): Promise<FactorRow> {
+  const id = url.pathname.split("/").at(at) ?? "";
   if (!UUID.test(id)) throw new HttpError(404, "validation_failed", "factor_id must be an UUID");
   const [factor] = await db<FactorRow[]>`
     select * from auth.mfa_factors where id = ${id} and user_id = ${userId}`;
@@ -184,7 +207,14 @@ async function loadFactor(db: Db, userId: string, url: URL): Promise<FactorRow> 
   return factor;
 }
 
-async function isAal2(db: Db, sessionId: string | undefined): Promise<boolean> {
+/**
+ * Whether a session is raised to aal2 (or beyond).
+ *
+ * @param db The database.
+ * @param sessionId The session, if the token names one.
+ * @returns Whether it is.
+ */
+export async function isAal2(db: Db, sessionId: string | undefined): Promise<boolean> {
   if (sessionId === undefined) return false;
   const [session] = await db<{ aal: string | null }[]>`select aal from auth.sessions where id = ${sessionId}`;
   return session?.aal === "aal2" || session?.aal === "aal3";
@@ -194,6 +224,13 @@ async function isAal2(db: Db, sessionId: string | undefined): Promise<boolean> {
 function clientIp(req: Request): string {
   const forwarded = req.headers.get("x-forwarded-for")?.split(",")[0].trim();
   return forwarded && /^[0-9a-fA-F.:]+$/.test(forwarded) ? forwarded : "127.0.0.1";
+}
+
+// GoTrue's checks of `GOTRUE_MFA_TOTP_VERIFY_ENABLED`, in ChallengeFactor and VerifyFactor.
+function requireTotpVerify(ctx: AuthContext): void {
+  if (!ctx.features.totpVerify) {
+    throw new HttpError(422, "mfa_totp_verify_not_enabled", "MFA verification is disabled for TOTP");
+  }
 }
 
 function escapeXml(text: string): string {

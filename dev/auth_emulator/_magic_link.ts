@@ -9,8 +9,9 @@
  */
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
+import { requireEmailProvider } from "./_features.ts";
 import { sendRecovery } from "./_mail.ts";
-import { readParams, requestAud, validateEmail } from "./_params.ts";
+import { readParams, requestAud, validateEmail, validatePhone } from "./_params.ts";
 import { referrer } from "./_redirect.ts";
 import { findUserByEmail } from "./_store.ts";
 import { signUpEmail } from "./_signup.ts";
@@ -45,10 +46,14 @@ export async function otp(ctx: AuthContext, req: Request, url: URL): Promise<Res
   if (email !== "" && params.channel) {
     throw new HttpError(400, "validation_failed", "Channel should only be specified with Phone OTP");
   }
+  // GoTrue's shouldCreateUser; the emulator has no phone users, so a valid number finds none.
   if (params.create_user === false && email !== "") {
     if (!(await findUserByEmail(ctx.sql, validateEmail(email), requestAud(req)))) {
       throw new HttpError(422, "otp_disabled", "Signups not allowed for otp");
     }
+  } else if (params.create_user === false && phone !== "") {
+    validatePhone(phone);
+    throw new HttpError(422, "otp_disabled", "Signups not allowed for otp");
   }
   if (email !== "") return await sendMagicLink(ctx, req, url, email, params.data);
   if (phone !== "") throw new HttpError(400, "phone_provider_disabled", "Unsupported phone provider");
@@ -89,6 +94,7 @@ export async function magicLink(ctx: AuthContext, req: Request, url: URL): Promi
  * ```
  */
 export async function recover(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
+  requireEmailProvider(ctx, 400);
   const params = await readParams(req, "RecoverParams", { email: "string" });
   const raw = (params.email as string | undefined) ?? "";
   if (raw === "") throw new HttpError(400, "validation_failed", "Password recovery requires an email");
@@ -106,6 +112,7 @@ async function sendMagicLink(
   rawEmail: string,
   rawData: unknown,
 ): Promise<Response> {
+  requireEmailProvider(ctx, 422);
   if (rawEmail === "") {
     throw new HttpError(422, "validation_failed", "Password recovery requires an email");
   }

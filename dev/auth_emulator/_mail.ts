@@ -9,7 +9,7 @@ import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
 import { createOneTimeToken, generateOtp, tokenHash } from "./_one_time_tokens.ts";
 import type { Db, UserRow } from "./_store.ts";
-import { actionLink, type MailAction, renderMail } from "./_templates.ts";
+import { actionLink, type MailAction, renderMail, renderReauthenticationMail } from "./_templates.ts";
 
 /**
  * Mails a sign-up confirmation (GoTrue's `sendConfirmation`).
@@ -123,6 +123,33 @@ export async function sendEmailChange(
     await createOneTimeToken(tx, user.id, current, hashCurrent, "email_change_token_current");
   }
   await createOneTimeToken(tx, user.id, newEmail, hashNew, "email_change_token_new");
+  return row;
+}
+
+/**
+ * Mails a reauthentication code (GoTrue's `sendReauthenticationOtp`): the code itself, no link.
+ *
+ * @returns The user with its new `reauthentication_token` and `reauthentication_sent_at`.
+ * @throws {HttpError} 429 `over_email_send_rate_limit`; 500 when the mail cannot be sent.
+ */
+export async function sendReauthentication(ctx: AuthContext, tx: Db, user: UserRow): Promise<UserRow> {
+  checkFrequency(ctx, user.reauthentication_sent_at);
+  const email = user.email ?? "";
+  const otp = generateOtp(ctx.otpLength);
+  const hash = tokenHash(email, otp);
+  try {
+    await ctx.sendMail({ to: email, ...renderReauthenticationMail(otp) });
+  } catch (err) {
+    console.error(
+      "Auth emulator: Error sending reauthentication email:",
+      err instanceof Error ? err.message : err,
+    );
+    throw new HttpError(500, "unexpected_failure", "Error sending reauthentication email");
+  }
+  const [row] = await tx<UserRow[]>`
+    update auth.users set reauthentication_token = ${hash}, reauthentication_sent_at = now()
+     where id = ${user.id} returning *`;
+  await createOneTimeToken(tx, user.id, email, hash, "reauthentication_token");
   return row;
 }
 

@@ -14,7 +14,8 @@ export type OneTimeTokenType =
   | "confirmation_token"
   | "recovery_token"
   | "email_change_token_new"
-  | "email_change_token_current";
+  | "email_change_token_current"
+  | "reauthentication_token";
 
 /**
  * A random code of `digits` decimal digits, leading zeros kept (GoTrue's `GenerateOtp`).

@@ -128,6 +128,25 @@ export function validateEmail(email: string): string {
 }
 
 /**
+ * GoTrue's `validatePhone`: the number without its `+` and spaces, in E.164.
+ *
+ * @param phone The number as given.
+ * @returns The number, digits only.
+ * @throws {HttpError} 400 `validation_failed` "Invalid phone number format (E.164 required)".
+ * @example
+ * ```ts
+ * console.log(validatePhone("+1 415 555 2671")); // "14155552671"
+ * ```
+ */
+export function validatePhone(phone: string): string {
+  const formatted = phone.replace(/^\+/, "").replaceAll(" ", "");
+  if (!/^[1-9][0-9]{1,14}$/.test(formatted)) {
+    throw new HttpError(400, "validation_failed", "Invalid phone number format (E.164 required)");
+  }
+  return formatted;
+}
+
+/**
  * The audience a request asks for: GoTrue reads `X-JWT-AUD`, else uses its default.
  *
  * @param req The request.

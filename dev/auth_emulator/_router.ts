@@ -12,6 +12,11 @@ import { oauthSignIn } from "./_external.ts";
 import { invite } from "./_invite.ts";
 import { logout } from "./_logout.ts";
 import { challengeFactor, enrollFactor, verifyFactor } from "./_factors.ts";
+import { identityLinking, samlDisabled } from "./_features.ts";
+import { generateLink } from "./_generate_link.ts";
+import { reauthenticate } from "./_reauthenticate.ts";
+import { resend } from "./_resend.ts";
+import { deleteUserFactor, listUserFactors, unenrollFactor } from "./_factor_management.ts";
 import { magicLink, otp, recover } from "./_magic_link.ts";
 import { settings } from "./_settings.ts";
 import { signup } from "./_signup.ts";
@@ -23,7 +28,8 @@ import { listSigningKeys, revokeSigningKey, rotateSigningKeys, SIGNING_KEYS_PATH
 /** Where Supabase mounts Auth on a project's URL. */
 export const AUTH_PREFIX = "/auth/v1";
 
-// GoTrue's routes that the emulator serves, by path and method (`internal/api/api.go`).
+// GoTrue's routes that the emulator serves, by path and method (`internal/api/api.go`); a path parameter is
+// written `{name}`. `docs/auth-emulator.md` is generated from this table (`deno task auth-routes`).
 const ROUTES: Record<string, Record<string, Route>> = {
   "/signup": { POST: signup },
   "/token": { POST: token },
@@ -31,11 +37,25 @@ const ROUTES: Record<string, Record<string, Route>> = {
   "/otp": { POST: otp },
   "/magiclink": { POST: magicLink },
   "/recover": { POST: recover },
+  "/resend": { POST: resend },
+  "/reauthenticate": { GET: reauthenticate },
   "/user": { GET: getUser, PUT: updateUser },
+  "/user/identities/authorize": { GET: identityLinking },
+  "/user/identities/{identity_id}": { DELETE: identityLinking },
   "/logout": { POST: logout },
   "/factors": { POST: enrollFactor },
+  "/factors/{factor_id}": { DELETE: unenrollFactor },
+  "/factors/{factor_id}/challenge": { POST: challengeFactor },
+  "/factors/{factor_id}/verify": { POST: verifyFactor },
+  "/sso": { POST: samlDisabled },
+  "/sso/saml/metadata": { GET: samlDisabled },
+  "/sso/saml/acs": { POST: samlDisabled },
   "/invite": { POST: invite },
   "/admin/users": { GET: listUsers, POST: createUser },
+  "/admin/users/{user_id}": { GET: adminUser, PUT: adminUser, DELETE: adminUser },
+  "/admin/users/{user_id}/factors": { GET: listUserFactors },
+  "/admin/users/{user_id}/factors/{factor_id}": { DELETE: deleteUserFactor },
+  "/admin/generate_link": { POST: generateLink },
   "/settings": { GET: settings },
   // The emulator's own, not GoTrue's: an OAuth provider's answer, given by a service_role caller.
   "/_emulator/oauth_sign_in": { POST: oauthSignIn },
@@ -43,6 +63,7 @@ const ROUTES: Record<string, Record<string, Route>> = {
   // The emulator's own, not GoTrue's: the dashboard's key buttons.
   [SIGNING_KEYS_PATH]: { GET: listSigningKeys },
   [`${SIGNING_KEYS_PATH}/rotate`]: { POST: rotateSigningKeys },
+  [`${SIGNING_KEYS_PATH}/{kid}/revoke`]: { POST: revokeSigningKey },
   "/health": {
     GET: () =>
       Promise.resolve(Response.json({
@@ -53,13 +74,16 @@ const ROUTES: Record<string, Record<string, Route>> = {
   },
 };
 
-// Routes with a path parameter, tried when no fixed path matches.
-const PATTERN_ROUTES: Array<[RegExp, Record<string, Route>]> = [
-  [/^\/admin\/users\/[^/]+$/, { GET: adminUser, PUT: adminUser, DELETE: adminUser }],
-  [/^\/factors\/[^/]+\/challenge$/, { POST: challengeFactor }],
-  [/^\/factors\/[^/]+\/verify$/, { POST: verifyFactor }],
-  [/^\/_emulator\/signing-keys\/[^/]+\/revoke$/, { POST: revokeSigningKey }],
-];
+/** Every path (parameters as `{name}`) the emulator answers under `/auth/v1`, with its methods. */
+export const ROUTE_TABLE: ReadonlyArray<{ path: string; methods: string[] }> = Object.entries(ROUTES)
+  .map(([path, methods]) => ({ path, methods: Object.keys(methods) }));
+
+// Paths with parameters, matched when no fixed path is equal.
+const PATTERNS: Array<[RegExp, Record<string, Route>]> = Object.entries(ROUTES)
+  .filter(([path]) => path.includes("{"))
+  .map((
+    [path, methods],
+  ) => [new RegExp(`^${path.replace(/\{[^}]+\}/g, "[^/]+").replaceAll(".", "\\.")}$`), methods]);
 
 /**
  * Builds the request handler for `/auth/v1/*`.
@@ -80,9 +104,9 @@ async function route(ctx: AuthContext, req: Request): Promise<Response> {
     const url = new URL(req.url);
     if (!url.pathname.startsWith(`${AUTH_PREFIX}/`)) throw new HttpError(404, "unknown", "Not Found");
     const path = url.pathname.slice(AUTH_PREFIX.length).replace(/(.)\/+$/, "$1");
-    const methods = Object.hasOwn(ROUTES, path)
+    const methods = Object.hasOwn(ROUTES, path) && !path.includes("{")
       ? ROUTES[path]
-      : PATTERN_ROUTES.find(([pattern]) => pattern.test(path))?.[1];
+      : PATTERNS.find(([pattern]) => pattern.test(path))?.[1];
     if (!methods) throw new HttpError(404, "unknown", "Not Found");
     if (!Object.hasOwn(methods, req.method)) {
       const response = toErrorResponse(new HttpError(405, "unknown", "Method Not Allowed"), req);

@@ -48,10 +48,10 @@ const EXTERNAL_PROVIDERS = [
 export function settings(ctx: AuthContext): Promise<Response> {
   const external: Record<string, boolean> = { anonymous_users: ctx.anonymousSignIns };
   for (const provider of EXTERNAL_PROVIDERS) external[provider] = false;
-  Object.assign(external, { email: true, phone: false, zoom: false });
+  Object.assign(external, { email: ctx.features.emailProvider, phone: false, zoom: false });
   return Promise.resolve(Response.json({
     external,
-    disable_signup: false,
+    disable_signup: !ctx.features.signup,
     mailer_autoconfirm: ctx.autoConfirm,
     phone_autoconfirm: false,
     sms_provider: "",

@@ -7,6 +7,7 @@
 import postgres from "postgres";
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
+import { refuseClosedSignup } from "./_features.ts";
 import { createIdentity, emailClaims, findIdentity, listIdentities, updateProviders } from "./_identities.ts";
 import { obfuscatedUser, userJson } from "./_json.ts";
 import { sendConfirmation } from "./_mail.ts";
@@ -24,8 +25,8 @@ import { confirmUser, findDuplicateEmail, hashPassword, insertUser, updateUserMe
  * @param req The request, with GoTrue's `SignupParams` as JSON.
  * @param url The request's URL (its `redirect_to` goes into the mail).
  * @returns The session, or the user.
- * @throws {HttpError} GoTrue's refusals: 400 `validation_failed`, `bad_json`, `phone_provider_disabled`;
- *   422 `weak_password`, `user_already_exists`, `anonymous_provider_disabled`; 429
+ * @throws {HttpError} GoTrue's refusals: 400 `validation_failed`, `bad_json`, `phone_provider_disabled`,
+ *   `email_provider_disabled`; 422 `signup_disabled`, `weak_password`, `user_already_exists`, `anonymous_provider_disabled`; 429
  *   `over_email_send_rate_limit`.
  * @example
  * ```ts ignore
@@ -47,8 +48,10 @@ export async function signup(ctx: AuthContext, req: Request, url: URL): Promise<
     if (!ctx.anonymousSignIns) {
       throw new HttpError(422, "anonymous_provider_disabled", "Anonymous sign-ins are disabled");
     }
+    refuseClosedSignup(ctx);
     return await signupAnonymously(ctx, req, data);
   }
+  refuseClosedSignup(ctx);
   if (password === "") throw new HttpError(400, "validation_failed", "Signup requires a valid password");
   const weak = checkPasswordStrength(password);
   if (weak) throw weak;
@@ -60,6 +63,9 @@ export async function signup(ctx: AuthContext, req: Request, url: URL): Promise<
     );
   }
   if (email === "") throw new HttpError(400, "phone_provider_disabled", "Phone signups are disabled");
+  if (!ctx.features.emailProvider) {
+    throw new HttpError(400, "email_provider_disabled", "Email signups are disabled");
+  }
   const normalized = validateEmail(email);
   const aud = requestAud(req);
   const { user, taken } = await signUpEmail(ctx, req, url, { email: normalized, aud, password, data });
@@ -97,7 +103,8 @@ export interface EmailSignup {
  * @param url The request's URL.
  * @param signup The address, audience, password and metadata.
  * @returns The user, and whether the address was already taken by a confirmed user.
- * @throws {HttpError} 422 `user_already_exists` when a concurrent sign-up won; 429
+ * @throws {HttpError} 422 `signup_disabled` when sign-ups are off, `user_already_exists` when a
+ *   concurrent sign-up won; 429
  *   `over_email_send_rate_limit`; 500 when the mail cannot be sent.
  */
 export async function signUpEmail(
@@ -107,6 +114,7 @@ export async function signUpEmail(
   signup: EmailSignup,
 ): Promise<{ user: UserRow; taken: boolean }> {
   const { email, aud, password, data } = signup;
+  refuseClosedSignup(ctx);
   const existing = await findDuplicateEmail(ctx.sql, email, aud);
   if (existing?.email_confirmed_at) return { user: existing, taken: true };
   // Hash outside any transaction: bcrypt is slow on purpose. GoTrue never stores it for an existing user.

@@ -35,6 +35,9 @@ export interface UserRow {
   /** The address an email change waits to switch to (GoTrue's `new_email`). */
   email_change: string | null;
   email_change_sent_at: Date | null;
+  /** The pending reauthentication code's hash ('' or null when none). */
+  reauthentication_token: string | null;
+  reauthentication_sent_at: Date | null;
   /** 0, or 1 once one address of a secure email change has confirmed. */
   email_change_confirm_status: number | null;
   confirmed_at: Date | null;

@@ -90,6 +90,24 @@ export function actionLink(externalUrl: string, token: string, type: string, red
   }&redirect_to=${redirect}`;
 }
 
+/**
+ * GoTrue's default reauthentication mail: the code itself, no link.
+ *
+ * @param otp The code.
+ * @returns The subject and the HTML body.
+ * @example
+ * ```ts
+ * console.log(renderReauthenticationMail("123456").subject); // "123456 is your verification code"
+ * ```
+ */
+export function renderReauthenticationMail(otp: string): { subject: string; html: string } {
+  return {
+    subject: `${otp} is your verification code`,
+    html:
+      `<h2>Your verification code</h2>\n\n<p>Use the code below to verify your identity. It expires shortly.</p>\n<p>${otp}</p>`,
+  };
+}
+
 function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"']/g,

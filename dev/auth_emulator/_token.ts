@@ -7,6 +7,7 @@
 import bcrypt from "bcryptjs";
 import type { AuthContext } from "./_context.ts";
 import { HttpError, OAuthError } from "./_errors.ts";
+import { idTokenGrant, requireEmailProvider, web3Disabled } from "./_features.ts";
 import { checkPasswordStrength, readParams, requestAud } from "./_params.ts";
 import { findUserByEmail, isBanned, refreshSession, startSession } from "./_store.ts";
 import { issueSession } from "./_tokens.ts";
@@ -35,6 +36,10 @@ export async function token(ctx: AuthContext, req: Request, url: URL): Promise<R
       return await passwordGrant(ctx, req);
     case "refresh_token":
       return await refreshTokenGrant(ctx, req);
+    case "id_token":
+      return await idTokenGrant(req);
+    case "web3":
+      return await web3Disabled();
     default:
       throw new HttpError(400, "invalid_credentials", "unsupported_grant_type");
   }
@@ -58,6 +63,7 @@ async function passwordGrant(ctx: AuthContext, req: Request): Promise<Response> 
   }
   if (phone !== "") throw new HttpError(422, "phone_provider_disabled", "Phone logins are disabled");
   if (email === "") throw new HttpError(400, "validation_failed", "missing email or phone");
+  requireEmailProvider(ctx, 422);
 
   const user = await findUserByEmail(ctx.sql, email, requestAud(req));
   if (!user?.encrypted_password) throw new HttpError(400, "invalid_credentials", INVALID_LOGIN);

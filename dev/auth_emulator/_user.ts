@@ -8,10 +8,12 @@ import bcrypt from "bcryptjs";
 import { authenticate } from "./_authenticate.ts";
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
+import { withFactors } from "./_factor_json.ts";
 import { listIdentities } from "./_identities.ts";
 import { userJson } from "./_json.ts";
 import { sendEmailChange } from "./_mail.ts";
 import { checkPasswordStrength, readParams, requestAud, validateEmail } from "./_params.ts";
+import { checkReauthentication } from "./_reauthenticate.ts";
 import { referrer } from "./_redirect.ts";
 import { type UserRow } from "./_store.ts";
 import {
@@ -44,7 +46,7 @@ export async function getUser(ctx: AuthContext, req: Request): Promise<Response>
   if (!tokenAud || (header !== null && header !== "" && header !== tokenAud)) {
     throw new HttpError(400, "validation_failed", "Token audience doesn't match request audience");
   }
-  return Response.json(userJson(user, await listIdentities(ctx.sql, user.id)));
+  return Response.json(await withFactors(ctx.sql, userJson(user, await listIdentities(ctx.sql, user.id))));
 }
 
 /**
@@ -58,7 +60,8 @@ export async function getUser(ctx: AuthContext, req: Request): Promise<Response>
  * @param url The request's URL (its `redirect_to` goes into the mails).
  * @returns The updated user.
  * @throws {HttpError} As {@linkcode authenticate}; 400 `validation_failed`, `bad_json`,
- *   `phone_provider_disabled`; 403 `not_admin` for `app_metadata`; 422 `weak_password`, `same_password`,
+ *   `phone_provider_disabled`, `reauthentication_needed`; 403 `not_admin` for `app_metadata`; 422
+ *   `reauthentication_not_valid`, `weak_password`, `same_password`,
  *   `email_exists`, `validation_failed` (a password for an anonymous user without an address); 429
  *   `over_email_send_rate_limit`.
  * @example
@@ -104,6 +107,7 @@ export async function updateUser(ctx: AuthContext, req: Request, url: URL): Prom
   }
   let passwordHash: string | undefined;
   if (password !== undefined) {
+    await checkReauthentication(ctx, ctx.sql, user, sessionId, params.nonce as string | undefined);
     if (password !== "" && hasPassword(user) && await bcrypt.compare(password, user.encrypted_password!)) {
       throw new HttpError(422, "same_password", "New password should be different from the old password.");
     }

@@ -186,7 +186,9 @@ export async function findDuplicateEmail(
 ): Promise<UserRow | undefined> {
   const [byIdentity] = await db<UserRow[]>`
     select u.* from auth.identities i join auth.users u on u.id = i.user_id
-     where i.email = ${email} and u.aud = ${aud} and u.id <> ${currentUserId ?? NIL_UUID} limit 1`;
+     where i.email = ${email} and u.aud = ${aud} and u.id <> ${currentUserId ?? NIL_UUID}
+       -- An SSO identity links only within its own provider (GoTrue's GetAccountLinkingDomain).
+       and i.provider not like 'sso:%' limit 1`;
   if (byIdentity) return byIdentity;
   const [byEmail] = await db<UserRow[]>`
     select * from auth.users where lower(email) = ${email} and aud = ${aud} and is_sso_user = false`;

@@ -8,44 +8,27 @@
  * It does only what Auth itself does: the `apikey` check and the gateway's CORS in front of Auth are
  * `dev/gateway.ts`'s, as they are Kong's in a Supabase project. Run on its own, it accepts any `apikey`.
  *
- * Routes, under `/auth/v1`:
- * - `POST /signup` (email + password: a session when `autoConfirm`, else the unconfirmed user and a
- *   confirmation mail; no email and no phone: an anonymous user, when `anonymousSignIns`)
- * - `POST /token?grant_type=password` and `?grant_type=refresh_token` (rotation and reuse detection: a
- *   reuse outside the interval deletes the session; the timebox, inactivity timeout and single session
- *   per user of `sessionLimits`, refused with `session_expired` as GoTrue refuses them)
- * - `GET /verify` (a mailed link: 303 with the session or the error in the fragment) and `POST /verify`
- *   (`token_hash`, or `token` + `email`) for `signup`, `invite`, `magiclink`, `recovery`, `email_change`
- *   (confirmed from both addresses with `secureEmailChange`) and `email`
- * - `POST /otp` and `POST /magiclink` (a magic link, signing the address up first), `POST /recover`
- * - `GET /user`; `PUT /user` (metadata, password, and email change by mail, at once for an anonymous user
- *   under autoconfirm)
- * - `POST /logout?scope=global|local|others` (deletes `auth.sessions` rows)
- * - `POST /factors`, `POST /factors/{id}/challenge`, `POST /factors/{id}/verify`: TOTP factors; verifying
- *   one raises the session to `aal2` (`_factors.ts`)
- * - with a `service_role` token: `POST /invite`, `GET/POST /admin/users`, `GET/PUT/DELETE
- *   /admin/users/{id}`
- * - `GET /settings` (`mailer_autoconfirm`, `external.anonymous_users`, …), `GET /.well-known/jwks.json`
- *   (the key in use, previously used keys, the standby key) and `GET /health`
- * - the emulator's own, with a `service_role` token: `GET /_emulator/signing-keys`, `POST
- *   /_emulator/signing-keys/rotate`, `POST /_emulator/signing-keys/{kid}/revoke` (`_signing_keys.ts`), the
- *   dashboard's key buttons; and `POST /_emulator/oauth_sign_in` with `{ provider, sub, email,
- *   email_verified }`, what an OAuth provider would answer, then GoTrue's callback logic (the identity,
- *   account linking, confirmation) and the session as JSON (`_external.ts`)
+ * Routes, under `/auth/v1`: GoTrue's sign-up, token grants, mailed links (`/verify`, `/otp`, `/magiclink`,
+ * `/recover`, `/resend`), `/reauthenticate`, `/user`, `/logout`, TOTP factors (enrol, challenge, verify,
+ * unenrol), the admin API (`/invite`, users, their factors, `/admin/generate_link`), `/settings`, the JWKS
+ * and `/health`; GoTrue's refusals for what the project switched off (sign-ups, the email provider, TOTP,
+ * manual linking) and what is always off here (SAML SSO, Web3, ID-token providers, phone); and the
+ * emulator's own `/_emulator/signing-keys` (the dashboard's key buttons) and `/_emulator/oauth_sign_in`
+ * (what an OAuth provider would answer, then GoTrue's callback logic). docs/auth-emulator.md lists them
+ * route by route with what each emulates and what not, generated from `ROUTE_TABLE`.
  *
  * Mails are GoTrue's default templates and subjects, with links to `{url}/auth/v1/verify?token=…&type=…
  * &redirect_to=…`; each token is stored as GoTrue stores it (the SHA-224 hash, on the user and in
  * `auth.one_time_tokens`). Without `smtp`, mails are dropped, as GoTrue's no-op mailer does.
  *
- * Not emulated: phone, PKCE, OAuth redirects (see `/_emulator/oauth_sign_in`), SSO, MFA other than TOTP,
- * reauthentication, `/resend`, `/admin/generate_link`, hooks, custom mail templates, rate limits other than
- * `max_frequency`, and `amr` methods other than `password` and `totp`.
+ * Not emulated: phone, PKCE, OAuth redirects, SSO, MFA other than TOTP, hooks, custom mail templates,
+ * rate limits other than `max_frequency`, and `amr` methods other than `password` and `totp`.
  *
  * @module
  */
 import postgres from "postgres";
 import type { JWK } from "jose";
-import type { AuthContext } from "./_context.ts";
+import type { AuthContext, AuthFeatures } from "./_context.ts";
 import {
   createAuthKeys,
   type SigningJwk,
@@ -57,7 +40,9 @@ import { NO_SESSION_LIMITS, type SessionLimits } from "./_sessions.ts";
 import { sendMail, type SmtpSettings } from "../mailbox/mod.ts";
 import { AUTH_PREFIX, createRouter } from "./_router.ts";
 
-export type { SessionLimits, SigningJwk, SigningKeySet, SigningKeyStatus, SigningMode };
+export { ROUTE_TABLE } from "./_router.ts";
+
+export type { AuthFeatures, SessionLimits, SigningJwk, SigningKeySet, SigningKeyStatus, SigningMode };
 export { totpCode } from "./_totp.ts";
 
 /** Options for {@linkcode startAuthEmulator} and {@linkcode createAuthEmulator}. */
@@ -87,6 +72,11 @@ export interface AuthEmulatorOptions {
   secureEmailChange?: boolean;
   /** Allow anonymous sign-ins (`[auth] enable_anonymous_sign_ins`); default false. */
   anonymousSignIns?: boolean;
+  /**
+   * Sign-up, the email provider, TOTP enrolment and verification, secure password change and manual
+   * linking, each on or off; default GoTrue's: all on but secure password change and manual linking.
+   */
+  features?: Partial<AuthFeatures>;
   /** The least time between two mails of a kind to a user (`[auth.email] max_frequency`); default 1. */
   maxFrequencySeconds?: number;
   /** Digits of a mailed code (`[auth.email] otp_length`); default 6. */
@@ -119,6 +109,16 @@ export interface AuthEmulatorOptions {
   /** The clock sessions are judged by (default: the system's); tests move it instead of waiting. */
   now?: () => Date;
 }
+
+/** GoTrue's defaults for {@linkcode AuthFeatures}. */
+export const DEFAULT_FEATURES: AuthFeatures = {
+  signup: true,
+  emailProvider: true,
+  totpEnroll: true,
+  totpVerify: true,
+  securePasswordChange: false,
+  manualLinking: false,
+};
 
 /** A running (or mountable) Auth emulator. */
 export interface AuthEmulator {
@@ -197,6 +197,7 @@ export async function createAuthEmulator(
     uriAllowList: options.redirectUrls ?? [],
     secureEmailChange: options.secureEmailChange ?? true,
     anonymousSignIns: options.anonymousSignIns ?? false,
+    features: { ...DEFAULT_FEATURES, ...options.features },
     maxFrequencyMs: (options.maxFrequencySeconds ?? 1) * 1000,
     otpLength: options.otpLength ?? 6,
     otpExpirySeconds: options.otpExpirySeconds ?? 3600,

@@ -26,7 +26,9 @@ sender_name = "Example"
 [auth]
 site_url = "http://localhost:5173"
 additional_redirect_urls = ["https://app.example.com/**"]
+enable_signup = false
 enable_anonymous_sign_ins = true
+enable_manual_linking = true
 enable_refresh_token_rotation = false
 refresh_token_reuse_interval = 0
 
@@ -34,7 +36,13 @@ refresh_token_reuse_interval = 0
 timebox = "24h"
 inactivity_timeout = "8h30m"
 
+[auth.mfa.totp]
+enroll_enabled = true
+verify_enabled = true
+
 [auth.email]
+enable_signup = false
+secure_password_change = true
 enable_confirmations = true
 double_confirm_changes = false
 max_frequency = "1m30s"
@@ -46,7 +54,12 @@ otp_expiry = 600
   assert.deepEqual(config, {
     siteUrl: "http://localhost:5173",
     additionalRedirectUrls: ["https://app.example.com/**"],
+    enableSignup: false,
     enableAnonymousSignIns: true,
+    enableManualLinking: true,
+    emailEnableSignup: false,
+    securePasswordChange: true,
+    totp: { enrollEnabled: true, verifyEnabled: true },
     enableRefreshTokenRotation: false,
     refreshTokenReuseIntervalSeconds: 0,
     sessions: { timeboxSeconds: 86400, inactivityTimeoutSeconds: 30600, singlePerUser: false },
@@ -131,12 +144,22 @@ Deno.test("parseAuthConfig() names a setting of the wrong type or a bad duration
   );
 });
 
+Deno.test("parseAuthConfig() refuses TOTP enrolment without verification, as the CLI does", () => {
+  assert.throws(
+    () => parseAuthConfig("[auth.mfa.totp]\nenroll_enabled = true\nverify_enabled = false\n", {}),
+    /\[auth\.mfa\.totp\] enroll_enabled requires verify_enabled/,
+  );
+});
+
 Deno.test("the project's config.toml reads as it is written", async () => {
   const toml = await Deno.readTextFile(CONFIG_TOML);
   const config = await loadAuthConfig();
   const confirmations = /^\[auth\.email\][\s\S]*?^enable_confirmations = (true|false)$/m.exec(toml)![1];
   assert.equal(config.enableConfirmations, confirmations === "true");
   assert.equal(config.siteUrl, /^site_url = "([^"]*)"$/m.exec(toml)![1]);
+  // TOTP on, as hosted projects have it (issue 20); sign-ups open.
+  assert.deepEqual(config.totp, { enrollEnabled: true, verifyEnabled: true });
+  assert.equal(config.enableSignup, true);
   assert.equal(
     config.refreshTokenReuseIntervalSeconds,
     Number(/^refresh_token_reuse_interval = (\d+)$/m.exec(toml)![1]),
