@@ -75,7 +75,7 @@ export interface FunctionProcess {
 /** Options for {@linkcode startEdgeRuntime}. */
 export interface EdgeRuntimeOptions {
   /** Starts one worker of the function, listening on `port` (`startFunction`). */
-  boot: (port: number) => FunctionProcess;
+  boot: (port: number) => FunctionProcess | Promise<FunctionProcess>;
   /**
    * The port every worker listens on, so the function keeps one address across reboots. When omitted (or
    * 0), the first boot reserves a free one, and a boot whose worker finds it taken by something else moves
@@ -173,7 +173,7 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
           port = reserved.port;
           reserved.release(); // the spawn follows at once
         }
-        worker = { process: options.boot(port), overLimit: false };
+        worker = { process: await options.boot(port), overLimit: false };
         const booted = worker;
         worker.process.exited.then((status) => {
           booted.exit = status;

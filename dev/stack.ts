@@ -516,7 +516,7 @@ async function startFunctions(
   const runtimes = FUNCTIONS.map((name) => {
     const env = name === "exchange-token" ? functionEnv : managementEnv;
     const runtime = startEdgeRuntime({
-      boot: (port) => startFunction(port, env, options.log, watchdog, functionSource(name)),
+      boot: (port) => startFunction(port, env, { log: options.log, watchdog, fn: functionSource(name) }),
       wallClockLimitMs: options.functionWallClockLimitMs,
       log: options.log,
     });

@@ -40,8 +40,8 @@ const ANSWERS = {
 function setup(options: { env?: Record<string, string>; wallClockLimitMs?: number } = {}) {
   const boots: number[] = [];
   const runtime: EdgeRuntime = startEdgeRuntime({
-    boot: (port) => {
-      const worker = startFunction(port, options.env ?? {}, undefined, undefined, MISBEHAVING);
+    boot: async (port) => {
+      const worker = await startFunction(port, options.env ?? {}, { fn: MISBEHAVING });
       boots.push(worker.pid);
       return worker;
     },
