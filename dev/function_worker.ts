@@ -6,7 +6,7 @@
  */
 import { EDGE_MEMORY_LIMIT_MIB, type FunctionProcess } from "./edge_runtime.ts";
 import type { Watchdog } from "./watchdog.ts";
-import { pumpLines, waitForPort } from "./_process.ts";
+import { mainThreadCpuMs, pumpLines, waitForPort } from "./_process.ts";
 import { EDGE_DENO_ENV, errorLine, parseEdgeDenoVersion, resolveEdgeDeno } from "./edge_deno.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -119,6 +119,7 @@ export async function startFunction(
     pid: child.pid,
     listening,
     exited,
+    cpuTimeMs: () => mainThreadCpuMs(child.pid),
     async stop(signal = "SIGTERM") {
       try {
         child.kill(signal);
