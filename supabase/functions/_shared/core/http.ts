@@ -208,13 +208,14 @@ export async function readBodyLimited(req: Request, options: ReadBodyOptions): P
   return buffer.subarray(0, length);
 }
 
+/**
+ * Bytes on an `ArrayBuffer` of their own: `Uint8Array<ArrayBuffer>` from TypeScript 5.7 on, spelled so that
+ * the Edge runtime's Deno 2.1 (TypeScript 5.6, whose `Uint8Array` takes no type argument) reads it too.
+ */
+type _Bytes = ReturnType<typeof Uint8Array.of>;
+
 /** A larger buffer holding `buffer`'s first `length` bytes: doubled, at least `needed`, at most `max`. */
-function _grow(
-  buffer: Uint8Array<ArrayBuffer>,
-  length: number,
-  needed: number,
-  max: number,
-): Uint8Array<ArrayBuffer> {
+function _grow(buffer: _Bytes, length: number, needed: number, max: number): _Bytes {
   const grown = new Uint8Array(Math.min(max, Math.max(needed, buffer.byteLength * 2)));
   grown.set(buffer.subarray(0, length));
   return grown;

@@ -121,7 +121,8 @@ export function authIssuer(supabaseUrl: string): string {
  */
 export function createSupabaseVerifier(options: SupabaseVerifierOptions): VerifyToken {
   const baseFetch = options.fetch ?? globalThis.fetch;
-  const timedFetch: typeof fetch = (input, init) =>
+  // Parameters spelled out: under Deno 2.1, `typeof fetch` also has Node's overload, whose init has no `signal`.
+  const timedFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> =>
     baseFetch(input, {
       ...init,
       signal: init?.signal
