@@ -37,6 +37,17 @@ export function parseEdgeDenoVersion(value: string | undefined): string {
   return value;
 }
 
+/**
+ * The `DENO_DIR` of a Deno other than the tooling's: `.cache/deno-<version>/` in the repository. Two Deno
+ * versions writing one cache is not a setup Deno supports.
+ *
+ * @param version A Deno version, e.g. `2.1.4`.
+ * @returns The folder's path.
+ */
+export function edgeDenoDir(version: string): string {
+  return new URL(`../.cache/deno-${version}`, import.meta.url).pathname;
+}
+
 const resolved = new Map<string, Promise<string>>();
 
 /**

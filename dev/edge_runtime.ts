@@ -29,9 +29,17 @@
  *   headers; past that the worker is killed, and every request it held gets 546. The runtime's limit is the
  *   worker's life (retired at half, ended at the limit), so there a request that starts late in a worker's
  *   life is cut sooner; and its limit also covers a response body still streaming.
- * - CPU time: not enforced. A process's CPU time (`/proc`) includes its boot, the garbage collector's and
- *   the compiler's threads, and cannot be split among requests served at once; a busy loop is caught by the
- *   wall clock only.
+ * - CPU time, the runtime's per-worker rule (`crates/base/src/worker/supervisor/strategy_per_worker.rs`):
+ *   the worker's CPU time adds up over its life; past {@linkcode EDGE_CPU_SOFT_LIMIT_MS} it is retired (new
+ *   requests boot a fresh worker, and it stops once its requests, bodies included, have ended), and at
+ *   {@linkcode EDGE_CPU_HARD_LIMIT_MS} it is killed, its requests in flight answered 546. Read here from
+ *   `/proc` for the process's main thread (where Deno runs JavaScript; not the garbage collector's or the
+ *   compiler's threads), from the moment it listens, every 50 ms while it has requests in flight and once
+ *   as each ends. It may overshoot a limit by one poll; CPU time spent between requests (timers, background
+ *   work) is only read at the next request's end; and the boot's CPU time (the module's evaluation) is left
+ *   out, while the runtime's timer runs whenever the isolate does. A retired worker
+ *   still finishing holds its port, so the next worker boots on another ({@linkcode EdgeRuntime.url}
+ *   changes) unless the port was given, when the next boot waits for the retired worker's end.
  *
  * @module
  */
@@ -42,9 +50,6 @@ export const EDGE_MEMORY_LIMIT_MIB = 256;
 
 /** The Edge runtime's wall-clock limit (`workerTimeoutMs` in `supabase functions serve`), in ms. */
 export const EDGE_WALL_CLOCK_LIMIT_MS = 400_000;
-
-/** The wall-clock limit of the free plan's functions, in ms (supabase.com/docs/guides/functions/limits). */
-export const EDGE_FREE_PLAN_WALL_CLOCK_LIMIT_MS = 150_000;
 
 /** The CPU time after which a worker is retired (`cpuTimeSoftLimitMs` in `supabase functions serve`), in ms. */
 export const EDGE_CPU_SOFT_LIMIT_MS = 1000;

@@ -7,7 +7,7 @@
 import { EDGE_MEMORY_LIMIT_MIB, type FunctionProcess } from "./edge_runtime.ts";
 import type { Watchdog } from "./watchdog.ts";
 import { mainThreadCpuMs, pumpLines, waitForPort } from "./_process.ts";
-import { EDGE_DENO_ENV, errorLine, parseEdgeDenoVersion, resolveEdgeDeno } from "./edge_deno.ts";
+import { EDGE_DENO_ENV, edgeDenoDir, errorLine, parseEdgeDenoVersion, resolveEdgeDeno } from "./edge_deno.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const FUNCTIONS_DIR = new URL("supabase/functions/", ROOT);
@@ -77,10 +77,10 @@ export async function startFunction(
   const version = options.denoVersion ?? parseEdgeDenoVersion(Deno.env.get("EDGE_DENO_VERSION"));
   const deno = await resolveEdgeDeno(version);
   const config = fn.config ? await configFlags(fn.config, version) : ["--no-config"];
-  // Another Deno keeps a cache of its own: two versions writing one cache is not a setup Deno supports.
+  // Another Deno keeps a cache of its own.
   const denoDir: Record<string, string> = version === Deno.version.deno
     ? {}
-    : { DENO_DIR: new URL(`.cache/deno-${version}`, ROOT).pathname };
+    : { DENO_DIR: edgeDenoDir(version) };
   await cacheOnce(deno, version, fn, config, denoDir);
   const child = new Deno.Command(deno, {
     args: [
