@@ -122,6 +122,8 @@ export interface EdgeRuntime {
   boot(): Promise<void>;
   /** The process id of the worker booted last (it may have exited since); undefined before the first boot. */
   readonly pid: number | undefined;
+  /** How many workers have booted so far (each holds its own caches, as each isolate does). */
+  readonly boots: number;
   /** The port its workers listen on; 0 before the first boot when none was given. */
   readonly port: number;
   /** The function's address, e.g. `http://127.0.0.1:8081`. */
@@ -194,6 +196,7 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
   let port = options.port ?? 0;
   let current: Worker | undefined;
   let lastPid: number | undefined;
+  let boots = 0;
   // Requests that find no worker share one boot.
   let booting: Promise<Worker> | undefined;
   let stopped = false;
@@ -243,6 +246,7 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
       worker.bootCpuMs = await worker.process.cpuTimeMs() ?? 0;
       current = worker;
       lastPid = worker.process.pid;
+      boots++;
       log(
         `[edge-runtime] worker ${worker.process.pid} booted (memory limit ${EDGE_MEMORY_LIMIT_MIB} MiB, ` +
           `CPU time ${cpuSoftLimitMs}/${cpuHardLimitMs} ms, wall clock ${wallClockLimitMs / 1000} s)`,
@@ -346,6 +350,9 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
     },
     get pid() {
       return lastPid;
+    },
+    get boots() {
+      return boots;
     },
     get port() {
       return port;

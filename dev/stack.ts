@@ -127,6 +127,11 @@ export interface LocalStack {
    * has booted the function again after a crash.
    */
   readonly functionPid: number;
+  /**
+   * How many workers of `exchange-token` have booted: a new one after a crash, a limit, or a retirement at
+   * the CPU soft limit (`dev/edge_runtime.ts`), each with caches of its own.
+   */
+  readonly functionBoots: number;
   /** The environment the function runs with (to start another instance, e.g. for a cold start). */
   functionEnv: Record<string, string>;
   /** The Deno version the functions' workers run on, e.g. `2.1.4`. */
@@ -250,6 +255,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       },
       get functionPid() {
         return runtime.pid!;
+      },
+      get functionBoots() {
+        return runtime.boots;
       },
       functionEnv,
       edgeDenoVersion,
