@@ -215,7 +215,7 @@ try {
   for (let run = 0; run < (smoke ? 1 : 5); run++) {
     const port = freePort();
     const started = performance.now();
-    const fn = startFunction(port, stack.functionEnv);
+    const fn = await startFunction(port, stack.functionEnv);
     try {
       for (;;) {
         try {

@@ -98,3 +98,23 @@ async function listensItself(pid: number, port: number): Promise<boolean | undef
   }
   return false;
 }
+
+/**
+ * The CPU time process `pid`'s main thread has used, in ms (`/proc/<pid>/task/<pid>/stat`): the thread Deno
+ * runs JavaScript on, without V8's garbage collector and compiler threads, as the Edge runtime counts a
+ * worker's CPU time on its isolate's thread. Linux counts it in ticks of 10 ms (`USER_HZ` is 100).
+ *
+ * @param pid The process.
+ * @returns Its main thread's user plus system time; undefined once it has exited, or where `/proc` is missing.
+ */
+export async function mainThreadCpuMs(pid: number): Promise<number | undefined> {
+  let stat: string;
+  try {
+    stat = await Deno.readTextFile(`/proc/${pid}/task/${pid}/stat`);
+  } catch {
+    return undefined;
+  }
+  // After the command's name in parentheses (which may hold spaces): state, then utime and stime 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}

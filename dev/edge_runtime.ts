@@ -29,9 +29,17 @@
  *   headers; past that the worker is killed, and every request it held gets 546. The runtime's limit is the
  *   worker's life (retired at half, ended at the limit), so there a request that starts late in a worker's
  *   life is cut sooner; and its limit also covers a response body still streaming.
- * - CPU time: not enforced. A process's CPU time (`/proc`) includes its boot, the garbage collector's and
- *   the compiler's threads, and cannot be split among requests served at once; a busy loop is caught by the
- *   wall clock only.
+ * - CPU time, the runtime's per-worker rule (`crates/base/src/worker/supervisor/strategy_per_worker.rs`):
+ *   the worker's CPU time adds up over its life; past {@linkcode EDGE_CPU_SOFT_LIMIT_MS} it is retired (new
+ *   requests boot a fresh worker, and it stops once its requests, bodies included, have ended), and at
+ *   {@linkcode EDGE_CPU_HARD_LIMIT_MS} it is killed, its requests in flight answered 546. Read here from
+ *   `/proc` for the process's main thread (where Deno runs JavaScript; not the garbage collector's or the
+ *   compiler's threads), from the moment it listens, every 50 ms while it has requests in flight and once
+ *   as each ends. It may overshoot a limit by one poll; CPU time spent between requests (timers, background
+ *   work) is only read at the next request's end; and the boot's CPU time (the module's evaluation) is left
+ *   out, while the runtime's timer runs whenever the isolate does. A retired worker
+ *   still finishing holds its port, so the next worker boots on another ({@linkcode EdgeRuntime.url}
+ *   changes) unless the port was given, when the next boot waits for the retired worker's end.
  *
  * @module
  */
@@ -42,6 +50,15 @@ export const EDGE_MEMORY_LIMIT_MIB = 256;
 
 /** The Edge runtime's wall-clock limit (`workerTimeoutMs` in `supabase functions serve`), in ms. */
 export const EDGE_WALL_CLOCK_LIMIT_MS = 400_000;
+
+/** The CPU time after which a worker is retired (`cpuTimeSoftLimitMs` in `supabase functions serve`), in ms. */
+export const EDGE_CPU_SOFT_LIMIT_MS = 1000;
+
+/** The CPU time at which a worker is ended (`cpuTimeHardLimitMs` in `supabase functions serve`), in ms. */
+export const EDGE_CPU_HARD_LIMIT_MS = 2000;
+
+/** How often a worker's CPU time is read while it has requests in flight. */
+const CPU_POLL_MS = 50;
 
 /** The three failures the runtime answers for, by the name its main service gives them. */
 export type RuntimeErrorCode = "BOOT_ERROR" | "WORKER_ERROR" | "WORKER_LIMIT";
@@ -70,12 +87,14 @@ export interface FunctionProcess {
   exited: Promise<Deno.CommandStatus>;
   /** Sends `signal` (SIGTERM by default) and waits for the exit. */
   stop(signal?: Deno.Signal): Promise<void>;
+  /** The CPU time its JavaScript thread has used so far, in ms; undefined once it has exited. */
+  cpuTimeMs(): Promise<number | undefined>;
 }
 
 /** Options for {@linkcode startEdgeRuntime}. */
 export interface EdgeRuntimeOptions {
   /** Starts one worker of the function, listening on `port` (`startFunction`). */
-  boot: (port: number) => FunctionProcess;
+  boot: (port: number) => FunctionProcess | Promise<FunctionProcess>;
   /**
    * The port every worker listens on, so the function keeps one address across reboots. When omitted (or
    * 0), the first boot reserves a free one, and a boot whose worker finds it taken by something else moves
@@ -84,6 +103,10 @@ export interface EdgeRuntimeOptions {
   port?: number;
   /** How long a request may wait for its response's headers; default {@linkcode EDGE_WALL_CLOCK_LIMIT_MS}. */
   wallClockLimitMs?: number;
+  /** The CPU time that retires a worker; default {@linkcode EDGE_CPU_SOFT_LIMIT_MS}. */
+  cpuSoftLimitMs?: number;
+  /** The CPU time that ends a worker and its requests with 546; default {@linkcode EDGE_CPU_HARD_LIMIT_MS}. */
+  cpuHardLimitMs?: number;
   /** Where the supervisor's lines go (a boot, an exit and its reading). */
   log?: (line: string) => void;
 }
@@ -99,6 +122,8 @@ export interface EdgeRuntime {
   boot(): Promise<void>;
   /** The process id of the worker booted last (it may have exited since); undefined before the first boot. */
   readonly pid: number | undefined;
+  /** How many workers have booted so far (each holds its own caches, as each isolate does). */
+  readonly boots: number;
   /** The port its workers listen on; 0 before the first boot when none was given. */
   readonly port: number;
   /** The function's address, e.g. `http://127.0.0.1:8081`. */
@@ -110,10 +135,20 @@ export interface EdgeRuntime {
 /** One booted worker and what the supervisor knows of its end. */
 interface Worker {
   process: FunctionProcess;
-  /** Set when the supervisor ended it for a limit, before the kill. */
-  overLimit: boolean;
+  /** Set when the supervisor ended it for a limit, before the kill: which one. */
+  overLimit?: "wall clock duration" | "CPU time hard limit";
+  /** Its CPU time when it began to listen: its boot, which is not counted. */
+  bootCpuMs: number;
+  /** Requests sent to it whose response (body included) has not ended. */
+  inFlight: number;
+  /** Set at the CPU soft limit: it gets no new request, and is stopped once `inFlight` is 0. */
+  retired: boolean;
+  /** Reads its CPU time while it has requests in flight. */
+  cpuWatch?: ReturnType<typeof setInterval>;
   /** Its exit status, once it has exited. */
   exit?: Deno.CommandStatus;
+  /** The port it listens on. */
+  port: number;
 }
 
 /**
@@ -151,20 +186,31 @@ export function runtimeErrorResponse(code: RuntimeErrorCode): Response {
  */
 export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
   const wallClockLimitMs = options.wallClockLimitMs ?? EDGE_WALL_CLOCK_LIMIT_MS;
+  const cpuSoftLimitMs = options.cpuSoftLimitMs ?? EDGE_CPU_SOFT_LIMIT_MS;
+  const cpuHardLimitMs = options.cpuHardLimitMs ?? EDGE_CPU_HARD_LIMIT_MS;
   const log = options.log ?? (() => {});
-  // A worker is a child told its port (DENO_SERVE_ADDRESS). Without a port of the caller's, the first boot
-  // reserves one and releases it just before the spawn; a worker that finds it taken all the same is booted
-  // again on another, and the function keeps the port it got across later reboots (dev/ports.ts).
+  // A worker is a child told its port. Without a port of the caller's, the first boot reserves one and
+  // releases it just before the spawn; a worker that finds it taken all the same is booted again on another,
+  // and the function keeps the port it got across later reboots (dev/ports.ts), unless a retired worker still
+  // holds it while its last requests finish.
   let port = options.port ?? 0;
   let current: Worker | undefined;
   let lastPid: number | undefined;
+  let boots = 0;
   // Requests that find no worker share one boot.
   let booting: Promise<Worker> | undefined;
   let stopped = false;
+  // Retired workers still finishing their requests.
+  const draining = new Set<Worker>();
 
   function bootWorker(): Promise<Worker> {
-    if (current && !current.exit) return Promise.resolve(current);
+    if (current && !current.exit && !current.retired) return Promise.resolve(current);
     booting ??= (async () => {
+      if (draining.size > 0) {
+        // Two workers cannot listen on one port: a port of the caller's waits for the retired worker's end.
+        if (options.port) await Promise.all([...draining].map((worker) => worker.process.exited));
+        else port = 0;
+      }
       let worker: Worker;
       for (let attempt = 1;; attempt++) {
         if (stopped) throw new Error("the Edge runtime stand-in was stopped");
@@ -173,10 +219,12 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
           port = reserved.port;
           reserved.release(); // the spawn follows at once
         }
-        worker = { process: options.boot(port), overLimit: false };
+        worker = { process: await options.boot(port), port, bootCpuMs: 0, inFlight: 0, retired: false };
         const booted = worker;
         worker.process.exited.then((status) => {
           booted.exit = status;
+          clearInterval(booted.cpuWatch);
+          draining.delete(booted);
           if (current === booted) current = undefined;
           log(`[edge-runtime] worker ${booted.process.pid} ${describeExit(booted)}`);
         });
@@ -195,17 +243,67 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
         await worker.process.stop();
         throw new Error("the Edge runtime stand-in was stopped");
       }
+      worker.bootCpuMs = await worker.process.cpuTimeMs() ?? 0;
       current = worker;
       lastPid = worker.process.pid;
+      boots++;
       log(
         `[edge-runtime] worker ${worker.process.pid} booted (memory limit ${EDGE_MEMORY_LIMIT_MIB} MiB, ` +
-          `wall clock ${wallClockLimitMs / 1000} s)`,
+          `CPU time ${cpuSoftLimitMs}/${cpuHardLimitMs} ms, wall clock ${wallClockLimitMs / 1000} s)`,
       );
       return worker;
     })().finally(() => {
       booting = undefined;
     });
     return booting;
+  }
+
+  /** Ends `worker` for a limit: its requests in flight get 546. */
+  async function endForLimit(worker: Worker, limit: NonNullable<Worker["overLimit"]>) {
+    if (worker.overLimit || worker.exit) return;
+    log(`[edge-runtime] worker ${worker.process.pid}: ${limit} reached`);
+    worker.overLimit = limit;
+    await worker.process.stop("SIGKILL");
+  }
+
+  /** Stops a retired worker once its last request has ended. */
+  function stopIfDrained(worker: Worker) {
+    if (!worker.retired || worker.inFlight > 0 || worker.exit) return;
+    log(`[edge-runtime] worker ${worker.process.pid}: retired, its requests done: stopping it`);
+    worker.process.stop().catch(() => {});
+  }
+
+  /**
+   * The runtime's CPU rule (supabase/edge-runtime `crates/base/src/worker/supervisor/strategy_per_worker.rs`):
+   * past the soft limit the worker is retired (no new request reaches it, and it ends once its requests
+   * have), at the hard limit it is ended.
+   */
+  async function checkCpu(worker: Worker) {
+    const total = await worker.process.cpuTimeMs();
+    if (total === undefined || worker.exit || worker.overLimit) return;
+    const used = total - worker.bootCpuMs;
+    if (used >= cpuHardLimitMs) return await endForLimit(worker, "CPU time hard limit");
+    if (used >= cpuSoftLimitMs && !worker.retired) {
+      log(
+        `[edge-runtime] worker ${worker.process.pid}: CPU time soft limit reached (${used} ms): retiring it`,
+      );
+      worker.retired = true;
+      draining.add(worker);
+      if (current === worker) current = undefined;
+      stopIfDrained(worker);
+    }
+  }
+
+  function requestStarted(worker: Worker) {
+    if (worker.inFlight++ === 0) {
+      worker.cpuWatch = setInterval(() => checkCpu(worker), CPU_POLL_MS);
+    }
+  }
+
+  function requestEnded(worker: Worker) {
+    if (--worker.inFlight === 0) clearInterval(worker.cpuWatch);
+    // A last reading: the request may have crossed a limit since the poll's.
+    checkCpu(worker).finally(() => stopIfDrained(worker));
   }
 
   async function forward(request: Request): Promise<Response> {
@@ -217,7 +315,8 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
       return runtimeErrorResponse("BOOT_ERROR");
     }
     const { pathname, search } = new URL(request.url);
-    const target = new URL(pathname + search, `http://127.0.0.1:${port}`);
+    const target = new URL(pathname + search, `http://127.0.0.1:${worker.port}`);
+    requestStarted(worker);
     // Not `new Request(request, …)`, which would follow the caller's abort signal.
     const sent = fetch(target, {
       method: request.method,
@@ -231,13 +330,13 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
     });
     try {
       const answer = await Promise.race([sent, overLimit]);
-      if (answer !== "limit") return answer;
+      if (answer !== "limit") return whenBodyEnds(answer, () => requestEnded(worker));
       sent.catch(() => {});
-      log(`[edge-runtime] worker ${worker.process.pid}: wall clock duration reached`);
-      worker.overLimit = true;
-      await worker.process.stop("SIGKILL");
+      await endForLimit(worker, "wall clock duration");
+      requestEnded(worker);
       return runtimeErrorResponse("WORKER_LIMIT");
     } catch {
+      requestEnded(worker);
       return runtimeErrorResponse(await failureOf(worker));
     } finally {
       clearTimeout(timer);
@@ -252,6 +351,9 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
     get pid() {
       return lastPid;
     },
+    get boots() {
+      return boots;
+    },
     get port() {
       return port;
     },
@@ -261,10 +363,53 @@ export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
     async stop() {
       stopped = true;
       await booting?.catch(() => {});
-      await current?.process.stop();
+      await Promise.all([current, ...draining].map((worker) => worker?.process.stop()));
       current = undefined;
     },
   };
+}
+
+/**
+ * `response` with a body that calls `ended` once it has been read to its end, failed or been cancelled (at
+ * once when it has none): the runtime counts a request until its response is done.
+ */
+function whenBodyEnds(response: Response, ended: () => void): Response {
+  if (!response.body) {
+    ended();
+    return response;
+  }
+  let called = false;
+  const end = () => {
+    if (!called) ended();
+    called = true;
+  };
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          end();
+        } else controller.enqueue(value);
+      } catch (err) {
+        controller.error(err);
+        end();
+      }
+    },
+    cancel(reason) {
+      end();
+      return reader.cancel(reason);
+    },
+  });
+  // fetch has decoded a compressed body already: its encoding and length no longer describe these bytes
+  // (a Response passed on as it came drops them the same way).
+  const headers = new Headers(response.headers);
+  if (headers.has("content-encoding")) {
+    headers.delete("content-encoding");
+    headers.delete("content-length");
+  }
+  return new Response(body, { status: response.status, statusText: response.statusText, headers });
 }
 
 /** Why a request to `worker` failed: its limit, or a crash (also when it is still running). */
@@ -282,13 +427,13 @@ async function failureOf(worker: Worker): Promise<RuntimeErrorCode> {
 
 // V8 ends a process whose heap outgrew `--max-heap-size` with a trap ("Fatal JavaScript out of memory").
 function isOverLimit(worker: Worker): boolean {
-  return worker.overLimit || worker.exit?.signal === "SIGTRAP";
+  return worker.overLimit !== undefined || worker.exit?.signal === "SIGTRAP";
 }
 
 function describeExit(worker: Worker): string {
   const { code, signal } = worker.exit!;
   const how = signal ? `signal ${signal}` : `code ${code}`;
-  if (worker.overLimit) return `was ended: wall clock duration reached (${how})`;
+  if (worker.overLimit) return `was ended: ${worker.overLimit} reached (${how})`;
   if (isOverLimit(worker)) return `exited: memory limit reached (${how})`;
   return `exited (${how})`;
 }

@@ -9,7 +9,9 @@
  * `MAILBOX_SMTP_PORT` (54325), `BACKEND_PORT` (8000, the example FastAPI backend), `BACKEND_JWT_ALGORITHM`
  * (`HS256`, or `ES256`/`EdDSA` with a key set kept in the state directory, or `BACKEND_JWT_PRIVATE_KEYS`
  * when set), `POOLER_PORT` (54329, the transaction pooler, PgBouncer with TLS: `dev/pooler.ts`),
- * `DB_POOLER` (`transaction` makes the function connect through it), `AUTH_SESSIONS_SINGLE_PER_USER`
+ * `DB_POOLER` (`transaction` makes the function connect through it), `EDGE_DENO_VERSION` (2.1.4, the Deno the
+ * functions run on: `dev/edge_deno.ts`), `EDGE_WALL_CLOCK_LIMIT_SEC` (400, a function's wall-clock limit as
+ * on paid plans; 150 as on the free plan), `AUTH_SESSIONS_SINGLE_PER_USER`
  * (`false`; Auth's single session per user, which `config.toml` has no key for: Auth and the function both
  * follow it), `REQUIRE_AAL2` and `AUTH_HS256_TOKENS` (passed to all three functions: `exchange-token`,
  * `tenants`, `invitations`).
@@ -35,6 +37,8 @@
  */
 import { startStack } from "./stack.ts";
 import { parsePoolerMode, type PoolerMode } from "./pooler.ts";
+import { parseEdgeDenoVersion } from "./edge_deno.ts";
+import { EDGE_WALL_CLOCK_LIMIT_MS } from "./edge_runtime.ts";
 
 const started = performance.now();
 const env = Deno.env.toObject();
@@ -45,10 +49,19 @@ if (mode !== "es256" && mode !== "hs256") {
   Deno.exit(1);
 }
 let dbPooler: PoolerMode | undefined;
+let edgeDenoVersion: string;
 try {
   dbPooler = parsePoolerMode(env.DB_POOLER);
+  edgeDenoVersion = parseEdgeDenoVersion(env.EDGE_DENO_VERSION);
 } catch (err) {
   console.error(`deno task dev: ${(err as Error).message}`);
+  Deno.exit(1);
+}
+const wallClockSeconds = Number(env.EDGE_WALL_CLOCK_LIMIT_SEC ?? EDGE_WALL_CLOCK_LIMIT_MS / 1000);
+if (!Number.isInteger(wallClockSeconds) || wallClockSeconds <= 0) {
+  console.error(
+    `deno task dev: EDGE_WALL_CLOCK_LIMIT_SEC must be a whole number of seconds, not ${env.EDGE_WALL_CLOCK_LIMIT_SEC}`,
+  );
   Deno.exit(1);
 }
 
@@ -85,6 +98,8 @@ const stack = await startStack({
   mailboxSmtpPort: Number(env.MAILBOX_SMTP_PORT ?? 54325),
   poolerPort: Number(env.POOLER_PORT ?? 54329),
   dbPooler,
+  edgeDenoVersion,
+  functionWallClockLimitMs: wallClockSeconds * 1000,
   backendJwtSecret: env.BACKEND_JWT_SECRET || undefined,
   backendPort: Number(env.BACKEND_PORT ?? 8000),
   backendJwtAlgorithm,
@@ -114,6 +129,10 @@ console.log(
   `Ready in ${Math.round(performance.now() - started)} ms. Variables written to ${stateDir}/stack.env.`,
 );
 console.log(`Exchange: POST ${vars.FUNCTIONS_URL}/exchange-token. Ctrl-C stops everything.`);
+console.log(
+  `Functions: Using the Edge runtime stand-in (compatible with Deno v${stack.edgeDenoVersion}), ` +
+    `wall clock ${wallClockSeconds} s (EDGE_WALL_CLOCK_LIMIT_SEC)`,
+);
 console.log(
   `The function connects ${dbPooler ? "through POOLER_URL (transaction mode)" : "to DB_URL directly"}.`,
 );

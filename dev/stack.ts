@@ -37,6 +37,7 @@ import { backendJwtSettings, type ExampleBackend, startBackend } from "../exampl
 import { missingPoolerPackages, type Pooler, type PoolerMode, startPooler } from "./pooler.ts";
 import { startEdgeRuntime } from "./edge_runtime.ts";
 import { FUNCTIONS, functionSource, startFunction } from "./function_worker.ts";
+import { parseEdgeDenoVersion } from "./edge_deno.ts";
 import { assertPortFree, portError } from "./ports.ts";
 
 /**
@@ -78,6 +79,11 @@ export interface StackOptions {
   functionEnv?: Record<string, string>;
   /** The function's wall-clock limit per request, in ms (`dev/edge_runtime.ts`); the runtime's 400 s by default. */
   functionWallClockLimitMs?: number;
+  /**
+   * The Deno version the functions' workers run on (`dev/edge_deno.ts`); default: `EDGE_DENO_VERSION` from the
+   * environment, else the one the Edge runtime is compatible with, 2.1.4.
+   */
+  edgeDenoVersion?: string;
   /**
    * The function's `BACKEND_JWT_SECRET`, e.g. the Python service's real one; it wins over the secret saved
    * in `stateDir` (which is kept, not overwritten, for the starts without it).
@@ -121,8 +127,15 @@ export interface LocalStack {
    * has booted the function again after a crash.
    */
   readonly functionPid: number;
+  /**
+   * How many workers of `exchange-token` have booted: a new one after a crash, a limit, or a retirement at
+   * the CPU soft limit (`dev/edge_runtime.ts`), each with caches of its own.
+   */
+  readonly functionBoots: number;
   /** The environment the function runs with (to start another instance, e.g. for a cold start). */
   functionEnv: Record<string, string>;
+  /** The Deno version the functions' workers run on, e.g. `2.1.4`. */
+  edgeDenoVersion: string;
   auth: AuthEmulator;
   postgres: PostgresServer;
   /** The mailbox's web page and Mailpit API, e.g. `http://127.0.0.1:54324`. */
@@ -208,7 +221,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       ...options.functionEnv,
     };
     const backendStart = startBackendPart(start, ports, functionEnv);
-    const runtimes = await startFunctions(start, functionEnv, ports.demo);
+    const edgeDenoVersion = options.edgeDenoVersion ??
+      parseEdgeDenoVersion(Deno.env.get("EDGE_DENO_VERSION"));
+    const runtimes = await startFunctions(start, functionEnv, ports.demo, edgeDenoVersion);
     ports.routeGateway(createGateway({
       auth: auth.handler,
       functions: Object.fromEntries(runtimes.map(({ name, runtime }) => [name, runtime.fetch])),
@@ -241,7 +256,11 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       get functionPid() {
         return runtime.pid!;
       },
+      get functionBoots() {
+        return runtime.boots;
+      },
       functionEnv,
+      edgeDenoVersion,
       auth,
       postgres,
       mailboxUrl: mailbox.url,
@@ -519,12 +538,16 @@ async function startFunctions(
   { options, log, watchdog, stops }: Start,
   functionEnv: Record<string, string>,
   demo: DemoListener | undefined,
+  denoVersion: string,
 ) {
+  // As `supabase functions serve` prints "Using supabase-edge-runtime-1.70.0 (compatible with Deno v2.1.4)".
+  log(`Using the Edge runtime stand-in (compatible with Deno v${denoVersion})`);
   const managementEnv = demo ? { INVITE_REDIRECT_URL: demo.url, ...functionEnv } : functionEnv;
   const runtimes = FUNCTIONS.map((name) => {
     const env = name === "exchange-token" ? functionEnv : managementEnv;
     const runtime = startEdgeRuntime({
-      boot: (port) => startFunction(port, env, options.log, watchdog, functionSource(name)),
+      boot: (port) =>
+        startFunction(port, env, { log: options.log, watchdog, fn: functionSource(name), denoVersion }),
       wallClockLimitMs: options.functionWallClockLimitMs,
       log: options.log,
     });

@@ -10,6 +10,7 @@ import { createGateway } from "../../dev/gateway.ts";
 import { type EdgeRuntime, runtimeErrorResponse, startEdgeRuntime } from "../../dev/edge_runtime.ts";
 import { startFunction } from "../../dev/function_worker.ts";
 import { startStack } from "../../dev/stack.ts";
+import { parseEdgeDenoVersion } from "../../dev/edge_deno.ts";
 import { PASSWORD } from "../_fixtures.ts";
 
 const MISBEHAVING = {
@@ -40,8 +41,8 @@ const ANSWERS = {
 function setup(options: { env?: Record<string, string>; wallClockLimitMs?: number } = {}) {
   const boots: number[] = [];
   const runtime: EdgeRuntime = startEdgeRuntime({
-    boot: (port) => {
-      const worker = startFunction(port, options.env ?? {}, undefined, undefined, MISBEHAVING);
+    boot: async (port) => {
+      const worker = await startFunction(port, options.env ?? {}, { fn: MISBEHAVING });
       boots.push(worker.pid);
       return worker;
     },
@@ -52,11 +53,12 @@ function setup(options: { env?: Record<string, string>; wallClockLimitMs?: numbe
     functions: { [MISBEHAVING.name]: runtime.fetch },
     keys: KEYS,
   });
-  const call = (route: string) =>
+  const call = (route: string, init: RequestInit = {}) =>
     gateway(
       new Request(`http://127.0.0.1:54321/functions/v1/${MISBEHAVING.name}/${route}`, {
         method: "POST",
         headers: { origin: "https://app.example", apikey: KEYS.publishable },
+        ...init,
       }),
     );
   return {
@@ -73,6 +75,24 @@ function setup(options: { env?: Record<string, string>; wallClockLimitMs?: numbe
       await runtime.stop();
     },
   };
+}
+
+/** Whether process `pid` still runs. */
+function processAlive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (up to 10 s) until `done()`. */
+async function waitFor(done: () => boolean) {
+  for (let tries = 0; !done(); tries++) {
+    assert.ok(tries < 200, "still waiting after 10 s");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Asserts the runtime's answer: status, body, `Content-Type`, and no CORS or `Retry-After`. */
@@ -125,6 +145,77 @@ Deno.test("a request past the wall clock is 546 WORKER_LIMIT, with the worker's 
   await assertAnswer(first, "WORKER_LIMIT");
   await assertAnswer(second, "WORKER_LIMIT");
   assert.ok(waited >= 1000 && waited < 5000, `answered after ${Math.round(waited)} ms`);
+  assert.notEqual(await t.servedBy(), before);
+});
+
+Deno.test("a worker runs on the Edge runtime's Deno (EDGE_DENO_VERSION, 2.1.4 by default)", async () => {
+  await using t = setup();
+  const res = await t.call("ok");
+  assert.equal((await res.json()).deno, parseEdgeDenoVersion(Deno.env.get("EDGE_DENO_VERSION")));
+});
+
+Deno.test("a worker may not spawn, load libraries, write outside /tmp or set its environment", async () => {
+  await using t = setup();
+  const res = await t.call("forbidden");
+  assert.equal(res.status, 200);
+  const tried = await res.json();
+  const denied = /^NotCapable: Requires (run|ffi|write|read) access/;
+  assert.deepEqual(tried, {
+    // The runtime's own refusal (supabase/edge-runtime ext/os/os.js), from the worker's bootstrap.
+    command: "Error: Spawning subprocesses is not allowed on Supabase Edge Runtime.",
+    childProcess: tried.childProcess.match(denied) ? tried.childProcess : "refused",
+    ffi: tried.ffi.match(denied) ? tried.ffi : "refused",
+    writeOutsideTmp: tried.writeOutsideTmp.match(denied) ? tried.writeOutsideTmp : "refused",
+    readOutside: tried.readOutside.match(denied) ? tried.readOutside : "refused",
+    // ext/env/lib.rs: op_set_env is not_supported().
+    envSet: "NotSupported: The operation is not supported",
+    writeTmp: "allowed",
+  });
+});
+
+Deno.test("past 1 s of CPU a worker is retired: new requests go to a fresh one, its own finish", async () => {
+  await using t = setup();
+  const retiring = await t.servedBy();
+  // A request held in flight on it: its body is sent only at the end.
+  const released = Promise.withResolvers<void>();
+  const held = t.call("body", {
+    body: new ReadableStream({
+      async pull(controller) {
+        await released.promise;
+        controller.enqueue(new TextEncoder().encode("{}"));
+        controller.close();
+      },
+    }),
+  });
+  // Bursts of 250 ms: CPU time grows by at most that much each, so none reaches the hard limit.
+  const burns: number[] = [];
+  for (;;) {
+    const res = await t.call("burn?ms=250");
+    assert.equal(res.status, 200);
+    const { pid } = await res.json();
+    if (pid !== retiring) break;
+    burns.push(pid);
+    assert.ok(burns.length <= 40, "never retired");
+  }
+  assert.ok(burns.length >= 4, `retired after ${burns.length} bursts of 250 ms, under 1 s of CPU`);
+  assert.notEqual(await t.servedBy(), retiring);
+  assert.equal(processAlive(retiring), true);
+  released.resolve();
+  const finished = await held;
+  assert.equal(finished.status, 200);
+  assert.equal((await finished.json()).pid, retiring);
+  await waitFor(() => !processAlive(retiring));
+});
+
+Deno.test("at 2 s of CPU a worker is ended: its request is 546 WORKER_LIMIT, the next boots a fresh one", async () => {
+  await using t = setup();
+  const before = await t.servedBy();
+  const started = performance.now();
+  await assertAnswer(await t.call("burn"), "WORKER_LIMIT");
+  const waited = performance.now() - started;
+  // CPU time never runs ahead of the wall clock.
+  assert.ok(waited >= 2000, `answered after ${Math.round(waited)} ms`);
+  await waitFor(() => !processAlive(before));
   assert.notEqual(await t.servedBy(), before);
 });
 

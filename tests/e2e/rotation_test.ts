@@ -34,8 +34,8 @@ for (const algorithm of ["ES256", "EdDSA"] as const) {
     const stack = await startStack({ dbPooler: DB_POOLER });
     // The function under a runtime of its own, which gives it a free port and keeps it across deployments.
     let env = stack.functionEnv;
-    let fn: ReturnType<typeof startFunction> | undefined;
-    const runtime = startEdgeRuntime({ boot: (port) => fn = startFunction(port, env) });
+    let fn: Awaited<ReturnType<typeof startFunction>> | undefined;
+    const runtime = startEdgeRuntime({ boot: async (port) => fn = await startFunction(port, env) });
     let base = "";
     const verifiers: PythonVerifier[] = [];
     /** Deploys the function with a key set (stopping the previous deployment). */

@@ -78,11 +78,14 @@ Deno.test("finding 3 replayed: forged tokens cost Auth a bounded number of calls
             ),
         ),
       );
+      const booted = stack.functionBoots;
       const { calls, ms, tally } = await measured(stack, () => flood(url, forged));
+      // Each worker has a budget of its own; past 1 s of CPU time the runtime retires one for a fresh one.
+      const workers = 1 + stack.functionBoots - booted;
       console.log(
         `Auth calls for ${FORGED} forged ES256 tokens with random kids: ${calls} (in ${Math.round(ms)} ms)`,
       );
-      assert.ok(calls <= 1 + Math.floor(ms / COOLDOWN_MS), `${calls} calls`);
+      assert.ok(calls <= workers * (1 + Math.floor(ms / COOLDOWN_MS)), `${calls} calls`);
       assert.equal(tally[200], undefined);
       assert.equal((tally[401] ?? 0) + (tally[503] ?? 0), FORGED, JSON.stringify(tally));
     });
@@ -98,25 +101,33 @@ Deno.test("finding 3 replayed: forged tokens cost Auth a bounded number of calls
             ),
         ),
       );
+      const booted = stack.functionBoots;
       const { calls, ms, tally } = await measured(stack, () => flood(url, forged));
+      const workers = 1 + stack.functionBoots - booted;
       console.log(
         `Auth calls for ${FORGED} distinct forged HS256 tokens, budget ${BUDGET}/s: ${calls} (in ${
           Math.round(ms)
         } ms)`,
       );
-      assert.ok(calls <= BUDGET * (1 + Math.ceil(ms / 1000)), `${calls} calls in ${ms} ms`);
+      assert.ok(calls <= workers * BUDGET * (1 + Math.ceil(ms / 1000)), `${calls} calls in ${ms} ms`);
       assert.equal(tally[200], undefined);
       assert.ok((tally[503] ?? 0) > 0, "the spent budget answers 503");
     });
 
-    await t.step(`one forged HS256 token sent ${FORGED} times: one Auth call`, async () => {
+    await t.step(`one forged HS256 token sent ${FORGED} times: one Auth call per worker`, async () => {
       // Past the budget's second, so that it has refilled.
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       const forged = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .sign(crypto.getRandomValues(new Uint8Array(32)));
+      const booted = stack.functionBoots;
       const { calls, tally } = await measured(stack, () => flood(url, Array(FORGED).fill(forged)));
-      console.log(`Auth calls for one forged HS256 token sent ${FORGED} times: ${calls}`);
-      assert.equal(calls, 1);
+      // At most one per worker that served the flood: each caches the refusal, and past 1 s of CPU time the
+      // runtime retires a worker for a fresh one (one retired just before the flood served none of it).
+      const workers = 1 + stack.functionBoots - booted;
+      console.log(
+        `Auth calls for one forged HS256 token sent ${FORGED} times: ${calls} (${workers} workers)`,
+      );
+      assert.ok(calls >= 1 && calls <= workers, `${calls} calls, ${workers} workers`);
       assert.deepEqual(tally, { 401: FORGED });
     });
 
