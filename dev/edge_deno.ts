@@ -48,6 +48,17 @@ export function edgeDenoDir(version: string): string {
   return new URL(`../.cache/deno-${version}`, import.meta.url).pathname;
 }
 
+/**
+ * The environment a Deno other than the tooling's runs with here: {@linkcode EDGE_DENO_ENV} and its own
+ * {@linkcode edgeDenoDir}.
+ *
+ * @param version A Deno version, e.g. `2.1.4`.
+ * @returns The variables to add to its environment.
+ */
+export function edgeDenoEnv(version: string): Record<string, string> {
+  return { ...EDGE_DENO_ENV, DENO_DIR: edgeDenoDir(version) };
+}
+
 const resolved = new Map<string, Promise<string>>();
 
 /**

@@ -10,7 +10,7 @@
  * @module
  */
 import { denoInfo, ROOT } from "./_import_graph.ts";
-import { EDGE_DENO_ENV, edgeDenoDir, parseEdgeDenoVersion, resolveEdgeDeno } from "../dev/edge_deno.ts";
+import { edgeDenoEnv, parseEdgeDenoVersion, resolveEdgeDeno } from "../dev/edge_deno.ts";
 
 const SHARED = new URL("supabase/functions/_shared/", ROOT).href;
 const UNIT = new URL("tests/unit/", ROOT);
@@ -40,6 +40,6 @@ const { code } = await new Deno.Command(await resolveEdgeDeno(version), {
     ...files,
   ],
   cwd: ROOT,
-  env: { ...EDGE_DENO_ENV, DENO_DIR: edgeDenoDir(version) },
+  env: edgeDenoEnv(version),
 }).spawn().status;
 Deno.exit(code);

@@ -10,7 +10,11 @@
  *
  * @module
  */
-import { EDGE_DENO_ENV, EDGE_DENO_VERSION, edgeDenoPath } from "./edge_deno.ts";
+import {
+  EDGE_DENO_DEFAULT_VERSION as EDGE_DENO_VERSION,
+  edgeDenoEnv,
+  resolveEdgeDeno,
+} from "../dev/edge_deno.ts";
 
 const FUNCTIONS = new URL("../supabase/functions/", import.meta.url);
 
@@ -42,13 +46,13 @@ async function lockFunction(name: string): Promise<void> {
   await Deno.remove(new URL("deno.lock", folder)).catch((err) => {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   });
-  const { code, stderr } = await new Deno.Command(await edgeDenoPath(), {
+  const { code, stderr } = await new Deno.Command(await resolveEdgeDeno(EDGE_DENO_VERSION), {
     // Node's types as a root of their own: Deno 2.1.4 type-checks with `npm:@types/node@*` and a frozen
     // `deno check` of the deployed folder demands it in the lockfile, yet neither its `cache` nor its
     // `check` writes it there unasked.
     args: ["cache", "--config", "deno.json", "index.ts", "npm:@types/node@*"],
     cwd: folder,
-    env: { ...EDGE_DENO_ENV, NO_COLOR: "1" },
+    env: { ...edgeDenoEnv(EDGE_DENO_VERSION), NO_COLOR: "1" },
     stdin: "null",
     stdout: "null",
     stderr: "piped",

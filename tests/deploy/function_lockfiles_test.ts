@@ -1,45 +1,34 @@
 /**
  * Each function's `deno.lock` is one the Edge Runtime's Deno (2.1.4) reads: version 4, and enough for that
  * Deno to type-check and boot the function from its folder alone, copied as the README's copy list leaves it,
- * with the lockfile read and frozen (any change it would need is an error). The boot goes through a small
- * bootstrap, as 2.1.4 ignores `DENO_SERVE_ADDRESS`, and answers a request through the function's own handler.
+ * with the lockfile read and frozen (any change it would need is an error). The boot goes through the Edge
+ * runtime stand-in's bootstrap (`dev/edge_worker_bootstrap.ts`), as 2.1.4 ignores `DENO_SERVE_ADDRESS`, and answers a request through the function's own handler.
  */
 import assert from "node:assert/strict";
-import { EDGE_DENO_ENV, EDGE_DENO_VERSION, edgeDenoPath } from "../../tools/edge_deno.ts";
+import {
+  EDGE_DENO_DEFAULT_VERSION as EDGE_DENO_VERSION,
+  edgeDenoEnv,
+  resolveEdgeDeno,
+} from "../../dev/edge_deno.ts";
 import { functionNames } from "../../tools/function_locks.ts";
 import { copyAsDeployed } from "../_deployed_copy.ts";
 import { waitForPort } from "../../dev/_process.ts";
+import { freePort } from "../../dev/ports.ts";
 import { README } from "../_markdown.ts";
 
 const FUNCTIONS = new URL("../../supabase/functions/", import.meta.url);
+const BOOTSTRAP = new URL("../../dev/edge_worker_bootstrap.ts", import.meta.url).pathname;
 const text = new TextDecoder();
-
-// Points the function's `Deno.serve` at BOOT_PORT, then loads it. Plain JavaScript, so only the function's
-// own modules are type-checked; the import is literal, so `deno check` and the lockfile see its graph.
-const bootstrap = (name: string) => `
-const serve = Deno.serve;
-const address = { hostname: "127.0.0.1", port: Number(Deno.env.get("BOOT_PORT")) };
-Deno.serve = (first, ...rest) =>
-  typeof first === "function" ? serve(address, first) : serve({ ...first, ...address }, ...rest);
-await import("./supabase/functions/${name}/index.ts");
-`;
 
 /** Runs the Edge Runtime's Deno in `cwd` and returns its exit code and output. */
 async function edgeDeno(args: string[], cwd: string) {
-  const { code, stdout, stderr } = await new Deno.Command(await edgeDenoPath(), {
+  const { code, stdout, stderr } = await new Deno.Command(await resolveEdgeDeno(EDGE_DENO_VERSION), {
     args,
     cwd,
-    env: { ...EDGE_DENO_ENV, NO_COLOR: "1" },
+    env: { ...edgeDenoEnv(EDGE_DENO_VERSION), NO_COLOR: "1" },
     stdin: "null",
   }).output();
   return { code, output: text.decode(stdout) + text.decode(stderr) };
-}
-
-/** A port nobody listens on now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  listener.close();
-  return listener.addr.port;
 }
 
 Deno.test("the README's copy list names every file of exchange-token's folder, which the deploy checks copy", async () => {
@@ -60,18 +49,29 @@ for (const name of await functionNames()) {
     const copy = await copyAsDeployed(name);
     try {
       const config = `supabase/functions/${name}/deno.json`;
-      await Deno.writeTextFile(`${copy.project}/boot.js`, bootstrap(name));
-      const check = await edgeDeno(["check", "--frozen", "--config", config, "boot.js"], copy.project);
+      const entry = `supabase/functions/${name}/index.ts`;
+      const check = await edgeDeno(["check", "--frozen", "--config", config, entry], copy.project);
       assert.equal(check.code, 0, check.output);
 
       const port = freePort();
-      const child = new Deno.Command(await edgeDenoPath(), {
-        args: ["run", "--frozen", "--allow-net", "--allow-env", "--config", config, "boot.js"],
+      const child = new Deno.Command(await resolveEdgeDeno(EDGE_DENO_VERSION), {
+        // The stand-in's bootstrap points `Deno.serve` at the port (2.1.4 ignores `DENO_SERVE_ADDRESS`).
+        args: [
+          "run",
+          "--frozen",
+          "--allow-net",
+          "--allow-env",
+          `--allow-read=${copy.project}`,
+          "--config",
+          config,
+          BOOTSTRAP,
+          String(port),
+          new URL(entry, `file://${copy.project}/`).href,
+        ],
         cwd: copy.project,
         env: {
-          ...EDGE_DENO_ENV,
+          ...edgeDenoEnv(EDGE_DENO_VERSION),
           NO_COLOR: "1",
-          BOOT_PORT: String(port),
           SUPABASE_URL: "http://127.0.0.1:9",
           SUPABASE_ANON_KEY: "anon-key-of-nobody",
           SUPABASE_DB_URL: "postgresql://postgres:postgres@127.0.0.1:9/postgres",
