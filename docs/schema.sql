@@ -48,6 +48,7 @@ comment on column tenancy.audit_log.actor_email is 'The actor''s address when th
 comment on column tenancy.audit_log.target_email is 'The target''s address when it happened: the member''s, or the invitation''s.';
 comment on column tenancy.audit_log.before is 'The changed fields before the change (e.g. {"role": "admin"}), null when something was created.';
 comment on column tenancy.audit_log.after is 'The changed fields after the change, null when something was removed.';
+CREATE INDEX audit_log_actor_id_idx ON tenancy.audit_log USING btree (actor_id);
 CREATE INDEX audit_log_invitations_sent_idx ON tenancy.audit_log USING btree (actor_id, at) WHERE (action = 'invitation.created'::text);
 CREATE INDEX audit_log_target_user_id_idx ON tenancy.audit_log USING btree (target_user_id);
 CREATE INDEX audit_log_tenant_id_id_idx ON tenancy.audit_log USING btree (tenant_id, id DESC);
@@ -73,6 +74,7 @@ create table tenancy.domain_claims (
   constraint domain_claims_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenancy.tenants(id) ON DELETE CASCADE
 );
 comment on table tenancy.domain_claims is 'Users with a confirmed email at exactly this domain (subdomains do not match) join the tenant on their first exchange.';
+CREATE INDEX domain_claims_role_idx ON tenancy.domain_claims USING btree (role);
 CREATE INDEX domain_claims_tenant_id_idx ON tenancy.domain_claims USING btree (tenant_id);
 alter table tenancy.domain_claims enable row level security;
 CREATE TRIGGER domain_claims_refuse_public_domains BEFORE INSERT OR UPDATE OF domain ON tenancy.domain_claims FOR EACH ROW EXECUTE FUNCTION tenancy_private.refuse_public_domain_claim();
@@ -98,7 +100,10 @@ create table tenancy.invitations (
 );
 comment on table tenancy.invitations is 'Invitations by email, accepted on the invitee''s first exchange once their email is confirmed; an expired or accepted one never matches.';
 comment on column tenancy.invitations.email is 'Lower-cased; matched against auth.users.email, never against anything the caller sends.';
+CREATE INDEX invitations_accepted_by_idx ON tenancy.invitations USING btree (accepted_by) WHERE (accepted_by IS NOT NULL);
+CREATE INDEX invitations_invited_by_idx ON tenancy.invitations USING btree (invited_by);
 CREATE INDEX invitations_pending_email_idx ON tenancy.invitations USING btree (email) WHERE (accepted_at IS NULL);
+CREATE INDEX invitations_role_idx ON tenancy.invitations USING btree (role);
 CREATE INDEX invitations_tenant_id_idx ON tenancy.invitations USING btree (tenant_id);
 alter table tenancy.invitations enable row level security;
 
@@ -142,6 +147,7 @@ create table tenancy.memberships (
 comment on table tenancy.memberships is 'Which users belong to which tenants, with the role the backend JWT carries. Deleting the user removes them.';
 comment on column tenancy.memberships.is_default is 'The tenant an exchange picks when the caller names none. At most one per user.';
 CREATE UNIQUE INDEX memberships_one_default_per_user ON tenancy.memberships USING btree (user_id) WHERE is_default;
+CREATE INDEX memberships_role_idx ON tenancy.memberships USING btree (role);
 CREATE INDEX memberships_user_id_idx ON tenancy.memberships USING btree (user_id);
 alter table tenancy.memberships enable row level security;
 create policy "Users can view their own memberships" on tenancy.memberships
@@ -172,6 +178,7 @@ create table tenancy.provisioning_policy (
 comment on table tenancy.provisioning_policy is 'How a user with no membership gets one, tried in order of position; when none applies the exchange answers 403 no_tenant. Never chosen by the caller.';
 comment on column tenancy.provisioning_policy.role is 'Role for the personal and default strategies (user when null); invitations and domain claims carry their own.';
 CREATE INDEX provisioning_policy_default_tenant_id_idx ON tenancy.provisioning_policy USING btree (default_tenant_id);
+CREATE INDEX provisioning_policy_role_idx ON tenancy.provisioning_policy USING btree (role);
 alter table tenancy.provisioning_policy enable row level security;
 
 create table tenancy.public_email_domains (
