@@ -118,11 +118,21 @@ export async function measureLatency(
     await fn(warmup + i);
     times.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
+  return latencyOf(times);
+}
+
+/**
+ * The mean, median and 99th percentile of some durations.
+ *
+ * @param durations Milliseconds, one per call.
+ * @returns The figures, in milliseconds.
+ */
+export function latencyOf(durations: number[]): Latency {
+  const times = [...durations].sort((a, b) => a - b);
   const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
   return {
-    ops: iterations,
-    meanMs: times.reduce((sum, t) => sum + t, 0) / iterations,
+    ops: times.length,
+    meanMs: times.reduce((sum, t) => sum + t, 0) / times.length,
     p50Ms: at(0.5),
     p99Ms: at(0.99),
   };
