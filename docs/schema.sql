@@ -476,7 +476,7 @@ begin
   select a.id, a.at, a.action, a.actor_id, a.actor_email, a.target_user_id, a.target_email, a.invitation_id,
          a.before, a.after
     from tenancy.audit_log a
-   where a.tenant_id = actor.tenant_id and (p_before is null or a.id < p_before)
+   where a.tenant_id = actor.tenant_id and a.id < coalesce(p_before, 9223372036854775807)
    order by a.id desc
    limit p_limit;
 end;
