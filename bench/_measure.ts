@@ -92,3 +92,48 @@ export function memoryMiB(pid: number): { rss: number; peak: number } {
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
   return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
 }
+
+/** A sequential measurement's latencies. */
+export interface Latency {
+  ops: number;
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/**
+ * Runs `fn` one call at a time, first `warmup` times unmeasured, then `iterations` times, timing each call.
+ *
+ * @returns The mean, median and 99th percentile of one call, in milliseconds.
+ */
+export async function measureLatency(
+  fn: (i: number) => Promise<unknown>,
+  iterations: number,
+  warmup = Math.min(50, iterations),
+): Promise<Latency> {
+  for (let i = 0; i < warmup; i++) await fn(i);
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const start = performance.now();
+    await fn(warmup + i);
+    times.push(performance.now() - start);
+  }
+  return latencyOf(times);
+}
+
+/**
+ * The mean, median and 99th percentile of some durations.
+ *
+ * @param durations Milliseconds, one per call.
+ * @returns The figures, in milliseconds.
+ */
+export function latencyOf(durations: number[]): Latency {
+  const times = [...durations].sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+  return {
+    ops: times.length,
+    meanMs: times.reduce((sum, t) => sum + t, 0) / times.length,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+  };
+}

@@ -3,6 +3,7 @@
  * the local stack. Prints one table and writes it as JSON to `bench/results.json`.
  *
  * `--smoke` runs every step briefly (a few hundred requests in all), to keep the benchmark working in CI.
+ * `--scale` runs `scale.ts` instead: the same exchange on an empty and on a seeded large database.
  *
  * @module
  */
@@ -23,6 +24,11 @@ import { createEmailTrust } from "../supabase/functions/_shared/core/email_trust
 import { type LoadResult, measure, memoryMiB, type Rate, runWrk } from "./_measure.ts";
 
 const smoke = Deno.args.includes("--smoke");
+if (Deno.args.includes("--scale")) {
+  const { runScaleBench } = await import("./scale.ts");
+  await runScaleBench({ smoke, users: smoke ? 10_000 : 1_000_000 });
+  Deno.exit(0);
+}
 const N = smoke ? 30 : 2_000;
 const LOAD_SECONDS = smoke ? 1 : 10;
 const CONCURRENCY = smoke ? [1, 16] : [1, 16, 64];

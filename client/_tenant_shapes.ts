@@ -11,6 +11,7 @@ import type {
   AuditPage,
   Invitation,
   Member,
+  Page,
   PendingInvitation,
   SentInvitation,
   Tenant,
@@ -143,6 +144,24 @@ export function toAuditPage(data: unknown): AuditPage {
     entries: listIn(body, "entries", toAuditEntry),
     nextBefore: body.next_before === null ? null : count(body, "next_before"),
   };
+}
+
+/**
+ * Reads a page of a list (`{ members: [...], next_after }`).
+ *
+ * @param data The answer's body.
+ * @param key The list's name.
+ * @param read The reader of one item.
+ * @returns The items and the next page's `after`.
+ * @throws {BackendSessionError} `unexpected_response` for another shape.
+ * @example
+ * ```ts ignore
+ * const page = pageIn(data, "members", toMember);
+ * ```
+ */
+export function pageIn<T>(data: unknown, key: string, read: Reader<T>): Page<T> {
+  const body = fieldsOf(data);
+  return { items: listIn(body, key, read), nextAfter: textOrNull(body, "next_after") };
 }
 
 function fieldsOf(value: unknown): Fields {

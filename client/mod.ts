@@ -51,6 +51,8 @@ export type {
   AuditEntry,
   AuditPage,
   Member,
+  Page,
+  PageOptions,
   PendingInvitation,
   SentInvitation,
   Tenant,

@@ -32,7 +32,7 @@ export interface Tenant {
  *
  * @example
  * ```ts ignore
- * const owners = (await tenants.members("acme")).filter((m: Member) => m.role === "owner");
+ * const owners = (await tenants.members("acme")).items.filter((m: Member) => m.role === "owner");
  * ```
  */
 export interface Member {
@@ -92,7 +92,7 @@ export interface SentInvitation {
  *
  * @example
  * ```ts ignore
- * for (const inv of await tenants.pendingInvitations()) {
+ * for (const inv of (await tenants.pendingInvitations()).items) {
  *   console.log(`${inv.invitedByEmail} invites you to ${inv.tenantName} as ${inv.role}`);
  * }
  * ```
@@ -158,4 +158,28 @@ export interface AuditPage {
   readonly entries: readonly AuditEntry[];
   /** The `before` of the next (older) page (`next_before`), or `null` on the last page. */
   readonly nextBefore: number | null;
+}
+
+/**
+ * One page of a list (`listTenants`, `members`, `pendingInvitations`), in the list's order.
+ *
+ * @example Reading every page
+ * ```ts ignore
+ * let page = await tenants.members("acme");
+ * while (page.nextAfter !== null) page = await tenants.members("acme", { after: page.nextAfter });
+ * ```
+ */
+export interface Page<T> {
+  /** The items of this page. */
+  readonly items: readonly T[];
+  /** The `after` of the next page (`next_after`), or `null` on the last page. */
+  readonly nextAfter: string | null;
+}
+
+/** Which page of a list to read. */
+export interface PageOptions {
+  /** Items per page, 1 to 100 (default 50). */
+  limit?: number;
+  /** A page's `nextAfter`: the page after it (default: the first). */
+  after?: string;
 }

@@ -14,8 +14,8 @@
  */
 import { type FunctionCall, invokeFunction, readSession } from "./_invoke.ts";
 import {
-  listIn,
   oneIn,
+  pageIn,
   toAuditPage,
   toMember,
   toPendingInvitation,
@@ -23,7 +23,15 @@ import {
   toTenant,
 } from "./_tenant_shapes.ts";
 import type { BackendSession } from "./backend_session.ts";
-import type { AuditPage, Member, PendingInvitation, SentInvitation, Tenant } from "./tenant_types.ts";
+import type {
+  AuditPage,
+  Member,
+  Page,
+  PageOptions,
+  PendingInvitation,
+  SentInvitation,
+  Tenant,
+} from "./tenant_types.ts";
 import type { HttpMethod, SupabaseLike } from "./types.ts";
 
 /**
@@ -55,35 +63,40 @@ export interface TenantClientOptions {
  * ```ts ignore
  * const sent = await tenants.invite("acme", "ada@example.com", "user");
  * // ... Ada accepts ...
- * const ada = (await tenants.members("acme")).find((m) => m.email === "ada@example.com")!;
+ * const ada = (await tenants.members("acme")).items.find((m) => m.email === "ada@example.com")!;
  * await tenants.setRole("acme", ada.userId, "admin");
  * ```
  */
 export interface TenantClient {
   /**
-   * The caller's tenants, with their role in each and which one is the default.
+   * A page of the caller's tenants, with their role in each and which one is the default: the default
+   * first, then by name.
    *
-   * @returns The tenants.
-   * @throws {BackendSessionError} See {@linkcode TenantClient}.
+   * @param options `limit` (1 to 100, default 50) and `after` (a page's `nextAfter`).
+   * @returns The tenants and the next page's `after`.
+   * @throws {BackendSessionError} `invalid_request` for a bad `limit` or `after`; see
+   * {@linkcode TenantClient}.
    * @example A switcher
    * ```ts ignore
-   * for (const t of await tenants.listTenants()) addOption(t.tenantId, t.name, t.role);
+   * for (const t of (await tenants.listTenants()).items) addOption(t.tenantId, t.name, t.role);
    * ```
    */
-  listTenants(): Promise<Tenant[]>;
+  listTenants(options?: PageOptions): Promise<Page<Tenant>>;
 
   /**
-   * A tenant's members; any member may read them.
+   * A page of a tenant's members, oldest first; any member may read them.
    *
    * @param tenant The tenant.
-   * @returns The members with their roles.
-   * @throws {BackendSessionError} `not_found` for a tenant the caller is not in; see {@linkcode TenantClient}.
+   * @param options `limit` (1 to 100, default 50) and `after` (a page's `nextAfter`).
+   * @returns The members with their roles, and the next page's `after`.
+   * @throws {BackendSessionError} `not_found` for a tenant the caller is not in, `invalid_request` for a bad
+   * `limit` or `after`; see {@linkcode TenantClient}.
    * @example
    * ```ts ignore
-   * const members = await tenants.members("acme");
+   * const { items, nextAfter } = await tenants.members("acme", { limit: 20 });
    * ```
    */
-  members(tenant: string): Promise<Member[]>;
+  members(tenant: string, options?: PageOptions): Promise<Page<Member>>;
 
   /**
    * Invites an address into a tenant with a role (owners and admins; admins up to `admin`). The invitee
@@ -147,16 +160,18 @@ export interface TenantClient {
   leave(tenant: string): Promise<Member>;
 
   /**
-   * The invitations waiting for the caller's proven email address.
+   * A page of the invitations waiting for the caller's proven email address, newest first.
    *
-   * @returns The pending invitations.
-   * @throws {BackendSessionError} See {@linkcode TenantClient}.
+   * @param options `limit` (1 to 100, default 50) and `after` (a page's `nextAfter`).
+   * @returns The pending invitations, and the next page's `after`.
+   * @throws {BackendSessionError} `invalid_request` for a bad `limit` or `after`; see
+   * {@linkcode TenantClient}.
    * @example
    * ```ts ignore
-   * const pending = await tenants.pendingInvitations();
+   * const pending = (await tenants.pendingInvitations()).items;
    * ```
    */
-  pendingInvitations(): Promise<PendingInvitation[]>;
+  pendingInvitations(options?: PageOptions): Promise<Page<PendingInvitation>>;
 
   /**
    * Accepts an invitation: the caller joins its tenant with its role.
@@ -215,7 +230,7 @@ export interface TenantClient {
  * const supabase = createClient(SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY);
  * const backend = createBackendSession(supabase);
  * const tenants = createTenantClient(supabase, { session: backend });
- * const mine = await tenants.listTenants();
+ * const mine = (await tenants.listTenants()).items;
  * backend.selectTenant(mine[0].tenantId);
  * ```
  */
@@ -226,7 +241,7 @@ export function createTenantClient(
   const tenantsFunction = options.tenantsFunction ?? "tenants";
   const invitationsFunction = options.invitationsFunction ?? "invitations";
   const session = options.session;
-  /** A tenant's other name (uuid ↔ tenant id), from the last `listTenants`, to recognise either. */
+  /** A tenant's other name (uuid ↔ tenant id), from the pages `listTenants` read, to recognise either. */
   const aliases = new Map<string, string>();
 
   function call(
@@ -253,18 +268,21 @@ export function createTenantClient(
   }
 
   return {
-    async listTenants() {
-      const tenants = listIn((await call(tenantsFunction, "GET", [])).data, "tenants", toTenant);
-      aliases.clear();
-      for (const t of tenants) {
+    async listTenants({ limit, after } = {}) {
+      const { data } = await call(tenantsFunction, "GET", [], { query: { limit, after } });
+      const page = pageIn(data, "tenants", toTenant);
+      // A first page starts afresh; the pages after it add theirs.
+      if (after === undefined) aliases.clear();
+      for (const t of page.items) {
         aliases.set(t.tenantUuid, t.tenantId);
         aliases.set(t.tenantId, t.tenantUuid);
       }
-      return tenants;
+      return page;
     },
 
-    async members(tenant) {
-      return listIn((await call(tenantsFunction, "GET", [tenant, "members"])).data, "members", toMember);
+    async members(tenant, { limit, after } = {}) {
+      const { data } = await call(tenantsFunction, "GET", [tenant, "members"], { query: { limit, after } });
+      return pageIn(data, "members", toMember);
     },
 
     async invite(tenant, email, role) {
@@ -291,8 +309,9 @@ export function createTenantClient(
       return oneIn(data, "member", toMember);
     },
 
-    async pendingInvitations() {
-      return listIn((await call(invitationsFunction, "GET", [])).data, "invitations", toPendingInvitation);
+    async pendingInvitations({ limit, after } = {}) {
+      const { data } = await call(invitationsFunction, "GET", [], { query: { limit, after } });
+      return pageIn(data, "invitations", toPendingInvitation);
     },
 
     async accept(invitationId) {

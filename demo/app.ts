@@ -23,6 +23,8 @@ import {
   createBackendSession,
   createTenantClient,
   type Member,
+  type Page,
+  type PageOptions,
   type PendingInvitation,
   type Tenant,
 } from "../client/mod.ts";
@@ -55,6 +57,9 @@ const switcher = byId<HTMLSelectElement>("tenant-switcher");
 const passwordForm = byId<HTMLFormElement>("password-form");
 const inviteForm = byId<HTMLFormElement>("invite-form");
 const backendAnswer = byId("backend-answer");
+const NO_MEMBERS: Page<Member> = { items: [], nextAfter: null };
+/** Where the member list goes on from (the last page's `nextAfter`), null once it is all shown. */
+let moreMembersAfter: string | null = null;
 byId("backend").hidden = !config.backendUrl;
 byId("backend-url").textContent = config.backendUrl ?? "";
 byId("invited-note").hidden = !arrivedByInvite;
@@ -77,7 +82,7 @@ supabase.auth.onAuthStateChange((_event, session) => {
     showBackendAnswer(null, "");
     renderSwitcher([]);
     renderInvitations([]);
-    renderMembers(null, []);
+    renderMembers(null, NO_MEMBERS);
   } else if (user.id !== shownUser) {
     shownUser = user.id;
     runSoon("Reading your tenants…", async () => describeView(await refreshView()));
@@ -173,6 +178,16 @@ inviteForm.addEventListener("submit", (event) => {
   });
 });
 
+byId("more-members").addEventListener("click", () => {
+  const token = backend.current;
+  if (!token || moreMembersAfter === null) return;
+  run("Reading more members…", async () => {
+    const page = await tenants.members(token.tenantId, { after: moreMembersAfter! });
+    renderMembers(token, page, { append: true });
+    return `${page.items.length} more member(s).`;
+  });
+});
+
 byId("show-audit").addEventListener("click", () => {
   const tenant = backend.current?.tenantId;
   if (!tenant) return;
@@ -206,17 +221,33 @@ byId("sign-out").addEventListener("click", () => {
 });
 
 /**
- * Reads the user's tenants and invitations, and the members of the token's tenant, and shows them.
+ * Reads the user's tenants and invitations (every page: a user has few), and the first page of the members
+ * of the token's tenant (a company's may be thousands: "More members" reads on), and shows them.
  *
  * @returns How many tenants and invitations there are.
  */
 async function refreshView(): Promise<{ tenants: number; invitations: number }> {
-  const [mine, pending] = await Promise.all([tenants.listTenants(), tenants.pendingInvitations()]);
+  const [mine, pending] = await Promise.all([
+    everyItem((page) => tenants.listTenants(page)),
+    everyItem((page) => tenants.pendingInvitations(page)),
+  ]);
   renderSwitcher(mine);
   renderInvitations(pending);
   const token = backend.current;
-  renderMembers(token, token ? await tenants.members(token.tenantId) : []);
+  renderMembers(token, token ? await tenants.members(token.tenantId) : NO_MEMBERS);
   return { tenants: mine.length, invitations: pending.length };
+}
+
+/** The items of every page of a list, following `nextAfter` from the first page. */
+async function everyItem<T>(read: (page: PageOptions) => Promise<Page<T>>): Promise<T[]> {
+  const items: T[] = [];
+  let after: string | null = null;
+  do {
+    const page: Page<T> = await read({ limit: 100, ...(after === null ? {} : { after }) });
+    items.push(...page.items);
+    after = page.nextAfter;
+  } while (after !== null);
+  return items;
 }
 
 function describeView(counts: { tenants: number; invitations: number }): string {
@@ -261,61 +292,72 @@ function renderInvitations(pending: PendingInvitation[]): void {
   }));
 }
 
-/** Shows a tenant's members; managers get a role picker and a remove button, everyone a leave button. */
-function renderMembers(token: BackendToken | null, members: Member[]): void {
+/**
+ * Shows a page of a tenant's members (instead of those shown, or after them with `append`), and "More
+ * members" while there are more.
+ */
+function renderMembers(token: BackendToken | null, page: Page<Member>, { append = false } = {}): void {
   const manager = token !== null && MANAGERS.has(token.role);
   byId("members").hidden = token === null;
   byId("members-tenant").textContent = token?.tenantId ?? "";
   byId("my-role").textContent = token?.role ?? "";
   inviteForm.hidden = !manager;
   byId("audit-panel").hidden = !manager;
-  byId("audit").textContent = "";
-  byId("member-list").replaceChildren(...members.map((m) => {
-    const row = document.createElement("tr");
-    row.dataset.email = m.email ?? "";
-    row.dataset.role = m.role;
-    const me = m.userId === token?.userId;
-    const actions = document.createElement("td");
-    const roleCell = document.createElement("td");
-    if (manager && !me) {
-      const picker = document.createElement("select");
-      picker.className = "role";
-      picker.append(
-        ...[...new Set([...ROLES, m.role])].map((r) => new Option(r, r, false, r === m.role)),
-      );
-      roleCell.append(picker);
-      actions.append(
-        button("Change role", "save-role", () =>
-          run(`Changing ${m.email}'s role…`, async () => {
-            const changed = await tenants.setRole(token.tenantId, m.userId, picker.value);
-            await refreshView();
-            return `${changed.email} is now ${changed.role}.`;
-          })),
-        button("Remove", "remove", () =>
-          run(`Removing ${m.email}…`, async () => {
-            await tenants.remove(token.tenantId, m.userId);
-            await refreshView();
-            return `${m.email} was removed.`;
-          })),
-      );
-    } else {
-      roleCell.textContent = m.role;
-    }
-    if (me) {
-      actions.append(button("Leave", "leave", () =>
-        run(`Leaving ${token.tenantId}…`, async () => {
-          await tenants.leave(token.tenantId); // drops the token of this tenant
+  if (!append) byId("audit").textContent = "";
+  moreMembersAfter = page.nextAfter;
+  byId("more-members").hidden = page.nextAfter === null;
+  const rows = page.items.map((m) => memberRow(token, m));
+  if (append) byId("member-list").append(...rows);
+  else byId("member-list").replaceChildren(...rows);
+}
+
+/** A member's row; managers get a role picker and a remove button, the caller a leave button. */
+function memberRow(token: BackendToken | null, m: Member): HTMLTableRowElement {
+  const manager = token !== null && MANAGERS.has(token.role);
+  const row = document.createElement("tr");
+  row.dataset.email = m.email ?? "";
+  row.dataset.role = m.role;
+  const me = m.userId === token?.userId;
+  const actions = document.createElement("td");
+  const roleCell = document.createElement("td");
+  if (manager && !me) {
+    const picker = document.createElement("select");
+    picker.className = "role";
+    picker.append(
+      ...[...new Set([...ROLES, m.role])].map((r) => new Option(r, r, false, r === m.role)),
+    );
+    roleCell.append(picker);
+    actions.append(
+      button("Change role", "save-role", () =>
+        run(`Changing ${m.email}'s role…`, async () => {
+          const changed = await tenants.setRole(token.tenantId, m.userId, picker.value);
           await refreshView();
-          return `You left ${token.tenantId}.`;
-        })));
-    }
-    const joined = document.createElement("td");
-    joined.textContent = new Date(m.joinedAt).toLocaleDateString();
-    const address = document.createElement("td");
-    address.textContent = m.email ?? "(no email)";
-    row.append(address, roleCell, joined, actions);
-    return row;
-  }));
+          return `${changed.email} is now ${changed.role}.`;
+        })),
+      button("Remove", "remove", () =>
+        run(`Removing ${m.email}…`, async () => {
+          await tenants.remove(token.tenantId, m.userId);
+          await refreshView();
+          return `${m.email} was removed.`;
+        })),
+    );
+  } else {
+    roleCell.textContent = m.role;
+  }
+  if (me) {
+    actions.append(button("Leave", "leave", () =>
+      run(`Leaving ${token.tenantId}…`, async () => {
+        await tenants.leave(token.tenantId); // drops the token of this tenant
+        await refreshView();
+        return `You left ${token.tenantId}.`;
+      })));
+  }
+  const joined = document.createElement("td");
+  joined.textContent = new Date(m.joinedAt).toLocaleDateString();
+  const address = document.createElement("td");
+  address.textContent = m.email ?? "(no email)";
+  row.append(address, roleCell, joined, actions);
+  return row;
 }
 
 function describeChange(before: unknown, after: unknown): string {
@@ -388,7 +430,7 @@ function renderToken(token: BackendToken | null): void {
     : "";
   document.body.dataset.tenant = token?.tenantId ?? "";
   // The members shown are the token's tenant's; without a token they may no longer be the user's to see.
-  if (!token) renderMembers(null, []);
+  if (!token) renderMembers(null, NO_MEMBERS);
 }
 
 /** The JWT's payload, unverified: the page only shows it; the Python API is the one that verifies it. */

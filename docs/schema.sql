@@ -48,6 +48,7 @@ comment on column tenancy.audit_log.actor_email is 'The actor''s address when th
 comment on column tenancy.audit_log.target_email is 'The target''s address when it happened: the member''s, or the invitation''s.';
 comment on column tenancy.audit_log.before is 'The changed fields before the change (e.g. {"role": "admin"}), null when something was created.';
 comment on column tenancy.audit_log.after is 'The changed fields after the change, null when something was removed.';
+CREATE INDEX audit_log_actor_id_idx ON tenancy.audit_log USING btree (actor_id);
 CREATE INDEX audit_log_invitations_sent_idx ON tenancy.audit_log USING btree (actor_id, at) WHERE (action = 'invitation.created'::text);
 CREATE INDEX audit_log_target_user_id_idx ON tenancy.audit_log USING btree (target_user_id);
 CREATE INDEX audit_log_tenant_id_id_idx ON tenancy.audit_log USING btree (tenant_id, id DESC);
@@ -73,6 +74,7 @@ create table tenancy.domain_claims (
   constraint domain_claims_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenancy.tenants(id) ON DELETE CASCADE
 );
 comment on table tenancy.domain_claims is 'Users with a confirmed email at exactly this domain (subdomains do not match) join the tenant on their first exchange.';
+CREATE INDEX domain_claims_role_idx ON tenancy.domain_claims USING btree (role);
 CREATE INDEX domain_claims_tenant_id_idx ON tenancy.domain_claims USING btree (tenant_id);
 alter table tenancy.domain_claims enable row level security;
 CREATE TRIGGER domain_claims_refuse_public_domains BEFORE INSERT OR UPDATE OF domain ON tenancy.domain_claims FOR EACH ROW EXECUTE FUNCTION tenancy_private.refuse_public_domain_claim();
@@ -98,7 +100,11 @@ create table tenancy.invitations (
 );
 comment on table tenancy.invitations is 'Invitations by email, accepted on the invitee''s first exchange once their email is confirmed; an expired or accepted one never matches.';
 comment on column tenancy.invitations.email is 'Lower-cased; matched against auth.users.email, never against anything the caller sends.';
+CREATE INDEX invitations_accepted_by_idx ON tenancy.invitations USING btree (accepted_by) WHERE (accepted_by IS NOT NULL);
+CREATE INDEX invitations_invited_by_idx ON tenancy.invitations USING btree (invited_by);
 CREATE INDEX invitations_pending_email_idx ON tenancy.invitations USING btree (email) WHERE (accepted_at IS NULL);
+CREATE INDEX invitations_pending_tenant_id_created_at_id_idx ON tenancy.invitations USING btree (tenant_id, created_at, id) WHERE (accepted_at IS NULL);
+CREATE INDEX invitations_role_idx ON tenancy.invitations USING btree (role);
 CREATE INDEX invitations_tenant_id_idx ON tenancy.invitations USING btree (tenant_id);
 alter table tenancy.invitations enable row level security;
 
@@ -142,6 +148,8 @@ create table tenancy.memberships (
 comment on table tenancy.memberships is 'Which users belong to which tenants, with the role the backend JWT carries. Deleting the user removes them.';
 comment on column tenancy.memberships.is_default is 'The tenant an exchange picks when the caller names none. At most one per user.';
 CREATE UNIQUE INDEX memberships_one_default_per_user ON tenancy.memberships USING btree (user_id) WHERE is_default;
+CREATE INDEX memberships_role_idx ON tenancy.memberships USING btree (role);
+CREATE INDEX memberships_tenant_id_created_at_user_id_idx ON tenancy.memberships USING btree (tenant_id, created_at, user_id);
 CREATE INDEX memberships_user_id_idx ON tenancy.memberships USING btree (user_id);
 alter table tenancy.memberships enable row level security;
 create policy "Users can view their own memberships" on tenancy.memberships
@@ -172,6 +180,7 @@ create table tenancy.provisioning_policy (
 comment on table tenancy.provisioning_policy is 'How a user with no membership gets one, tried in order of position; when none applies the exchange answers 403 no_tenant. Never chosen by the caller.';
 comment on column tenancy.provisioning_policy.role is 'Role for the personal and default strategies (user when null); invitations and domain claims carry their own.';
 CREATE INDEX provisioning_policy_default_tenant_id_idx ON tenancy.provisioning_policy USING btree (default_tenant_id);
+CREATE INDEX provisioning_policy_role_idx ON tenancy.provisioning_policy USING btree (role);
 alter table tenancy.provisioning_policy enable row level security;
 
 create table tenancy.public_email_domains (
@@ -467,7 +476,7 @@ begin
   select a.id, a.at, a.action, a.actor_id, a.actor_email, a.target_user_id, a.target_email, a.invitation_id,
          a.before, a.after
     from tenancy.audit_log a
-   where a.tenant_id = actor.tenant_id and (p_before is null or a.id < p_before)
+   where a.tenant_id = actor.tenant_id and a.id < coalesce(p_before, 9223372036854775807)
    order by a.id desc
    limit p_limit;
 end;
@@ -475,8 +484,8 @@ $function$;
 comment on function tenancy.list_audit(text,bigint,integer) is 'GET /tenants/{tenant}/audit: the tenant''s trail, newest first, p_limit (1-100) entries older than entry p_before; owners and admins only.';
 grant execute on function tenancy.list_audit(text,bigint,integer) to authenticated;
 
-CREATE OR REPLACE FUNCTION tenancy.list_invitations(p_tenant text)
- RETURNS TABLE(id uuid, email text, role text, invited_by uuid, invited_by_email text, created_at timestamp with time zone, expires_at timestamp with time zone)
+CREATE OR REPLACE FUNCTION tenancy.list_invitations(p_tenant text, p_after text DEFAULT NULL::text, p_limit integer DEFAULT 50)
+ RETURNS TABLE(id uuid, email text, role text, invited_by uuid, invited_by_email text, created_at timestamp with time zone, expires_at timestamp with time zone, cursor text)
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO ''
@@ -484,15 +493,27 @@ AS $function$
 declare
   caller record := tenancy_private.live_caller();
   actor tenancy.memberships := tenancy_private.authorize(caller.user_id, p_tenant, 'manage');
+  page_size integer := tenancy_private.checked_limit(p_limit);
+  after_at timestamptz;
+  after_id uuid;
 begin
-  return query select * from tenancy_private.invitations_of(actor.tenant_id);
+  select * into after_at, after_id from tenancy_private.time_cursor_key(p_after);
+  return query
+  select i.id, i.email, i.role, i.invited_by, lower(u.email)::text, i.created_at, i.expires_at,
+         tenancy_private.time_cursor(i.created_at, i.id)
+    from tenancy.invitations i
+    left join auth.users u on u.id = i.invited_by
+   where i.tenant_id = actor.tenant_id and i.accepted_at is null and i.expires_at > now()
+     and (i.created_at, i.id) < (coalesce(after_at, 'infinity'), coalesce(after_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+   order by i.created_at desc, i.id desc
+   limit page_size;
 end;
 $function$;
-comment on function tenancy.list_invitations(text) is 'GET /tenants/{tenant}/invitations: the tenant''s pending invitations; owners and admins only.';
-grant execute on function tenancy.list_invitations(text) to authenticated;
+comment on function tenancy.list_invitations(text,text,integer) is 'GET /tenants/{tenant}/invitations: a page of the tenant''s pending invitations, newest first by (created_at, id): p_limit (1-100) after the row whose cursor is p_after; owners and admins only.';
+grant execute on function tenancy.list_invitations(text,text,integer) to authenticated;
 
-CREATE OR REPLACE FUNCTION tenancy.list_members(p_tenant text)
- RETURNS TABLE(user_id uuid, email text, role text, joined_at timestamp with time zone)
+CREATE OR REPLACE FUNCTION tenancy.list_members(p_tenant text, p_after text DEFAULT NULL::text, p_limit integer DEFAULT 50)
+ RETURNS TABLE(user_id uuid, email text, role text, joined_at timestamp with time zone, cursor text)
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO ''
@@ -500,47 +521,79 @@ AS $function$
 declare
   caller record := tenancy_private.live_caller();
   membership tenancy.memberships := tenancy_private.authorize(caller.user_id, p_tenant, 'read');
+  page_size integer := tenancy_private.checked_limit(p_limit);
+  after_at timestamptz;
+  after_id uuid;
 begin
-  return query select * from tenancy_private.members_of(membership.tenant_id);
-end;
-$function$;
-comment on function tenancy.list_members(text) is 'GET /tenants/{tenant}/members: the members of a tenant the caller belongs to (any role).';
-grant execute on function tenancy.list_members(text) to authenticated;
-
-CREATE OR REPLACE FUNCTION tenancy.list_tenants()
- RETURNS TABLE(tenant_id text, tenant_uuid uuid, name text, role text, is_default boolean)
- LANGUAGE plpgsql
- STABLE SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-declare
-  caller record := tenancy_private.live_caller();
-begin
-  return query select * from tenancy_private.tenants_of(caller.user_id);
-end;
-$function$;
-comment on function tenancy.list_tenants() is 'GET /tenants: the caller''s tenants with their role in each, default first.';
-grant execute on function tenancy.list_tenants() to authenticated;
-
-CREATE OR REPLACE FUNCTION tenancy.my_invitations()
- RETURNS TABLE(id uuid, tenant_id text, tenant_name text, role text, invited_by_email text, expires_at timestamp with time zone)
- LANGUAGE plpgsql
- STABLE SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-declare
-  caller record := tenancy_private.live_caller();
-begin
+  select * into after_at, after_id from tenancy_private.time_cursor_key(p_after);
+  -- No cursor starts below every key, so that one row comparison reads the index from where it starts.
   return query
-  select i.id, coalesce(t.external_id, t.id::text), t.name, i.role, lower(u.email)::text, i.expires_at
+  select m.user_id, lower(u.email)::text, m.role, m.created_at, tenancy_private.time_cursor(m.created_at, m.user_id)
+    from tenancy.memberships m
+    join auth.users u on u.id = m.user_id
+   where m.tenant_id = membership.tenant_id
+     and (m.created_at, m.user_id) > (coalesce(after_at, '-infinity'), coalesce(after_id, '00000000-0000-0000-0000-000000000000'))
+   order by m.created_at, m.user_id
+   limit page_size;
+end;
+$function$;
+comment on function tenancy.list_members(text,text,integer) is 'GET /tenants/{tenant}/members: a page of the members of a tenant the caller belongs to (any role), by (joined_at, user_id): p_limit (1-100) after the row whose cursor is p_after.';
+grant execute on function tenancy.list_members(text,text,integer) to authenticated;
+
+CREATE OR REPLACE FUNCTION tenancy.list_tenants(p_after text DEFAULT NULL::text, p_limit integer DEFAULT 50)
+ RETURNS TABLE(tenant_id text, tenant_uuid uuid, name text, role text, is_default boolean, cursor text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  caller record := tenancy_private.live_caller();
+  page_size integer := tenancy_private.checked_limit(p_limit);
+  after_other boolean;
+  after_name text;
+  after_id uuid;
+begin
+  select * into after_other, after_name, after_id from tenancy_private.tenant_cursor_key(p_after);
+  return query
+  select coalesce(t.external_id, t.id::text), t.id, t.name, m.role, m.is_default,
+         tenancy_private.tenant_cursor(m.is_default, t.name, t.id)
+    from tenancy.memberships m
+    join tenancy.tenants t on t.id = m.tenant_id
+   where m.user_id = caller.user_id
+     and (p_after is null or (not m.is_default, t.name, t.id) > (after_other, after_name, after_id))
+   order by not m.is_default, t.name, t.id
+   limit page_size;
+end;
+$function$;
+comment on function tenancy.list_tenants(text,integer) is 'GET /tenants: a page of the caller''s tenants with their role in each, default first, then by name and uuid: p_limit (1-100) after the row whose cursor is p_after.';
+grant execute on function tenancy.list_tenants(text,integer) to authenticated;
+
+CREATE OR REPLACE FUNCTION tenancy.my_invitations(p_after text DEFAULT NULL::text, p_limit integer DEFAULT 50)
+ RETURNS TABLE(id uuid, tenant_id text, tenant_name text, role text, invited_by_email text, expires_at timestamp with time zone, cursor text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  caller record := tenancy_private.live_caller();
+  page_size integer := tenancy_private.checked_limit(p_limit);
+  after_at timestamptz;
+  after_id uuid;
+begin
+  select * into after_at, after_id from tenancy_private.time_cursor_key(p_after);
+  return query
+  select i.id, coalesce(t.external_id, t.id::text), t.name, i.role, lower(u.email)::text, i.expires_at,
+         tenancy_private.time_cursor(i.created_at, i.id)
     from tenancy_private.acceptable_invitations(caller.user_id, tenancy_private.caller_proven_email(caller.user_id)) i
     join tenancy.tenants t on t.id = i.tenant_id
     left join auth.users u on u.id = i.invited_by
-   order by i.created_at desc, i.id;
+   where (i.created_at, i.id) < (coalesce(after_at, 'infinity'), coalesce(after_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+   order by i.created_at desc, i.id desc
+   limit page_size;
 end;
 $function$;
-comment on function tenancy.my_invitations() is 'GET /invitations: the caller''s pending invitations, by their proven address (none without one), newest first.';
-grant execute on function tenancy.my_invitations() to authenticated;
+comment on function tenancy.my_invitations(text,integer) is 'GET /invitations: a page of the caller''s pending invitations, by their proven address (none without one), newest first by (created_at, id): p_limit (1-100) after the row whose cursor is p_after.';
+grant execute on function tenancy.my_invitations(text,integer) to authenticated;
 
 CREATE OR REPLACE FUNCTION tenancy.record_invitation_mail_failure(p_invitation_id uuid, p_reason text)
  RETURNS void
@@ -1004,6 +1057,21 @@ end;
 $function$;
 comment on function tenancy_private.checked_email(text) is 'The address trimmed and lower-cased if it looks like one (local@domain.tld, at most 254 characters); else raises TNBAD.';
 
+CREATE OR REPLACE FUNCTION tenancy_private.checked_limit(p_limit integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_limit is null or p_limit not between 1 and 100 then
+    raise exception 'limit is 1 to 100' using errcode = 'TNBAD';
+  end if;
+  return p_limit;
+end;
+$function$;
+comment on function tenancy_private.checked_limit(integer) is 'A page size as the lists accept it: 1 to 100, else TNBAD.';
+
 CREATE OR REPLACE FUNCTION tenancy_private.checked_name(p_name text)
  RETURNS text
  LANGUAGE plpgsql
@@ -1398,6 +1466,39 @@ end;
 $function$;
 comment on function tenancy_private.session_last_active(timestamp with time zone,timestamp without time zone) is 'GoTrue''s Session.LastRefreshedAt(nil): auth.sessions.refreshed_at (UTC, without a time zone) when set, else created_at.';
 
+CREATE OR REPLACE FUNCTION tenancy_private.tenant_cursor(p_is_default boolean, p_name text, p_id uuid)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select case when p_is_default then '0' else '1' end || '.' || p_id::text || '.'
+         || encode(convert_to(p_name, 'UTF8'), 'hex');
+$function$;
+comment on function tenancy_private.tenant_cursor(boolean,text,uuid) is 'The cursor of a row of the caller''s tenants: 0 for their default (else 1), its uuid, its name''s UTF-8 in hex.';
+
+CREATE OR REPLACE FUNCTION tenancy_private.tenant_cursor_key(p_after text, OUT other boolean, OUT name text, OUT id uuid)
+ RETURNS record
+ LANGUAGE plpgsql
+ IMMUTABLE STRICT
+ SET search_path TO ''
+AS $function$
+begin
+  -- A name is at most 200 characters, 4 bytes each in UTF-8: 1,600 hex digits after the 40 before them.
+  if length(p_after) > 1640
+     or p_after !~ '^[01]\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.([0-9a-f]{2})+$' then
+    raise exception 'after is not a cursor of this list' using errcode = 'TNBAD';
+  end if;
+  other := split_part(p_after, '.', 1) = '1';
+  id := split_part(p_after, '.', 2)::uuid;
+  name := convert_from(decode(split_part(p_after, '.', 3), 'hex'), 'UTF8');
+exception
+  when character_not_in_repertoire or untranslatable_character then
+    raise exception 'after is not a cursor of this list' using errcode = 'TNBAD';
+end;
+$function$;
+comment on function tenancy_private.tenant_cursor_key(text) is 'The (not default, name, uuid) key a tenancy_private.tenant_cursor spells (nulls for a null cursor); anything else, bytes that are not UTF-8 included, is TNBAD.';
+
 CREATE OR REPLACE FUNCTION tenancy_private.tenants_of(p_user_id uuid, p_tenant_id uuid DEFAULT NULL::uuid)
  RETURNS TABLE(tenant_id text, tenant_uuid uuid, name text, role text, is_default boolean)
  LANGUAGE plpgsql
@@ -1414,6 +1515,33 @@ begin
 end;
 $function$;
 comment on function tenancy_private.tenants_of(uuid,uuid) is 'A user''s tenants (or one of them) as the API shows them: tenant_id (external_id, else the uuid), uuid, name, their role, whether it is their default; default first, then by name.';
+
+CREATE OR REPLACE FUNCTION tenancy_private.time_cursor(p_at timestamp with time zone, p_id uuid)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  -- extract(epoch) is numeric: the microseconds are exact.
+  select (extract(epoch from p_at) * 1000000)::bigint::text || '.' || p_id::text;
+$function$;
+comment on function tenancy_private.time_cursor(timestamp with time zone,uuid) is 'The cursor of a row of a list ordered by (a time, a uuid): its microseconds since 1970, a dot, its uuid.';
+
+CREATE OR REPLACE FUNCTION tenancy_private.time_cursor_key(p_after text, OUT at timestamp with time zone, OUT id uuid)
+ RETURNS record
+ LANGUAGE plpgsql
+ IMMUTABLE STRICT
+ SET search_path TO ''
+AS $function$
+begin
+  if p_after !~ '^[0-9]{1,16}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    raise exception 'after is not a cursor of this list' using errcode = 'TNBAD';
+  end if;
+  at := 'epoch'::timestamptz + split_part(p_after, '.', 1)::bigint * interval '1 microsecond';
+  id := split_part(p_after, '.', 2)::uuid;
+end;
+$function$;
+comment on function tenancy_private.time_cursor_key(text) is 'The (time, uuid) key a tenancy_private.time_cursor spells (nulls for a null cursor); anything else is TNBAD.';
 
 CREATE OR REPLACE FUNCTION tenancy_private.uuid_spelled_by(p_text text)
  RETURNS uuid

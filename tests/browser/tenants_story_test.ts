@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { createClient } from "@supabase/supabase-js";
+import postgres from "postgres";
 import { BackendSessionError, createBackendSession, createTenantClient } from "../../client/mod.ts";
 import { startStack } from "../../dev/stack.ts";
 import { mailsTo } from "../_mail.ts";
@@ -184,7 +185,10 @@ Deno.test("an owner invites by mail; the invitee joins, is demoted, then removed
           const refused = await backend.getToken().then(() => null, (err) => err);
           assert.ok(refused instanceof BackendSessionError);
           assert.deepEqual([refused.code, refused.status], ["not_a_member", 403]);
-          assert.deepEqual(await createTenantClient(supabase).pendingInvitations(), []);
+          assert.deepEqual(await createTenantClient(supabase).pendingInvitations(), {
+            items: [],
+            nextAfter: null,
+          });
         } finally {
           backend.dispose();
           await supabase.auth.signOut({ scope: "local" });
@@ -204,6 +208,33 @@ Deno.test("an owner invites by mail; the invitee joins, is demoted, then removed
         "invitation.accepted",
         "invitation.created",
       ]);
+    });
+
+    await t.step("a tenant of 56 shows its first 50 members, and More members the other 6", async () => {
+      const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
+      try {
+        // The operator adds 55 people, who joined after the owner.
+        await sql`
+          with added as (
+            insert into auth.users (id, aud, role, email, created_at, updated_at)
+            select gen_random_uuid(), 'authenticated', 'authenticated', 'member-' || n || '@acme.test', now(), now()
+              from generate_series(1, 55) n
+            returning id)
+          insert into tenancy.memberships (tenant_id, user_id, role, created_at)
+          select t.id, added.id, 'user', now() from added, tenancy.tenants t
+           where coalesce(t.external_id, t.id::text) = ${tenant}`;
+      } finally {
+        await sql.end();
+      }
+      assert.equal(await act(owner, "#refresh-tenants"), null);
+      const first = await memberRows(owner);
+      assert.deepEqual([first.length, first[0]], [50, `${OWNER} owner`]);
+      assert.equal(await owner.isVisible("#more-members"), true);
+      assert.equal(await act(owner, "#more-members"), null);
+      const all = await memberRows(owner);
+      assert.equal(all.length, 56);
+      assert.equal(new Set(all).size, 56, "no member twice");
+      assert.equal(await owner.isHidden("#more-members"), true);
     });
   } finally {
     await browser?.close();

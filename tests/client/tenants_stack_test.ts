@@ -90,18 +90,35 @@ Deno.test("createTenantClient() against the local stack", async (t) => {
     await sql`insert into tenancy.memberships (user_id, tenant_id, role) values (${bob.id}, ${tenant}, 'user')`;
 
     await t.step("listTenants() and members() read the caller's tenants and a tenant's members", async () => {
-      assert.deepEqual(await olga.tenants.listTenants(), [
-        { tenantId: tenant, tenantUuid: tenant, name: "Personal", role: "owner", isDefault: true },
-      ]);
-      const bobs = await bob.tenants.listTenants();
+      assert.deepEqual(await olga.tenants.listTenants(), {
+        items: [{ tenantId: tenant, tenantUuid: tenant, name: "Personal", role: "owner", isDefault: true }],
+        nextAfter: null,
+      });
+      const bobs = (await bob.tenants.listTenants()).items;
       assert.deepEqual(bobs.map((x) => [x.tenantId, x.role, x.isDefault]), [["demo", "user", true], [
         tenant,
         "user",
         false,
       ]]);
-      const members = await bob.tenants.members(tenant);
+      const { items: members } = await bob.tenants.members(tenant);
       assert.deepEqual(members.map((m) => [m.email, m.role]).sort(), [[BOB, "user"], [OLGA, "owner"]]);
       assert.ok(members.every((m) => !Number.isNaN(Date.parse(m.joinedAt))));
+    });
+
+    await t.step("a page's nextAfter reads the next page", async () => {
+      const first = await bob.tenants.members(tenant, { limit: 1 });
+      assert.equal(first.items.length, 1);
+      assert.equal(typeof first.nextAfter, "string");
+      const second = await bob.tenants.members(tenant, { limit: 1, after: first.nextAfter! });
+      assert.deepEqual(
+        [...first.items, ...second.items].map((m) => m.userId),
+        (await bob.tenants.members(tenant)).items.map((m) => m.userId),
+      );
+      const tenants = await bob.tenants.listTenants({ limit: 1 });
+      const rest = await bob.tenants.listTenants({ limit: 1, after: tenants.nextAfter! });
+      assert.deepEqual([...tenants.items, ...rest.items].map((x) => x.tenantId), ["demo", tenant]);
+      const bad = await rejection(bob.tenants.members(tenant, { limit: 101 }));
+      assert.deepEqual([bad.code, bad.status], ["invalid_request", 400]);
     });
 
     await t.step(
@@ -144,7 +161,7 @@ Deno.test("createTenantClient() against the local stack", async (t) => {
       ]);
       assert.equal(typeof emailSent, "boolean");
       assert.equal((await rejection(olga.tenants.invite(tenant, "carol@example.com"))).code, "conflict");
-      assert.deepEqual(await olga.tenants.pendingInvitations(), []);
+      assert.deepEqual(await olga.tenants.pendingInvitations(), { items: [], nextAfter: null });
       assert.equal((await rejection(olga.tenants.accept(invitation.id))).code, "not_found");
     });
 

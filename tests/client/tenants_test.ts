@@ -84,7 +84,7 @@ async function rejection(promise: Promise<unknown>): Promise<BackendSessionError
 
 // --- requests and answers ---------------------------------------------------------------------------
 
-Deno.test("listTenants() GETs the tenants function and reads each tenant", async () => {
+Deno.test("listTenants() GETs a page of the tenants function and reads each tenant", async () => {
   using t = setup({
     "GET tenants": () =>
       json({
@@ -92,17 +92,26 @@ Deno.test("listTenants() GETs the tenants function and reads each tenant", async
           { tenant_id: "acme", tenant_uuid: ACME_UUID, name: "Acme", role: "owner", is_default: true },
           { tenant_id: "b9e0", tenant_uuid: "b9e0", name: "Beta", role: "user", is_default: false },
         ],
+        next_after: "1.b9e0.42657461",
       }),
+    "GET tenants?limit=2&after=1.b9e0.42657461": () => json({ tenants: [], next_after: null }),
   });
-  assert.deepEqual(await t.tenants.listTenants(), [
-    { tenantId: "acme", tenantUuid: ACME_UUID, name: "Acme", role: "owner", isDefault: true },
-    { tenantId: "b9e0", tenantUuid: "b9e0", name: "Beta", role: "user", isDefault: false },
-  ]);
-  assert.deepEqual(t.calls(), ["GET tenants"]);
+  assert.deepEqual(await t.tenants.listTenants(), {
+    items: [
+      { tenantId: "acme", tenantUuid: ACME_UUID, name: "Acme", role: "owner", isDefault: true },
+      { tenantId: "b9e0", tenantUuid: "b9e0", name: "Beta", role: "user", isDefault: false },
+    ],
+    nextAfter: "1.b9e0.42657461",
+  });
+  assert.deepEqual(await t.tenants.listTenants({ limit: 2, after: "1.b9e0.42657461" }), {
+    items: [],
+    nextAfter: null,
+  });
+  assert.deepEqual(t.calls(), ["GET tenants", "GET tenants?limit=2&after=1.b9e0.42657461"]);
   assert.equal(t.supabase.invocations[0].body, undefined, "a GET sends no body");
 });
 
-Deno.test("members() GETs the tenant's members, with the tenant's id encoded as one path segment", async () => {
+Deno.test("members() GETs a page of the tenant's members, the tenant's id encoded as one segment", async () => {
   using t = setup({
     "GET tenants/a%2Fb%20c/members": () =>
       json({
@@ -110,12 +119,22 @@ Deno.test("members() GETs the tenant's members, with the tenant's id encoded as 
           { user_id: "u1", email: "ada@example.com", role: "owner", joined_at: "2026-11-26T12:00:00Z" },
           { user_id: "u2", email: null, role: "user", joined_at: "2026-11-27T08:30:00Z" },
         ],
+        next_after: null,
       }),
+    "GET tenants/acme/members?limit=1&after=1764600000000000.u1": () =>
+      json({ members: [], next_after: null }),
   });
-  assert.deepEqual(await t.tenants.members("a/b c"), [
-    { userId: "u1", email: "ada@example.com", role: "owner", joinedAt: "2026-11-26T12:00:00Z" },
-    { userId: "u2", email: null, role: "user", joinedAt: "2026-11-27T08:30:00Z" },
-  ]);
+  assert.deepEqual(await t.tenants.members("a/b c"), {
+    items: [
+      { userId: "u1", email: "ada@example.com", role: "owner", joinedAt: "2026-11-26T12:00:00Z" },
+      { userId: "u2", email: null, role: "user", joinedAt: "2026-11-27T08:30:00Z" },
+    ],
+    nextAfter: null,
+  });
+  assert.deepEqual(await t.tenants.members("acme", { limit: 1, after: "1764600000000000.u1" }), {
+    items: [],
+    nextAfter: null,
+  });
 });
 
 Deno.test("invite() POSTs the address and role, and says whether the mail went out", async () => {
@@ -176,7 +195,7 @@ Deno.test("pendingInvitations(), accept() and decline() call the invitations fun
     expires_at: "2026-12-03T12:00:00.000Z",
   };
   using t = setup({
-    "GET invitations": () => json({ invitations: [pending] }),
+    "GET invitations": () => json({ invitations: [pending], next_after: "1764600000000000.inv-1" }),
     "POST invitations/inv-1/accept": () =>
       json({
         tenant: { tenant_id: "acme", tenant_uuid: ACME_UUID, name: "Acme", role: "user", is_default: false },
@@ -184,14 +203,17 @@ Deno.test("pendingInvitations(), accept() and decline() call the invitations fun
     "POST invitations/inv-2/decline": () =>
       json({ invitation: { ...pending, id: "inv-2", invited_by_email: null } }),
   });
-  assert.deepEqual(await t.tenants.pendingInvitations(), [{
-    id: "inv-1",
-    tenantId: "acme",
-    tenantName: "Acme",
-    role: "user",
-    invitedByEmail: "owner@acme.test",
-    expiresAt: "2026-12-03T12:00:00.000Z",
-  }]);
+  assert.deepEqual(await t.tenants.pendingInvitations(), {
+    items: [{
+      id: "inv-1",
+      tenantId: "acme",
+      tenantName: "Acme",
+      role: "user",
+      invitedByEmail: "owner@acme.test",
+      expiresAt: "2026-12-03T12:00:00.000Z",
+    }],
+    nextAfter: "1764600000000000.inv-1",
+  });
   assert.deepEqual(await t.tenants.accept("inv-1"), {
     tenantId: "acme",
     tenantUuid: ACME_UUID,
@@ -295,12 +317,14 @@ Deno.test("an answer without the documented fields rejects with unexpected_respo
     "GET invitations": () => json("<html>"),
     "POST tenants/acme/invitations": () => json({ id: "inv-1", email: "ada@example.com" }),
     "GET tenants/acme/audit": () => json({ entries: [], next_before: "42" }),
+    "GET tenants/acme/members": () => json({ members: [], next_after: 42 }),
   });
   for (
     const call of [
       t.tenants.listTenants(),
       t.tenants.pendingInvitations(),
       t.tenants.invite("acme", "a@b.c", "user"),
+      t.tenants.members("acme"),
     ]
   ) {
     const err = await rejection(call);

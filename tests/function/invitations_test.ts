@@ -103,6 +103,7 @@ Deno.test("the invitations function", async (t) => {
         assert.deepEqual(await nextExchange(h, token), { status: 403, error: "no_tenant" });
         assert.deepEqual((await send(h.invitations, call(token, "GET", "/invitations"))).body, {
           invitations: [],
+          next_after: null,
         });
 
         const trail = await send(h.tenants, call(owner.accessToken, "GET", "/tenants/acme/audit"));
@@ -137,6 +138,7 @@ Deno.test("the invitations function", async (t) => {
       assert.equal((declined.body.invitation as Record<string, unknown>).id, invitation.id);
       assert.deepEqual((await send(h.invitations, call(bob.accessToken, "GET", "/invitations"))).body, {
         invitations: [],
+        next_after: null,
       });
       assert.deepEqual(await nextExchange(h, bob.accessToken, "acme"), { status: 403, error: "no_tenant" });
       const listed = await send(h.tenants, call(owner.accessToken, "GET", "/tenants/acme/invitations"));
@@ -165,6 +167,7 @@ Deno.test("the invitations function", async (t) => {
         const autoconfirming = h.appWith("invitations", {}, { emailTrusted: () => Promise.resolve(false) });
         assert.deepEqual((await send(autoconfirming, call(carol.accessToken, "GET", "/invitations"))).body, {
           invitations: [],
+          next_after: null,
         });
         const refused = await send(
           autoconfirming,

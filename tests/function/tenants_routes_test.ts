@@ -50,8 +50,10 @@ Deno.test("the tenants function", async (t) => {
         { tenant_id: "acme", tenant_uuid: acme, name: "Acme", role: "owner", is_default: true },
         { tenant_id: other, tenant_uuid: other, name: "Beta", role: "user", is_default: false },
       ]);
+      assert.equal(body.next_after, null);
       assert.deepEqual((await send(h.tenants, call(outsider.accessToken, "GET", "/tenants"))).body, {
         tenants: [],
+        next_after: null,
       });
     });
 

@@ -113,15 +113,67 @@ export function roleField(body: Record<string, unknown> | null, fallback?: strin
  * ```
  */
 export function auditPage(query: URLSearchParams): { limit: number; before: string | null } {
-  const limit = query.get("limit");
+  const limit = pageLimit(query);
   const before = query.get("before");
-  if (limit !== null && (!/^[0-9]{1,3}$/.test(limit) || Number(limit) < 1 || Number(limit) > 100)) {
-    throw new ApiError("invalid_request", "limit must be a whole number from 1 to 100");
-  }
   if (before !== null && !/^[1-9][0-9]{0,17}$/.test(before)) {
     throw new ApiError("invalid_request", "before must be an audit entry's id");
   }
-  return { limit: limit === null ? 50 : Number(limit), before };
+  return { limit, before };
+}
+
+/**
+ * The page of a list a query asks for: `limit` 1-100 (default 50), `after` the `next_after` of the page
+ * before (null for the first). The SQL function reads the cursor and refuses one it did not make.
+ *
+ * @param query The query string.
+ * @returns The limit, and the cursor to start after.
+ * @throws {ApiError} `invalid_request` when either is malformed.
+ * @example
+ * ```ts
+ * listPage(new URLSearchParams("limit=10")); // { limit: 10, after: null }
+ * ```
+ */
+export function listPage(query: URLSearchParams): { limit: number; after: string | null } {
+  const limit = pageLimit(query);
+  const after = query.get("after");
+  // Cursors are digits, hex, dots and dashes; the longest (a tenant's, with a 200-character name) is 1,640.
+  if (after !== null && !/^[0-9a-f.-]{1,2000}$/.test(after)) {
+    throw new ApiError("invalid_request", "after must be the next_after of a previous page");
+  }
+  return { limit, after };
+}
+
+function pageLimit(query: URLSearchParams): number {
+  const limit = query.get("limit");
+  if (limit === null) return 50;
+  if (!/^[0-9]{1,3}$/.test(limit) || Number(limit) < 1 || Number(limit) > 100) {
+    throw new ApiError("invalid_request", "limit must be a whole number from 1 to 100");
+  }
+  return Number(limit);
+}
+
+/**
+ * A page of a list: its rows as `view` shows them, and the cursor of the next page, the last row's, when
+ * the page is full (a full page may have more behind it; a short one is the last).
+ *
+ * @param rows The rows of a paged `tenancy.*` list, each with its `cursor`.
+ * @param limit The page size asked for.
+ * @param view How the API shows a row.
+ * @returns The items and `next_after` (null on the last page).
+ * @example
+ * ```ts ignore
+ * const { items, next_after } = pageOf(rows, page.limit, toMember);
+ * ```
+ */
+export function pageOf<T>(
+  rows: readonly postgres.Row[],
+  limit: number,
+  view: (row: postgres.Row) => T,
+): { items: T[]; next_after: string | null } {
+  return {
+    items: rows.map(view),
+    next_after: rows.length === limit ? rows[rows.length - 1].cursor : null,
+  };
 }
 
 /** A tenant as the API shows it (docs/tenants.md "Objects"). */
@@ -171,6 +223,41 @@ export function toInvitation(row: postgres.Row): Record<string, unknown> {
     invited_by: row.invited_by,
     invited_by_email: row.invited_by_email,
     created_at: row.created_at,
+    expires_at: row.expires_at,
+  };
+}
+
+/**
+ * A row of `tenancy.list_members()` and its kin as a member (docs/tenants.md "Objects").
+ *
+ * @param row The row.
+ * @returns The member.
+ * @example
+ * ```ts ignore
+ * const members = rows.map(toMember);
+ * ```
+ */
+export function toMember(row: postgres.Row): Record<string, unknown> {
+  return { user_id: row.user_id, email: row.email, role: row.role, joined_at: row.joined_at };
+}
+
+/**
+ * A row of `tenancy.my_invitations()` and its kin as the invitee sees it (docs/tenants.md "Objects").
+ *
+ * @param row The row.
+ * @returns The invitation.
+ * @example
+ * ```ts ignore
+ * const invitations = rows.map(toPendingInvitation);
+ * ```
+ */
+export function toPendingInvitation(row: postgres.Row): Record<string, unknown> {
+  return {
+    id: row.id,
+    tenant_id: row.tenant_id,
+    tenant_name: row.tenant_name,
+    role: row.role,
+    invited_by_email: row.invited_by_email,
     expires_at: row.expires_at,
   };
 }

@@ -7,7 +7,7 @@
  */
 import type { RunAsCaller } from "../core/caller.ts";
 import type { Route } from "./handler.ts";
-import { onlyRow, toTenant, uuidParam } from "./input.ts";
+import { listPage, onlyRow, pageOf, toPendingInvitation, toTenant, uuidParam } from "./input.ts";
 
 /**
  * The `invitations` function's routes.
@@ -24,9 +24,14 @@ export function invitationsRoutes(run: RunAsCaller): Route[] {
     {
       method: "GET",
       path: "",
-      handle: async ({ claims }) => {
-        const rows = await run(claims, (tx) => tx`select * from tenancy.my_invitations()`);
-        return { body: { invitations: rows } };
+      handle: async ({ claims, query }) => {
+        const page = listPage(query);
+        const rows = await run(
+          claims,
+          (tx) => tx`select * from tenancy.my_invitations(${page.after}, ${page.limit})`,
+        );
+        const { items, next_after } = pageOf(rows, page.limit, toPendingInvitation);
+        return { body: { invitations: items, next_after } };
       },
     },
     {
@@ -44,7 +49,7 @@ export function invitationsRoutes(run: RunAsCaller): Route[] {
       handle: async ({ claims, params }) => {
         const id = uuidParam(params, "id");
         const rows = await run(claims, (tx) => tx`select * from tenancy.decline_invitation(${id})`);
-        return { body: { invitation: onlyRow(rows) } };
+        return { body: { invitation: toPendingInvitation(onlyRow(rows)) } };
       },
     },
   ];

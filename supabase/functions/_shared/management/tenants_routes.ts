@@ -11,12 +11,15 @@ import type { SendInvitationMail } from "./invitation_mail.ts";
 import type { Route } from "./handler.ts";
 import {
   auditPage,
+  listPage,
   onlyRow,
+  pageOf,
   roleField,
   tenantParam,
   textField,
   toAuditEntry,
   toInvitation,
+  toMember,
   toTenant,
   uuidParam,
 } from "./input.ts";
@@ -42,9 +45,14 @@ export function tenantsRoutes({ run, sendMail }: TenantsRoutesDeps): Route[] {
     {
       method: "GET",
       path: "",
-      handle: async ({ claims }) => {
-        const rows = await run(claims, (tx) => tx`select * from tenancy.list_tenants()`);
-        return { body: { tenants: rows.map(toTenant) } };
+      handle: async ({ claims, query }) => {
+        const page = listPage(query);
+        const rows = await run(
+          claims,
+          (tx) => tx`select * from tenancy.list_tenants(${page.after}, ${page.limit})`,
+        );
+        const { items, next_after } = pageOf(rows, page.limit, toTenant);
+        return { body: { tenants: items, next_after } };
       },
     },
     {
@@ -78,10 +86,15 @@ export function tenantsRoutes({ run, sendMail }: TenantsRoutesDeps): Route[] {
     {
       method: "GET",
       path: "/:tenant/members",
-      handle: async ({ claims, params }) => {
+      handle: async ({ claims, params, query }) => {
         const tenant = tenantParam(params);
-        const rows = await run(claims, (tx) => tx`select * from tenancy.list_members(${tenant})`);
-        return { body: { members: rows } };
+        const page = listPage(query);
+        const rows = await run(
+          claims,
+          (tx) => tx`select * from tenancy.list_members(${tenant}, ${page.after}, ${page.limit})`,
+        );
+        const { items, next_after } = pageOf(rows, page.limit, toMember);
+        return { body: { members: items, next_after } };
       },
     },
     {
@@ -95,7 +108,7 @@ export function tenantsRoutes({ run, sendMail }: TenantsRoutesDeps): Route[] {
           claims,
           (tx) => tx`select * from tenancy.set_member_role(${tenant}, ${userId}, ${role})`,
         );
-        return { body: { member: onlyRow(rows) } };
+        return { body: { member: toMember(onlyRow(rows)) } };
       },
     },
     {
@@ -105,16 +118,21 @@ export function tenantsRoutes({ run, sendMail }: TenantsRoutesDeps): Route[] {
         const tenant = tenantParam(params);
         const userId = uuidParam(params, "user_id");
         const rows = await run(claims, (tx) => tx`select * from tenancy.remove_member(${tenant}, ${userId})`);
-        return { body: { member: onlyRow(rows) } };
+        return { body: { member: toMember(onlyRow(rows)) } };
       },
     },
     {
       method: "GET",
       path: "/:tenant/invitations",
-      handle: async ({ claims, params }) => {
+      handle: async ({ claims, params, query }) => {
         const tenant = tenantParam(params);
-        const rows = await run(claims, (tx) => tx`select * from tenancy.list_invitations(${tenant})`);
-        return { body: { invitations: rows.map(toInvitation) } };
+        const page = listPage(query);
+        const rows = await run(
+          claims,
+          (tx) => tx`select * from tenancy.list_invitations(${tenant}, ${page.after}, ${page.limit})`,
+        );
+        const { items, next_after } = pageOf(rows, page.limit, toInvitation);
+        return { body: { invitations: items, next_after } };
       },
     },
     {
