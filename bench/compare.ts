@@ -56,7 +56,7 @@ export async function runCompare(ref: string, options: CompareOptions): Promise<
   const functions: { stop(): Promise<void> }[] = [];
   try {
     progress(`extracting ${ref}'s supabase/functions into ${baseTree}`);
-    await _extract(root, ref, baseTree);
+    await extractFunctions(root, ref, baseTree);
     const trees: Record<Side, string> = { base: baseTree, head: root };
 
     const users = await createBenchUsers(admin, stack.auth, options.smoke ? 20 : 200);
@@ -83,7 +83,7 @@ export async function runCompare(ref: string, options: CompareOptions): Promise<
       const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
       for (const side of order) {
         progress(`round ${round + 1}/${rounds}, ${side}: in-process, then wrk c=64 for ${seconds} s`);
-        const inProcess = await _inProcess(root, trees[side], inputFile);
+        const inProcess = await measureInProcess(root, trees[side], inputFile);
         const http = await runWrk(urls[side], { connections: 64, seconds, tokensFile, script });
         results[side].push({ inProcess, http });
       }
@@ -175,8 +175,15 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Extracts the revision's `supabase/functions/` into `into`. */
-async function _extract(root: string, ref: string, into: string): Promise<void> {
+/**
+ * Extracts a revision's `supabase/functions/` into a folder.
+ *
+ * @param root The repository.
+ * @param ref The revision.
+ * @param into The (empty) folder.
+ * @throws {Error} When git or tar fail.
+ */
+export async function extractFunctions(root: string, ref: string, into: string): Promise<void> {
   const archive = await new Deno.Command("git", {
     args: ["-C", root, "archive", "--format=tar", ref, "supabase/functions"],
     stdout: "piped",
@@ -199,13 +206,28 @@ function _functionSource(tree: string) {
   };
 }
 
-/** One in-process measurement of a tree, in a process of its own. */
-async function _inProcess(root: string, tree: string, inputFile: string): Promise<Rate> {
+/**
+ * One in-process measurement of a tree's exchange, in a process of its own (`_compare_in_process.ts`).
+ *
+ * @param root The working tree (where the bench lives).
+ * @param tree The tree whose exchange is measured.
+ * @param inputFile The environment, tokens and iterations, as JSON.
+ * @param denoFlags More flags for `deno run` (e.g. `--cpu-prof`).
+ * @returns The measured rate.
+ * @throws {Error} When the run fails.
+ */
+export async function measureInProcess(
+  root: string,
+  tree: string,
+  inputFile: string,
+  denoFlags: string[] = [],
+): Promise<Rate> {
   const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
       "--no-lock",
+      ...denoFlags,
       `--config=${tree}/supabase/functions/exchange-token/deno.json`,
       `${root}/bench/_compare_in_process.ts`,
       tree,

@@ -3,7 +3,8 @@
  * the local stack. Prints one table and writes it as JSON to `bench/results.json`.
  *
  * `--smoke` runs every step briefly (a few hundred requests in all), to keep the benchmark working in CI.
- * `--compare <git-ref>` measures that revision and the working tree alternately instead (`compare.ts`).
+ * `--compare <git-ref>` measures that revision and the working tree alternately instead (`compare.ts`), and
+ * `--profile [git-ref]` profiles one exchange's CPU (`profile.ts`).
  *
  * @module
  */
@@ -23,6 +24,7 @@ import { createEmailTrust } from "../supabase/functions/_shared/core/email_trust
 import { type LoadResult, measure, memoryMiB, type Rate, runWrk } from "./_measure.ts";
 import { createBenchUsers, exchangeRequest } from "./_users.ts";
 import { runCompare } from "./compare.ts";
+import { runProfile } from "./profile.ts";
 
 const smoke = Deno.args.includes("--smoke");
 const compareWith = Deno.args.includes("--compare")
@@ -31,6 +33,11 @@ const compareWith = Deno.args.includes("--compare")
 if (compareWith !== undefined) {
   if (compareWith.startsWith("--")) throw new Error("--compare takes a git revision: --compare main");
   await runCompare(compareWith, { smoke });
+  Deno.exit(0);
+}
+if (Deno.args.includes("--profile")) {
+  const ref = Deno.args[Deno.args.indexOf("--profile") + 1];
+  await runProfile(ref?.startsWith("--") ? undefined : ref, { smoke });
   Deno.exit(0);
 }
 const N = smoke ? 30 : 2_000;
