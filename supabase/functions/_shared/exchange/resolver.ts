@@ -122,9 +122,10 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     // the order their lateral references impose (`offset 0` keeps the planner from flattening them): the
     // caller's settings, the role first, then `tenancy.require_aal2()` with `REQUIRE_AAL2` (TNAAL before
     // anything is provisioned), then `resolve_tenant`. Both are security definer, so what they read is as
-    // before; only their EXECUTE is now checked as the login role, when the statement starts (it is
-    // `authenticated`'s member, as `set role` requires, or their owner). Without prepared statements (the
-    // transaction pooler) postgres.js describes this statement first: one more round trip.
+    // before; only their EXECUTE is now checked as the login role, when the statement starts (Supabase's
+    // `postgres` owns them; another login role inherits it from `authenticated` unless it is NOINHERIT).
+    // Without prepared statements (the transaction pooler) postgres.js describes this statement first: one
+    // more round trip.
     const queries = [
       caller.begin(connection),
       connection`select r.tenant_id, r.tenant_uuid::text as tenant_uuid, r.role, r.provisioned, r.email
