@@ -45,9 +45,13 @@ Deno.test("the exchange resolves its own caller on a pooled session that holds a
 
     // The exchange ran on that very session, and Bob's settings are still there after it (its clearing
     // was transaction-local): the test did not pass for want of them.
-    const [after] =
-      await other`select pg_backend_pid() as pid, current_setting('request.jwt.claim.sub') as sub`;
+    const [after] = await other`
+      select pg_backend_pid() as pid, current_setting('request.jwt.claim.sub') as sub, current_user as role,
+             coalesce(current_setting('request.jwt.claims', true), '') as claims`;
     assert.deepEqual([after.pid, after.sub], [before.pid, bob.userId]);
+    // The exchange's role and claims ended with its transaction: none of Ada's is left on the session.
+    assert.notEqual(after.role, "authenticated");
+    assert.doesNotMatch(after.claims, new RegExp(ada.userId));
   } finally {
     await other.end();
     await h.close();

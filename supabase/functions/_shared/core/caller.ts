@@ -4,16 +4,18 @@
  * `request.jwt.claims` (emptying the legacy `request.jwt.claim*` settings: auth.uid() prefers them, and
  * behind a transaction pooler a connection may carry another client's values), the statement timeout,
  * `tenancy.email_trusted` (whether the project confirms addresses by mail, from `email_trust.ts`, never from
- * the request), the tenant the caller asked for, and Auth's session limits, which
- * `tenancy_private.live_caller()` enforces as Auth refuses to refresh a session past them; with
- * `requireAal2` (`REQUIRE_AAL2`), `tenancy.require_aal2()` next; then the work, then `commit`. A failure
- * anywhere rolls it all back, and is mapped to the contract by `mapDatabaseError` (`db.ts`).
+ * the request), and Auth's session limits, which `tenancy_private.live_caller()` enforces as Auth refuses to
+ * refresh a session past them; with `requireAal2` (`REQUIRE_AAL2`), `tenancy.require_aal2()` next; then the
+ * work, then `commit`. A failure anywhere rolls it all back, and is mapped to the contract by
+ * `mapDatabaseError` (`db.ts`). The exchange, whose work is one function call, saves a statement: its
+ * `begin` sets the statement timeout ({@linkcode Caller.begin}), and one statement sets the rest
+ * ({@linkcode Caller.settings}) and resolves (`../exchange/resolver.ts`).
  *
  * The settings are `tenancy.*`, named after the schema that reads them. For one release the session limits
  * are also set under their old names (`exchange.session_timebox`, `exchange.session_inactivity_timeout`,
  * `exchange.session_single_per_user`), because `supabase db push` and `supabase functions deploy` happen
  * separately: a database whose migrations predate 20261207130100 reads only the old names, a newer one the
- * new names first. `tenancy.requested_tenant` is read by the exchange's own query alone: no old name.
+ * new names first.
  *
  * A transaction Postgres rolled back for a concurrent one's sake (40P01 deadlock detected, 40001
  * serialization failure) is run once more, from `begin`, within the same deadline ({@linkcode Caller.run}):
@@ -68,13 +70,23 @@ export interface Caller {
    *
    * @param sql The reserved connection or the transaction.
    * @param session The caller's claims and the email trust.
-   * @param requested The tenant the caller asked for (the exchange), else none.
    */
-  statement(
-    sql: CallerSql,
-    session: CallerSession,
-    requested?: string | null,
-  ): postgres.PendingQuery<postgres.Row[]>;
+  statement(sql: CallerSql, session: CallerSession): postgres.PendingQuery<postgres.Row[]>;
+  /**
+   * The `set_config` calls of {@linkcode Caller.statement} but the statement timeout's, as a fragment of a
+   * select list, for a statement that also does the caller's work (the exchange's): a timeout set there would
+   * not bound the statement that set it, so {@linkcode Caller.begin} sets it first.
+   *
+   * @param sql The reserved connection.
+   * @param session The caller's claims and the email trust.
+   */
+  settings(sql: CallerSql, session: CallerSession): postgres.PendingQuery<postgres.Row[]>;
+  /**
+   * `begin; set local statement_timeout = …` as one simple query: no parameters, so it never stops a pipeline.
+   *
+   * @param sql The reserved connection.
+   */
+  begin(sql: postgres.ReservedSql): Promise<unknown>;
   /** `select tenancy.require_aal2()` when `REQUIRE_AAL2` is on, else undefined. */
   requireAal2(sql: CallerSql): postgres.PendingQuery<postgres.Row[]> | undefined;
   /**
@@ -105,26 +117,30 @@ export interface Caller {
  */
 export function createCaller(options: CallerOptions): Caller {
   const statementTimeout = String(options.timeoutMs);
+  // A number from the configuration, never from a request: safe to write into the statement's text.
+  const statementTimeoutLiteral = Math.max(1, Math.ceil(Number(options.timeoutMs)));
   const timebox = String(options.sessions?.timeboxSeconds ?? "");
   const inactivityTimeout = String(options.sessions?.inactivityTimeoutSeconds ?? "");
   const singlePerUser = options.sessions?.singlePerUser ? "on" : "";
+  const settings = (sql: CallerSql, session: CallerSession) =>
+    sql`set_config('role', 'authenticated', true),
+        set_config('request.jwt.claims', ${session.claims}, true),
+        set_config('request.jwt.claim', '', true),
+        set_config('request.jwt.claim.sub', '', true),
+        set_config('request.jwt.claim.role', '', true),
+        set_config('request.jwt.claim.email', '', true),
+        set_config('tenancy.email_trusted', ${session.trusted ? "on" : "off"}, true),
+        set_config('tenancy.session_timebox', ${timebox}, true),
+        set_config('tenancy.session_inactivity_timeout', ${inactivityTimeout}, true),
+        set_config('tenancy.session_single_per_user', ${singlePerUser}, true),
+        set_config('exchange.session_timebox', ${timebox}, true),
+        set_config('exchange.session_inactivity_timeout', ${inactivityTimeout}, true),
+        set_config('exchange.session_single_per_user', ${singlePerUser}, true)`;
   return {
-    statement: (sql, session, requested = null) =>
-      sql`select set_config('role', 'authenticated', true),
-                 set_config('request.jwt.claims', ${session.claims}, true),
-                 set_config('request.jwt.claim', '', true),
-                 set_config('request.jwt.claim.sub', '', true),
-                 set_config('request.jwt.claim.role', '', true),
-                 set_config('request.jwt.claim.email', '', true),
-                 set_config('statement_timeout', ${statementTimeout}, true),
-                 set_config('tenancy.email_trusted', ${session.trusted ? "on" : "off"}, true),
-                 set_config('tenancy.requested_tenant', ${requested ?? ""}, true),
-                 set_config('tenancy.session_timebox', ${timebox}, true),
-                 set_config('tenancy.session_inactivity_timeout', ${inactivityTimeout}, true),
-                 set_config('tenancy.session_single_per_user', ${singlePerUser}, true),
-                 set_config('exchange.session_timebox', ${timebox}, true),
-                 set_config('exchange.session_inactivity_timeout', ${inactivityTimeout}, true),
-                 set_config('exchange.session_single_per_user', ${singlePerUser}, true)`,
+    statement: (sql, session) =>
+      sql`select set_config('statement_timeout', ${statementTimeout}, true), ${settings(sql, session)}`,
+    settings,
+    begin: (sql) => sql.unsafe(`begin; set local statement_timeout = ${statementTimeoutLiteral}`).simple(),
     requireAal2: (sql) => options.requireAal2 ? sql`select tenancy.require_aal2()` : undefined,
     run: (claims, attempt, policy) => {
       const claimsJson = JSON.stringify(claims);

@@ -29,7 +29,7 @@
  * @module
  */
 import { createClient, isAuthApiError, isAuthError, isAuthRetryableFetchError } from "@supabase/supabase-js";
-import { compactVerify } from "jose";
+import { base64url, compactVerify } from "jose";
 import { ApiError } from "./errors.ts";
 import { withDeadline } from "./deadline.ts";
 import { type AsymmetricTokenAlgorithm, createJwksCache } from "./jwks_cache.ts";
@@ -91,6 +91,7 @@ export const AUTHENTICATED_AUDIENCE = "authenticated";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * The `iss` a project's Auth writes into its tokens: `SUPABASE_URL` followed by `/auth/v1`.
@@ -370,9 +371,9 @@ export function mapAuthError(error: unknown): ApiError {
 function _decodeSegment(segment: string): Record<string, unknown> {
   let value: unknown;
   try {
-    const binary = atob(segment.replaceAll("-", "+").replaceAll("_", "/"));
-    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    // jose's decoder: a plain loop (or Uint8Array.fromBase64 where there is one), several times faster than
+    // Uint8Array.from with a callback per character, which was a tenth of an exchange's CPU.
+    value = JSON.parse(UTF8.decode(base64url.decode(segment)));
   } catch (err) {
     throw new ApiError("invalid_token", "The access token is not a JWT", { cause: err });
   }

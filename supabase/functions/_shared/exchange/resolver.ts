@@ -2,13 +2,14 @@
  * The caller's tenant, resolved (or provisioned by policy) in Postgres by `tenancy.resolve_tenant()`.
  *
  * One postgres.js pool per isolate. Each exchange is one caller transaction (`../core/caller.ts`) on one
- * reserved connection: `begin`, the caller's statement (role, claims, email trust, session limits, and the
- * requested tenant in `tenancy.requested_tenant`), with `REQUIRE_AAL2` `tenancy.require_aal2()` (TNAAL for an
- * `aal1` session of a user with a verified MFA factor, before anything is provisioned), then the function,
- * then `commit`. The statements are pipelined: postgres.js writes them back to back without waiting, so once
- * a connection has prepared them an exchange costs one round trip to the database. Without prepared
- * statements (the transaction pooler) postgres.js describes the one statement with parameters first, which
- * adds a round trip. If the function raises, Postgres skips to the `commit`, which then rolls back.
+ * reserved connection: `begin` with the statement timeout, then one statement that sets the caller's role and
+ * settings (claims, email trust, session limits) transaction-locally, calls `tenancy.require_aal2()` with
+ * `REQUIRE_AAL2` (TNAAL for an `aal1` session of a user with a verified MFA factor, before anything is
+ * provisioned) and then the function, then `commit`. The statements are pipelined: postgres.js writes them
+ * back to back without waiting, so once a connection has prepared them an exchange costs one round trip to
+ * the database. Without prepared statements (the transaction pooler) postgres.js describes the statement
+ * with parameters first, which adds a round trip. If the function raises, Postgres skips to the `commit`,
+ * which then rolls back.
  *
  * Its SQLSTATEs map to the contract (`../core/db.ts`): TNAUT → 401 `invalid_token` (a session past Auth's
  * limits too), TNAAL → 401 `insufficient_user_authentication`, TNNOT → 403 `no_tenant`, TNMEM → 403
@@ -105,6 +106,8 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
   });
   const sql = pool.sql;
   const caller = createCaller(options);
+  // A FROM item, as require_aal2() is stable: in a select list the planner drops an unused stable call.
+  const aal2 = options.requireAal2 ? sql`from tenancy.require_aal2()` : sql``;
 
   const attempt = async (session: CallerSession, requested: string | null): Promise<TenantGrant> => {
     const reserving = sql.reserve();
@@ -114,17 +117,22 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     } catch (err) {
       throw mapDatabaseError(err);
     }
-    // Sent back to back; results come back in order. Only the caller's statement has parameters (the
-    // requested tenant travels in a transaction-local setting), because postgres.js must describe an
-    // unprepared statement with parameters before binding it, which stops the pipeline for a round trip.
-    const aal2 = caller.requireAal2(connection);
+    // Sent back to back; results come back in order. `begin` (with the statement timeout) has no
+    // parameters; one statement then makes the transaction the caller's and resolves. Its subqueries run in
+    // the order their lateral references impose (`offset 0` keeps the planner from flattening them): the
+    // caller's settings, the role first, then `tenancy.require_aal2()` with `REQUIRE_AAL2` (TNAAL before
+    // anything is provisioned), then `resolve_tenant`. Both are security definer, so what they read is as
+    // before; only their EXECUTE is now checked as the login role, when the statement starts (Supabase's
+    // `postgres` owns them; another login role inherits it from `authenticated` unless it is NOINHERIT).
+    // Without prepared statements (the transaction pooler) postgres.js describes this statement first: one
+    // more round trip.
     const queries = [
-      connection`begin`,
-      caller.statement(connection, session, requested),
-      // No parameters, so it does not stop the pipeline; raising, it leaves resolve_tenant unrun.
-      ...(aal2 ? [aal2] : []),
-      connection`select tenant_id, tenant_uuid::text as tenant_uuid, role, provisioned, email
-                    from tenancy.resolve_tenant(nullif(current_setting('tenancy.requested_tenant', true), ''))`,
+      caller.begin(connection),
+      connection`select r.tenant_id, r.tenant_uuid::text as tenant_uuid, r.role, r.provisioned, r.email
+                   from (select ${caller.settings(connection, session)}, ${requested}::text as requested
+                          offset 0) s
+                   cross join lateral (select s.requested ${aal2} offset 0) a
+                   cross join lateral tenancy.resolve_tenant(a.requested) r`,
       connection`commit`,
     ];
     const settled = await Promise.allSettled(queries);
@@ -138,8 +146,7 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     if (failures.length > 0) {
       throw mapDatabaseError(failures.find((f) => !isAbortedTransaction(f)) ?? failures[0]);
     }
-    const [row] =
-      (settled[queries.length - 2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
+    const [row] = (settled[1] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
     if (!row) throw new ApiError("no_tenant", ERROR_BY_SQLSTATE.TNNOT.message);
     return {
       tenantId: String(row.tenant_id),
