@@ -11,6 +11,7 @@ import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
 import { sendRecovery } from "./_mail.ts";
 import { readParams, requestAud, validateEmail } from "./_params.ts";
+import { createFlowState, PKCE_FIELDS, type PkceChallenge, readPkceChallenge } from "./_pkce.ts";
 import { referrer } from "./_redirect.ts";
 import { findUserByEmail } from "./_store.ts";
 import { signUpEmail } from "./_signup.ts";
@@ -36,6 +37,7 @@ export async function otp(ctx: AuthContext, req: Request, url: URL): Promise<Res
     create_user: "boolean",
     data: "object",
     channel: "string",
+    ...PKCE_FIELDS,
   });
   const email = (params.email as string | undefined) ?? "";
   const phone = (params.phone as string | undefined) ?? "";
@@ -45,12 +47,13 @@ export async function otp(ctx: AuthContext, req: Request, url: URL): Promise<Res
   if (email !== "" && params.channel) {
     throw new HttpError(400, "validation_failed", "Channel should only be specified with Phone OTP");
   }
+  const pkce = readPkceChallenge(params);
   if (params.create_user === false && email !== "") {
     if (!(await findUserByEmail(ctx.sql, validateEmail(email), requestAud(req)))) {
       throw new HttpError(422, "otp_disabled", "Signups not allowed for otp");
     }
   }
-  if (email !== "") return await sendMagicLink(ctx, req, url, email, params.data);
+  if (email !== "") return await sendMagicLink(ctx, req, url, email, params.data, pkce);
   if (phone !== "") throw new HttpError(400, "phone_provider_disabled", "Unsupported phone provider");
   throw new HttpError(400, "validation_failed", "One of email or phone must be set");
 }
@@ -70,8 +73,17 @@ export async function otp(ctx: AuthContext, req: Request, url: URL): Promise<Res
  * ```
  */
 export async function magicLink(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
-  const params = await readParams(req, "MagicLinkParams", { email: "string", data: "object" });
-  return await sendMagicLink(ctx, req, url, (params.email as string | undefined) ?? "", params.data);
+  const params = await readParams(req, "MagicLinkParams", {
+    email: "string",
+    data: "object",
+    ...PKCE_FIELDS,
+  });
+  const email = (params.email as string | undefined) ?? "";
+  if (email === "") {
+    throw new HttpError(422, "validation_failed", "Password recovery requires an email");
+  }
+  validateEmail(email);
+  return await sendMagicLink(ctx, req, url, email, params.data, readPkceChallenge(params));
 }
 
 /**
@@ -89,12 +101,17 @@ export async function magicLink(ctx: AuthContext, req: Request, url: URL): Promi
  * ```
  */
 export async function recover(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
-  const params = await readParams(req, "RecoverParams", { email: "string" });
+  const params = await readParams(req, "RecoverParams", { email: "string", ...PKCE_FIELDS });
   const raw = (params.email as string | undefined) ?? "";
   if (raw === "") throw new HttpError(400, "validation_failed", "Password recovery requires an email");
-  const user = await findUserByEmail(ctx.sql, validateEmail(raw), requestAud(req));
+  const email = validateEmail(raw);
+  const pkce = readPkceChallenge(params);
+  const user = await findUserByEmail(ctx.sql, email, requestAud(req));
   if (user) {
-    await ctx.sql.begin((tx) => sendRecovery(ctx, tx, user, referrer(ctx, req, url), "recovery"));
+    await ctx.sql.begin(async (tx) => {
+      if (pkce) await createFlowState(tx, user.id, "recovery", "recovery", pkce);
+      await sendRecovery(ctx, tx, user, referrer(ctx, req, url), "recovery", pkce !== undefined);
+    });
   }
   return Response.json({});
 }
@@ -105,10 +122,8 @@ async function sendMagicLink(
   url: URL,
   rawEmail: string,
   rawData: unknown,
+  pkce: PkceChallenge | undefined,
 ): Promise<Response> {
-  if (rawEmail === "") {
-    throw new HttpError(422, "validation_failed", "Password recovery requires an email");
-  }
   const email = validateEmail(rawEmail);
   const aud = requestAud(req);
   let user = await findUserByEmail(ctx.sql, email, aud);
@@ -116,12 +131,15 @@ async function sendMagicLink(
     const random = crypto.getRandomValues(new Uint8Array(24));
     const password = btoa(String.fromCharCode(...random));
     const data = (rawData as Record<string, unknown> | undefined) ?? {};
-    const signedUp = await signUpEmail(ctx, req, url, { email, aud, password, data });
+    const signedUp = await signUpEmail(ctx, req, url, { email, aud, password, data, pkce });
     // Without autoconfirm the confirmation mail just sent is the sign-in link.
     if (!ctx.autoConfirm) return Response.json({});
     user = signedUp.user;
   }
   const confirmed = user;
-  await ctx.sql.begin((tx) => sendRecovery(ctx, tx, confirmed, referrer(ctx, req, url), "magiclink"));
+  await ctx.sql.begin(async (tx) => {
+    if (pkce) await createFlowState(tx, confirmed.id, "magiclink", "magiclink", pkce);
+    await sendRecovery(ctx, tx, confirmed, referrer(ctx, req, url), "magiclink", pkce !== undefined);
+  });
   return Response.json({});
 }

@@ -11,7 +11,8 @@
  * Routes, under `/auth/v1`:
  * - `POST /signup` (email + password: a session when `autoConfirm`, else the unconfirmed user and a
  *   confirmation mail; no email and no phone: an anonymous user, when `anonymousSignIns`)
- * - `POST /token?grant_type=password` and `?grant_type=refresh_token` (rotation and reuse detection: a
+ * - `POST /token?grant_type=password`, `?grant_type=pkce` (an auth code and its verifier, `_pkce.ts`) and
+ *   `?grant_type=refresh_token` (rotation and reuse detection: a
  *   reuse outside the interval deletes the session; the timebox, inactivity timeout and single session
  *   per user of `sessionLimits`, refused with `session_expired` as GoTrue refuses them)
  * - `GET /verify` (a mailed link: 303 with the session or the error in the fragment) and `POST /verify`
@@ -37,7 +38,10 @@
  * &redirect_to=…`; each token is stored as GoTrue stores it (the SHA-224 hash, on the user and in
  * `auth.one_time_tokens`). Without `smtp`, mails are dropped, as GoTrue's no-op mailer does.
  *
- * Not emulated: phone, PKCE, OAuth redirects (see `/_emulator/oauth_sign_in`), SSO, MFA other than TOTP,
+ * PKCE: sign-up, magic link, recovery and email change take `code_challenge` + `code_challenge_method`,
+ * keep a flow state in `auth.flow_state`, and mail a `pkce_` token whose link redirects with `?code=`.
+ *
+ * Not emulated: phone, OAuth redirects (see `/_emulator/oauth_sign_in`), SSO, MFA other than TOTP,
  * reauthentication, `/resend`, `/admin/generate_link`, hooks, custom mail templates, rate limits other than
  * `max_frequency`, and `amr` methods other than `password` and `totp`.
  *
