@@ -286,6 +286,8 @@ comment on table auth.mfa_challenges is 'auth: stores metadata about challenge r
 alter table auth.mfa_factors add column if not exists web_authn_credential jsonb null;
 alter table auth.mfa_factors add column if not exists web_authn_aaguid uuid null;
 alter table auth.mfa_challenges add column if not exists web_authn_session_data jsonb null;
+-- 20250925093508_add_last_webauthn_challenge_data.
+alter table auth.mfa_factors add column if not exists last_webauthn_challenge_data jsonb null;
 
 create table if not exists auth.mfa_amr_claims (
   session_id uuid not null references auth.sessions (id) on delete cascade,

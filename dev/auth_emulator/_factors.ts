@@ -1,15 +1,18 @@
 /**
- * TOTP factors, as GoTrue's MFA API (`internal/api/mfa.go`) serves them to supabase-js `auth.mfa`:
+ * TOTP and WebAuthn factors, as GoTrue's MFA API (`internal/api/mfa.go`) serves them to supabase-js `auth.mfa`:
  * `POST /factors` (enroll), `POST /factors/{id}/challenge` and `POST /factors/{id}/verify`, which raises
  * the caller's session to `aal2` and answers with its new tokens. Factors, challenges and the `totp` amr
  * claim live in GoTrue's tables (`auth.mfa_factors`, `auth.mfa_challenges`, `auth.mfa_amr_claims`).
  *
- * Not emulated: phone and WebAuthn factors, unenrolling, the factor limits (10 each), a QR code that scans
- * (the SVG only carries the `otpauth://` URI as text), the secret's encryption at rest, the challenge's IP
- * check, and the `factors` list in `GET /user`.
+ * WebAuthn factors share these routes; their ceremony is `_webauthn.ts`'s.
+ *
+ * Not emulated: phone factors, unenrolling, the factor limits (10 each), a QR code that scans
+ * (the SVG only carries the `otpauth://` URI as text), the secret's encryption at rest, and the
+ * challenge's IP check.
  *
  * @module
  */
+import type postgres from "postgres";
 import { authenticate } from "./_authenticate.ts";
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
@@ -17,16 +20,30 @@ import { readParams } from "./_params.ts";
 import { issueSession } from "./_tokens.ts";
 import { type Db, upgradeSessionToAal2 } from "./_store.ts";
 import { generateTotpSecret, validateTotp } from "./_totp.ts";
+import {
+  beginWebAuthnCeremony,
+  checkWebAuthnVerifyEnabled,
+  finishWebAuthnCeremony,
+  readWebAuthnParams,
+  type WebAuthnSessionData,
+} from "./_webauthn.ts";
 
 /** GoTrue's `GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION` default, in seconds. */
 const CHALLENGE_EXPIRY_SECONDS = 300;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+interface ChallengeRow {
+  id: string;
+  created_at: Date;
+  verified_at: Date | null;
+  web_authn_session_data: unknown;
+}
+
 interface FactorRow {
   id: string;
   user_id: string;
   friendly_name: string | null;
-  factor_type: string;
+  factor_type: "totp" | "webauthn";
   status: "unverified" | "verified";
   secret: string;
 }
@@ -52,8 +69,11 @@ export async function enrollFactor(ctx: AuthContext, req: Request): Promise<Resp
     friendly_name: "string",
     issuer: "string",
   });
-  if (params.factor_type !== "totp") {
+  if (params.factor_type !== "totp" && params.factor_type !== "webauthn") {
     throw new HttpError(400, "validation_failed", "factor_type needs to be totp, phone, or webauthn");
+  }
+  if (params.factor_type === "webauthn" && !ctx.webAuthn.enrollEnabled) {
+    throw new HttpError(422, "mfa_webauthn_enroll_not_enabled", "MFA enroll is disabled for WebAuthn");
   }
   const friendlyName = (params.friendly_name as string | undefined) ?? "";
   const factors = await ctx.sql<FactorRow[]>`select * from auth.mfa_factors where user_id = ${user.id}`;
@@ -66,6 +86,14 @@ export async function enrollFactor(ctx: AuthContext, req: Request): Promise<Resp
   }
   if (factors.some((factor) => factor.status === "verified") && !(await isAal2(ctx.sql, sessionId))) {
     throw new HttpError(403, "insufficient_aal", "AAL2 required to enroll a new factor");
+  }
+  if (params.factor_type === "webauthn") {
+    // GoTrue's enrollWebAuthnFactor: the factor only; its challenge carries the ceremony.
+    const id = crypto.randomUUID();
+    await ctx.sql`
+      insert into auth.mfa_factors (id, user_id, friendly_name, factor_type, status, created_at, updated_at)
+      values (${id}, ${user.id}, ${friendlyName}, 'webauthn', 'unverified', now(), now())`;
+    return Response.json({ id, type: "webauthn", friendly_name: friendlyName });
   }
   const issuer = (params.issuer as string | undefined) || new URL(ctx.siteUrl).host;
   const secret = generateTotpSecret();
@@ -104,15 +132,22 @@ export async function enrollFactor(ctx: AuthContext, req: Request): Promise<Resp
 export async function challengeFactor(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
   const { user } = await authenticate(ctx, req);
   const factor = await loadFactor(ctx.sql, user.id, url);
+  if (factor.factor_type === "webauthn") checkWebAuthnVerifyEnabled(ctx.webAuthn, "challenge");
+  const ceremony = factor.factor_type === "webauthn"
+    ? await beginWebAuthnCeremony(ctx.webAuthn, ctx.sql, user, factor.status)
+    : undefined;
   const id = crypto.randomUUID();
   const [{ created_at: createdAt }] = await ctx.sql<{ created_at: Date }[]>`
-    insert into auth.mfa_challenges (id, factor_id, created_at, ip_address)
-    values (${id}, ${factor.id}, now(), ${clientIp(req)}) returning created_at`;
+    insert into auth.mfa_challenges (id, factor_id, created_at, ip_address, web_authn_session_data)
+    values (${id}, ${factor.id}, now(), ${clientIp(req)},
+            ${ceremony ? ctx.sql.json(ceremony.sessionData as unknown as postgres.JSONValue) : null})
+    returning created_at`;
   await ctx.sql`update auth.mfa_factors set last_challenged_at = now() where id = ${factor.id}`;
   return Response.json({
     id,
-    type: "totp",
+    type: factor.factor_type,
     expires_at: Math.floor(createdAt.getTime() / 1000) + CHALLENGE_EXPIRY_SECONDS,
+    ...(ceremony && { webauthn: ceremony.webauthn }),
   });
 }
 
@@ -134,10 +169,16 @@ export async function challengeFactor(ctx: AuthContext, req: Request, url: URL):
 export async function verifyFactor(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
   const { user, sessionId } = await authenticate(ctx, req);
   const factor = await loadFactor(ctx.sql, user.id, url);
-  const params = await readParams(req, "VerifyFactorParams", { challenge_id: "string", code: "string" });
-  if (typeof params.code !== "string" || params.code === "") {
+  const params = await readParams(req, "VerifyFactorParams", {
+    challenge_id: "string",
+    code: "string",
+    webauthn: "object",
+  });
+  const webauthn = factor.factor_type === "webauthn" ? readWebAuthnParams(params.webauthn) : undefined;
+  if (!webauthn && (typeof params.code !== "string" || params.code === "")) {
     throw new HttpError(400, "validation_failed", "Code needs to be non-empty");
   }
+  if (webauthn) checkWebAuthnVerifyEnabled(ctx.webAuthn, "verify");
   if (sessionId === undefined) {
     throw new HttpError(400, "validation_failed", "A session is required to verify a factor");
   }
@@ -145,8 +186,8 @@ export async function verifyFactor(ctx: AuthContext, req: Request, url: URL): Pr
     ? params.challenge_id
     : undefined;
   const [challenge] = challengeId
-    ? await ctx.sql<{ id: string; created_at: Date; verified_at: Date | null }[]>`
-        select id, created_at, verified_at from auth.mfa_challenges
+    ? await ctx.sql<ChallengeRow[]>`
+        select id, created_at, verified_at, web_authn_session_data from auth.mfa_challenges
          where id = ${challengeId} and factor_id = ${factor.id}`
     : [];
   if (!challenge || challenge.verified_at) {
@@ -160,16 +201,47 @@ export async function verifyFactor(ctx: AuthContext, req: Request, url: URL): Pr
       `MFA challenge ${challenge.id} has expired, verify against another challenge or create a new challenge.`,
     );
   }
-  if (!validateTotp(factor.secret, params.code)) {
+  const created = webauthn
+    ? await finishWebAuthnCeremony(
+      ctx.webAuthn,
+      ctx.sql,
+      user.id,
+      challenge.web_authn_session_data as WebAuthnSessionData,
+      webauthn,
+    )
+    : undefined;
+  if (!webauthn && !validateTotp(factor.secret, params.code as string)) {
     throw new HttpError(422, "mfa_verification_failed", "Invalid TOTP code entered");
   }
   const session = await ctx.sql.begin(async (tx) => {
-    await tx`update auth.mfa_challenges set verified_at = now() where id = ${challenge.id}`;
-    await tx`update auth.mfa_factors set status = 'verified', updated_at = now() where id = ${factor.id}`;
-    const grant = await upgradeSessionToAal2(tx, user, sessionId, factor.id);
+    // GoTrue consumes a WebAuthn challenge (deleted), and marks a TOTP one verified.
+    if (webauthn) await tx`delete from auth.mfa_challenges where id = ${challenge.id}`;
+    else await tx`update auth.mfa_challenges set verified_at = now() where id = ${challenge.id}`;
+    if (factor.status !== "verified") {
+      await tx`update auth.mfa_factors set status = 'verified', updated_at = now() where id = ${factor.id}`;
+    }
+    if (created) {
+      await tx`update auth.mfa_factors
+                  set web_authn_credential = ${tx.json(created.credential as unknown as postgres.JSONValue)},
+                      web_authn_aaguid = ${created.aaguid}
+                where id = ${factor.id}`;
+    }
+    if (webauthn) {
+      // Factor.UpdateLastWebAuthnChallenge: what the browser answered, for the project to inspect.
+      const last = {
+        challenge: { id: challenge.id },
+        type: webauthn.type,
+        credential_response: webauthn.credential_response,
+      };
+      await tx`update auth.mfa_factors set last_webauthn_challenge_data = ${
+        tx.json(last as unknown as postgres.JSONValue)
+      } where id = ${factor.id}`;
+    }
+    const method = webauthn ? "mfa/webauthn" : "totp";
+    const grant = await upgradeSessionToAal2(tx, user, sessionId, factor.id, method);
     // GoTrue's DeleteUnverifiedFactors: enrolments of the same type that were never verified.
     await tx`delete from auth.mfa_factors
-              where user_id = ${user.id} and factor_type = 'totp' and status = 'unverified'`;
+              where user_id = ${user.id} and factor_type = ${factor.factor_type} and status = 'unverified'`;
     return await issueSession(ctx, grant, tx);
   });
   return Response.json(session);

@@ -8,6 +8,7 @@ import bcrypt from "bcryptjs";
 import { authenticate } from "./_authenticate.ts";
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
+import { listFactorsJson } from "./_factor_json.ts";
 import { listIdentities } from "./_identities.ts";
 import { userJson } from "./_json.ts";
 import { sendEmailChange } from "./_mail.ts";
@@ -45,7 +46,11 @@ export async function getUser(ctx: AuthContext, req: Request): Promise<Response>
   if (!tokenAud || (header !== null && header !== "" && header !== tokenAud)) {
     throw new HttpError(400, "validation_failed", "Token audience doesn't match request audience");
   }
-  return Response.json(userJson(user, await listIdentities(ctx.sql, user.id)));
+  const factors = await listFactorsJson(ctx.sql, user.id);
+  return Response.json({
+    ...userJson(user, await listIdentities(ctx.sql, user.id)),
+    ...(factors.length > 0 && { factors }),
+  });
 }
 
 /**

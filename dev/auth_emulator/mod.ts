@@ -60,8 +60,12 @@ import {
 import { NO_SESSION_LIMITS, type SessionLimits } from "./_sessions.ts";
 import { sendMail, type SmtpSettings } from "../mailbox/mod.ts";
 import { AUTH_PREFIX, createRouter } from "./_router.ts";
+import type { WebAuthnSettings } from "./_webauthn.ts";
 
-export type { SessionLimits, SigningJwk, SigningKeySet, SigningKeyStatus, SigningMode };
+export type { SessionLimits, SigningJwk, SigningKeySet, SigningKeyStatus, SigningMode, WebAuthnSettings };
+
+// The CLI's `[auth] site_url` default.
+const DEFAULT_SITE_URL = "http://127.0.0.1:3000";
 export { totpCode } from "./_totp.ts";
 
 /** Options for {@linkcode startAuthEmulator} and {@linkcode createAuthEmulator}. */
@@ -122,6 +126,12 @@ export interface AuthEmulatorOptions {
   sessionLimits?: SessionLimits;
   /** The clock sessions are judged by (default: the system's); tests move it instead of waiting. */
   now?: () => Date;
+  /**
+   * WebAuthn factors (`[auth.mfa.web_authn]`, GoTrue's `GOTRUE_MFA_WEB_AUTHN_*` and `GOTRUE_WEBAUTHN_RP_*`):
+   * default off, as GoTrue; the relying party defaults to `siteUrl`'s host and origin, where GoTrue
+   * refuses to start without one.
+   */
+  webAuthn?: Partial<WebAuthnSettings>;
 }
 
 /** A running (or mountable) Auth emulator. */
@@ -197,13 +207,14 @@ export async function createAuthEmulator(
     refreshTokenRotation: options.refreshTokenRotation ?? true,
     sessionLimits: options.sessionLimits ?? NO_SESSION_LIMITS,
     now: options.now ?? (() => new Date()),
-    siteUrl: options.siteUrl ?? "http://127.0.0.1:3000",
+    siteUrl: options.siteUrl ?? DEFAULT_SITE_URL,
     uriAllowList: options.redirectUrls ?? [],
     secureEmailChange: options.secureEmailChange ?? true,
     anonymousSignIns: options.anonymousSignIns ?? false,
     maxFrequencyMs: (options.maxFrequencySeconds ?? 1) * 1000,
     otpLength: options.otpLength ?? 6,
     otpExpirySeconds: options.otpExpirySeconds ?? 3600,
+    webAuthn: webAuthnSettings(options.siteUrl ?? DEFAULT_SITE_URL, options.webAuthn),
     sendMail: smtp
       ? async (mail) => {
         await sendMail(smtp, mail);
@@ -286,4 +297,17 @@ export async function startAuthEmulator(options: AuthEmulatorOptions): Promise<A
     await stopEmulator();
   };
   return emulator;
+}
+
+// The WebAuthn settings, the relying party taken from the site URL where none is given.
+function webAuthnSettings(siteUrl: string, given: Partial<WebAuthnSettings> = {}): WebAuthnSettings {
+  const site = new URL(siteUrl);
+  return {
+    enrollEnabled: false,
+    verifyEnabled: false,
+    rpId: site.hostname,
+    rpOrigins: [site.origin],
+    rpDisplayName: site.hostname,
+    ...given,
+  };
 }
