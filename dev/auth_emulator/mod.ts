@@ -22,7 +22,8 @@
  * - `GET /user`; `PUT /user` (metadata, password, and email change by mail, at once for an anonymous user
  *   under autoconfirm)
  * - `POST /logout?scope=global|local|others` (deletes `auth.sessions` rows)
- * - `POST /factors`, `POST /factors/{id}/challenge`, `POST /factors/{id}/verify`: TOTP factors; verifying
+ * - `POST /factors`, `POST /factors/{id}/challenge`, `POST /factors/{id}/verify`: TOTP and WebAuthn
+ *   (`_webauthn.ts`, when `webAuthn` enables them) factors; verifying
  *   one raises the session to `aal2` (`_factors.ts`)
  * - with a `service_role` token: `POST /invite`, `GET/POST /admin/users`, `GET/PUT/DELETE
  *   /admin/users/{id}`
@@ -41,9 +42,9 @@
  * PKCE: sign-up, magic link, recovery and email change take `code_challenge` + `code_challenge_method`,
  * keep a flow state in `auth.flow_state`, and mail a `pkce_` token whose link redirects with `?code=`.
  *
- * Not emulated: phone, OAuth redirects (see `/_emulator/oauth_sign_in`), SSO, MFA other than TOTP,
+ * Not emulated: phone, OAuth redirects (see `/_emulator/oauth_sign_in`), SSO, phone MFA, passkeys,
  * reauthentication, `/resend`, `/admin/generate_link`, hooks, custom mail templates, rate limits other than
- * `max_frequency`, and `amr` methods other than `password` and `totp`.
+ * `max_frequency`, and `amr` methods other than `password`, `totp` and `mfa/webauthn`.
  *
  * @module
  */
