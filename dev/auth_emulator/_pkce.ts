@@ -124,7 +124,10 @@ export async function issueAuthCode(tx: Db, userId: string, authenticationMethod
     : flowState.auth_code
     ? undefined
     : "Flow state does not have an auth code (not a PKCE flow).";
-  if (reason) throw new HttpError(400, "flow_state_not_found", `No associated flow state found. ${reason}`);
+  // verifyGet wraps issueAuthCode's 422 with its HTTPError text, "<status>: <message>".
+  if (reason) {
+    throw new HttpError(400, "flow_state_not_found", `No associated flow state found. 422: ${reason}`);
+  }
   await tx`update auth.flow_state set auth_code_issued_at = now(), updated_at = now() where id = ${flowState.id}`;
   return flowState.auth_code!;
 }

@@ -214,7 +214,7 @@ Deno.test("Auth emulator PKCE flow", async (t) => {
     });
 
     await t.step(
-      "a malformed challenge is refused, and a spent PKCE link redirects with the error in the query",
+      "a malformed challenge is refused; a spent or orphaned PKCE link redirects with the error in the query",
       async () => {
         const short = await post(confirming, "/recover", {
           email: email(),
@@ -244,6 +244,24 @@ Deno.test("Auth emulator PKCE flow", async (t) => {
         const target = new URL(location);
         assert.equal(target.searchParams.get("error_code"), "otp_expired");
         assert.equal(new URLSearchParams(target.hash.slice(1)).get("error_code"), "otp_expired");
+
+        // A link whose flow state is gone confirms nothing: GoTrue's error, in the query too.
+        const orphan = email();
+        const { data } = await supabase.auth.signUp({
+          email: orphan,
+          password: PASSWORD,
+          options: { emailRedirectTo: CALLBACK },
+        });
+        await db.sql`delete from auth.flow_state where user_id = ${data.user!.id}`;
+        const [orphanMail] = await mailsTo(mailbox.url, orphan);
+        const refused = new URL((await followLink(orphanMail.link)).location);
+        assert.equal(refused.searchParams.get("error_code"), "flow_state_not_found");
+        assert.equal(
+          refused.searchParams.get("error_description"),
+          "No associated flow state found. 422: No valid flow state found for user.",
+        );
+        const [user] = await db.sql`select email_confirmed_at from auth.users where id = ${data.user!.id}`;
+        assert.equal(user.email_confirmed_at, null, "the confirmation was rolled back");
       },
     );
   } finally {
