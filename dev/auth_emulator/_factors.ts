@@ -174,11 +174,11 @@ export async function verifyFactor(ctx: AuthContext, req: Request, url: URL): Pr
     code: "string",
     webauthn: "object",
   });
-  const webauthn = factor.factor_type === "webauthn" ? readWebAuthnParams(params.webauthn) : undefined;
-  if (!webauthn && (typeof params.code !== "string" || params.code === "")) {
+  if (factor.factor_type === "webauthn") checkWebAuthnVerifyEnabled(ctx.webAuthn, "verify");
+  else if (typeof params.code !== "string" || params.code === "") {
     throw new HttpError(400, "validation_failed", "Code needs to be non-empty");
   }
-  if (webauthn) checkWebAuthnVerifyEnabled(ctx.webAuthn, "verify");
+  const webauthn = factor.factor_type === "webauthn" ? readWebAuthnParams(params.webauthn) : undefined;
   if (sessionId === undefined) {
     throw new HttpError(400, "validation_failed", "A session is required to verify a factor");
   }

@@ -70,6 +70,7 @@ Deno.test("a WebAuthn factor registers, authenticates and refuses a foreign asse
     },
   });
   const disabled = await startAuthEmulator({ databaseUrl: db.authUrl });
+  const enrollOnly = await startAuthEmulator({ databaseUrl: db.authUrl, webAuthn: { enrollEnabled: true } });
   let browser: Browser | undefined;
   try {
     const email = `webauthn-${crypto.randomUUID().slice(0, 8)}@example.com`;
@@ -194,18 +195,48 @@ Deno.test("a WebAuthn factor registers, authenticates and refuses a foreign asse
       },
     );
 
-    await t.step("with [auth.mfa.web_authn] off, enrolment is refused as GoTrue refuses it", async () => {
-      const supabase = createClient(disabled.url, disabled.anonKey, { auth: { persistSession: false } });
-      await supabase.auth.signInWithPassword({ email, password: PASSWORD });
-      const { error } = await supabase.auth.mfa.enroll({ factorType: "webauthn" });
-      assert.equal(error?.status, 422);
-      assert.equal(error?.code, "mfa_webauthn_enroll_not_enabled");
-      assert.equal(error?.message, "MFA enroll is disabled for WebAuthn");
-    });
+    await t.step(
+      "with [auth.mfa.web_authn] off, enrolment and verification are refused as GoTrue refuses them",
+      async () => {
+        const supabase = createClient(disabled.url, disabled.anonKey, { auth: { persistSession: false } });
+        await supabase.auth.signInWithPassword({ email, password: PASSWORD });
+        const { error } = await supabase.auth.mfa.enroll({ factorType: "webauthn" });
+        assert.equal(error?.status, 422);
+        assert.equal(error?.code, "mfa_webauthn_enroll_not_enabled");
+        assert.equal(error?.message, "MFA enroll is disabled for WebAuthn");
+
+        // Enrolment on, verification off: the challenge and the verify are refused, each with GoTrue's code.
+        const client = createClient(enrollOnly.url, enrollOnly.anonKey, { auth: { persistSession: false } });
+        // A user with no verified factor yet, who needs no aal2 to enrol one.
+        const fresh = `webauthn-off-${crypto.randomUUID().slice(0, 8)}@example.com`;
+        assert.equal((await client.auth.signUp({ email: fresh, password: PASSWORD })).error, null);
+        const enrolled = await client.auth.mfa.enroll({ factorType: "webauthn", friendlyName: "Key" });
+        assert.equal(enrolled.error, null);
+        const factorId = enrolled.data!.id;
+        const challenge = await client.auth.mfa.challenge({ factorId });
+        assert.equal(challenge.error?.code, "mfa_webauthn_verify_not_enabled");
+        const verify = await fetch(`${enrollOnly.url}/auth/v1/factors/${factorId}/verify`, {
+          method: "POST",
+          headers: {
+            apikey: enrollOnly.anonKey,
+            authorization: `Bearer ${(await client.auth.getSession()).data.session!.access_token}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify({ challenge_id: crypto.randomUUID() }),
+        });
+        assert.equal(verify.status, 422);
+        assert.deepEqual(await verify.json(), {
+          code: 422,
+          error_code: "mfa_webauthn_enroll_not_enabled",
+          msg: "MFA verification is disabled for WebAuthn",
+        });
+      },
+    );
   } finally {
     await browser?.close();
     await auth.stop();
     await disabled.stop();
+    await enrollOnly.stop();
     await api.shutdown();
     await server.shutdown();
     await db.close();
