@@ -16,6 +16,8 @@
  * | `[auth.email] otp_length`, `otp_expiry`         | `GOTRUE_MAILER_OTP_LENGTH`, `…_OTP_EXP`           |
  * | `[auth.email.smtp]` (when `enabled`)            | `GOTRUE_SMTP_*`                                   |
  * | `[local_smtp]` (`[inbucket]` before) sender     | `GOTRUE_SMTP_ADMIN_EMAIL`, `…_SENDER_NAME`        |
+ * | `[auth.mfa.web_authn]` `enroll_…`, `verify_…`   | `GOTRUE_MFA_WEB_AUTHN_ENROLL_…`, `…_VERIFY_…`     |
+ * | `[auth.webauthn]` `rp_id`, `rp_display_name`, … | `GOTRUE_WEBAUTHN_RP_ID`, `…_RP_DISPLAY_NAME`, …   |
  *
  * Values written `env(NAME)` are taken from the environment passed in, as the CLI substitutes them.
  *
@@ -30,6 +32,7 @@ import { DEFAULT_SENDER, type SmtpSettings } from "./mailbox/mod.ts";
 import { parseGoDuration } from "../supabase/functions/_shared/core/go_duration.ts";
 import { parseGoBool } from "../supabase/functions/_shared/core/go_bool.ts";
 import type { SessionLimits } from "../supabase/functions/_shared/core/config.ts";
+import type { WebAuthnSettings } from "./auth_emulator/mod.ts";
 
 /** What the Auth emulator takes from `supabase/config.toml`. */
 export interface AuthConfig {
@@ -62,6 +65,11 @@ export interface AuthConfig {
   smtp?: SmtpSettings;
   /** The local mailbox's sender (`[local_smtp]`/`[inbucket]` `admin_email`, `sender_name`). */
   sender: Pick<SmtpSettings, "admin_email" | "sender_name">;
+  /**
+   * `[auth.mfa.web_authn]` flags, and the relying party of `[auth.webauthn]` when that section is there
+   * (newer CLIs; without it the emulator takes `site_url`'s host and origin).
+   */
+  webAuthn: Partial<WebAuthnSettings> & Pick<WebAuthnSettings, "enrollEnabled" | "verifyEnabled">;
 }
 
 /** The values the CLI uses when `config.toml` leaves a setting out (its `config.toml` template). */
@@ -78,6 +86,7 @@ export const DEFAULT_AUTH_CONFIG: AuthConfig = {
   otpLength: 6,
   otpExpirySeconds: 3600,
   sender: DEFAULT_SENDER,
+  webAuthn: { enrollEnabled: false, verifyEnabled: false },
 };
 
 /** The project's `supabase/config.toml`. */
@@ -111,6 +120,8 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
   const email = table(auth, "email", "auth");
   const smtp = table(email, "smtp", "auth.email");
   const sessions = table(auth, "sessions", "auth");
+  const webAuthnMfa = table(table(auth, "mfa", "auth"), "web_authn", "auth.mfa");
+  const relyingParty = table(auth, "webauthn", "auth");
   const local = { ...table(root, "inbucket"), ...table(root, "local_smtp") };
   const read = <T>(t: Table, key: string, where: string, type: keyof typeof TYPE_CHECKS, fallback: T): T => {
     const value = typeof t[key] === "string" ? substitute(t[key] as string, env) : t[key];
@@ -195,6 +206,15 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
       }
       : undefined,
     sender,
+    webAuthn: {
+      enrollEnabled: read(webAuthnMfa, "enroll_enabled", "auth.mfa.web_authn", "boolean", false),
+      verifyEnabled: read(webAuthnMfa, "verify_enabled", "auth.mfa.web_authn", "boolean", false),
+      ...(Object.keys(relyingParty).length > 0 && {
+        rpId: read(relyingParty, "rp_id", "auth.webauthn", "string", ""),
+        rpDisplayName: read(relyingParty, "rp_display_name", "auth.webauthn", "string", ""),
+        rpOrigins: read(relyingParty, "rp_origins", "auth.webauthn", "string[]", [] as string[]),
+      }),
+    },
   };
 }
 
