@@ -1,12 +1,30 @@
 /**
- * MFA factors as GoTrue's JSON shows them (`models.Factor`): alone, as the admin factor routes answer, and
- * as the `factors` of a user, which GoTrue loads with the user and supabase-js `auth.mfa.listFactors()`
- * reads from `GET /user` and from a session's `user`.
+ * MFA factors: their `auth.mfa_factors` row, and GoTrue's JSON of it (`models.Factor`), alone as the admin
+ * factor routes answer, and as the `factors` of a user, which GoTrue loads with the user and supabase-js
+ * `auth.mfa.listFactors()` reads from `GET /user` and from a session's `user`.
  *
  * @module
  */
-import type { FactorRow } from "./_factors.ts";
 import type { Db } from "./_store.ts";
+
+/** The factor types the emulator enrols. */
+export type FactorType = "totp" | "webauthn";
+
+/** An `auth.mfa_factors` row. */
+export interface FactorRow {
+  id: string;
+  user_id: string;
+  friendly_name: string | null;
+  factor_type: FactorType;
+  status: "unverified" | "verified";
+  secret: string;
+  created_at: Date;
+  updated_at: Date;
+  phone: string | null;
+  last_challenged_at: Date | null;
+  web_authn_aaguid: string | null;
+  last_webauthn_challenge_data: unknown;
+}
 
 /** GoTrue's `Factor` JSON: never the TOTP secret nor the WebAuthn credential. */
 export interface FactorJson {

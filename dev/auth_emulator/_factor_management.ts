@@ -10,8 +10,8 @@ import { loadUser } from "./_admin.ts";
 import { authenticate, requireAdmin } from "./_authenticate.ts";
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
-import { type FactorRow, isAal2, loadFactor } from "./_factors.ts";
-import { factorJson, listFactorsJson } from "./_factor_json.ts";
+import { isAal2, loadFactor } from "./_factors.ts";
+import { factorJson, type FactorRow, listFactorsJson } from "./_factor_json.ts";
 import type { Db } from "./_store.ts";
 
 /**

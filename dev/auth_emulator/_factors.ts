@@ -18,6 +18,7 @@ import type postgres from "postgres";
 import { authenticate } from "./_authenticate.ts";
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
+import type { FactorRow, FactorType } from "./_factor_json.ts";
 import { readParams } from "./_params.ts";
 import { issueSession } from "./_tokens.ts";
 import { type Db, upgradeSessionToAal2 } from "./_store.ts";
@@ -40,29 +41,9 @@ interface ChallengeRow {
   web_authn_session_data: unknown;
 }
 
-/** The factor types the emulator enrols. */
-export type FactorType = "totp" | "webauthn";
-
-/** An `auth.mfa_factors` row. */
-export interface FactorRow {
-  id: string;
-  user_id: string;
-  friendly_name: string | null;
-  factor_type: FactorType;
-  status: "unverified" | "verified";
-  secret: string;
-  created_at: Date;
-  updated_at: Date;
-  phone: string | null;
-  last_challenged_at: Date | null;
-  web_authn_aaguid: string | null;
-  last_webauthn_challenge_data: unknown;
-}
-
 /**
  * Enrolls an unverified TOTP or WebAuthn factor for the caller (GoTrue's `enrollTOTPFactor`,
- * `enrollWebAuthnFactor`). A user who already has a
- * verified factor needs an aal2 session to add another.
+ * `enrollWebAuthnFactor`). A user who already has a verified factor needs an aal2 session to add another.
  *
  * @param ctx The emulator's database, keys and site URL (the default TOTP issuer is its host).
  * @param req The request, with a bearer access token and `{ factor_type, friendly_name?, issuer? }`.
