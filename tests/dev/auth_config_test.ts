@@ -174,10 +174,15 @@ Deno.test("parseAuthConfig() names a setting of the wrong type or a bad duration
   );
 });
 
-Deno.test("parseAuthConfig() refuses TOTP enrolment without verification, as the CLI does", () => {
+Deno.test("parseAuthConfig() refuses MFA enrolment without verification, as the CLI does", () => {
   assert.throws(
     () => parseAuthConfig("[auth.mfa.totp]\nenroll_enabled = true\nverify_enabled = false\n", {}),
     /\[auth\.mfa\.totp\] enroll_enabled requires verify_enabled/,
+  );
+  // pkg/config's mfa.validate checks WebAuthn the same way (its verify_enabled defaults to false).
+  assert.throws(
+    () => parseAuthConfig("[auth.mfa.web_authn]\nenroll_enabled = true\n", {}),
+    /\[auth\.mfa\.web_authn\] enroll_enabled requires verify_enabled/,
   );
 });
 
