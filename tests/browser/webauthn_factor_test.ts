@@ -3,7 +3,8 @@
  * its virtual authenticator (the DevTools protocol's WebAuthn domain): `register()` enrols, challenges and
  * verifies a new credential, `listFactors()` shows it, `authenticate()` raises a fresh aal1 session to aal2
  * with `mfa/webauthn` in `amr`, and an assertion made for another challenge is refused, as is a replayed
- * one. With `[auth.mfa.web_authn]` off, enrolment gets GoTrue's 422.
+ * one; `unenroll()` removes the verified factor from an aal2 session only, and the session falls back to
+ * aal1. With `[auth.mfa.web_authn]` off, enrolment gets GoTrue's 422.
  *
  * @module
  */
@@ -28,7 +29,17 @@ interface Outcome {
   factors?: Array<{ id: string; factor_type: string; status: string; friendly_name?: string }>;
 }
 
-Deno.test("a WebAuthn factor registers, authenticates and refuses a foreign assertion, in Chromium", async (t) => {
+/** What the unenrol step reports back. */
+interface UnenrollOutcome {
+  setup?: string;
+  fromAal1: { status?: number; code?: string; message: string } | null;
+  removed?: string;
+  error?: string;
+  factors?: unknown[];
+  refreshedToken?: string;
+}
+
+Deno.test("a WebAuthn factor registers, authenticates, refuses a foreign assertion and unenrols, in Chromium", async (t) => {
   const db = await openTestDatabase();
   const js = await bundleForBrowser(new URL("./_webauthn_page.ts", import.meta.url));
   // The page's origin is localhost, which Chromium treats as secure, so WebAuthn is allowed over http.
@@ -194,6 +205,51 @@ Deno.test("a WebAuthn factor registers, authenticates and refuses a foreign asse
         assert.deepEqual(outcome.replay, { status: 422, code: "mfa_factor_not_found" });
       },
     );
+
+    await t.step("unenroll() needs aal2 for the verified factor, then removes it", async () => {
+      const outcome: UnenrollOutcome = await page.evaluate(
+        async ({ url, key, email, password, factorId }) => {
+          const supabase = (globalThis as unknown as PageGlobals).createClient(url, key, {
+            auth: { persistSession: false },
+          });
+          const signedIn = await supabase.auth.signInWithPassword({ email, password });
+          if (signedIn.error) return { setup: signedIn.error.message, fromAal1: null };
+          const refused = await supabase.auth.mfa.unenroll({ factorId });
+          const fromAal1 = refused.error && {
+            status: (refused.error as { status?: number }).status,
+            code: (refused.error as { code?: string }).code,
+            message: refused.error.message,
+          };
+          const raised = await supabase.auth.mfa.webauthn.authenticate({ factorId });
+          if (raised.error) return { setup: raised.error.message, fromAal1 };
+          const { data, error } = await supabase.auth.mfa.unenroll({ factorId });
+          const listed = await supabase.auth.mfa.listFactors();
+          const refreshed = await supabase.auth.refreshSession();
+          return {
+            fromAal1,
+            removed: data?.id,
+            error: error?.message,
+            factors: listed.data?.all,
+            refreshedToken: refreshed.data.session?.access_token,
+          };
+        },
+        { ...session, factorId },
+      );
+      assert.equal(outcome.setup, undefined);
+      // GoTrue's UnenrollFactor: a verified factor needs an aal2 session.
+      assert.deepEqual(outcome.fromAal1, {
+        status: 422,
+        code: "insufficient_aal",
+        message: "AAL2 required to unenroll verified factor",
+      });
+      assert.equal(outcome.error, undefined);
+      assert.equal(outcome.removed, factorId);
+      assert.deepEqual(outcome.factors, []);
+      // DowngradeSessionsToAAL1: the sessions the factor raised are aal1 again.
+      assert.equal(decodeJwt(outcome.refreshedToken!).aal, "aal1");
+      const rows = await db.sql`select id from auth.mfa_factors where id = ${factorId}`;
+      assert.equal(rows.length, 0, "the factor's row is gone");
+    });
 
     await t.step(
       "with [auth.mfa.web_authn] off, enrolment and verification are refused as GoTrue refuses them",
