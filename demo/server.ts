@@ -64,14 +64,26 @@ let bundling: Promise<string> | undefined;
  * ```
  */
 export function bundleDemoApp(): Promise<string> {
-  bundling ??= runBundle().catch((err) => {
+  bundling ??= bundleForBrowser(APP_ENTRY).catch((err) => {
     bundling = undefined;
     throw err;
   });
   return bundling;
 }
 
-async function runBundle(): Promise<string> {
+/**
+ * Bundles a module and what it imports (from `node_modules`, as the root `deno.json` maps them) into one
+ * ES module for the browser, as the demo page's app is bundled.
+ *
+ * @param entry The module.
+ * @returns The bundled JavaScript.
+ * @throws {Error} When `deno bundle` fails (its output is in the message).
+ * @example
+ * ```ts ignore
+ * const js = await bundleForBrowser(new URL("./page.ts", import.meta.url));
+ * ```
+ */
+export async function bundleForBrowser(entry: URL): Promise<string> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "bundle",
@@ -79,7 +91,7 @@ async function runBundle(): Promise<string> {
       "--format=esm",
       "--minify",
       `--config=${CONFIG_FILE.pathname}`,
-      APP_ENTRY.pathname,
+      entry.pathname,
     ],
     cwd: ROOT,
     env: { NO_COLOR: "1" },
@@ -89,7 +101,9 @@ async function runBundle(): Promise<string> {
   }).output();
   const js = new TextDecoder().decode(stdout);
   if (code !== 0 || js.trim() === "") {
-    throw new Error(`deno bundle demo/app.ts failed (exit ${code}):\n${new TextDecoder().decode(stderr)}`);
+    throw new Error(
+      `deno bundle ${entry.pathname} failed (exit ${code}):\n${new TextDecoder().decode(stderr)}`,
+    );
   }
   return js;
 }

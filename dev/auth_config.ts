@@ -21,6 +21,8 @@
  * | `[auth.email.smtp]` (when `enabled`)            | `GOTRUE_SMTP_*`                                   |
  * | `[local_smtp]` (`[inbucket]` before) sender     | `GOTRUE_SMTP_ADMIN_EMAIL`, `…_SENDER_NAME`        |
  * | `[auth.mfa.totp] enroll_enabled`, `verify_…`    | `GOTRUE_MFA_TOTP_ENROLL_ENABLED`, `…_VERIFY_…`    |
+ * | `[auth.mfa.web_authn]` `enroll_…`, `verify_…`   | `GOTRUE_MFA_WEB_AUTHN_ENROLL_…`, `…_VERIFY_…`     |
+ * | `[auth.webauthn]` `rp_id`, `rp_display_name`, … | `GOTRUE_WEBAUTHN_RP_ID`, `…_RP_DISPLAY_NAME`, …   |
  *
  * Values written `env(NAME)` are taken from the environment passed in, as the CLI substitutes them.
  *
@@ -35,6 +37,13 @@ import { DEFAULT_SENDER, type SmtpSettings } from "./mailbox/mod.ts";
 import { parseGoDuration } from "../supabase/functions/_shared/core/go_duration.ts";
 import { parseGoBool } from "../supabase/functions/_shared/core/go_bool.ts";
 import type { SessionLimits } from "../supabase/functions/_shared/core/config.ts";
+import type { WebAuthnSettings } from "./auth_emulator/mod.ts";
+
+/** An `[auth.mfa.<factor>]` table's `enroll_enabled` and `verify_enabled`. */
+export interface MfaFlags {
+  enrollEnabled: boolean;
+  verifyEnabled: boolean;
+}
 
 /** What the Auth emulator takes from `supabase/config.toml`. */
 export interface AuthConfig {
@@ -62,7 +71,7 @@ export interface AuthConfig {
   /** `[auth.email] secure_password_change`: a password change in an old session needs a mailed code. */
   securePasswordChange: boolean;
   /** `[auth.mfa.totp] enroll_enabled` and `verify_enabled`. */
-  totp: { enrollEnabled: boolean; verifyEnabled: boolean };
+  totp: MfaFlags;
   /** `[auth.email] enable_confirmations`: new addresses must be confirmed by mail. */
   enableConfirmations: boolean;
   /** `[auth.email] double_confirm_changes`: an email change is confirmed from both addresses. */
@@ -77,6 +86,11 @@ export interface AuthConfig {
   smtp?: SmtpSettings;
   /** The local mailbox's sender (`[local_smtp]`/`[inbucket]` `admin_email`, `sender_name`). */
   sender: Pick<SmtpSettings, "admin_email" | "sender_name">;
+  /**
+   * `[auth.mfa.web_authn]` flags, and the relying party of `[auth.webauthn]` when that section is there
+   * (newer CLIs; without it the emulator takes `site_url`'s host and origin).
+   */
+  webAuthn: Partial<WebAuthnSettings> & MfaFlags;
 }
 
 /** The values the CLI uses when `config.toml` leaves a setting out (its `config.toml` template). */
@@ -98,6 +112,7 @@ export const DEFAULT_AUTH_CONFIG: AuthConfig = {
   otpLength: 6,
   otpExpirySeconds: 3600,
   sender: DEFAULT_SENDER,
+  webAuthn: { enrollEnabled: false, verifyEnabled: false },
 };
 
 /** The project's `supabase/config.toml`. */
@@ -131,7 +146,8 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
   const email = table(auth, "email", "auth");
   const smtp = table(email, "smtp", "auth.email");
   const sessions = table(auth, "sessions", "auth");
-  const totp = table(table(auth, "mfa", "auth"), "totp", "auth.mfa");
+  const mfa = table(auth, "mfa", "auth");
+  const relyingParty = table(auth, "webauthn", "auth");
   const local = { ...table(root, "inbucket"), ...table(root, "local_smtp") };
   const read = <T>(t: Table, key: string, where: string, type: keyof typeof TYPE_CHECKS, fallback: T): T => {
     const value = typeof t[key] === "string" ? substitute(t[key] as string, env) : t[key];
@@ -156,14 +172,20 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
     admin_email: read(local, "admin_email", "local_smtp", "string", d.sender.admin_email),
     sender_name: read(local, "sender_name", "local_smtp", "string", d.sender.sender_name),
   };
-  const totpSettings = {
-    enrollEnabled: read(totp, "enroll_enabled", "auth.mfa.totp", "boolean", d.totp.enrollEnabled),
-    verifyEnabled: read(totp, "verify_enabled", "auth.mfa.totp", "boolean", d.totp.verifyEnabled),
+  // An `[auth.mfa.<factor>]` table's flags, with the CLI's own check (pkg/config `mfa.validate`), so that
+  // a file it refuses is refused here too.
+  const mfaFlags = (factor: "totp" | "web_authn", fallback: MfaFlags): MfaFlags => {
+    const where = `auth.mfa.${factor}`;
+    const t = table(mfa, factor, "auth.mfa");
+    const flags = {
+      enrollEnabled: read(t, "enroll_enabled", where, "boolean", fallback.enrollEnabled),
+      verifyEnabled: read(t, "verify_enabled", where, "boolean", fallback.verifyEnabled),
+    };
+    if (flags.enrollEnabled && !flags.verifyEnabled) {
+      throw new Error(`supabase/config.toml: [${where}] enroll_enabled requires verify_enabled`);
+    }
+    return flags;
   };
-  // The CLI's own check (pkg/config `validate`), so that a file it refuses is refused here too.
-  if (totpSettings.enrollEnabled && !totpSettings.verifyEnabled) {
-    throw new Error("supabase/config.toml: [auth.mfa.totp] enroll_enabled requires verify_enabled");
-  }
   return {
     siteUrl: read(auth, "site_url", "auth", "string", d.siteUrl),
     additionalRedirectUrls: read(
@@ -184,7 +206,7 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
       "boolean",
       d.securePasswordChange,
     ),
-    totp: totpSettings,
+    totp: mfaFlags("totp", d.totp),
     enableAnonymousSignIns: read(
       auth,
       "enable_anonymous_sign_ins",
@@ -235,6 +257,14 @@ export function parseAuthConfig(toml: string, env: Record<string, string>): Auth
       }
       : undefined,
     sender,
+    webAuthn: {
+      ...mfaFlags("web_authn", d.webAuthn),
+      ...(Object.keys(relyingParty).length > 0 && {
+        rpId: read(relyingParty, "rp_id", "auth.webauthn", "string", ""),
+        rpDisplayName: read(relyingParty, "rp_display_name", "auth.webauthn", "string", ""),
+        rpOrigins: read(relyingParty, "rp_origins", "auth.webauthn", "string[]", [] as string[]),
+      }),
+    },
   };
 }
 

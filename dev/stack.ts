@@ -463,6 +463,7 @@ async function startAuth(
     refreshTokenReuseIntervalSeconds: config.refreshTokenReuseIntervalSeconds,
     refreshTokenRotation: config.enableRefreshTokenRotation,
     sessionLimits: config.sessions,
+    webAuthn: config.webAuthn,
   });
   stops.push(() => auth.stop());
   log(

@@ -241,7 +241,7 @@ create unique index if not exists one_time_tokens_user_id_token_type_key
 
 -- MFA: auth.mfa_factors, auth.mfa_challenges and auth.mfa_amr_claims (migrations/20221003041349_add_mfa_schema,
 -- 20221011041400_add_mfa_indexes, 20230914180801_add_mfa_factors_user_id_idx, 20240729123726_add_mfa_phone_config,
--- 20240802193726_add_mfa_factors_column_last_challenged_at, as they leave them; the WebAuthn columns left out).
+-- 20240802193726_add_mfa_factors_column_last_challenged_at, 20241009103726_add_web_authn, as they leave them).
 do $$
 begin
   if not exists (select from pg_type t join pg_namespace n on n.oid = t.typnamespace
@@ -282,6 +282,12 @@ create table if not exists auth.mfa_challenges (
   otp_code text
 );
 comment on table auth.mfa_challenges is 'auth: stores metadata about challenge requests made';
+-- Added, not created, so that a database kept from an earlier run gains them too.
+alter table auth.mfa_factors add column if not exists web_authn_credential jsonb null;
+alter table auth.mfa_factors add column if not exists web_authn_aaguid uuid null;
+alter table auth.mfa_challenges add column if not exists web_authn_session_data jsonb null;
+-- 20250925093508_add_last_webauthn_challenge_data.
+alter table auth.mfa_factors add column if not exists last_webauthn_challenge_data jsonb null;
 
 create table if not exists auth.mfa_amr_claims (
   session_id uuid not null references auth.sessions (id) on delete cascade,
@@ -294,6 +300,42 @@ create table if not exists auth.mfa_amr_claims (
 comment on table auth.mfa_amr_claims is
   'auth: stores authenticator method reference claims for multi factor authentication';
 
+-- PKCE's flow states: auth.flow_state as supabase/auth's migrations leave it (20230322519590_add_flow_state_table,
+-- 20230402418590_add_authentication_method_to_flow_state_table, 20230508135423_add_cleanup_indexes,
+-- 20240306115329_add_issued_at_to_flow_state, 20260115000000_add_flow_state_oauth_context).
+do $$
+begin
+  if not exists (select from pg_type t join pg_namespace n on n.oid = t.typnamespace
+                 where n.nspname = 'auth' and t.typname = 'code_challenge_method') then
+    create type auth.code_challenge_method as enum ('s256', 'plain');
+  end if;
+end
+$$;
+
+create table if not exists auth.flow_state (
+  id uuid primary key,
+  user_id uuid null,
+  auth_code text null,
+  code_challenge_method auth.code_challenge_method null,
+  code_challenge text null,
+  provider_type text not null,
+  provider_access_token text null,
+  provider_refresh_token text null,
+  created_at timestamptz null,
+  updated_at timestamptz null,
+  authentication_method text not null,
+  auth_code_issued_at timestamptz null,
+  invite_token text null,
+  referrer text null,
+  oauth_client_state_id uuid null,
+  linking_target_id uuid null,
+  email_optional boolean not null default false
+);
+comment on table auth.flow_state is 'Stores metadata for all OAuth/SSO login flows';
+create index if not exists idx_auth_code on auth.flow_state (auth_code);
+create index if not exists idx_user_id_auth_method on auth.flow_state (user_id, authentication_method);
+create index if not exists flow_state_created_at_idx on auth.flow_state (created_at desc);
+
 -- supabase/auth migrations/20240612123726_enable_rls_update_grants.up.sql: RLS on, with no policy, and
 -- `postgres` may pass SELECT on.
 alter table auth.users enable row level security;
@@ -304,8 +346,9 @@ alter table auth.one_time_tokens enable row level security;
 alter table auth.mfa_factors enable row level security;
 alter table auth.mfa_challenges enable row level security;
 alter table auth.mfa_amr_claims enable row level security;
+alter table auth.flow_state enable row level security;
 grant select on auth.users, auth.sessions, auth.refresh_tokens, auth.identities, auth.one_time_tokens,
-  auth.mfa_factors, auth.mfa_challenges, auth.mfa_amr_claims
+  auth.mfa_factors, auth.mfa_challenges, auth.mfa_amr_claims, auth.flow_state
   to postgres with grant option;
 
 -- The request helpers, as hosted Supabase projects define them today (an empty setting reads as null): PostgREST (and our function) put the verified JWT

@@ -22,34 +22,37 @@ export const REGENERATE = "npx -y deno@2.9.6 task auth-routes";
 // What each route keeps of GoTrue's and what it leaves out, by "METHOD path" as ROUTE_TABLE names it.
 const NOTES: Record<string, string> = {
   "POST /signup":
-    "`SignupParams` for email, and anonymous sign-ins; `signup_disabled`, `email_provider_disabled`, `anonymous_provider_disabled`, `phone_provider_disabled` when off. No phone sign-up, captcha or rate limits.",
+    "`SignupParams` for email (PKCE: `code_challenge` keeps a flow state, the mail's link then ends in `?code=`), and anonymous sign-ins; `signup_disabled`, `email_provider_disabled`, `anonymous_provider_disabled`, `phone_provider_disabled` when off. No phone sign-up, captcha or rate limits.",
   "POST /token":
-    "grants `password` and `refresh_token` (rotation, reuse interval, session timebox, inactivity timeout, single session); `id_token` refused as for a provider that is off (`provider_disabled`), `web3` as `web3_provider_disabled`. No `pkce` grant.",
-  "GET /verify": "a mailed link: 303 with the session or the error in the fragment. No PKCE `?code=`.",
+    "grants `password`, `refresh_token` (rotation, reuse interval, session timebox, inactivity timeout, single session) and `pkce` (an auth code and its verifier: `flow_state_not_found`, `bad_code_verifier`, `flow_state_expired`); `id_token` refused as for a provider that is off (`provider_disabled`), `web3` as `web3_provider_disabled`.",
+  "GET /verify":
+    "a mailed link: 303 with the session or the error in the fragment; a PKCE link (`pkce_` token) redirects with `?code=`.",
   "POST /verify":
     "`token_hash`, or `token` + `email`, for `signup`, `invite`, `magiclink`, `recovery`, `email_change`, `email`. No `sms`/`phone_change`.",
   "POST /otp":
-    "email: a magic link (`create_user: false` answers `otp_disabled`); phone: `Unsupported phone provider`, or GoTrue's E.164 refusal with `create_user: false`.",
-  "POST /magiclink": "a magic link, signing an unknown address up first (refused when sign-ups are off).",
-  "POST /recover": "a recovery mail; `{}` whether or not the address has a user.",
+    "email: a magic link (`create_user: false` answers `otp_disabled`; PKCE as `POST /magiclink`); phone: `Unsupported phone provider`, or GoTrue's E.164 refusal with `create_user: false`.",
+  "POST /magiclink":
+    "a magic link, signing an unknown address up first (refused when sign-ups are off); PKCE with `code_challenge`.",
+  "POST /recover": "a recovery mail, PKCE with `code_challenge`; `{}` whether or not the address has a user.",
   "POST /resend":
     "`signup` and `email_change` mails again, `{}` when there is nothing to resend; `sms`/`phone_change` refused as with phone off.",
   "GET /reauthenticate":
     "mails a code; `secure_password_change` then asks it as `nonce` of a password change in a session older than 24 hours. No phone.",
   "GET /user": "the user, its identities and factors.",
   "PUT /user":
-    "metadata, password (with reauthentication), email change by mail. No phone, no `current_password` setting.",
+    "metadata, password (with reauthentication), email change by mail (PKCE with `code_challenge`). No phone, no `current_password` setting.",
   "GET /user/identities/authorize":
     "GoTrue's 404 `manual_linking_disabled` while `enable_manual_linking` is off; linking itself is not emulated (501).",
   "DELETE /user/identities/{identity_id}": "as `GET /user/identities/authorize`.",
   "POST /logout": "scopes `global`, `local`, `others`.",
   "POST /factors":
-    "TOTP (`mfa_totp_enroll_not_enabled` when off). No phone or WebAuthn factors, no factor limit, the QR code is the URI as text.",
+    "TOTP and WebAuthn (`mfa_totp_enroll_not_enabled`, `mfa_webauthn_enroll_not_enabled` when off). No phone factors, no factor limit, the QR code is the URI as text.",
   "DELETE /factors/{factor_id}":
-    "unenrol; a verified factor only from aal2; sessions it raised fall to aal1.",
+    "unenrol (TOTP and WebAuthn); a verified factor only from aal2; sessions it raised fall to aal1.",
   "POST /factors/{factor_id}/challenge":
-    "TOTP (`mfa_totp_verify_not_enabled` when off). No challenge IP check.",
-  "POST /factors/{factor_id}/verify": "TOTP: the session becomes aal2 with `totp` in `amr`.",
+    "TOTP; WebAuthn with the ceremony's creation or request options for the browser (`@simplewebauthn/server`, the relying party of `[auth.webauthn]`). `mfa_totp_verify_not_enabled`, `mfa_webauthn_verify_not_enabled` when off. No challenge IP check.",
+  "POST /factors/{factor_id}/verify":
+    "TOTP, or the browser's WebAuthn answer (challenge, origin, RP ID, signature checked): the session becomes aal2 with `totp` or `mfa/webauthn` in `amr`. A failed ceremony is GoTrue's 500; no FIDO metadata trust anchors.",
   "POST /sso": "GoTrue's 404 `saml_provider_disabled`: SAML is off on `supabase start`. No SSO.",
   "GET /sso/saml/metadata": "as `POST /sso`.",
   "POST /sso/saml/acs": "as `POST /sso`.",
@@ -137,6 +140,8 @@ ${rows.join("\n")}
 Switched off in \`config.toml\`, these answer with GoTrue's own refusal: \`[auth] enable_signup\` (422
 \`signup_disabled\`), \`[auth.email] enable_signup\` (\`email_provider_disabled\`), \`[auth.mfa.totp]
 enroll_enabled\` / \`verify_enabled\` (422 \`mfa_totp_enroll_not_enabled\` / \`mfa_totp_verify_not_enabled\`),
+\`[auth.mfa.web_authn] enroll_enabled\` / \`verify_enabled\` (422 \`mfa_webauthn_enroll_not_enabled\` /
+\`mfa_webauthn_verify_not_enabled\`; off unless switched on, as in GoTrue),
 \`enable_anonymous_sign_ins\`, \`enable_manual_linking\`. Phone sign-in, SAML SSO, Web3 and OAuth/OIDC providers
 are always off here, whatever \`config.toml\` says: the emulator answers as GoTrue does with them off.
 
@@ -148,8 +153,8 @@ GoTrue's routes below answer the emulator's 404 \`Not Found\`:
 | ----- | --- |
 ${missing.join("\n")}
 
-Also not emulated anywhere: PKCE flows, WebAuthn factors, hooks, custom mail templates, captcha, rate limits
-other than \`[auth.email] max_frequency\`, and \`amr\` methods other than \`password\` and \`totp\`.
+Also not emulated anywhere: phone MFA, passkeys, hooks, custom mail templates, captcha, rate limits other than
+\`[auth.email] max_frequency\`, and \`amr\` methods other than \`password\`, \`totp\` and \`mfa/webauthn\`.
 `;
 }
 

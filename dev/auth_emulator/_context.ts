@@ -6,6 +6,7 @@
 import type postgres from "postgres";
 import type { AuthKeys } from "./_keys.ts";
 import type { SessionLimits } from "./_sessions.ts";
+import type { WebAuthnSettings } from "./_webauthn.ts";
 
 /** One mail as GoTrue's template mailer hands it to its SMTP client. */
 export interface AuthMail {
@@ -72,6 +73,8 @@ export interface AuthContext {
   otpLength: number;
   /** GoTrue's `GOTRUE_MAILER_OTP_EXP`, in seconds. */
   otpExpirySeconds: number;
+  /** GoTrue's `[auth.mfa.web_authn]` flags and relying party (`GOTRUE_WEBAUTHN_RP_*`). */
+  webAuthn: WebAuthnSettings;
   /** Sends a mail (GoTrue's SMTP client, or its no-op client when no SMTP host is set). */
   sendMail(mail: AuthMail): Promise<void>;
 }

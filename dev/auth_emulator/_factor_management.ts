@@ -10,8 +10,8 @@ import { loadUser } from "./_admin.ts";
 import { authenticate, requireAdmin } from "./_authenticate.ts";
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
-import { type FactorRow, isAal2, loadFactor } from "./_factors.ts";
-import { factorJson } from "./_factor_json.ts";
+import { isAal2, loadFactor } from "./_factors.ts";
+import { factorJson, type FactorRow, listFactorsJson } from "./_factor_json.ts";
 import type { Db } from "./_store.ts";
 
 /**
@@ -66,9 +66,7 @@ export async function unenrollFactor(ctx: AuthContext, req: Request, url: URL): 
 export async function listUserFactors(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
   await requireAdmin(ctx, req);
   const user = await loadUser(ctx, url, -2);
-  const factors = await ctx.sql<FactorRow[]>`
-    select * from auth.mfa_factors where user_id = ${user.id} order by created_at`;
-  return Response.json(factors.map(factorJson));
+  return Response.json(await listFactorsJson(ctx.sql, user.id));
 }
 
 /**

@@ -12,6 +12,7 @@ import { HttpError } from "./_errors.ts";
 import { requireEmailProvider } from "./_features.ts";
 import { sendRecovery } from "./_mail.ts";
 import { readParams, requestAud, validateEmail, validatePhone } from "./_params.ts";
+import { createFlowState, PKCE_FIELDS, readPkceChallenge } from "./_pkce.ts";
 import { referrer } from "./_redirect.ts";
 import { findUserByEmail } from "./_store.ts";
 import { signUpEmail } from "./_signup.ts";
@@ -37,6 +38,7 @@ export async function otp(ctx: AuthContext, req: Request, url: URL): Promise<Res
     create_user: "boolean",
     data: "object",
     channel: "string",
+    ...PKCE_FIELDS,
   });
   const email = (params.email as string | undefined) ?? "";
   const phone = (params.phone as string | undefined) ?? "";
@@ -55,7 +57,8 @@ export async function otp(ctx: AuthContext, req: Request, url: URL): Promise<Res
     validatePhone(phone);
     throw new HttpError(422, "otp_disabled", "Signups not allowed for otp");
   }
-  if (email !== "") return await sendMagicLink(ctx, req, url, email, params.data);
+  // GoTrue's Otp hands an email on to MagicLink, which reads the same body (the PKCE fields too).
+  if (email !== "") return await sendMagicLink(ctx, req, url, params);
   if (phone !== "") throw new HttpError(400, "phone_provider_disabled", "Unsupported phone provider");
   throw new HttpError(400, "validation_failed", "One of email or phone must be set");
 }
@@ -75,8 +78,12 @@ export async function otp(ctx: AuthContext, req: Request, url: URL): Promise<Res
  * ```
  */
 export async function magicLink(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
-  const params = await readParams(req, "MagicLinkParams", { email: "string", data: "object" });
-  return await sendMagicLink(ctx, req, url, (params.email as string | undefined) ?? "", params.data);
+  const params = await readParams(req, "MagicLinkParams", {
+    email: "string",
+    data: "object",
+    ...PKCE_FIELDS,
+  });
+  return await sendMagicLink(ctx, req, url, params);
 }
 
 /**
@@ -95,40 +102,51 @@ export async function magicLink(ctx: AuthContext, req: Request, url: URL): Promi
  */
 export async function recover(ctx: AuthContext, req: Request, url: URL): Promise<Response> {
   requireEmailProvider(ctx, 400);
-  const params = await readParams(req, "RecoverParams", { email: "string" });
+  const params = await readParams(req, "RecoverParams", { email: "string", ...PKCE_FIELDS });
   const raw = (params.email as string | undefined) ?? "";
   if (raw === "") throw new HttpError(400, "validation_failed", "Password recovery requires an email");
-  const user = await findUserByEmail(ctx.sql, validateEmail(raw), requestAud(req));
+  const email = validateEmail(raw);
+  const pkce = readPkceChallenge(params);
+  const user = await findUserByEmail(ctx.sql, email, requestAud(req));
   if (user) {
-    await ctx.sql.begin((tx) => sendRecovery(ctx, tx, user, referrer(ctx, req, url), "recovery"));
+    await ctx.sql.begin(async (tx) => {
+      if (pkce) await createFlowState(tx, user.id, "recovery", "recovery", pkce);
+      await sendRecovery(ctx, tx, user, referrer(ctx, req, url), "recovery", pkce !== undefined);
+    });
   }
   return Response.json({});
 }
 
+// GoTrue's MagicLink once its body is read: the email provider, `MagicLinkParams.Validate` (the email, then
+// the PKCE fields), then the link (or the sign-up whose confirmation is the link).
 async function sendMagicLink(
   ctx: AuthContext,
   req: Request,
   url: URL,
-  rawEmail: string,
-  rawData: unknown,
+  params: Record<string, unknown>,
 ): Promise<Response> {
   requireEmailProvider(ctx, 422);
+  const rawEmail = (params.email as string | undefined) ?? "";
   if (rawEmail === "") {
     throw new HttpError(422, "validation_failed", "Password recovery requires an email");
   }
   const email = validateEmail(rawEmail);
+  const pkce = readPkceChallenge(params);
   const aud = requestAud(req);
   let user = await findUserByEmail(ctx.sql, email, aud);
   if (!user?.email_confirmed_at) {
     const random = crypto.getRandomValues(new Uint8Array(24));
     const password = btoa(String.fromCharCode(...random));
-    const data = (rawData as Record<string, unknown> | undefined) ?? {};
-    const signedUp = await signUpEmail(ctx, req, url, { email, aud, password, data });
+    const data = (params.data as Record<string, unknown> | undefined) ?? {};
+    const signedUp = await signUpEmail(ctx, req, url, { email, aud, password, data, pkce });
     // Without autoconfirm the confirmation mail just sent is the sign-in link.
     if (!ctx.autoConfirm) return Response.json({});
     user = signedUp.user;
   }
   const confirmed = user;
-  await ctx.sql.begin((tx) => sendRecovery(ctx, tx, confirmed, referrer(ctx, req, url), "magiclink"));
+  await ctx.sql.begin(async (tx) => {
+    if (pkce) await createFlowState(tx, confirmed.id, "magiclink", "magiclink", pkce);
+    await sendRecovery(ctx, tx, confirmed, referrer(ctx, req, url), "magiclink", pkce !== undefined);
+  });
   return Response.json({});
 }

@@ -8,6 +8,7 @@
 import type { AuthContext } from "./_context.ts";
 import { HttpError } from "./_errors.ts";
 import { createOneTimeToken, generateOtp, tokenHash } from "./_one_time_tokens.ts";
+import { PKCE_PREFIX } from "./_pkce.ts";
 import type { Db, UserRow } from "./_store.ts";
 import { actionLink, type MailAction, renderMail, renderReauthenticationMail } from "./_templates.ts";
 
@@ -18,6 +19,7 @@ import { actionLink, type MailAction, renderMail, renderReauthenticationMail } f
  * @param tx The transaction.
  * @param user The user to confirm.
  * @param redirectTo Where the link sends the browser afterwards.
+ * @param pkce Whether the flow is PKCE's (the token stored and mailed with its `pkce_` prefix).
  * @returns The user with its new `confirmation_token` and `confirmation_sent_at`.
  * @throws {HttpError} 429 `over_email_send_rate_limit` within `max_frequency` of the last one; 500 when
  *   the mail cannot be sent.
@@ -27,9 +29,10 @@ export async function sendConfirmation(
   tx: Db,
   user: UserRow,
   redirectTo: string,
+  pkce = false,
 ): Promise<UserRow> {
   checkFrequency(ctx, user.confirmation_sent_at);
-  const hash = await mailToken(ctx, user, "signup", redirectTo, "Error sending confirmation email");
+  const hash = await mailToken(ctx, user, "signup", redirectTo, "Error sending confirmation email", pkce);
   const [row] = await tx<UserRow[]>`
     update auth.users set confirmation_token = ${hash}, confirmation_sent_at = now(), updated_at = now()
      where id = ${user.id} returning *`;
@@ -49,7 +52,7 @@ export async function sendInvite(
   user: UserRow,
   redirectTo: string,
 ): Promise<UserRow> {
-  const hash = await mailToken(ctx, user, "invite", redirectTo, "Error sending invite email");
+  const hash = await mailToken(ctx, user, "invite", redirectTo, "Error sending invite email", false);
   const [row] = await tx<UserRow[]>`
     update auth.users set confirmation_token = ${hash}, confirmation_sent_at = now(), invited_at = now(),
                           updated_at = now()
@@ -71,10 +74,11 @@ export async function sendRecovery(
   user: UserRow,
   redirectTo: string,
   action: "recovery" | "magiclink",
+  pkce = false,
 ): Promise<UserRow> {
   checkFrequency(ctx, user.recovery_sent_at);
   const failure = action === "recovery" ? "Error sending recovery email" : "Error sending magic link email";
-  const hash = await mailToken(ctx, user, action, redirectTo, failure);
+  const hash = await mailToken(ctx, user, action, redirectTo, failure, pkce);
   const [row] = await tx<UserRow[]>`
     update auth.users set recovery_token = ${hash}, recovery_sent_at = now(), updated_at = now()
      where id = ${user.id} returning *`;
@@ -91,6 +95,7 @@ export async function sendRecovery(
  * @param user The user.
  * @param newEmail The address to change to (lower-cased).
  * @param redirectTo Where the links send the browser afterwards.
+ * @param pkce Whether the flow is PKCE's (both tokens with the `pkce_` prefix).
  * @returns The user with `email_change`, its tokens, `email_change_sent_at` and status 0.
  * @throws {HttpError} 429 `over_email_send_rate_limit`; 500 when a mail cannot be sent.
  */
@@ -100,14 +105,16 @@ export async function sendEmailChange(
   user: UserRow,
   newEmail: string,
   redirectTo: string,
+  pkce = false,
 ): Promise<UserRow> {
   checkFrequency(ctx, user.email_change_sent_at);
   const failure = "Error sending email change email";
+  const prefix = pkce ? PKCE_PREFIX : "";
   const otpNew = generateOtp(ctx.otpLength);
-  const hashNew = tokenHash(newEmail, otpNew);
+  const hashNew = prefix + tokenHash(newEmail, otpNew);
   const current = user.email ?? "";
   const hashCurrent = ctx.secureEmailChange && current !== ""
-    ? tokenHash(current, generateOtp(ctx.otpLength))
+    ? prefix + tokenHash(current, generateOtp(ctx.otpLength))
     : (user.email_change_token_current ?? "");
   const mails = [{ to: newEmail, hash: hashNew }];
   if (ctx.secureEmailChange && current !== "") mails.push({ to: current, hash: hashCurrent });
@@ -166,16 +173,18 @@ function checkFrequency(ctx: AuthContext, sentAt: Date | null): void {
   }
 }
 
-// A fresh code for the user's address, mailed as a link; returns the hash to store.
+// A fresh code for the user's address, mailed as a link; returns the hash to store (GoTrue's
+// addFlowPrefixToToken: `pkce_` first in the PKCE flow).
 async function mailToken(
   ctx: AuthContext,
   user: UserRow,
   action: MailAction,
   redirectTo: string,
   failure: string,
+  pkce: boolean,
 ): Promise<string> {
   const email = user.email ?? "";
-  const hash = tokenHash(email, generateOtp(ctx.otpLength));
+  const hash = (pkce ? PKCE_PREFIX : "") + tokenHash(email, generateOtp(ctx.otpLength));
   await deliver(ctx, email, action, hash, redirectTo, failure);
   return hash;
 }

@@ -12,6 +12,7 @@ import { createIdentity, emailClaims, findIdentity, listIdentities, updateProvid
 import { obfuscatedUser, userJson } from "./_json.ts";
 import { sendConfirmation } from "./_mail.ts";
 import { checkPasswordStrength, readParams, requestAud, validateEmail } from "./_params.ts";
+import { createFlowState, PKCE_FIELDS, type PkceChallenge, readPkceChallenge } from "./_pkce.ts";
 import { referrer } from "./_redirect.ts";
 import { startSession, type UserRow } from "./_store.ts";
 import { issueSession } from "./_tokens.ts";
@@ -39,6 +40,7 @@ export async function signup(ctx: AuthContext, req: Request, url: URL): Promise<
     phone: "string",
     password: "string",
     data: "object",
+    ...PKCE_FIELDS,
   });
   const email = (params.email as string | undefined) ?? "";
   const phone = (params.phone as string | undefined) ?? "";
@@ -62,13 +64,17 @@ export async function signup(ctx: AuthContext, req: Request, url: URL): Promise<
       "Only an email address or phone number should be provided on signup.",
     );
   }
+  if (phone !== "" && params.code_challenge) {
+    throw new HttpError(400, "validation_failed", "PKCE not supported for phone signups");
+  }
+  const pkce = readPkceChallenge(params);
   if (email === "") throw new HttpError(400, "phone_provider_disabled", "Phone signups are disabled");
   if (!ctx.features.emailProvider) {
     throw new HttpError(400, "email_provider_disabled", "Email signups are disabled");
   }
   const normalized = validateEmail(email);
   const aud = requestAud(req);
-  const { user, taken } = await signUpEmail(ctx, req, url, { email: normalized, aud, password, data });
+  const { user, taken } = await signUpEmail(ctx, req, url, { email: normalized, aud, password, data, pkce });
   if (taken) {
     if (ctx.autoConfirm) throw new HttpError(422, "user_already_exists", "User already registered");
     // With confirmations on, GoTrue answers as if signing up, with a fake user, to hide who exists.
@@ -91,6 +97,8 @@ export interface EmailSignup {
   aud: string;
   password: string;
   data: Record<string, unknown>;
+  /** The PKCE challenge: the confirmation mail's link then ends in an auth code, not a session. */
+  pkce?: PkceChallenge;
 }
 
 /**
@@ -113,7 +121,7 @@ export async function signUpEmail(
   url: URL,
   signup: EmailSignup,
 ): Promise<{ user: UserRow; taken: boolean }> {
-  const { email, aud, password, data } = signup;
+  const { email, aud, password, data, pkce } = signup;
   refuseClosedSignup(ctx);
   const existing = await findDuplicateEmail(ctx.sql, email, aud);
   if (existing?.email_confirmed_at) return { user: existing, taken: true };
@@ -143,7 +151,8 @@ export async function signUpEmail(
       // An unconfirmed address signed up again is confirmed without its password being checked, as
       // GoTrue does under autoconfirm.
       if (ctx.autoConfirm) return await confirmUser(tx, user);
-      return await sendConfirmation(ctx, tx, user, referrer(ctx, req, url));
+      if (pkce) await createFlowState(tx, user.id, "email", "email/signup", pkce);
+      return await sendConfirmation(ctx, tx, user, referrer(ctx, req, url), pkce !== undefined);
     });
     return { user, taken: false };
   } catch (err) {

@@ -252,7 +252,7 @@ export async function refreshSession(
 
 /**
  * Raises a session to aal2 after a verified factor, as GoTrue's `updateMFASessionAndClaims` with legacy
- * refresh tokens: the `totp` amr claim (its time renewed when present), the session's `aal` and
+ * refresh tokens: the factor's amr claim (`totp`, `mfa/webauthn`; its time renewed when present), the session's `aal` and
  * `factor_id`, the session's active refresh token swapped for a child (so the aal1 one cannot be used to
  * get aal2 tokens), and the user's sessions below aal2 deleted (`InvalidateSessionsWithAALLessThan`).
  *
@@ -263,10 +263,11 @@ export async function upgradeSessionToAal2(
   user: UserRow,
   sessionId: string,
   factorId: string,
+  method: "totp" | "mfa/webauthn" = "totp",
 ): Promise<Grant> {
   await tx`
     insert into auth.mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method)
-    values (${crypto.randomUUID()}, ${sessionId}, now(), now(), 'totp')
+    values (${crypto.randomUUID()}, ${sessionId}, now(), now(), ${method})
     on conflict on constraint mfa_amr_claims_session_id_authentication_method_pkey
     do update set updated_at = now()`;
   const [session] = await tx<SessionRow[]>`

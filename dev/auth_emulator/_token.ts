@@ -9,13 +9,15 @@ import type { AuthContext } from "./_context.ts";
 import { HttpError, OAuthError } from "./_errors.ts";
 import { idTokenGrant, requireEmailProvider, web3Disabled } from "./_features.ts";
 import { checkPasswordStrength, readParams, requestAud } from "./_params.ts";
+import { pkceGrant } from "./_pkce.ts";
 import { findUserByEmail, isBanned, refreshSession, startSession } from "./_store.ts";
 import { issueSession } from "./_tokens.ts";
 
 const INVALID_LOGIN = "Invalid login credentials";
 
 /**
- * Grants a session for the `grant_type` in the query: `password` or `refresh_token`.
+ * Grants a session for the `grant_type` in the query: `password`, `refresh_token` or `pkce`
+ * (`_pkce.ts`).
  *
  * @param ctx The emulator's database, keys and settings.
  * @param req The request, with the grant's params as JSON.
@@ -36,6 +38,8 @@ export async function token(ctx: AuthContext, req: Request, url: URL): Promise<R
       return await passwordGrant(ctx, req);
     case "refresh_token":
       return await refreshTokenGrant(ctx, req);
+    case "pkce":
+      return await pkceGrant(ctx, req);
     case "id_token":
       return await idTokenGrant(req);
     case "web3":

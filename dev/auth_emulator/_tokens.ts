@@ -6,6 +6,7 @@
  */
 import type { AuthContext } from "./_context.ts";
 import { accessTokenClaims, type AmrEntry, type SessionJson, sessionJson } from "./_json.ts";
+import { listFactorsJson } from "./_factor_json.ts";
 import { listIdentities } from "./_identities.ts";
 import type { Db, Grant } from "./_store.ts";
 
@@ -29,7 +30,11 @@ export async function issueSession(ctx: AuthContext, grant: Grant, db: Db = ctx.
     accessTokenClaims(grant.user, grant.session, ctx.issuer, iat, exp, amr),
   );
   const identities = await listIdentities(db, grant.user.id);
-  return sessionJson(accessToken, exp, ctx.ttlSeconds, grant.refreshToken, grant.user, identities);
+  const session = sessionJson(accessToken, exp, ctx.ttlSeconds, grant.refreshToken, grant.user, identities);
+  // GoTrue's findUser loads the factors too; supabase-js reads them for the next assurance level.
+  const factors = await listFactorsJson(db, grant.user.id);
+  if (factors.length > 0) session.user.factors = factors;
+  return session;
 }
 
 // The session's MFA methods (`totp`), newest first, as GoTrue's `CalculateAALAndAMR` lists them.

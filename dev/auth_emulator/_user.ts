@@ -13,6 +13,7 @@ import { listIdentities } from "./_identities.ts";
 import { userJson } from "./_json.ts";
 import { sendEmailChange } from "./_mail.ts";
 import { checkPasswordStrength, readParams, requestAud, validateEmail } from "./_params.ts";
+import { createFlowState } from "./_pkce.ts";
 import { checkReauthentication } from "./_reauthenticate.ts";
 import { referrer } from "./_redirect.ts";
 import { type UserRow } from "./_store.ts";
@@ -126,7 +127,15 @@ export async function updateUser(ctx: AuthContext, req: Request, url: URL): Prom
         // An anonymous user adding an address is like a sign-up: under autoconfirm it needs no mail.
         row = await applyEmailChange(tx, { ...row, email_change: email });
       } else {
-        row = await sendEmailChange(ctx, tx, row, email, referrer(ctx, req, url));
+        // GoTrue's UserUpdate reads the challenge without validatePKCEParams.
+        const pkce = params.code_challenge
+          ? {
+            codeChallenge: params.code_challenge as string,
+            codeChallengeMethod: (params.code_challenge_method as string | undefined) ?? "",
+          }
+          : undefined;
+        if (pkce) await createFlowState(tx, row.id, "email_change", "email_change", pkce);
+        row = await sendEmailChange(ctx, tx, row, email, referrer(ctx, req, url), pkce !== undefined);
       }
     }
     return row;

@@ -1,6 +1,7 @@
 /**
  * `GET /verify` and `POST /verify`: GoTrue's `Verify` (`internal/api/verify.go`). The GET flavour is the
- * link in a mail: it answers `303` to the redirect URL with the session, or the error, in the fragment.
+ * link in a mail: it answers `303` to the redirect URL with the session, or the error, in the fragment;
+ * a `pkce_` token's link answers with `?code=` instead, the auth code of the flow state (`_pkce.ts`).
  * The POST flavour takes `{type, token_hash}` or `{type, token, email}` and answers with the session.
  *
  * Types: `signup`, `invite`, `magiclink`, `recovery`, `email_change`, and `email` (a code from either a
@@ -26,6 +27,7 @@ import {
   tokenHash,
 } from "./_one_time_tokens.ts";
 import { readParams, requestAud, validateEmail } from "./_params.ts";
+import { authenticationMethodOf, issueAuthCode, PKCE_PREFIX } from "./_pkce.ts";
 import { encodeValues, referrer } from "./_redirect.ts";
 import { type Db, findUserByEmail, isBanned, startSessionIn, type UserRow } from "./_store.ts";
 import { issueSession } from "./_tokens.ts";
@@ -146,19 +148,26 @@ async function verifyGet(
   params: VerifyParams,
   redirectTo: string,
 ): Promise<Response> {
-  let outcome: SessionJson | "single" | undefined;
+  // A `pkce_` token ends in an auth code for the flow state its request stored, not in a session.
+  const pkce = params.token.startsWith(PKCE_PREFIX);
+  const method = authenticationMethodOf(params.type);
+  let outcome: SessionJson | { code: string } | "single";
   try {
     outcome = await ctx.sql.begin(async (tx) => {
-      const user = await verifyTokenHash(ctx, tx, params);
-      return await confirmAndGrant(ctx, tx, req, params, user);
+      const user = await confirm(ctx, tx, params, await verifyTokenHash(ctx, tx, params));
+      if (user === "single") return user;
+      if (pkce) return { code: await issueAuthCode(tx, user.id, method) };
+      return await grant(ctx, tx, req, user);
     });
   } catch (err) {
-    if (err instanceof HttpError) return seeOther(errorRedirect(err, redirectTo));
+    if (err instanceof HttpError) return seeOther(errorRedirect(err, redirectTo, pkce));
     // GoTrue redirects without a word when the failure is not one of its HTTP errors.
     console.error("Auth emulator: verify failed", err);
     return seeOther(redirectTo);
   }
-  if (outcome === "single") return seeOther(messageRedirect(SINGLE_CONFIRMATION, redirectTo));
+  if (outcome === "single") return seeOther(messageRedirect(SINGLE_CONFIRMATION, redirectTo, pkce));
+  // GoTrue's prepPKCERedirectURL: the code joins the query, re-encoded.
+  if ("code" in outcome) return seeOther(withQuery(redirectTo, { code: outcome.code }));
   // GoTrue's AsRedirectURL appends the fragment to the URL as it stands.
   return seeOther(`${redirectTo}#${
     encodeValues({
@@ -176,23 +185,24 @@ async function verifyGet(
 async function verifyPost(ctx: AuthContext, req: Request, params: VerifyParams): Promise<Response> {
   const outcome = await ctx.sql.begin(async (tx) => {
     const usingHash = params.token === "" && params.email === "" && params.phone === "";
-    const user = usingHash
+    const found = usingHash
       ? await verifyTokenHash(ctx, tx, params)
       : await verifyUserAndToken(ctx, tx, params, requestAud(req));
-    return await confirmAndGrant(ctx, tx, req, params, user);
+    const user = await confirm(ctx, tx, params, found);
+    return user === "single" ? user : await grant(ctx, tx, req, user);
   });
   if (outcome === "single") return Response.json({ code: "200", msg: SINGLE_CONFIRMATION });
   return Response.json(outcome);
 }
 
-// What both flavours do once the token named its user: confirm per type, then grant a session.
-async function confirmAndGrant(
+// What both flavours do once the token named its user: confirm per type ("single" for the first half
+// of a secure email change).
+async function confirm(
   ctx: AuthContext,
   tx: postgres.TransactionSql,
-  req: Request,
   params: VerifyParams,
   found: UserRow,
-): Promise<SessionJson | "single"> {
+): Promise<UserRow | "single"> {
   let user: UserRow;
   switch (params.type) {
     case "signup":
@@ -213,7 +223,16 @@ async function confirmAndGrant(
     default:
       throw new HttpError(400, "validation_failed", "Unsupported verification type");
   }
-  user = await updateProviders(tx, user);
+  return await updateProviders(tx, user);
+}
+
+// The implicit flow's grant: a session at once.
+async function grant(
+  ctx: AuthContext,
+  tx: postgres.TransactionSql,
+  req: Request,
+  user: UserRow,
+): Promise<SessionJson> {
   return await issueSession(ctx, await startSessionIn(tx, user.id, req.headers.get("User-Agent")), tx);
 }
 
@@ -410,19 +429,26 @@ function isOtpExpired(ctx: AuthContext, sentAt: Date | null): boolean {
   return sentAt === null || Date.now() > sentAt.getTime() + ctx.otpExpirySeconds * 1000;
 }
 
-// GoTrue's prepErrorRedirectURL for the implicit flow: the query kept, the error in the fragment.
-function errorRedirect(err: HttpError, redirectTo: string): string {
-  const fragment: Record<string, string> = { error_code: err.code, error_description: err.message, sb: "" };
-  if (Object.hasOwn(OAUTH_ERRORS, err.status)) fragment.error = OAUTH_ERRORS[err.status];
-  return `${redirectTo.split("#")[0]}#${encodeValues(fragment)}`;
+// GoTrue's prepErrorRedirectURL: the error in the fragment, and for PKCE in the (re-encoded) query too.
+function errorRedirect(err: HttpError, redirectTo: string, pkce: boolean): string {
+  const error: Record<string, string> = { error_code: err.code, error_description: err.message };
+  if (Object.hasOwn(OAUTH_ERRORS, err.status)) error.error = OAUTH_ERRORS[err.status];
+  const base = pkce ? withQuery(redirectTo, error) : redirectTo.split("#")[0];
+  return `${base}#${encodeValues({ ...error, sb: "" })}`;
 }
 
-// GoTrue's prepRedirectURL: the query re-encoded (sorted), the message in the fragment.
-function messageRedirect(message: string, redirectTo: string): string {
+// GoTrue's prepRedirectURL: the query re-encoded (sorted), the message in the fragment, and for PKCE
+// in the query too.
+function messageRedirect(message: string, redirectTo: string, pkce: boolean): string {
+  const base = withQuery(redirectTo, pkce ? { message } : {});
+  return `${base}#${encodeValues({ message, sb: "" })}`;
+}
+
+// The URL without its fragment, its query re-encoded as Go's url.Values does, with `values` set.
+function withQuery(redirectTo: string, values: Record<string, string>): string {
   const [base, query] = redirectTo.split("#")[0].split(/\?(.*)/s);
-  const values = Object.fromEntries(new URLSearchParams(query ?? ""));
-  const search = Object.keys(values).length > 0 ? `?${encodeValues(values)}` : "";
-  return `${base}${search}#${encodeValues({ message, sb: "" })}`;
+  const merged = { ...Object.fromEntries(new URLSearchParams(query ?? "")), ...values };
+  return Object.keys(merged).length > 0 ? `${base}?${encodeValues(merged)}` : base;
 }
 
 function seeOther(location: string): Response {

@@ -8,21 +8,27 @@
  * It does only what Auth itself does: the `apikey` check and the gateway's CORS in front of Auth are
  * `dev/gateway.ts`'s, as they are Kong's in a Supabase project. Run on its own, it accepts any `apikey`.
  *
- * Routes, under `/auth/v1`: GoTrue's sign-up, token grants, mailed links (`/verify`, `/otp`, `/magiclink`,
- * `/recover`, `/resend`), `/reauthenticate`, `/user`, `/logout`, TOTP factors (enrol, challenge, verify,
- * unenrol), the admin API (`/invite`, users, their factors, `/admin/generate_link`), `/settings`, the JWKS
- * and `/health`; GoTrue's refusals for what the project switched off (sign-ups, the email provider, TOTP,
- * manual linking) and what is always off here (SAML SSO, Web3, ID-token providers, phone); and the
- * emulator's own `/_emulator/signing-keys` (the dashboard's key buttons) and `/_emulator/oauth_sign_in`
- * (what an OAuth provider would answer, then GoTrue's callback logic). docs/auth-emulator.md lists them
- * route by route with what each emulates and what not, generated from `ROUTE_TABLE`.
+ * Routes, under `/auth/v1`: GoTrue's sign-up, token grants (`password`, `refresh_token`, `pkce`), mailed
+ * links (`/verify`, `/otp`, `/magiclink`, `/recover`, `/resend`), `/reauthenticate`, `/user`, `/logout`,
+ * TOTP and WebAuthn factors (enrol, challenge, verify, unenrol; WebAuthn's ceremony `_webauthn.ts`'s, when
+ * `webAuthn` enables it), the admin API (`/invite`, users, their factors, `/admin/generate_link`),
+ * `/settings`, the JWKS and `/health`; GoTrue's refusals for what the project switched off (sign-ups, the
+ * email provider, TOTP, WebAuthn, manual linking) and what is always off here (SAML SSO, Web3, ID-token
+ * providers, phone); and the emulator's own `/_emulator/signing-keys` (the dashboard's key buttons) and
+ * `/_emulator/oauth_sign_in` (what an OAuth provider would answer, then GoTrue's callback logic).
+ * docs/auth-emulator.md lists them route by route with what each emulates and what not, generated from
+ * `ROUTE_TABLE`.
  *
  * Mails are GoTrue's default templates and subjects, with links to `{url}/auth/v1/verify?token=…&type=…
  * &redirect_to=…`; each token is stored as GoTrue stores it (the SHA-224 hash, on the user and in
  * `auth.one_time_tokens`). Without `smtp`, mails are dropped, as GoTrue's no-op mailer does.
  *
- * Not emulated: phone, PKCE, OAuth redirects, SSO, MFA other than TOTP, hooks, custom mail templates,
- * rate limits other than `max_frequency`, and `amr` methods other than `password` and `totp`.
+ * PKCE: sign-up, magic link, recovery and email change take `code_challenge` + `code_challenge_method`,
+ * keep a flow state in `auth.flow_state`, and mail a `pkce_` token whose link redirects with `?code=`.
+ *
+ * Not emulated: phone, OAuth redirects (see `/_emulator/oauth_sign_in`), SSO, phone MFA, passkeys, hooks,
+ * custom mail templates, rate limits other than `max_frequency`, and `amr` methods other than `password`,
+ * `totp` and `mfa/webauthn`.
  *
  * @module
  */
@@ -39,10 +45,22 @@ import {
 import { NO_SESSION_LIMITS, type SessionLimits } from "./_sessions.ts";
 import { sendMail, type SmtpSettings } from "../mailbox/mod.ts";
 import { AUTH_PREFIX, createRouter } from "./_router.ts";
+import type { WebAuthnSettings } from "./_webauthn.ts";
 
 export { ROUTE_TABLE } from "./_router.ts";
 
-export type { AuthFeatures, SessionLimits, SigningJwk, SigningKeySet, SigningKeyStatus, SigningMode };
+export type {
+  AuthFeatures,
+  SessionLimits,
+  SigningJwk,
+  SigningKeySet,
+  SigningKeyStatus,
+  SigningMode,
+  WebAuthnSettings,
+};
+
+// The CLI's `[auth] site_url` default.
+const DEFAULT_SITE_URL = "http://127.0.0.1:3000";
 export { totpCode } from "./_totp.ts";
 
 /** Options for {@linkcode startAuthEmulator} and {@linkcode createAuthEmulator}. */
@@ -108,6 +126,12 @@ export interface AuthEmulatorOptions {
   sessionLimits?: SessionLimits;
   /** The clock sessions are judged by (default: the system's); tests move it instead of waiting. */
   now?: () => Date;
+  /**
+   * WebAuthn factors (`[auth.mfa.web_authn]`, GoTrue's `GOTRUE_MFA_WEB_AUTHN_*` and `GOTRUE_WEBAUTHN_RP_*`):
+   * default off, as GoTrue; the relying party defaults to `siteUrl`'s host and origin, where GoTrue
+   * refuses to start without one.
+   */
+  webAuthn?: Partial<WebAuthnSettings>;
 }
 
 /** GoTrue's defaults for {@linkcode AuthFeatures}. */
@@ -193,7 +217,7 @@ export async function createAuthEmulator(
     refreshTokenRotation: options.refreshTokenRotation ?? true,
     sessionLimits: options.sessionLimits ?? NO_SESSION_LIMITS,
     now: options.now ?? (() => new Date()),
-    siteUrl: options.siteUrl ?? "http://127.0.0.1:3000",
+    siteUrl: options.siteUrl ?? DEFAULT_SITE_URL,
     uriAllowList: options.redirectUrls ?? [],
     secureEmailChange: options.secureEmailChange ?? true,
     anonymousSignIns: options.anonymousSignIns ?? false,
@@ -201,6 +225,7 @@ export async function createAuthEmulator(
     maxFrequencyMs: (options.maxFrequencySeconds ?? 1) * 1000,
     otpLength: options.otpLength ?? 6,
     otpExpirySeconds: options.otpExpirySeconds ?? 3600,
+    webAuthn: webAuthnSettings(options.siteUrl ?? DEFAULT_SITE_URL, options.webAuthn),
     sendMail: smtp
       ? async (mail) => {
         await sendMail(smtp, mail);
@@ -283,4 +308,17 @@ export async function startAuthEmulator(options: AuthEmulatorOptions): Promise<A
     await stopEmulator();
   };
   return emulator;
+}
+
+// The WebAuthn settings, the relying party taken from the site URL where none is given.
+function webAuthnSettings(siteUrl: string, given: Partial<WebAuthnSettings> = {}): WebAuthnSettings {
+  const site = new URL(siteUrl);
+  return {
+    enrollEnabled: false,
+    verifyEnabled: false,
+    rpId: site.hostname,
+    rpOrigins: [site.origin],
+    rpDisplayName: site.hostname,
+    ...given,
+  };
 }

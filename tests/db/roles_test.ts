@@ -56,6 +56,7 @@ Deno.test("the roles are hosted Supabase's: postgres is no superuser and cannot 
         assert.deepEqual(
           tables.map((r) => ({ ...r })),
           [
+            "flow_state",
             "identities",
             "mfa_amr_claims",
             "mfa_challenges",

@@ -70,7 +70,37 @@ otp_expiry = 600
     otpExpirySeconds: 600,
     smtp: undefined,
     sender: { admin_email: "auth@example.com", sender_name: "Example" },
+    webAuthn: { enrollEnabled: false, verifyEnabled: false },
   });
+});
+
+Deno.test("parseAuthConfig() reads [auth.mfa.web_authn] and the relying party of [auth.webauthn]", () => {
+  const flags = `
+[auth.mfa.web_authn]
+enroll_enabled = true
+verify_enabled = true
+`;
+  assert.deepEqual(parseAuthConfig(flags, {}).webAuthn, { enrollEnabled: true, verifyEnabled: true });
+  const config = parseAuthConfig(
+    `${flags}
+[auth.webauthn]
+rp_display_name = "Example"
+rp_id = "localhost"
+rp_origins = ["http://localhost:5173"]
+`,
+    {},
+  );
+  assert.deepEqual(config.webAuthn, {
+    enrollEnabled: true,
+    verifyEnabled: true,
+    rpId: "localhost",
+    rpDisplayName: "Example",
+    rpOrigins: ["http://localhost:5173"],
+  });
+  assert.throws(
+    () => parseAuthConfig('[auth.mfa.web_authn]\nenroll_enabled = "yes"\n', {}),
+    /\[auth\.mfa\.web_authn\] enroll_enabled must be a boolean/,
+  );
 });
 
 Deno.test("parseAuthConfig() sends through [auth.email.smtp] only when enabled, with env() values", () => {
@@ -144,10 +174,15 @@ Deno.test("parseAuthConfig() names a setting of the wrong type or a bad duration
   );
 });
 
-Deno.test("parseAuthConfig() refuses TOTP enrolment without verification, as the CLI does", () => {
+Deno.test("parseAuthConfig() refuses MFA enrolment without verification, as the CLI does", () => {
   assert.throws(
     () => parseAuthConfig("[auth.mfa.totp]\nenroll_enabled = true\nverify_enabled = false\n", {}),
     /\[auth\.mfa\.totp\] enroll_enabled requires verify_enabled/,
+  );
+  // pkg/config's mfa.validate checks WebAuthn the same way (its verify_enabled defaults to false).
+  assert.throws(
+    () => parseAuthConfig("[auth.mfa.web_authn]\nenroll_enabled = true\n", {}),
+    /\[auth\.mfa\.web_authn\] enroll_enabled requires verify_enabled/,
   );
 });
 
