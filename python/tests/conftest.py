@@ -1,26 +1,25 @@
 """Shared fixtures: tokens as the function signs them, keys, and a JWKS server on a free port."""
 
 import json
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import jwt
 import pytest
+import tenant_auth
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm
 
-# The package lives next to this folder; PYTHONPATH may put another PyJWT first, never another package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# tenant_auth is imported as installed: from python/ when python/test.sh runs these tests there (python -m
+# puts the working folder first), from the wheel in a virtualenv in tests/packages/python_wheel_test.ts.
 
 SECRET = "python-shares-this-secret-0123456789"
 USER_ID = "6f0c3f4e-1d2b-4c5a-9e8f-0a1b2c3d4e5f"
 
 
 def pytest_report_header():
-    return f"PyJWT {jwt.__version__} ({jwt.__file__})"
+    return f"PyJWT {jwt.__version__} ({jwt.__file__}); tenant_auth from {tenant_auth.__file__}"
 
 
 def claims(**overrides):
