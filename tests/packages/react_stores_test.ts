@@ -173,3 +173,25 @@ Deno.test("createTenantsStore() keeps the last list and reports the error when a
   ]);
   stop();
 });
+
+Deno.test("createTenantsStore() lists only once the first exchange has settled, which may make the membership", async () => {
+  using t = setup();
+  t.supabase.autoReply = null; // the test answers each call itself
+  const tenants = createTenantsStore(createTenantClient(t.supabase, { session: t.session }), t.tokens);
+  const stop = tenants.subscribe(() => {});
+  t.supabase.emit("SIGNED_IN", "user-a");
+  await settle();
+  assert.deepEqual(
+    t.supabase.invocations.map((i) => i.name),
+    ["exchange-token"],
+    "no list during the exchange",
+  );
+
+  t.supabase.invocations[0].reply({ data: successBody("user-a", { tenant_id: "demo" }), error: null });
+  await settle();
+  assert.deepEqual(t.supabase.invocations.map((i) => i.name), ["exchange-token", "tenants?limit=100"]);
+  t.supabase.invocations[1].reply({ data: { tenants: [tenantRow("demo")], next_after: null }, error: null });
+  await settle();
+  assert.deepEqual(tenants.getSnapshot().tenants?.map((x) => x.tenantId), ["demo"]);
+  stop();
+});

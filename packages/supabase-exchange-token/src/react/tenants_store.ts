@@ -1,7 +1,7 @@
 /**
  * The signed-in user's tenants as an external store (the core of `useTenants()`): every page of
- * `listTenants()`, read again when the signed-in user changes and on `reload()`, emptied at sign-out.
- * Plain TypeScript, no React.
+ * `listTenants()`, read once a newly signed-in user's first exchange has settled and on `reload()`,
+ * emptied at sign-out. Plain TypeScript, no React.
  *
  * @module
  */
@@ -48,13 +48,17 @@ export function createTenantsStore(client: TenantClient, tokens: TokenStore): Te
   let generation = 0; // bumped at every user change and reload: only the newest list lands
   const store = createExternalStore<TenantsState>(EMPTY, () => {
     const follow = () => {
-      const next = tokens.getSnapshot().userId;
+      const { userId: next, token, error } = tokens.getSnapshot();
       if (next === userId) return;
-      userId = next;
-      if (userId) void reload();
-      else {
+      if (next === null) {
+        userId = null;
         generation++;
         store.update(EMPTY);
+      } else if (token || error) {
+        // Read once the user's first exchange has settled: a domain claim or a personal tenant makes
+        // the membership during that exchange, so a list read before it would miss the tenant.
+        userId = next;
+        void reload();
       }
     };
     const stop = tokens.subscribe(follow);
