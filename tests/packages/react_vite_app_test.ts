@@ -70,9 +70,9 @@ async function packPackage(into: string): Promise<string> {
 }
 
 Deno.test("a Vite + React app built with the tarball signs in, exchanges, lists tenants and calls the backend in Chromium", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: "react-vite-app-" });
   const lines: string[] = [];
   const stack = await startStack({ log: (line) => lines.push(line) });
+  const tmp = await Deno.makeTempDir({ prefix: "react-vite-app-" });
   let site: Deno.HttpServer<Deno.NetAddr> | undefined;
   let backend: Awaited<ReturnType<typeof startBackend>>;
   let browser: Browser | undefined;
