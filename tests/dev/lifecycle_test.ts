@@ -90,7 +90,10 @@ Deno.test("deno task dev from a 0700 folder stops on Ctrl-C and leaves nothing w
           assert.equal(jwks.status, 200);
           const { keys } = await jwks.json();
           assert.deepEqual(keys.map((k: { kty: string; crv: string }) => [k.kty, k.crv]), [["EC", "P-256"]]);
-          assert.ok(!dev.output.some((line) => line.startsWith("BACKEND_JWT_SECRET=")), dev.output.join("\n"));
+          assert.ok(
+            !dev.output.some((line) => line.startsWith("BACKEND_JWT_SECRET=")),
+            dev.output.join("\n"),
+          );
           const written = await Deno.readTextFile(`${checkout}/.dev/stack.env`);
           assert.match(
             written,
