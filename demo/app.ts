@@ -19,6 +19,7 @@
  */
 import { createClient } from "@supabase/supabase-js";
 import {
+  type AuditEntry,
   BackendSessionError,
   type BackendToken,
   createBackendSession,
@@ -220,10 +221,7 @@ byId("show-audit").addEventListener("click", () => {
   if (!tenant) return;
   run("Reading the audit trail…", async () => {
     const { entries } = await tenants.audit(tenant);
-    byId("audit").textContent = entries.map((e) =>
-      [e.at, e.actorEmail ?? "(operator)", e.action, e.targetEmail ?? "", describeChange(e.before, e.after)]
-        .filter((part) => part !== "").join("  ")
-    ).join("\n");
+    byId("audit").replaceChildren(...entries.map(auditItem));
     return `${plural(entries.length, "audit entry", "audit entries")}, newest first.`;
   });
 });
@@ -378,7 +376,7 @@ function renderMembers(token: BackendToken | null, page: Page<Member>, { append 
   byId("my-role").textContent = token?.role ?? "";
   inviteForm.hidden = !manager;
   byId("audit-panel").hidden = !manager;
-  if (!append) byId("audit").textContent = "";
+  if (!append) byId("audit").replaceChildren();
   moreMembersAfter = page.nextAfter;
   byId("more-members").hidden = page.nextAfter === null;
   const rows = page.items.map((m) => memberRow(token, m));
@@ -468,9 +466,33 @@ function renderSentInvitations(
   byId("sent-invitations").hidden = token === null || list.children.length === 0;
 }
 
+/** One entry of the audit trail: when, who, what, to whom, and what changed (`role admin → user`). */
+function auditItem(e: AuditEntry): HTMLLIElement {
+  const item = document.createElement("li");
+  item.dataset.action = e.action;
+  const change = describeChange(e.before, e.after);
+  item.textContent = [
+    new Date(e.at).toLocaleString(),
+    e.actorEmail ?? "the operator",
+    e.targetEmail ? `${e.action} ${e.targetEmail}` : e.action,
+    ...(change ? [change] : []),
+  ].join(" · ");
+  return item;
+}
+
+/**
+ * The fields that changed, `role admin → user`, or were set, `role admin`; the address is shown apart, and
+ * an invitation's expiry is the pending list's business.
+ */
 function describeChange(before: unknown, after: unknown): string {
-  if (before === null && after === null) return "";
-  return `${before === null ? "" : JSON.stringify(before)} → ${after === null ? "" : JSON.stringify(after)}`;
+  const was = (before ?? {}) as Record<string, unknown>;
+  const is = (after ?? {}) as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(was), ...Object.keys(is)])].filter((key) =>
+    key !== "email" && key !== "expires_at"
+  );
+  return keys.map((key) =>
+    key in was && key in is ? `${key} ${was[key]} → ${is[key]}` : `${key} ${key in is ? is[key] : was[key]}`
+  ).join(", ");
 }
 
 function button(label: string, className: string, onClick: () => void): HTMLButtonElement {
