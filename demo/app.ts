@@ -264,8 +264,8 @@ async function refreshView(): Promise<{ tenants: number; invitations: number }> 
   const manager = token !== null && MANAGERS.has(token.role);
   const [members, roles, sent] = await Promise.all([
     token ? tenants.members(token.tenantId) : NO_MEMBERS,
-    manager ? tenants.grantableRoles(token.tenantId) : [],
-    manager ? tenants.invitations(token.tenantId) : NO_INVITATIONS,
+    manager ? unlessDemoted(tenants.grantableRoles(token.tenantId), []) : [],
+    manager ? unlessDemoted(tenants.invitations(token.tenantId), NO_INVITATIONS) : NO_INVITATIONS,
   ]);
   grantable = roles.map((r) => r.role);
   byId<HTMLSelectElement>("invite-role").replaceChildren(
@@ -274,6 +274,19 @@ async function refreshView(): Promise<{ tenants: number; invitations: number }> 
   renderMembers(token, members);
   renderSentInvitations(manager ? token : null, sent);
   return { tenants: mine.length, invitations: pending.length };
+}
+
+/**
+ * A manager's read, or `fallback` when it is refused: the role in the cached token may have been taken
+ * away since (until "Exchange again"), and the members are still the user's to see.
+ */
+async function unlessDemoted<T>(read: Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await read;
+  } catch (err) {
+    if (err instanceof BackendSessionError && err.code === "forbidden") return fallback;
+    throw err;
+  }
 }
 
 /** `done`, then where the backend token says the user works, by the tenant's name. */
