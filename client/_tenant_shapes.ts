@@ -9,6 +9,7 @@ import { BackendSessionError } from "./errors.ts";
 import type {
   AuditEntry,
   AuditPage,
+  GrantableRole,
   Invitation,
   Member,
   Page,
@@ -83,6 +84,12 @@ export const toInvitation: Reader<Invitation> = (i) => ({
   invitedByEmail: textOrNull(i, "invited_by_email"),
   createdAt: text(i, "created_at"),
   expiresAt: text(i, "expires_at"),
+});
+
+/** Reads a `GrantableRole`. */
+export const toGrantableRole: Reader<GrantableRole> = (r) => ({
+  role: text(r, "role"),
+  description: textOrNull(r, "description"),
 });
 
 /** Reads a `PendingInvitation` (the invitee's view). */

@@ -8,8 +8,9 @@
  * {@linkcode BackendSessionError}s whose `code` is the contract's (docs/contract.md §2) or the client's own.
  *
  * {@linkcode createTenantClient} takes the same client and manages the user's tenants: `listTenants()`,
- * `members()`, `invite()`, `setRole()`, `remove()`, `leave()`, `pendingInvitations()`, `accept()`,
- * `decline()` and `audit()`, through the `tenants` and `invitations` functions (docs/tenants.md), with
+ * `createTenant()`, `renameTenant()`, `setDefaultTenant()`, `grantableRoles()`, `members()`, `invite()`,
+ * `invitations()`, `revokeInvitation()`, `setRole()`, `remove()`, `leave()`, `pendingInvitations()`,
+ * `accept()`, `decline()` and `audit()`: every route of them, through the `tenants` and `invitations` functions (docs/tenants.md), with
  * the same error class; given the backend session, it drops the cached token when the caller's own
  * membership of its tenant changes.
  *
@@ -50,6 +51,8 @@ export { createTenantClient, type TenantClient, type TenantClientOptions } from 
 export type {
   AuditEntry,
   AuditPage,
+  GrantableRole,
+  Invitation,
   Member,
   Page,
   PageOptions,

@@ -47,7 +47,8 @@ export interface Member {
 }
 
 /**
- * An invitation as its tenant's managers see it (`POST /functions/v1/tenants/{tenant}/invitations`).
+ * An invitation as its tenant's managers see it (`GET` and `POST /functions/v1/tenants/{tenant}/invitations`,
+ * `DELETE …/invitations/{id}`).
  *
  * @example
  * ```ts ignore
@@ -69,6 +70,22 @@ export interface Invitation {
   readonly createdAt: string;
   /** When it expires (`expires_at`, ISO 8601). */
   readonly expiresAt: string;
+}
+
+/**
+ * A role the caller may give in a tenant (`GET /functions/v1/tenants/{tenant}/roles`): one the operator
+ * listed in `tenancy.roles`, `owner` for owners only.
+ *
+ * @example A role picker
+ * ```ts ignore
+ * for (const r of await tenants.grantableRoles("acme")) picker.add(new Option(r.role, r.role));
+ * ```
+ */
+export interface GrantableRole {
+  /** The role, as memberships, invitations and the backend token carry it. */
+  readonly role: string;
+  /** What it means to the backend, in the operator's words, or `null`. */
+  readonly description: string | null;
 }
 
 /**

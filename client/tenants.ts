@@ -14,9 +14,12 @@
  */
 import { type FunctionCall, invokeFunction, readSession } from "./_invoke.ts";
 import {
+  listIn,
   oneIn,
   pageIn,
   toAuditPage,
+  toGrantableRole,
+  toInvitation,
   toMember,
   toPendingInvitation,
   toSentInvitation,
@@ -25,6 +28,8 @@ import {
 import type { BackendSession } from "./backend_session.ts";
 import type {
   AuditPage,
+  GrantableRole,
+  Invitation,
   Member,
   Page,
   PageOptions,
@@ -84,6 +89,68 @@ export interface TenantClient {
   listTenants(options?: PageOptions): Promise<Page<Tenant>>;
 
   /**
+   * Creates a tenant; the caller is its owner, and it is their default if it is their first. Only when the
+   * operator turned self-service on (`tenancy.management_settings.self_service_tenants`), never for an
+   * anonymous user.
+   *
+   * @param name Its name (1 to 200 characters).
+   * @returns The new tenant, the caller's role in it (`owner`) and whether it is their default.
+   * @throws {BackendSessionError} `forbidden` (self-service off, or an anonymous user), `conflict` (the
+   * per-user limit of tenants), `rate_limited` (too many this hour, with `retryAfter`), `invalid_request`
+   * (a bad name); see {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * const acme = await tenants.createTenant("Acme");
+   * backend.selectTenant(acme.tenantId);
+   * ```
+   */
+  createTenant(name: string): Promise<Tenant>;
+
+  /**
+   * Renames a tenant (owners).
+   *
+   * @param tenant The tenant.
+   * @param name The new name (1 to 200 characters).
+   * @returns The tenant, renamed.
+   * @throws {BackendSessionError} `forbidden` (not an owner), `not_found`, `invalid_request`; see
+   * {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * await tenants.renameTenant("acme", "Acme Corp");
+   * ```
+   */
+  renameTenant(tenant: string, name: string): Promise<Tenant>;
+
+  /**
+   * Makes a tenant the caller's default, the one an exchange picks when none is asked for (any member).
+   * When the backend session follows the default (no `selectTenant`), its cached token is dropped.
+   *
+   * @param tenant The tenant.
+   * @returns The tenant, now the default.
+   * @throws {BackendSessionError} `not_found`; see {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * await tenants.setDefaultTenant("acme");
+   * ```
+   */
+  setDefaultTenant(tenant: string): Promise<Tenant>;
+
+  /**
+   * The roles the caller may give in a tenant: those the operator listed (`tenancy.roles`, custom roles
+   * included), all for an owner, all but `owner` for an admin; by name.
+   *
+   * @param tenant The tenant.
+   * @returns The roles, with the operator's descriptions.
+   * @throws {BackendSessionError} `forbidden` (not an owner or admin, or anonymous), `not_found`; see
+   * {@linkcode TenantClient}.
+   * @example A role picker
+   * ```ts ignore
+   * const roles = (await tenants.grantableRoles("acme")).map((r) => r.role); // ["admin", "billing", "user"]
+   * ```
+   */
+  grantableRoles(tenant: string): Promise<GrantableRole[]>;
+
+  /**
    * A page of a tenant's members, oldest first; any member may read them.
    *
    * @param tenant The tenant.
@@ -114,6 +181,36 @@ export interface TenantClient {
    * ```
    */
   invite(tenant: string, email: string, role?: string): Promise<SentInvitation>;
+
+  /**
+   * A page of a tenant's pending invitations (not accepted, not expired), newest first (owners and admins).
+   *
+   * @param tenant The tenant.
+   * @param options `limit` (1 to 100, default 50) and `after` (a page's `nextAfter`).
+   * @returns The invitations, and the next page's `after`.
+   * @throws {BackendSessionError} `forbidden`, `not_found`, `invalid_request` for a bad `limit` or `after`;
+   * see {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * const { items } = await tenants.invitations("acme");
+   * ```
+   */
+  invitations(tenant: string, options?: PageOptions): Promise<Page<Invitation>>;
+
+  /**
+   * Revokes a pending invitation (owners; admins for invitations below `owner`); its link admits nobody.
+   *
+   * @param tenant The tenant.
+   * @param invitationId The invitation's id.
+   * @returns The revoked invitation.
+   * @throws {BackendSessionError} `forbidden`, `not_found` (no such pending invitation: accepted, declined or
+   * revoked already); see {@linkcode TenantClient}.
+   * @example
+   * ```ts ignore
+   * await tenants.revokeInvitation("acme", invitation.id);
+   * ```
+   */
+  revokeInvitation(tenant: string, invitationId: string): Promise<Invitation>;
 
   /**
    * Changes a member's role (owners; admins below `owner`). Changing one's own role drops the cached
@@ -280,6 +377,26 @@ export function createTenantClient(
       return page;
     },
 
+    async createTenant(name) {
+      return oneIn((await call(tenantsFunction, "POST", [], { body: { name } })).data, "tenant", toTenant);
+    },
+
+    async renameTenant(tenant, name) {
+      const { data } = await call(tenantsFunction, "PATCH", [tenant], { body: { name } });
+      return oneIn(data, "tenant", toTenant);
+    },
+
+    async setDefaultTenant(tenant) {
+      const { data } = await call(tenantsFunction, "PUT", [tenant, "default"]);
+      // A session that follows the default holds a token of the old default.
+      if (session && session.tenantId === null) session.clear();
+      return oneIn(data, "tenant", toTenant);
+    },
+
+    async grantableRoles(tenant) {
+      return listIn((await call(tenantsFunction, "GET", [tenant, "roles"])).data, "roles", toGrantableRole);
+    },
+
     async members(tenant, { limit, after } = {}) {
       const { data } = await call(tenantsFunction, "GET", [tenant, "members"], { query: { limit, after } });
       return pageIn(data, "members", toMember);
@@ -288,6 +405,18 @@ export function createTenantClient(
     async invite(tenant, email, role) {
       const body = role === undefined ? { email } : { email, role };
       return toSentInvitation((await call(tenantsFunction, "POST", [tenant, "invitations"], { body })).data);
+    },
+
+    async invitations(tenant, { limit, after } = {}) {
+      const { data } = await call(tenantsFunction, "GET", [tenant, "invitations"], {
+        query: { limit, after },
+      });
+      return pageIn(data, "invitations", toInvitation);
+    },
+
+    async revokeInvitation(tenant, invitationId) {
+      const { data } = await call(tenantsFunction, "DELETE", [tenant, "invitations", invitationId]);
+      return oneIn(data, "invitation", toInvitation);
     },
 
     async setRole(tenant, userId, role) {

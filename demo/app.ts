@@ -3,11 +3,12 @@
 /// <reference lib="dom.iterable" />
 /// <reference lib="esnext" />
 /**
- * The demo page's app: sign up or in with supabase-js, exchange the session for the backend token with
- * {@linkcode createBackendSession}, show the token's claims and expiry, switch between one's tenants, see a
- * tenant's members and (as an owner or admin) change their roles, remove them and invite people by email,
- * accept one's own invitations, set a password after following an invite mail, call the example Python
- * backend's `GET /me` through `backend.fetch` and show its answer, sign out.
+ * The demo page's app: sign up (pointing at the local mailbox for the confirmation) or in with supabase-js,
+ * exchange the session for the backend token with {@linkcode createBackendSession}, show the token's claims
+ * and expiry, switch between one's tenants by name, see a tenant's members a page at a time and (as an owner
+ * or admin) change their roles among those the operator allows, remove them, invite people by email, see and
+ * revoke pending invitations, accept one's own invitations, set a password after following an invite mail,
+ * call the example Python backend's `GET /me` through `backend.fetch` and show its answer, sign out.
  *
  * Bundled for the browser by `demo/server.ts`; the API URL and the publishable key come from the page's
  * `<script type="application/json" id="demo-config">`. Who is signed in follows
@@ -18,10 +19,12 @@
  */
 import { createClient } from "@supabase/supabase-js";
 import {
+  type AuditEntry,
   BackendSessionError,
   type BackendToken,
   createBackendSession,
   createTenantClient,
+  type Invitation,
   type Member,
   type Page,
   type PageOptions,
@@ -34,11 +37,12 @@ interface DemoConfig {
   publishableKey: string;
   /** The example backend (`deno task dev` starts it), when there is one. */
   backendUrl?: string;
+  /** The local mailbox's page, when there is one. */
+  mailboxUrl?: string;
 }
 
 /** Roles that manage a tenant (docs/tenants.md); every other role is read-only there. */
 const MANAGERS: ReadonlySet<string> = new Set(["owner", "admin"]);
-const ROLES = ["user", "admin", "owner"];
 
 // Read before supabase-js takes the session out of the URL's fragment: an invite mail's link lands here
 // with `type=invite`, signed in but with no password yet.
@@ -58,11 +62,20 @@ const passwordForm = byId<HTMLFormElement>("password-form");
 const inviteForm = byId<HTMLFormElement>("invite-form");
 const backendAnswer = byId("backend-answer");
 const NO_MEMBERS: Page<Member> = { items: [], nextAfter: null };
+const NO_INVITATIONS: Page<Invitation> = { items: [], nextAfter: null };
 /** Where the member list goes on from (the last page's `nextAfter`), null once it is all shown. */
 let moreMembersAfter: string | null = null;
+/** The same for the tenant's pending invitations. */
+let moreInvitationsAfter: string | null = null;
+/** The names of the user's tenants by `tenantId`, from the last read of them. */
+let tenantNames = new Map<string, string>();
+/** The roles the user may give in the token's tenant (`grantableRoles`); empty for a non-manager. */
+let grantable: string[] = [];
 byId("backend").hidden = !config.backendUrl;
 byId("backend-url").textContent = config.backendUrl ?? "";
 byId("invited-note").hidden = !arrivedByInvite;
+// Only an invitee who came through the mail's link has no password yet; everyone else signed in with one.
+passwordForm.hidden = !arrivedByInvite;
 
 /** Actions under way (`run`). */
 let running = 0;
@@ -77,12 +90,15 @@ supabase.auth.onAuthStateChange((_event, session) => {
   byId("session").hidden = user === null;
   byId("user-email").textContent = user?.email ?? "";
   document.body.dataset.user = user?.email ?? "";
+  if (user) byId("mailbox-note").hidden = true;
   if (!user) {
     shownUser = null;
+    passwordForm.hidden = true;
     showBackendAnswer(null, "");
     renderSwitcher([]);
     renderInvitations([]);
     renderMembers(null, NO_MEMBERS);
+    renderSentInvitations(null, NO_INVITATIONS);
   } else if (user.id !== shownUser) {
     shownUser = user.id;
     runSoon("Reading your tenants…", async () => describeView(await refreshView()));
@@ -114,9 +130,9 @@ byId("sign-up").addEventListener("click", () => {
       options: { emailRedirectTo: `${location.origin}${location.pathname}` },
     });
     if (error) throw error;
-    return data.session
-      ? "Signed up and signed in. Exchange the session for a backend token."
-      : "Signed up. Confirm the email address, then sign in.";
+    if (data.session) return "Signed up and signed in. Exchange the session for a backend token.";
+    showMailboxNote(email.value);
+    return "Signed up. Confirm the email address, then sign in.";
   });
 });
 
@@ -124,7 +140,7 @@ byId("exchange").addEventListener("click", () => {
   run("Exchanging…", async () => {
     await backend.getToken();
     await refreshView();
-    return "Exchanged.";
+    return describeWork("Exchanged");
   });
 });
 
@@ -133,18 +149,18 @@ byId("fresh-token").addEventListener("click", () => {
     backend.clear();
     await backend.getToken();
     await refreshView();
-    return "Exchanged again: the token carries your role as it is now.";
+    return describeWork("Exchanged again (your role as it is now)");
   });
 });
 
 tenantForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const tenant = switcher.value;
-  run(`Exchanging for tenant ${tenant || "(default)"}…`, async () => {
+  run(`Exchanging for ${tenant ? nameOf(tenant) : "your default tenant"}…`, async () => {
     backend.selectTenant(tenant === "" ? null : tenant);
     await backend.getToken();
     await refreshView();
-    return "Exchanged.";
+    return describeWork("Exchanged");
   });
 });
 
@@ -160,6 +176,7 @@ passwordForm.addEventListener("submit", (event) => {
     if (error) throw error;
     input.value = "";
     byId("invited-note").hidden = true;
+    passwordForm.hidden = true;
     return "Password set: sign in with it next time.";
   });
 });
@@ -173,6 +190,7 @@ inviteForm.addEventListener("submit", (event) => {
   run(`Inviting ${address}…`, async () => {
     const { invitation, emailSent } = await tenants.invite(tenant, address, role);
     byId<HTMLInputElement>("invite-email").value = "";
+    await refreshView();
     return `Invited ${invitation.email} as ${invitation.role}: ` +
       (emailSent ? "the mail is on its way." : "no mail could be sent, tell them yourself.");
   });
@@ -184,7 +202,17 @@ byId("more-members").addEventListener("click", () => {
   run("Reading more members…", async () => {
     const page = await tenants.members(token.tenantId, { after: moreMembersAfter! });
     renderMembers(token, page, { append: true });
-    return `${page.items.length} more member(s).`;
+    return `${plural(page.items.length, "more member")}.`;
+  });
+});
+
+byId("more-sent-invitations").addEventListener("click", () => {
+  const token = backend.current;
+  if (!token || moreInvitationsAfter === null) return;
+  run("Reading more invitations…", async () => {
+    const page = await tenants.invitations(token.tenantId, { after: moreInvitationsAfter! });
+    renderSentInvitations(token, page, { append: true });
+    return `${plural(page.items.length, "more invitation")}.`;
   });
 });
 
@@ -193,11 +221,8 @@ byId("show-audit").addEventListener("click", () => {
   if (!tenant) return;
   run("Reading the audit trail…", async () => {
     const { entries } = await tenants.audit(tenant);
-    byId("audit").textContent = entries.map((e) =>
-      [e.at, e.actorEmail ?? "(operator)", e.action, e.targetEmail ?? "", describeChange(e.before, e.after)]
-        .filter((part) => part !== "").join("  ")
-    ).join("\n");
-    return `${entries.length} audit entries, newest first.`;
+    byId("audit").replaceChildren(...entries.map(auditItem));
+    return `${plural(entries.length, "audit entry", "audit entries")}, newest first.`;
   });
 });
 
@@ -222,7 +247,8 @@ byId("sign-out").addEventListener("click", () => {
 
 /**
  * Reads the user's tenants and invitations (every page: a user has few), and the first page of the members
- * of the token's tenant (a company's may be thousands: "More members" reads on), and shows them.
+ * of the token's tenant (a company's may be thousands: "More members" reads on); for a manager also the
+ * roles they may give there and the first page of its pending invitations; and shows them.
  *
  * @returns How many tenants and invitations there are.
  */
@@ -231,11 +257,52 @@ async function refreshView(): Promise<{ tenants: number; invitations: number }> 
     everyItem((page) => tenants.listTenants(page)),
     everyItem((page) => tenants.pendingInvitations(page)),
   ]);
+  tenantNames = new Map(mine.map((t) => [t.tenantId, t.name]));
   renderSwitcher(mine);
   renderInvitations(pending);
   const token = backend.current;
-  renderMembers(token, token ? await tenants.members(token.tenantId) : NO_MEMBERS);
+  const manager = token !== null && MANAGERS.has(token.role);
+  const [members, roles, sent] = await Promise.all([
+    token ? tenants.members(token.tenantId) : NO_MEMBERS,
+    manager ? unlessDemoted(tenants.grantableRoles(token.tenantId), []) : [],
+    manager ? unlessDemoted(tenants.invitations(token.tenantId), NO_INVITATIONS) : NO_INVITATIONS,
+  ]);
+  grantable = roles.map((r) => r.role);
+  byId<HTMLSelectElement>("invite-role").replaceChildren(
+    ...grantable.map((r) => new Option(r, r, false, r === "user")),
+  );
+  renderMembers(token, members);
+  renderSentInvitations(manager ? token : null, sent);
   return { tenants: mine.length, invitations: pending.length };
+}
+
+/**
+ * A manager's read, or `fallback` when it is refused: the role in the cached token may have been taken
+ * away since (until "Exchange again"), and the members are still the user's to see.
+ */
+async function unlessDemoted<T>(read: Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await read;
+  } catch (err) {
+    if (err instanceof BackendSessionError && err.code === "forbidden") return fallback;
+    throw err;
+  }
+}
+
+/** `done`, then where the backend token says the user works, by the tenant's name. */
+function describeWork(done: string): string {
+  const token = backend.current;
+  return token ? `${done}: you work in ${nameOf(token.tenantId)} as ${token.role}.` : `${done}.`;
+}
+
+/** A tenant's name as the user's tenants list has it, else its id. */
+function nameOf(tenantId: string): string {
+  return tenantNames.get(tenantId) ?? tenantId;
+}
+
+/** "1 member", "2 members". */
+function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
 }
 
 /** The items of every page of a list, following `nextAfter` from the first page. */
@@ -250,15 +317,33 @@ async function everyItem<T>(read: (page: PageOptions) => Promise<Page<T>>): Prom
   return items;
 }
 
+/** What the page knows now. Before the first exchange a user may have no tenant yet: that is not news. */
 function describeView(counts: { tenants: number; invitations: number }): string {
-  return `You are in ${counts.tenants} tenant(s), with ${counts.invitations} invitation(s) waiting.`;
+  const waiting = counts.invitations === 0
+    ? ""
+    : ` ${plural(counts.invitations, "invitation")} ${
+      counts.invitations === 1 ? "waits" : "wait"
+    } for you below.`;
+  if (counts.tenants === 0) {
+    return `Signed in. Exchange for a backend token: your first exchange finds your tenant, or makes you one.${waiting}`;
+  }
+  return `You are in ${plural(counts.tenants, "tenant")}.${waiting}`;
+}
+
+/** After a sign-up without a session: where the confirmation mail is, locally. */
+function showMailboxNote(address: string): void {
+  if (!config.mailboxUrl) return;
+  byId<HTMLAnchorElement>("mailbox-link").href = config.mailboxUrl;
+  byId("mailbox-address").textContent = address;
+  byId("mailbox-note").hidden = false;
 }
 
 function renderSwitcher(mine: Tenant[]): void {
   const options = mine.map((t) => {
     const option = document.createElement("option");
     option.value = t.tenantId;
-    option.textContent = `${t.name} (${t.role}${t.isDefault ? ", default" : ""}): ${t.tenantId}`;
+    option.textContent = `${t.name} (${t.role}${t.isDefault ? ", default" : ""})`;
+    option.title = t.tenantId;
     return option;
   });
   switcher.replaceChildren(switcher.options[0], ...options);
@@ -272,7 +357,7 @@ function renderInvitations(pending: PendingInvitation[]): void {
     item.dataset.id = inv.id;
     item.dataset.tenant = inv.tenantId;
     item.append(
-      `${inv.tenantName} (${inv.tenantId}) invites you as ${inv.role}` +
+      `${inv.tenantName} invites you as ${inv.role}` +
         `${inv.invitedByEmail ? `, from ${inv.invitedByEmail}` : ""}, until ` +
         `${new Date(inv.expiresAt).toLocaleString()} `,
       button("Accept", "accept", () =>
@@ -299,11 +384,12 @@ function renderInvitations(pending: PendingInvitation[]): void {
 function renderMembers(token: BackendToken | null, page: Page<Member>, { append = false } = {}): void {
   const manager = token !== null && MANAGERS.has(token.role);
   byId("members").hidden = token === null;
-  byId("members-tenant").textContent = token?.tenantId ?? "";
+  byId("members-tenant").textContent = token ? nameOf(token.tenantId) : "";
+  byId("members-tenant").title = token?.tenantId ?? "";
   byId("my-role").textContent = token?.role ?? "";
   inviteForm.hidden = !manager;
   byId("audit-panel").hidden = !manager;
-  if (!append) byId("audit").textContent = "";
+  if (!append) byId("audit").replaceChildren();
   moreMembersAfter = page.nextAfter;
   byId("more-members").hidden = page.nextAfter === null;
   const rows = page.items.map((m) => memberRow(token, m));
@@ -320,12 +406,11 @@ function memberRow(token: BackendToken | null, m: Member): HTMLTableRowElement {
   const me = m.userId === token?.userId;
   const actions = document.createElement("td");
   const roleCell = document.createElement("td");
-  if (manager && !me) {
+  // A manager changes the roles they may give (an admin: not an owner's, nor to owner).
+  if (manager && !me && grantable.includes(m.role)) {
     const picker = document.createElement("select");
     picker.className = "role";
-    picker.append(
-      ...[...new Set([...ROLES, m.role])].map((r) => new Option(r, r, false, r === m.role)),
-    );
+    picker.append(...grantable.map((r) => new Option(r, r, false, r === m.role)));
     roleCell.append(picker);
     actions.append(
       button("Change role", "save-role", () =>
@@ -345,11 +430,12 @@ function memberRow(token: BackendToken | null, m: Member): HTMLTableRowElement {
     roleCell.textContent = m.role;
   }
   if (me) {
+    const name = nameOf(token.tenantId);
     actions.append(button("Leave", "leave", () =>
-      run(`Leaving ${token.tenantId}…`, async () => {
+      run(`Leaving ${name}…`, async () => {
         await tenants.leave(token.tenantId); // drops the token of this tenant
         await refreshView();
-        return `You left ${token.tenantId}.`;
+        return `You left ${name}.`;
       })));
   }
   const joined = document.createElement("td");
@@ -360,9 +446,66 @@ function memberRow(token: BackendToken | null, m: Member): HTMLTableRowElement {
   return row;
 }
 
+/**
+ * Shows a page of the tenant's pending invitations with a revoke button each (instead of those shown, or
+ * after them with `append`), and "More invitations" while there are more; nothing for a non-manager.
+ */
+function renderSentInvitations(
+  token: BackendToken | null,
+  page: Page<Invitation>,
+  { append = false } = {},
+): void {
+  moreInvitationsAfter = page.nextAfter;
+  byId("more-sent-invitations").hidden = page.nextAfter === null;
+  const items = page.items.map((inv) => {
+    const item = document.createElement("li");
+    item.dataset.email = inv.email;
+    item.dataset.role = inv.role;
+    item.append(
+      `${inv.email} as ${inv.role}, from ${inv.invitedByEmail ?? "someone since deleted"}, until ` +
+        `${new Date(inv.expiresAt).toLocaleDateString()} `,
+      button("Revoke", "revoke", () =>
+        run(`Revoking the invitation of ${inv.email}…`, async () => {
+          await tenants.revokeInvitation(token!.tenantId, inv.id);
+          await refreshView();
+          return `The invitation of ${inv.email} is revoked: its link admits nobody.`;
+        })),
+    );
+    return item;
+  });
+  const list = byId("sent-invitation-list");
+  if (append) list.append(...items);
+  else list.replaceChildren(...items);
+  byId("sent-invitations").hidden = token === null || list.children.length === 0;
+}
+
+/** One entry of the audit trail: when, who, what, to whom, and what changed (`role admin → user`). */
+function auditItem(e: AuditEntry): HTMLLIElement {
+  const item = document.createElement("li");
+  item.dataset.action = e.action;
+  const change = describeChange(e.before, e.after);
+  item.textContent = [
+    new Date(e.at).toLocaleString(),
+    e.actorEmail ?? "the operator",
+    e.targetEmail ? `${e.action} ${e.targetEmail}` : e.action,
+    ...(change ? [change] : []),
+  ].join(" · ");
+  return item;
+}
+
+/**
+ * The fields that changed, `role admin → user`, or were set, `role admin`; the address is shown apart, and
+ * an invitation's expiry is the pending list's business.
+ */
 function describeChange(before: unknown, after: unknown): string {
-  if (before === null && after === null) return "";
-  return `${before === null ? "" : JSON.stringify(before)} → ${after === null ? "" : JSON.stringify(after)}`;
+  const was = (before ?? {}) as Record<string, unknown>;
+  const is = (after ?? {}) as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(was), ...Object.keys(is)])].filter((key) =>
+    key !== "email" && key !== "expires_at"
+  );
+  return keys.map((key) =>
+    key in was && key in is ? `${key} ${was[key]} → ${is[key]}` : `${key} ${key in is ? is[key] : was[key]}`
+  ).join(", ");
 }
 
 function button(label: string, className: string, onClick: () => void): HTMLButtonElement {

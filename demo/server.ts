@@ -25,6 +25,8 @@ export interface DemoServerOptions {
   publishableKey: string;
   /** The example backend the page calls with the backend token (`GET /me`); no backend button without. */
   backendUrl?: string;
+  /** The local mailbox's page (`MAILPIT_URL`), which the page links to after a sign-up; none without. */
+  mailboxUrl?: string;
   /** The port on `hostname`; 0 (the default) picks a free one. */
   port?: number;
   /** The interface to listen on (default `127.0.0.1`). */
@@ -48,6 +50,7 @@ export interface DemoConfig {
   apiUrl: string;
   publishableKey: string;
   backendUrl?: string;
+  mailboxUrl?: string;
 }
 
 let bundling: Promise<string> | undefined;
@@ -127,6 +130,7 @@ export function renderIndex(html: string, config: DemoConfig): string {
     apiUrl: config.apiUrl,
     publishableKey: config.publishableKey,
     backendUrl: config.backendUrl,
+    mailboxUrl: config.mailboxUrl,
   })
     .replaceAll("<", "\\u003c");
   return html.replace(

@@ -117,9 +117,14 @@ const stack = await startStack({
 });
 
 const vars = stack.env();
-// A secret the user brought (e.g. the Python service's real one) is neither echoed nor written to disk.
+// A secret the user brought (e.g. the Python service's real one) is neither echoed nor written to disk. With
+// ES256/EdDSA backend tokens nobody needs the HMAC secret: backends verify through the JWKS, so that is shown.
 const lines = Object.entries(vars).map(([name, value]) =>
-  name === "BACKEND_JWT_SECRET" && env.BACKEND_JWT_SECRET
+  name !== "BACKEND_JWT_SECRET"
+    ? `${name}="${value}"`
+    : backendJwtAlgorithm !== "HS256"
+    ? `BACKEND_JWKS_URL="${vars.FUNCTIONS_URL}/exchange-token/.well-known/jwks.json"`
+    : env.BACKEND_JWT_SECRET
     ? `# ${name}: from the environment, not repeated here`
     : `${name}="${value}"`
 );

@@ -235,6 +235,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       apiUrl: ports.apiUrl,
       publishableKey: keys.publishable,
       backendUrl: backend?.url,
+      mailboxUrl: mailbox.url,
     });
 
     const { apiUrl } = ports;

@@ -426,6 +426,26 @@ $function$;
 comment on function tenancy.decline_invitation(uuid) is 'POST /invitations/{id}/decline: deletes one of the caller''s invitations (TNFND otherwise, also when it was revoked, accepted or declined while this waited for its locks) with an invitation.declined audit row, and returns it. Locks: the tenant''s row, then the invitation''s (tenancy_private.lock_invitation).';
 grant execute on function tenancy.decline_invitation(uuid) to authenticated;
 
+CREATE OR REPLACE FUNCTION tenancy.grantable_roles(p_tenant text)
+ RETURNS TABLE(role text, description text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  caller record := tenancy_private.live_caller();
+  actor tenancy.memberships := tenancy_private.authorize(caller.user_id, p_tenant, 'manage');
+begin
+  return query
+  select r.role, r.description
+    from tenancy.roles r
+   where tenancy_private.may_grant(actor.role, r.role)
+   order by r.role;
+end;
+$function$;
+comment on function tenancy.grantable_roles(text) is 'GET /tenants/{tenant}/roles: the roles tenancy.roles lists that the caller may grant in the tenant (owners all, admins all but owner), by name, with their descriptions; owners and admins only.';
+grant execute on function tenancy.grantable_roles(text) to authenticated;
+
 CREATE OR REPLACE FUNCTION tenancy.invitee_account(p_invitation_id uuid)
  RETURNS TABLE(user_id uuid, confirmed boolean, pristine boolean, has_password boolean)
  LANGUAGE plpgsql
@@ -1300,6 +1320,25 @@ end;
 $function$;
 comment on function tenancy_private.members_of(uuid,uuid) is 'A tenant''s members (or one of them) as the API shows them: user id, current address, role, when they joined.';
 
+CREATE OR REPLACE FUNCTION tenancy_private.personal_tenant_name(p_proven_email text)
+ RETURNS text
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  words text := initcap(btrim(regexp_replace(
+    split_part(split_part(coalesce(p_proven_email, ''), '@', 1), '+', 1), '[._-]+', ' ', 'g')));
+begin
+  if words = '' then
+    return 'Personal workspace';
+  end if;
+  -- A local part is at most 64 characters, so the name stays well within the 200 tenants.name allows.
+  return left(words, 64) || '''s workspace';
+end;
+$function$;
+comment on function tenancy_private.personal_tenant_name(text) is 'The name of a personal tenant: "<Local Part>''s workspace" from the owner''s proven address (never from anything the caller writes), or "Personal workspace" without one.';
+
 CREATE OR REPLACE FUNCTION tenancy_private.proven_email(p_user_id uuid)
  RETURNS text
  LANGUAGE plpgsql
@@ -1355,7 +1394,8 @@ begin
         if not p_is_anonymous
            and not exists (select 1 from tenancy.tenants t where t.personal_of = p_user_id)
            and not exists (select 1 from tenancy.removed_memberships r where r.user_id = p_user_id and r.personal) then
-          insert into tenancy.tenants (name, personal_of) values ('Personal', p_user_id) returning id into personal_id;
+          insert into tenancy.tenants (name, personal_of)
+          values (tenancy_private.personal_tenant_name(p_confirmed_email), p_user_id) returning id into personal_id;
           return tenancy_private.add_membership(p_user_id, personal_id, step.role);
         end if;
       when 'default' then
@@ -1368,7 +1408,7 @@ begin
   return false;
 end;
 $function$;
-comment on function tenancy_private.provision(uuid,text,boolean) is 'Tries tenancy.provisioning_policy in order: invitation and domain need a proven email (null: skipped); personal is never given to anonymous users, nor to a user who has a personal tenant or was removed from theirs (tenancy.tenants.personal_of, removed_memberships.personal); domain and default skip a tenant the user was removed from. Call with the per-user advisory lock held.';
+comment on function tenancy_private.provision(uuid,text,boolean) is 'Tries tenancy.provisioning_policy in order: invitation and domain need a proven email (null: skipped); personal is never given to anonymous users, nor to a user who has a personal tenant or was removed from theirs (tenancy.tenants.personal_of, removed_memberships.personal), and is named for the owner''s proven address (personal_tenant_name); domain and default skip a tenant the user was removed from. Call with the per-user advisory lock held.';
 
 CREATE OR REPLACE FUNCTION tenancy_private.public_email_provider(p_domain text)
  RETURNS tenancy.public_email_domains

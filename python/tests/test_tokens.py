@@ -98,6 +98,29 @@ def test_settings_from_the_environment():
             Settings.from_env(bad)
 
 
+def test_a_configuration_error_names_the_environment_variables_to_set():
+    # Whoever reads these set environment variables, not Settings fields: each message names the variable.
+    cases = {
+        (): ("JWT_SECRET", "BACKEND_JWT_SECRET", "JWT_JWKS_URL", ".well-known/jwks.json"),
+        (("JWT_SECRET", ""),): ("JWT_SECRET", "JWT_JWKS_URL"),
+        (("JWT_SECRETS", "not json"),): ("JWT_SECRETS", "JSON list"),
+        (("JWT_SECRETS", '["", "b"]'),): ("JWT_SECRET, JWT_SECRETS", "non-empty"),
+        (("JWT_JWKS_URL", "ftp://x.test/jwks.json"),): ("JWT_JWKS_URL", "http(s)"),
+        (("JWT_SECRET", SECRET), ("JWT_ALGORITHMS", "RS256")): ("JWT_ALGORITHMS", "RS256", "ES256"),
+        (("JWT_SECRET", SECRET), ("JWT_ALGORITHMS", "ES256")): ("JWT_ALGORITHMS", "set JWT_JWKS_URL"),
+        (("JWT_JWKS_URL", "https://x.test/jwks.json"), ("JWT_ALGORITHMS", "HS256")):
+            ("JWT_ALGORITHMS", "set JWT_SECRET"),
+        (("JWT_SECRET", SECRET), ("JWT_LEEWAY_SECONDS", "soon")): ("JWT_LEEWAY_SECONDS",),
+        (("JWT_SECRET", SECRET), ("JWT_LEEWAY_SECONDS", "-1")): ("JWT_LEEWAY_SECONDS",),
+    }
+    for environ, named in cases.items():
+        with pytest.raises(ValueError) as refused:
+            Settings.from_env(dict(environ))
+        for words in named:
+            assert words in str(refused.value), (environ, str(refused.value))
+        assert SECRET not in str(refused.value), "a secret is never repeated in an error"
+
+
 def test_an_asymmetric_token_is_not_checked_with_a_secret(es256_key):
     # Pinned: secrets check HMAC algorithms only, whatever the token's header asks for.
     assert refused(es256_key.sign()) == "the token's algorithm is not accepted"

@@ -91,7 +91,13 @@ Deno.test("createTenantClient() against the local stack", async (t) => {
 
     await t.step("listTenants() and members() read the caller's tenants and a tenant's members", async () => {
       assert.deepEqual(await olga.tenants.listTenants(), {
-        items: [{ tenantId: tenant, tenantUuid: tenant, name: "Personal", role: "owner", isDefault: true }],
+        items: [{
+          tenantId: tenant,
+          tenantUuid: tenant,
+          name: "Olga's workspace",
+          role: "owner",
+          isDefault: true,
+        }],
         nextAfter: null,
       });
       const bobs = (await bob.tenants.listTenants()).items;
@@ -127,6 +133,10 @@ Deno.test("createTenantClient() against the local stack", async (t) => {
         assert.equal((await rejection(bob.tenants.invite(tenant, "eve@example.com"))).code, "forbidden");
         assert.equal((await rejection(bob.tenants.setRole(tenant, olga.id, "user"))).code, "forbidden");
         assert.equal((await rejection(bob.tenants.audit(tenant))).code, "forbidden");
+        assert.equal((await rejection(bob.tenants.invitations(tenant))).code, "forbidden");
+        assert.equal((await rejection(bob.tenants.grantableRoles(tenant))).code, "forbidden");
+        assert.equal((await rejection(bob.tenants.renameTenant(tenant, "Bob's now"))).code, "forbidden");
+        assert.equal((await rejection(olga.tenants.grantableRoles("demo"))).code, "not_found");
         const hidden = await rejection(olga.tenants.members("demo"));
         assert.deepEqual([hidden.code, hidden.status], ["not_found", 404]);
       },
@@ -152,6 +162,27 @@ Deno.test("createTenantClient() against the local stack", async (t) => {
       assert.deepEqual(bob.exchanges.slice(before), [{ tenant_id: tenant }]);
     });
 
+    await t.step(
+      "grantableRoles() lists the operator's roles: all to an owner, all but owner to an admin",
+      async () => {
+        await sql`insert into tenancy.roles (role, description) values ('billing', 'Reads and pays invoices')`;
+        assert.deepEqual(await olga.tenants.grantableRoles(tenant), [
+          { role: "admin", description: "Manages members and invitations, never owners" },
+          { role: "billing", description: "Reads and pays invoices" },
+          { role: "owner", description: "Manages the tenant, its members, invitations and owners" },
+          { role: "user", description: "A member: reads the tenant" },
+        ]);
+        assert.deepEqual((await bob.tenants.grantableRoles(tenant)).map((r) => r.role), [
+          "admin",
+          "billing",
+          "user",
+        ]);
+        const refused = await rejection(bob.tenants.invite(tenant, "dave@example.com", "auditor"));
+        assert.deepEqual([refused.code, refused.status], ["invalid_request", 400]);
+        assert.match(refused.message, /admin, billing, owner, user/);
+      },
+    );
+
     await t.step("an invitation is sent, listed for nobody else, and conflicts with a second", async () => {
       const { invitation, emailSent } = await bob.tenants.invite(tenant, " Carol@Example.com ", "user");
       assert.deepEqual([invitation.email, invitation.role, invitation.invitedBy], [
@@ -163,6 +194,25 @@ Deno.test("createTenantClient() against the local stack", async (t) => {
       assert.equal((await rejection(olga.tenants.invite(tenant, "carol@example.com"))).code, "conflict");
       assert.deepEqual(await olga.tenants.pendingInvitations(), { items: [], nextAfter: null });
       assert.equal((await rejection(olga.tenants.accept(invitation.id))).code, "not_found");
+    });
+
+    await t.step("a manager lists the pending invitations a page at a time, and revokes one", async () => {
+      await olga.tenants.invite(tenant, "dave@example.com", "billing");
+      const first = await olga.tenants.invitations(tenant, { limit: 1 });
+      assert.deepEqual(first.items.map((i) => [i.email, i.role, i.invitedByEmail]), [
+        ["dave@example.com", "billing", OLGA],
+      ]);
+      const rest = await olga.tenants.invitations(tenant, { limit: 1, after: first.nextAfter! });
+      assert.deepEqual(rest.items.map((i) => [i.email, i.invitedBy]), [["carol@example.com", bob.id]]);
+      const revoked = await bob.tenants.revokeInvitation(tenant, first.items[0].id);
+      assert.deepEqual([revoked.id, revoked.email], [first.items[0].id, "dave@example.com"]);
+      assert.deepEqual((await olga.tenants.invitations(tenant)).items.map((i) => i.email), [
+        "carol@example.com",
+      ]);
+      const again = await rejection(olga.tenants.revokeInvitation(tenant, revoked.id));
+      assert.deepEqual([again.code, again.status], ["not_found", 404]);
+      const malformed = await rejection(olga.tenants.revokeInvitation(tenant, "not-a-uuid"));
+      assert.deepEqual([malformed.code, malformed.status], ["invalid_request", 400]);
     });
 
     await t.step("leaving the picked tenant goes back to the default one", async () => {
@@ -177,14 +227,48 @@ Deno.test("createTenantClient() against the local stack", async (t) => {
 
     await t.step("audit() pages through the trail, newest first", async () => {
       const first = await olga.tenants.audit(tenant, { limit: 2 });
-      assert.deepEqual(first.entries.map((e) => e.action), ["member.left", "invitation.created"]);
+      assert.deepEqual(first.entries.map((e) => e.action), ["member.left", "invitation.revoked"]);
       assert.equal(first.nextBefore, first.entries[1].id);
       const rest = await olga.tenants.audit(tenant, { before: first.nextBefore! });
-      assert.deepEqual(rest.entries.map((e) => e.action), ["member.role_changed", "member.role_changed"]);
+      assert.deepEqual(rest.entries.map((e) => e.action), [
+        "invitation.created",
+        "invitation.created",
+        "member.role_changed",
+        "member.role_changed",
+      ]);
       assert.equal(rest.nextBefore, null);
       const [left] = first.entries;
       assert.deepEqual([left.actorEmail, left.targetEmail, left.before], [BOB, BOB, { role: "admin" }]);
     });
+
+    await t.step(
+      "createTenant() needs self-service; renameTenant() and setDefaultTenant() follow",
+      async () => {
+        const off = await rejection(olga.tenants.createTenant("Acme"));
+        assert.deepEqual([off.code, off.status], ["forbidden", 403]);
+        await sql`update tenancy.management_settings set self_service_tenants = true`;
+        const acme = await olga.tenants.createTenant("Acme");
+        assert.deepEqual([acme.name, acme.role, acme.isDefault], ["Acme", "owner", false]);
+        assert.equal((await rejection(olga.tenants.createTenant(""))).code, "invalid_request");
+
+        const renamed = await olga.tenants.renameTenant(acme.tenantId, "Acme Corp");
+        assert.deepEqual([renamed.tenantId, renamed.name], [acme.tenantId, "Acme Corp"]);
+        assert.equal((await rejection(bob.tenants.renameTenant(acme.tenantId, "Mine"))).code, "not_found");
+
+        // Olga's session follows her default: her personal tenant's token goes when Acme becomes it.
+        await olga.backend.getToken();
+        assert.equal(current(olga)?.tenantId, tenant);
+        const made = await olga.tenants.setDefaultTenant(acme.tenantId);
+        assert.deepEqual([made.tenantId, made.isDefault], [acme.tenantId, true]);
+        assert.equal(current(olga), null);
+        await olga.backend.getToken();
+        assert.equal(current(olga)?.tenantId, acme.tenantId);
+        assert.deepEqual((await olga.tenants.listTenants()).items.map((x) => [x.name, x.isDefault]), [
+          ["Acme Corp", true],
+          ["Olga's workspace", false],
+        ]);
+      },
+    );
   } finally {
     await sql.end();
     await stack.stop();

@@ -267,6 +267,74 @@ Deno.test("audit() GETs one page with its limit and before, and reads the entrie
   });
 });
 
+const ACME = { tenant_id: "acme", tenant_uuid: ACME_UUID, name: "Acme", role: "owner", is_default: false };
+const INVITATION = {
+  id: "5d1a0000-0000-4000-8000-000000000001",
+  email: "carol@example.com",
+  role: "admin",
+  invited_by: ME,
+  invited_by_email: "ada@example.com",
+  created_at: "2026-12-07T10:00:00.000Z",
+  expires_at: "2026-12-14T10:00:00.000Z",
+};
+const INVITATION_READ = {
+  id: INVITATION.id,
+  email: "carol@example.com",
+  role: "admin",
+  invitedBy: ME,
+  invitedByEmail: "ada@example.com",
+  createdAt: "2026-12-07T10:00:00.000Z",
+  expiresAt: "2026-12-14T10:00:00.000Z",
+};
+
+Deno.test("createTenant(), renameTenant() and setDefaultTenant() send their routes and read the tenant", async () => {
+  using t = setup({
+    "POST tenants": (inv) => json({ tenant: { ...ACME, name: inv.body?.name } }),
+    "PATCH tenants/acme": (inv) => json({ tenant: { ...ACME, name: inv.body?.name } }),
+    "PUT tenants/acme/default": () => json({ tenant: { ...ACME, is_default: true } }),
+  });
+  assert.equal((await t.tenants.createTenant("Acme")).name, "Acme");
+  assert.equal((await t.tenants.renameTenant("acme", "Acme Corp")).name, "Acme Corp");
+  assert.deepEqual(await t.tenants.setDefaultTenant("acme"), {
+    tenantId: "acme",
+    tenantUuid: ACME_UUID,
+    name: "Acme",
+    role: "owner",
+    isDefault: true,
+  });
+  assert.deepEqual(t.calls(), ["POST tenants", "PATCH tenants/acme", "PUT tenants/acme/default"]);
+  assert.deepEqual(t.supabase.invocations.map((i) => i.body ?? null), [
+    { name: "Acme" },
+    { name: "Acme Corp" },
+    null,
+  ]);
+});
+
+Deno.test("grantableRoles(), invitations() and revokeInvitation() read roles and a manager's invitations", async () => {
+  using t = setup({
+    "GET tenants/acme/roles": () =>
+      json({
+        roles: [{ role: "admin", description: "Manages members" }, { role: "billing", description: null }],
+      }),
+    "GET tenants/acme/invitations?limit=1": () => json({ invitations: [INVITATION], next_after: "1.5d1a" }),
+    [`DELETE tenants/acme/invitations/${INVITATION.id}`]: () => json({ invitation: INVITATION }),
+  });
+  assert.deepEqual(await t.tenants.grantableRoles("acme"), [
+    { role: "admin", description: "Manages members" },
+    { role: "billing", description: null },
+  ]);
+  assert.deepEqual(await t.tenants.invitations("acme", { limit: 1 }), {
+    items: [INVITATION_READ],
+    nextAfter: "1.5d1a",
+  });
+  assert.deepEqual(await t.tenants.revokeInvitation("acme", INVITATION.id), INVITATION_READ);
+  assert.deepEqual(t.calls(), [
+    "GET tenants/acme/roles",
+    "GET tenants/acme/invitations?limit=1",
+    `DELETE tenants/acme/invitations/${INVITATION.id}`,
+  ]);
+});
+
 // --- errors -------------------------------------------------------------------------------------------
 
 Deno.test("a call rejects with the function's code, status, message and Retry-After", async () => {
@@ -333,6 +401,19 @@ Deno.test("an answer without the documented fields rejects with unexpected_respo
 });
 
 // --- the backend token follows ------------------------------------------------------------------------
+
+Deno.test("setDefaultTenant() drops the token of a session that follows the default, not a picked tenant's", async () => {
+  using t = setup({ "PUT tenants/acme/default": () => json({ tenant: { ...ACME, is_default: true } }) });
+  await t.backend.getToken();
+  assert.equal(current(t)?.tenantId, "t-default");
+  await t.tenants.setDefaultTenant("acme");
+  assert.equal(current(t), null, "the old default's token goes");
+
+  t.backend.selectTenant("beta");
+  await t.backend.getToken();
+  await t.tenants.setDefaultTenant("acme");
+  assert.equal(current(t)?.tenantId, "beta", "a picked tenant's token stays");
+});
 
 Deno.test("changing one's own role in the token's tenant drops the token; the next exchange shows it", async () => {
   using t = setup();

@@ -20,6 +20,33 @@ Deno.test("personal tenants", async (t) => {
       assert.deepEqual([tenant.personal_of, tenant.created_by], [user.id, null]);
     });
 
+    await t.step(
+      "a personal tenant is named for its owner's proven address, never their metadata",
+      async () => {
+        const nameOf = async (user: Awaited<ReturnType<typeof createUser>>) => {
+          const got = await resolveAs(sql, user);
+          return (await sql`select name from tenancy.tenants where id = ${got.tenant_uuid}`)[0].name;
+        };
+        const ada = await createUser(sql, {
+          email: `ada.lovelace+work-${crypto.randomUUID().slice(0, 4)}@acme.test`,
+        });
+        // The caller writes user_metadata at will (supabase.auth.updateUser({ data })): it names nothing.
+        await sql`update auth.users set raw_user_meta_data = '{"full_name":"The CEO","name":"Admin"}'
+                 where id = ${ada.id}`;
+        assert.equal(await nameOf(ada), "Ada Lovelace's workspace");
+        // An address nobody proved (not confirmed, or no identity vouching for it) names nothing either.
+        const unproven = await createUser(sql, { email: "grace_hopper@acme.test", emailVerified: false });
+        assert.equal(await nameOf(unproven), "Personal workspace");
+        const names = await sql`select tenancy_private.personal_tenant_name(e) as name
+                                  from unnest(${["o-neil@x.test", "@x.test", "+tag@x.test"]}::text[]) e`;
+        assert.deepEqual(names.map((r) => r.name), [
+          "O Neil's workspace",
+          "Personal workspace",
+          "Personal workspace",
+        ]);
+      },
+    );
+
     await t.step("invite, accept, remove: the user still gets a personal tenant of their own", async () => {
       const manager = await createUser(sql);
       const acme = await createTenant(sql, "Acme");

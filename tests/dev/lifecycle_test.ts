@@ -78,6 +78,35 @@ Deno.test("deno task dev from a 0700 folder stops on Ctrl-C and leaves nothing w
       await assertGone(again.processes, again.ports);
       assert.ok(again.output.includes(`BACKEND_JWT_SECRET saved in ${checkout}/.dev/secrets.json`));
     });
+
+    await t.step(
+      "with ES256 backend tokens it prints the JWKS URL, not the HMAC secret nobody uses",
+      async () => {
+        const dev = await startDev(checkout, { BACKEND_JWT_ALGORITHM: "ES256" });
+        try {
+          const printed = dev.output.find((line) => line.startsWith("BACKEND_JWKS_URL="));
+          assert.ok(printed, dev.output.join("\n"));
+          const jwks = await fetch(printed.slice("BACKEND_JWKS_URL=".length).replaceAll('"', ""));
+          assert.equal(jwks.status, 200);
+          const { keys } = await jwks.json();
+          assert.deepEqual(keys.map((k: { kty: string; crv: string }) => [k.kty, k.crv]), [["EC", "P-256"]]);
+          assert.ok(
+            !dev.output.some((line) => line.startsWith("BACKEND_JWT_SECRET=")),
+            dev.output.join("\n"),
+          );
+          const written = await Deno.readTextFile(`${checkout}/.dev/stack.env`);
+          assert.match(
+            written,
+            /^BACKEND_JWKS_URL="http:\/\/127\.0\.0\.1:\d+\/functions\/v1\/exchange-token\/\.well-known\/jwks\.json"$/m,
+          );
+          assert.doesNotMatch(written, /BACKEND_JWT_SECRET/);
+        } finally {
+          Deno.kill(-dev.runner.pid, "SIGTERM");
+          await dev.runner.status;
+          await assertGone(dev.processes, dev.ports);
+        }
+      },
+    );
   } finally {
     const data = await Deno.readLink(`${checkout}/.dev/postgres`).catch(() => undefined);
     if (data) await Deno.remove(data, { recursive: true });

@@ -194,6 +194,7 @@ Deno.test("the tenants and invitations functions answer every bad input with a 4
       ["POST", "/tenants/acme/invitations", { email: "a@example.com", role: "user" }],
       ["DELETE", `/tenants/acme/invitations/${uuid}`],
       ["GET", "/tenants/acme/audit"],
+      ["GET", "/tenants/acme/roles"],
       ["GET", "/invitations"],
       ["POST", `/invitations/${uuid}/accept`],
       ["POST", `/invitations/${uuid}/decline`],

@@ -398,6 +398,32 @@ Deno.test("the tenants function", async (t) => {
       assert.deepEqual([badLimit.status, badLimit.body.error], [400, "invalid_request"]);
     });
 
+    await t.step("GET …/roles lists the listed roles a manager may give, for managers only", async () => {
+      const roles = async (member: Member) =>
+        await send(h.tenants, call(member.accessToken, "GET", "/tenants/acme/roles"));
+      const forOwner = await roles(owner);
+      assert.equal(forOwner.status, 200);
+      assert.deepEqual(
+        (forOwner.body.roles as Array<{ role: string }>).map((r) => r.role),
+        ["admin", "editor", "owner", "user"],
+      );
+      assert.deepEqual((forOwner.body.roles as unknown[])[0], {
+        role: "admin",
+        description: "Manages members and invitations, never owners",
+      });
+      const forAdmin = await roles(admin);
+      assert.deepEqual((forAdmin.body.roles as Array<{ role: string }>).map((r) => r.role), [
+        "admin",
+        "editor",
+        "user",
+      ]);
+      assert.deepEqual([(await roles(user)).status, (await roles(user)).body.error], [403, "forbidden"]);
+      assert.deepEqual([(await roles(outsider)).status, (await roles(outsider)).body.error], [
+        404,
+        "not_found",
+      ]);
+    });
+
     await t.step("routes, methods, preflights and tokens", async () => {
       const preflight = await h.tenants.handler(
         new Request("http://localhost/functions/v1/tenants/acme/members", {

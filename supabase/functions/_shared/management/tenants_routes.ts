@@ -188,6 +188,19 @@ export function tenantsRoutes({ run, sendMail }: TenantsRoutesDeps): Route[] {
     },
     {
       method: "GET",
+      path: "/:tenant/roles",
+      handle: async ({ claims, params }) => {
+        const tenant = tenantParam(params);
+        const rows = await run(claims, (tx) => tx`select * from tenancy.grantable_roles(${tenant})`);
+        return {
+          body: {
+            roles: rows.map((r) => ({ role: r.role as string, description: r.description as string | null })),
+          },
+        };
+      },
+    },
+    {
+      method: "GET",
       path: "/:tenant/audit",
       handle: async ({ claims, params, query }) => {
         const tenant = tenantParam(params);
