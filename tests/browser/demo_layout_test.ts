@@ -8,7 +8,9 @@
  * picker keeps its width as names arrive.
  *
  * It also takes the screenshots the docs show (`demo/screenshots/demo-1280.png`, `demo-390.png`, linked from
- * client/README.md): written anew on every run, checked by the layout assertions here, not by pixels.
+ * client/README.md), checked by the layout assertions here, not by pixels. They go to a temporary folder, so a
+ * test run leaves the checkout clean; `DEMO_SCREENSHOTS=update` writes them over the committed ones:
+ * `DEMO_SCREENSHOTS=update npx -y deno@2.9.6 test -A tests/browser/demo_layout_test.ts`.
  *
  * @module
  */
@@ -19,7 +21,9 @@ import { mailsTo } from "../_mail.ts";
 import { act, launchBrowser, openPage } from "./_browser.ts";
 import { PASSWORD } from "../_fixtures.ts";
 
-const SCREENSHOTS = new URL("../../demo/screenshots/", import.meta.url);
+const SCREENSHOTS = Deno.env.get("DEMO_SCREENSHOTS") === "update"
+  ? new URL("../../demo/screenshots/", import.meta.url)
+  : new URL(`file://${await Deno.makeTempDir({ prefix: "demo-screenshots-" })}/`);
 
 /** How far the page scrolls sideways (0 when it fits the window). */
 async function sidewaysOverflow(page: Page): Promise<number> {
