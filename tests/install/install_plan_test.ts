@@ -197,3 +197,23 @@ Deno.test("planInstall() refuses init over another version's install, and upgrad
     (err) => err instanceof InstallError && /nothing to upgrade/.test(err.message),
   );
 });
+
+Deno.test("planInstall() refuses a manifest that names a path outside the installed folders", () => {
+  const state = installed(FRESH, PAYLOAD);
+  for (
+    const path of [
+      "../outside.ts",
+      "supabase/functions/../../etc/passwd",
+      "/etc/passwd",
+      "supabase/config.toml",
+    ]
+  ) {
+    const manifest = { ...state.manifest!, files: { ...state.manifest!.files, [path]: "h" } };
+    assert.throws(
+      () => planInstall(NEXT, { ...state, manifest }, { command: "upgrade" }),
+      (err) => err instanceof InstallError && err.message.includes(JSON.stringify(path)),
+      path,
+    );
+  }
+  assert.equal(planInstall(NEXT, state, { command: "upgrade" }).conflicts.length, 0);
+});

@@ -99,7 +99,7 @@ Deno.test("a project made by supabase init adopts exchange-token with the packed
       const { code, stdout, stderr } = await init();
       assert.equal(code, 0, stdout + stderr);
       assert.match(stdout, new RegExp(`npx -y supabase@${CLI_VERSION.replaceAll(".", "\\.")} db push`));
-      assert.match(stdout, /functions deploy exchange-token tenants invitations/);
+      assert.match(stdout, /functions deploy exchange-token invitations tenants/);
       assert.match(stdout, /BACKEND_JWT_SECRET/);
       for (const path of ["exchange-token/index.ts", "tenants/deno.lock", "invitations/deno.json"]) {
         await stat(join(project, "supabase/functions", path));
@@ -108,8 +108,8 @@ Deno.test("a project made by supabase init adopts exchange-token with the packed
       assert.ok(after.startsWith(config), "the project's config.toml is kept as it was, then appended to");
       assert.deepEqual(after.match(/^\[functions\.[a-z-]+\]/gm), [
         "[functions.exchange-token]",
-        "[functions.tenants]",
         "[functions.invitations]",
+        "[functions.tenants]",
       ]);
       const migrations = (await readdir(join(project, "supabase/migrations"))).sort();
       assert.equal(migrations[0], APP_MIGRATION);

@@ -1,6 +1,7 @@
 /**
  * The `prepack` step: copies what the installer installs from the repository into `payload/` (the
- * migrations, every folder of `supabase/functions/`, the functions' `config.toml` blocks) and describes it in
+ * migrations, each function's folder of `supabase/functions/` and `_shared/`, the functions' `config.toml`
+ * blocks) and describes it in
  * `payload/payload.json`. The repository stays the one copy in git; `payload/` is built, never committed.
  *
  * `node dist/install/pack_payload.js [--source <repository root>] [--out <folder>] [--version <version>]`;
@@ -19,9 +20,6 @@ import { type Payload, PAYLOAD_FILE } from "./payload.ts";
 
 const PACKAGE_DIR = fileURLToPath(new URL("../../", import.meta.url));
 
-/** The function folders the installer installs, in the order they are deployed; `_shared/` goes with them. */
-const FUNCTIONS = ["exchange-token", "tenants", "invitations"];
-
 /**
  * Writes the payload of the repository at `source` into `out` (emptied first).
  *
@@ -32,8 +30,9 @@ const FUNCTIONS = ["exchange-token", "tenants", "invitations"];
  */
 export async function packPayload(source: string, out: string, version: string): Promise<Payload> {
   await rm(out, { recursive: true, force: true });
+  const functions = await functionFolders(join(source, "supabase/functions"));
   const files: Record<string, string> = {};
-  for (const folder of [...FUNCTIONS, "_shared"]) {
+  for (const folder of [...functions, "_shared"]) {
     const from = join(source, "supabase/functions", folder);
     await cp(from, join(out, "supabase/functions", folder), { recursive: true });
     for (const path of await listFiles(from)) {
@@ -53,10 +52,10 @@ export async function packPayload(source: string, out: string, version: string):
   const payload: Payload = {
     version,
     supabaseCliVersion: await pinnedCliVersion(source),
-    functions: FUNCTIONS,
+    functions,
     files,
     migrations,
-    configBlocks: extractConfigBlocks(config, FUNCTIONS),
+    configBlocks: extractConfigBlocks(config, functions),
   };
   await writeFile(join(out, PAYLOAD_FILE), JSON.stringify(payload, null, 2) + "\n");
   return payload;
@@ -68,6 +67,16 @@ async function pinnedCliVersion(source: string): Promise<string> {
   const match = /^npm:supabase@(\d+\.\d+\.\d+)$/.exec(imports?.supabase ?? "");
   if (!match) throw new Error(`${source}/deno.json pins no npm:supabase@<version>`);
   return match[1];
+}
+
+/** The repository's functions: each folder of `supabase/functions/` with an `index.ts` (not `_shared/`), by name. */
+async function functionFolders(dir: string): Promise<string[]> {
+  const folders = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isDirectory());
+  const names: string[] = [];
+  for (const { name } of folders) {
+    if (await readdir(join(dir, name)).then((inside) => inside.includes("index.ts"))) names.push(name);
+  }
+  return names.sort();
 }
 
 async function listFiles(dir: string): Promise<string[]> {

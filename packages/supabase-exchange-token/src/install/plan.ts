@@ -83,7 +83,8 @@ export class InstallError extends Error {
  * @param state The project as it is.
  * @param options The command, and whether to overwrite changed files.
  * @returns The plan.
- * @throws {InstallError} `init` over an install of another version, `upgrade` where nothing is installed.
+ * @throws {InstallError} `init` over an install of another version, `upgrade` where nothing is installed, a
+ *   manifest naming a path outside `supabase/functions/` and `supabase/migrations/`.
  * @example A first install
  * ```ts ignore
  * const plan = planInstall(payload, { hashes: {}, migrationFiles: [], configText: "" }, { command: "init" });
@@ -103,6 +104,7 @@ export function planInstall(
   if (options.command === "upgrade" && !manifest) {
     throw new InstallError(`nothing to upgrade: no ${MANIFEST_PATH} here; run init`);
   }
+  if (manifest) assertManifestPaths(manifest);
   const recorded = manifest?.files ?? {};
   const writes: Write[] = [];
   const conflicts: Conflict[] = [];
@@ -166,4 +168,26 @@ export function planInstall(
 /** The same record with its keys in order, so that a manifest's text depends only on its contents. */
 function sortedRecord(record: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Where the installer may write or remove: inside these folders, with no `..`, `.` or empty segment. */
+const INSTALLED_PATH = /^supabase\/(functions|migrations)\/(?!.*(^|\/)\.{1,2}(\/|$))(?!.*\/\/)[^\\]+$/;
+
+/**
+ * Refuses a manifest that names a file outside the folders the installer writes: `upgrade` removes files the
+ * manifest lists, and an edited manifest must not lead it to delete anything else.
+ *
+ * @param manifest A project's manifest.
+ * @throws {InstallError} Naming the first such path.
+ */
+export function assertManifestPaths(manifest: Manifest): void {
+  for (const path of [...Object.keys(manifest.files ?? {}), ...Object.values(manifest.migrations ?? {})]) {
+    if (!INSTALLED_PATH.test(path)) {
+      throw new InstallError(
+        `${MANIFEST_PATH} names ${
+          JSON.stringify(path)
+        }, outside supabase/functions/ and supabase/migrations/`,
+      );
+    }
+  }
 }
