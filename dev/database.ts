@@ -90,6 +90,59 @@ export async function hasSupabaseSuperuser(url: string): Promise<boolean> {
   }
 }
 
+/** A database name `--database` accepts: lower case, digits and `_`, not one Postgres or Supabase keeps. */
+const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Checks a name for {@linkcode createStandInDatabase}.
+ *
+ * @param name The name asked for.
+ * @returns The name.
+ * @throws {Error} When it is not a plain lower-case identifier, or is `postgres`, `template0` or `template1`.
+ * @example
+ * ```ts
+ * parseDatabaseName("my_app"); // "my_app"
+ * ```
+ */
+export function parseDatabaseName(name: string): string {
+  if (!DATABASE_NAME.test(name) || ["postgres", "template0", "template1"].includes(name)) {
+    throw new Error(
+      `the database name must be lower-case letters, digits and _ (not postgres, template0 or template1), not ${
+        JSON.stringify(name)
+      }`,
+    );
+  }
+  return name;
+}
+
+/**
+ * A database of the given name beside `postgres`, as a hosted project's database is before its first
+ * `supabase db push`: created when missing, with the Supabase stand-in (the roles, the `auth` schema and the
+ * grants) and nothing else: no migrations of this repository, no seed.
+ *
+ * @param url Any database's URL as the superuser, `supabase_admin`.
+ * @param name The database (see {@linkcode parseDatabaseName}).
+ * @returns Its URL as the superuser.
+ * @example Make a database to push another project's migrations into
+ * ```ts ignore
+ * const url = await createStandInDatabase(postgres.url, "my_app");
+ * await new Deno.Command("npx", { args: ["-y", "supabase@2.117.0", "db", "push", "--db-url", urlAs(url, "postgres")] }).output();
+ * ```
+ */
+export async function createStandInDatabase(url: string, name: string): Promise<string> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [found] = await sql`select 1 from pg_database where datname = ${parseDatabaseName(name)}`;
+    if (!found) await sql.unsafe(`create database "${name}"`);
+  } finally {
+    await sql.end();
+  }
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  await applyStandIn(target.href);
+  return target.href;
+}
+
 /** Applies `dev/supabase_stand_in.sql` as the superuser (idempotent). */
 export async function applyStandIn(url: string): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
@@ -114,11 +167,14 @@ export async function supabaseDbPush(url: string, options: PrepareDatabaseOption
   return await supabaseCli(args);
 }
 
-/** Runs the pinned Supabase CLI (`npm:supabase`, see deno.json) with `args` in the repository root. */
-export async function supabaseCli(args: string[]): Promise<string> {
+/**
+ * Runs the pinned Supabase CLI (`npm:supabase`, see deno.json) with `args`, in the repository root or in
+ * another project's (`cwd`, e.g. one the installer wrote into).
+ */
+export async function supabaseCli(args: string[], cwd: string | URL = ROOT): Promise<string> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "supabase", ...args],
-    cwd: ROOT,
+    args: ["run", "-A", `--config=${new URL("deno.json", ROOT).pathname}`, "supabase", ...args],
+    cwd,
     stdin: "null",
     env: { DO_NOT_TRACK: "1", SUPABASE_TELEMETRY_DISABLED: "1" },
   }).output();

@@ -143,11 +143,13 @@ export async function startFunction(
  */
 function userWorkerFlags(fn: FunctionSource): string[] {
   const sources = new URL(".", fn.entry).pathname;
+  // A function's `_shared/` sits beside its folder, in this checkout or in another project's.
+  const functions = new URL("..", fn.entry).pathname;
   return [
     "--no-prompt",
     "--allow-net",
     "--allow-env",
-    `--allow-read=/tmp,${FUNCTIONS_DIR.pathname},${sources}`,
+    `--allow-read=/tmp,${FUNCTIONS_DIR.pathname},${functions},${sources}`,
     "--allow-write=/tmp",
     "--allow-sys=hostname",
   ];

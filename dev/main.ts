@@ -16,6 +16,12 @@
  * follow it), `REQUIRE_AAL2` and `AUTH_HS256_TOKENS` (passed to all three functions: `exchange-token`,
  * `tenants`, `invitations`).
  *
+ * Flags: `--database NAME` runs Auth and the functions on database NAME of the same Postgres, created when
+ * missing with only what a new hosted project has (the roles, the `auth` schema), for another project's
+ * `supabase db push --db-url "$DB_URL"`: this repository's migrations and seed stay out of it. `--project DIR`
+ * serves the functions of the project at DIR (its `supabase/functions/`, e.g. as the installer left them)
+ * instead of this checkout's. See docs/local-stack.md.
+ *
  * The function gets this environment too, so its settings (`BACKEND_JWT_TTL_SECONDS`,
  * `BACKEND_JWT_ALGORITHM`, ...) apply as given. `BACKEND_JWT_SECRET` from the environment wins over the
  * one saved in `.dev/secrets.json` (which is kept for the starts without it); the start says which it
@@ -35,7 +41,11 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { startStack } from "./stack.ts";
+import { parseDatabaseName } from "./database.ts";
 import { parsePoolerMode, type PoolerMode } from "./pooler.ts";
 import { parseEdgeDenoVersion } from "./edge_deno.ts";
 import { EDGE_WALL_CLOCK_LIMIT_MS } from "./edge_runtime.ts";
@@ -65,6 +75,25 @@ if (!Number.isInteger(wallClockSeconds) || wallClockSeconds <= 0) {
   Deno.exit(1);
 }
 
+let database: string | undefined;
+let projectRoot: URL | undefined;
+try {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { database: { type: "string" }, project: { type: "string" } },
+  });
+  if (values.database !== undefined) database = parseDatabaseName(values.database);
+  if (values.project !== undefined) {
+    projectRoot = pathToFileURL(resolve(values.project) + "/");
+    await Deno.stat(new URL("supabase/functions/", projectRoot)).catch(() => {
+      throw new Error(`--project ${values.project} has no supabase/functions/ folder`);
+    });
+  }
+} catch (err) {
+  console.error(`deno task dev: ${(err as Error).message}`);
+  Deno.exit(1);
+}
+
 const autoConfirm = env.AUTO_CONFIRM;
 if (autoConfirm !== undefined && autoConfirm !== "true" && autoConfirm !== "false") {
   console.error(`deno task dev: AUTO_CONFIRM must be true or false, not ${autoConfirm}`);
@@ -90,6 +119,8 @@ const stack = await startStack({
   apiPort: Number(env.API_PORT ?? 54321),
   dbPort: Number(env.DB_PORT ?? 54322),
   stateDir,
+  database,
+  projectRoot,
   mode,
   autoConfirm: autoConfirm === undefined ? undefined : autoConfirm === "true",
   allowedOrigins: env.ALLOWED_ORIGINS,

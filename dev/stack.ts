@@ -20,7 +20,7 @@ import {
   startPostgres,
   type StartPostgresOptions,
 } from "./postgres.ts";
-import { hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
+import { createStandInDatabase, hasSupabaseSuperuser, prepareDatabase, urlAs } from "./database.ts";
 import {
   type AuthEmulator,
   createAuthEmulator,
@@ -91,6 +91,14 @@ export interface StackOptions {
   backendJwtSecret?: string;
   /** Apply `supabase/seed.sql` (default true). */
   seed?: boolean;
+  /**
+   * Run Auth and the functions on this database instead of `postgres`: created when missing with the
+   * Supabase stand-in only (`createStandInDatabase` in `dev/database.ts`), for another project's
+   * `supabase db push --db-url`; this repository's migrations and seed are not applied.
+   */
+  database?: string;
+  /** Serve the functions of the project at this folder (its `supabase/functions/`); this checkout by default. */
+  projectRoot?: URL;
   /** Where the function's log lines and the stack's progress go (default: nowhere). */
   log?: (line: string) => void;
   /** Serve the demo page on this port (0 = a free one), as a frontend dev server would; off when omitted. */
@@ -198,13 +206,13 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
   try {
     const ports = bindPorts(start);
     const { secrets, persistSigningKeys } = await loadStackSecrets(start);
-    const { postgres, dbUrl } = await startDatabase(start);
+    const { postgres, dbUrl, superuserUrl } = await startDatabase(start);
     const config = { ...await loadAuthConfig(undefined, Deno.env.toObject()), ...options.authConfig };
     const mailbox = await startMailboxPart(start);
     const { pooler, poolerUrl } = await startPoolerPart(start, postgres, dbUrl);
     const { auth, keys, limits } = await startAuth(start, {
       apiUrl: ports.apiUrl,
-      postgres,
+      superuserUrl,
       secrets,
       config,
       mailbox,
@@ -375,7 +383,10 @@ async function loadStackSecrets({ options, log }: Start) {
   return { secrets, persistSigningKeys };
 }
 
-/** Phase 3, the database: Postgres (kept in `stateDir`, or throwaway), the stand-in, the migrations, the seed. */
+/**
+ * Phase 3, the database: Postgres (kept in `stateDir`, or throwaway), the stand-in, the migrations, the seed;
+ * or, with `database`, that database with the stand-in alone.
+ */
 async function startDatabase({ options, log, watchdog, stops }: Start) {
   const postgresOptions = { major: options.major, port: options.dbPort, watchdog };
   const postgres = options.stateDir
@@ -383,9 +394,14 @@ async function startDatabase({ options, log, watchdog, stops }: Start) {
     : await startPostgres(postgresOptions);
   stops.push(() => postgres.stop());
   log(`Postgres ${postgres.major} on port ${postgres.port}`);
+  if (options.database) {
+    const superuserUrl = await createStandInDatabase(postgres.url, options.database);
+    log(`Database ${options.database}: the Supabase stand-in only; push your migrations to DB_URL`);
+    return { postgres, dbUrl: urlAs(superuserUrl, "postgres"), superuserUrl };
+  }
   const dbUrl = await prepareDatabase(postgres.url, { seed: options.seed ?? true });
   log("Supabase stand-in, migrations and seed applied (supabase db push as postgres)");
-  return { postgres, dbUrl };
+  return { postgres, dbUrl, superuserUrl: postgres.url };
 }
 
 /** Phase 4, the mailbox: its web page and API, and its SMTP side, on the ports asked for or on port 0. */
@@ -424,7 +440,8 @@ async function startAuth(
   { options, log, stops }: Start,
   parts: {
     apiUrl: string;
-    postgres: PostgresServer;
+    /** The database's URL as the superuser. */
+    superuserUrl: string;
     secrets: Secrets;
     config: AuthConfig;
     mailbox: Mailbox;
@@ -436,7 +453,7 @@ async function startAuth(
   const auth = await createAuthEmulator({
     url: parts.apiUrl,
     // GoTrue connects as the owner of the auth schema's tables.
-    databaseUrl: urlAs(parts.postgres.url, "supabase_auth_admin"),
+    databaseUrl: urlAs(parts.superuserUrl, "supabase_auth_admin"),
     mode: options.mode ?? "es256",
     jwtSecret: secrets.jwtSecret,
     signingKeys: secrets.signingKeys ??
@@ -549,7 +566,12 @@ async function startFunctions(
     const env = name === "exchange-token" ? functionEnv : managementEnv;
     const runtime = startEdgeRuntime({
       boot: (port) =>
-        startFunction(port, env, { log: options.log, watchdog, fn: functionSource(name), denoVersion }),
+        startFunction(port, env, {
+          log: options.log,
+          watchdog,
+          fn: functionSource(name, options.projectRoot),
+          denoVersion,
+        }),
       wallClockLimitMs: options.functionWallClockLimitMs,
       log: options.log,
     });

@@ -1,7 +1,7 @@
 /**
- * Test support: a function as `supabase functions deploy` gets it in a user's project that followed the
- * README's copy list: `supabase/functions/<name>/` and `supabase/functions/_shared/`, and nothing else of
- * this repository (no root `deno.json`, `deno.lock`, `node_modules/`, `dev/` or `tests/`).
+ * Test support: a function as `supabase functions deploy` gets it in a user's project where the installer
+ * (`supabase-exchange-token init`) put it: `supabase/functions/<name>/` and `supabase/functions/_shared/`,
+ * and nothing else of this repository (no root `deno.json`, `deno.lock`, `node_modules/`, `dev/` or `tests/`).
  *
  * @module
  */

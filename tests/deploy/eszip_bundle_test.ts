@@ -1,7 +1,7 @@
 /**
  * Each function bundles into an eszip as `supabase functions deploy` builds it: with `@deno/eszip` (the
  * eszip library the Edge Runtime's bundler is built on), from the function's folder as the CLI uploads it
- * (the folder and `_shared/`, copied as the README's copy list leaves them), the function's `deno.json` as
+ * (the folder and `_shared/`, copied as the installer leaves them), the function's `deno.json` as
  * its import map, `_shared/` reached by relative imports, and `npm:` specifiers left to the runtime. The
  * bundle must hold only that function's folder, `_shared/` and `npm:` specifiers: nothing of `dev/`,
  * `tests/` or the repository's root, and no module fetched from anywhere else.

@@ -1,6 +1,6 @@
 /**
  * Each function's `deno.lock` is one the Edge Runtime's Deno (2.1.4) reads: version 4, and enough for that
- * Deno to type-check and boot the function from its folder alone, copied as the README's copy list leaves it,
+ * Deno to type-check and boot the function from its folder alone, copied as the installer leaves it,
  * with the lockfile read and frozen (any change it would need is an error). The boot goes through the Edge
  * runtime stand-in's bootstrap (`dev/edge_worker_bootstrap.ts`), as 2.1.4 ignores `DENO_SERVE_ADDRESS`, and answers a request through the function's own handler.
  */
@@ -15,6 +15,10 @@ import { copyAsDeployed } from "../_deployed_copy.ts";
 import { waitForPort } from "../../dev/_process.ts";
 import { freePort } from "../../dev/ports.ts";
 import { README } from "../_markdown.ts";
+import { readdir } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { packPayload } from "../../packages/supabase-exchange-token/src/install/pack_payload.ts";
 
 const FUNCTIONS = new URL("../../supabase/functions/", import.meta.url);
 const BOOTSTRAP = new URL("../../dev/edge_worker_bootstrap.ts", import.meta.url).pathname;
@@ -31,14 +35,27 @@ async function edgeDeno(args: string[], cwd: string) {
   return { code, output: text.decode(stdout) + text.decode(stderr) };
 }
 
-Deno.test("the README's copy list names every file of exchange-token's folder, which the deploy checks copy", async () => {
-  const files: string[] = [];
-  for await (const entry of Deno.readDir(new URL("exchange-token/", FUNCTIONS))) files.push(entry.name);
-  const listed = (await Deno.readTextFile(README)).match(
-    /`supabase\/functions\/exchange-token\/` \(([^)]*)\)/,
-  );
-  assert.ok(listed, "the README lists exchange-token's files");
-  assert.deepEqual([...listed[1].matchAll(/`([^`]+)`/g)].map((m) => m[1]).sort(), files.sort());
+Deno.test("the installer's payload holds every file of the three function folders and _shared/, which the deploy checks copy", async () => {
+  const out = await Deno.makeTempDir({ prefix: "payload-" });
+  try {
+    const payload = await packPayload(fileURLToPath(new URL("../../", import.meta.url)), out, "0.0.0");
+    const expected: string[] = [];
+    for (const folder of [...await functionNames(), "_shared"]) {
+      for (
+        const entry of await readdir(new URL(folder, FUNCTIONS), { recursive: true, withFileTypes: true })
+      ) {
+        if (entry.isFile()) {
+          expected.push(
+            `supabase/functions/${relative(fileURLToPath(FUNCTIONS), join(entry.parentPath, entry.name))}`,
+          );
+        }
+      }
+    }
+    assert.deepEqual(Object.keys(payload.files).sort(), expected.sort());
+    assert.match(await Deno.readTextFile(README), /npx -y --package=\S+\.tgz supabase-exchange-token init/);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 });
 
 for (const name of await functionNames()) {
