@@ -75,7 +75,7 @@ Deno.test("a project made by supabase init adopts exchange-token with the packed
     await t.step("npm pack builds the installer and its payload from the repository", async () => {
       await ok("npm", ["ci", "--no-audit", "--no-fund"], PACKAGE);
       const packed = await ok("npm", ["pack", "--json", "--pack-destination", work], PACKAGE);
-      const [{ filename, files }] = JSON.parse(packed.slice(packed.indexOf("[")));
+      const [{ filename, files }] = JSON.parse(packed);
       const paths: string[] = files.map((f: { path: string }) => f.path);
       assert.ok(paths.includes("dist/install/cli.js"), paths.join(", "));
       assert.ok(paths.includes("payload/supabase/functions/_shared/core/errors.ts"));

@@ -95,7 +95,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     values.out ?? join(PACKAGE_DIR, "payload"),
     version,
   );
-  console.log(
+  // stderr: `npm pack --json` prints the lifecycle scripts' stdout before its JSON.
+  console.error(
     `payload ${version}: ${Object.keys(payload.files).length} function files, ${
       Object.keys(payload.migrations).length
     } migrations`,
