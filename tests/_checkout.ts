@@ -38,11 +38,11 @@ export async function copyCheckout(to: string): Promise<void> {
 }
 
 /**
- * Removes `folder` (a copy's home) and the database a stack started in `checkout` kept outside it: as root
- * its `.dev/postgres` links to a folder under `/var/lib/exchange-token/` (dev/postgres.ts).
+ * Removes `folder` (a copy's home) and the database a stack kept in `checkout`/.dev kept outside it: as
+ * root its `.dev/postgres` links to a folder under `/var/lib/exchange-token/` (dev/postgres.ts).
  *
  * @param folder The folder to remove.
- * @param checkout The copy inside it.
+ * @param checkout The folder whose `.dev/` the stack used: the copy inside `folder`, or `folder` itself.
  */
 export async function removeCopy(folder: string, checkout: string): Promise<void> {
   const data = await Deno.readLink(`${checkout}/.dev/postgres`).catch(() => undefined);
