@@ -49,3 +49,16 @@ export async function removeCopy(folder: string, checkout: string): Promise<void
   if (data) await Deno.remove(data, { recursive: true });
   await Deno.remove(folder, { recursive: true });
 }
+
+/**
+ * The environment of a user's terminal for a command run in a copy: this process's, without the `npm_*`
+ * variables an enclosing `npx` exported (`npm_config_local_prefix`, `npm_config_script_shell`, ...), which
+ * would otherwise override the copy's own `.npmrc` and project folder.
+ *
+ * @param extra Variables to set on top.
+ * @returns The variables, for a `Deno.Command` with `clearEnv: true`.
+ */
+export function userEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const own = Object.entries(Deno.env.toObject()).filter(([name]) => !/^npm_/i.test(name));
+  return { ...Object.fromEntries(own), ...extra };
+}

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { jwtVerify } from "jose";
 import { signUpByMail } from "../_mail.ts";
 import { PASSWORD } from "../_fixtures.ts";
-import { copyCheckout, removeCopy } from "../_checkout.ts";
+import { copyCheckout, removeCopy, userEnv } from "../_checkout.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** How long the stack may take to be gone after a kill. */
@@ -166,11 +166,12 @@ async function startDev(
   const runner = new Deno.Command(program, {
     args,
     cwd: checkout,
-    env: {
+    env: userEnv({
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
       NO_COLOR: "1",
       ...env,
-    },
+    }),
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",

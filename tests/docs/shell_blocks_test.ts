@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { readingOrder, type ShellBlock, shellBlocks } from "../_doc_shell.ts";
-import { checkoutFiles, copyCheckout, removeCopy } from "../_checkout.ts";
+import { checkoutFiles, copyCheckout, removeCopy, userEnv } from "../_checkout.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** How long one block may run (the slowest runs the Python suite twice) before it counts as hung. */
@@ -24,7 +24,7 @@ const PORTS = [
   "MAILBOX_SMTP_PORT",
   "BACKEND_PORT",
 ];
-const ENV = { NO_COLOR: "1", ...Object.fromEntries(PORTS.map((name) => [name, "0"])) };
+const ENV = userEnv({ NO_COLOR: "1", ...Object.fromEntries(PORTS.map((name) => [name, "0"])) });
 
 /** Every shell block of the checkout's Markdown, in reading order, and every rule they break. */
 async function allBlocks(): Promise<{ blocks: ShellBlock[]; problems: string[] }> {
@@ -113,6 +113,7 @@ class Bash {
       args: ["--noprofile", "--norc", ...args],
       cwd,
       env: ENV,
+      clearEnv: true,
       stdin,
       stdout: "piped",
       stderr: "piped",
