@@ -36,11 +36,17 @@ Deno.test("deno task dev from a 0700 folder stops on Ctrl-C and leaves nothing w
       assert.ok((await Deno.stat(`${checkout}/.dev/postgres/PG_VERSION`)).isFile);
     });
 
-    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    // SIGTERM also with Debian's sh as npm's script shell (as without the repository's .npmrc): sh dies of
+    // it without passing it on, and dev/main.ts notices the task runner lost its launcher.
+    const npxCases = [["SIGTERM", ""], ["SIGINT", ""], ["SIGTERM", "sh"]] as const;
+    for (const [signal, shell] of npxCases) {
       await t.step(
-        `${signal} to npx (npx -y deno@2.9.6 task dev) stops the whole stack within 5 s`,
+        `${signal} to npx (npx -y deno@2.9.6 task dev${
+          shell && `, script shell ${shell}`
+        }) stops the whole stack within 5 s`,
         async () => {
-          const dev = await startDev(checkout, {}, ["npx", "-y", "deno@2.9.6", "task", "dev"]);
+          const env: Record<string, string> = shell ? { npm_config_script_shell: shell } : {};
+          const dev = await startDev(checkout, env, ["npx", "-y", "deno@2.9.6", "task", "dev"]);
           assertHasParts(dev.processes);
           try {
             // Only the pid the user started, not its process group: what `kill`, systemd or a supervisor send.
