@@ -36,7 +36,8 @@
  * next start from the same folder, or by deleting that folder by hand. See `dev/postgres.ts`.
  *
  * Ctrl-C or SIGTERM stops everything and keeps `.dev/`. If the task runner is killed hard, this process
- * notices it lost its parent and stops the same way; if this process is killed hard, its watchdog
+ * notices it lost its parent and stops the same way (and, started through npx, if the task runner lost its
+ * own: npm's script shell or npm); if this process is killed hard, its watchdog
  * (`dev/watchdog.ts`) stops the function and Postgres.
  *
  * @module
@@ -190,4 +191,16 @@ Deno.addSignalListener("SIGINT", shutdown);
 Deno.addSignalListener("SIGTERM", shutdown);
 // `deno task dev` runs this as its child. If the task runner is killed hard (SIGKILL, a crashed
 // supervisor), no signal reaches us: we are only re-parented. Notice that, and stop as on Ctrl-C.
-setInterval(() => Deno.ppid !== parent && shutdown(), 250);
+// Through npx (npm_command=exec), the task runner's own parent is npm's script shell or npm: should that
+// die (SIGTERM to npx with a script shell that does not pass it on, as Debian's sh; SIGKILL to npx), the
+// task runner is re-parented and would keep the stack up. Notice that too.
+const parentOf = (pid: number) => {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined; // No /proc (not Linux), or the task runner is gone (the first check sees that).
+  }
+};
+const launcher = env.npm_command === "exec" ? parentOf(parent) : undefined;
+setInterval(() => (Deno.ppid !== parent || (launcher && parentOf(parent) !== launcher)) && shutdown(), 250);

@@ -1,7 +1,9 @@
 /**
  * The local stack's lifecycle, run the way a user runs it: `deno task dev` from a fresh copy of the
- * checkout inside a `0700` folder (as root's home or `mktemp -d` are), stopped with Ctrl-C, and killed
- * hard (SIGKILL) at the task runner and at the stack's own process. Also a throwaway stack (temporary
+ * checkout inside a `0700` folder (as root's home or `mktemp -d` are), stopped with Ctrl-C, stopped with
+ * SIGTERM or SIGINT to the `npx` process the quick start's command starts (what a process manager or
+ * `kill $!` sends; the repository's `.npmrc` is what makes npm's forwarded signal reach the stack), and
+ * killed hard (SIGKILL) at the task runner and at the stack's own process. Also a throwaway stack (temporary
  * data, as the tests use) killed hard. After a kill, within a few seconds, no process of it may be left,
  * its ports must be closed and no temporary data directory may remain.
  */
@@ -9,6 +11,7 @@ import assert from "node:assert/strict";
 import { jwtVerify } from "jose";
 import { signUpByMail } from "../_mail.ts";
 import { PASSWORD } from "../_fixtures.ts";
+import { copyCheckout, removeCopy, userEnv } from "../_checkout.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** How long the stack may take to be gone after a kill. */
@@ -32,6 +35,37 @@ Deno.test("deno task dev from a 0700 folder stops on Ctrl-C and leaves nothing w
       assert.equal(typeof secrets.backendJwtSecret, "string");
       assert.ok((await Deno.stat(`${checkout}/.dev/postgres/PG_VERSION`)).isFile);
     });
+
+    // SIGTERM also with Debian's sh as npm's script shell (as without the repository's .npmrc): sh dies of
+    // it without passing it on, and dev/main.ts notices the task runner lost its launcher.
+    const npxCases = [["SIGTERM", ""], ["SIGINT", ""], ["SIGTERM", "sh"]] as const;
+    for (const [signal, shell] of npxCases) {
+      await t.step(
+        `${signal} to npx (npx -y deno@2.9.6 task dev${
+          shell && `, script shell ${shell}`
+        }) stops the whole stack within 5 s`,
+        async () => {
+          const env: Record<string, string> = shell ? { npm_config_script_shell: shell } : {};
+          const dev = await startDev(checkout, env, ["npx", "-y", "deno@2.9.6", "task", "dev"]);
+          assertHasParts(dev.processes);
+          try {
+            // Only the pid the user started, not its process group: what `kill`, systemd or a supervisor send.
+            Deno.kill(dev.runner.pid, signal);
+            await assertGone(dev.processes, dev.ports);
+          } finally {
+            // Should it fail, the rest of the group must not outlive the test (the watchdog stops the others).
+            if (dev.processes.some((p) => startTime(p.pid) === p.started)) {
+              try {
+                Deno.kill(-dev.runner.pid, "SIGKILL");
+              } catch {
+                // The group ended meanwhile.
+              }
+            }
+            await dev.runner.status;
+          }
+        },
+      );
+    }
 
     await t.step("as root, the database lives where the postgres user can reach it", async () => {
       const link = await Deno.readLink(`${checkout}/.dev/postgres`).catch(() => undefined);
@@ -108,9 +142,7 @@ Deno.test("deno task dev from a 0700 folder stops on Ctrl-C and leaves nothing w
       },
     );
   } finally {
-    const data = await Deno.readLink(`${checkout}/.dev/postgres`).catch(() => undefined);
-    if (data) await Deno.remove(data, { recursive: true });
-    await Deno.remove(home, { recursive: true });
+    await removeCopy(home, checkout);
   }
 });
 
@@ -147,24 +179,15 @@ interface Seen {
   cmdline: string;
 }
 
-/** Copies the checkout's files (tracked and new, not ignored ones: no node_modules/, no .dev/). */
-async function copyCheckout(to: string) {
-  const { success, stdout, stderr } = await new Deno.Command("git", {
-    args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-    cwd: ROOT,
-  }).output();
-  assert.ok(success, `git ls-files, to copy the checkout: ${new TextDecoder().decode(stderr)}`);
-  for (const file of new TextDecoder().decode(stdout).split("\0").filter(Boolean)) {
-    const target = `${to}/${file}`;
-    await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
-    await Deno.copyFile(`${ROOT}${file}`, target).catch((err) => {
-      if (!(err instanceof Deno.errors.NotFound)) throw err; // Deleted but not yet committed.
-    });
-  }
-}
-
-/** Runs `deno task dev` in its own process group (as a terminal would) and waits for "Ready". */
-async function startDev(checkout: string, env: Record<string, string> = {}) {
+/**
+ * Runs `deno task dev` (or `command`, e.g. through npx) in its own process group (as a terminal would) and
+ * waits for "Ready".
+ */
+async function startDev(
+  checkout: string,
+  env: Record<string, string> = {},
+  [program, ...args]: string[] = [Deno.execPath(), "task", "dev"],
+) {
   // Every part on a port it binds itself (0), read back from what the stack prints.
   const ports = {
     API_PORT: 0,
@@ -175,14 +198,15 @@ async function startDev(checkout: string, env: Record<string, string> = {}) {
     MAILBOX_SMTP_PORT: 0,
     BACKEND_PORT: 0,
   };
-  const runner = new Deno.Command(Deno.execPath(), {
-    args: ["task", "dev"],
+  const runner = new Deno.Command(program, {
+    args,
     cwd: checkout,
-    env: {
+    env: userEnv({
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
       NO_COLOR: "1",
       ...env,
-    },
+    }),
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
