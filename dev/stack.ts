@@ -80,6 +80,16 @@ export interface StackOptions {
   /** The function's wall-clock limit per request, in ms (`dev/edge_runtime.ts`); the runtime's 400 s by default. */
   functionWallClockLimitMs?: number;
   /**
+   * How many workers (isolates on the platform) serve each function at once, each with its own pool of
+   * database connections (`EDGE_WORKERS_PER_FUNCTION`); 1 by default. Requests go to them in turn.
+   */
+  functionWorkers?: number;
+  /**
+   * Postgres's `max_connections` (its default is 100), e.g. lowered below workers × pool size to see what a
+   * project's connection limit does to many isolates.
+   */
+  dbMaxConnections?: number;
+  /**
    * The Deno version the functions' workers run on (`dev/edge_deno.ts`); default: `EDGE_DENO_VERSION` from the
    * environment, else the one the Edge runtime is compatible with, 2.1.4.
    */
@@ -120,7 +130,10 @@ export interface LocalStack {
   serviceRoleKey: string;
   jwtSecret: string;
   backendJwtSecret: string;
-  /** The function's own address (behind the gateway), e.g. for load tests that skip the gateway. */
+  /**
+   * The function's own address (behind the gateway), e.g. for load tests that skip the gateway: its first
+   * worker's, when several serve it.
+   */
   readonly functionUrl: string;
   /**
    * The process id of the function's worker booted last (for memory readings): a new one once a request
@@ -132,6 +145,8 @@ export interface LocalStack {
    * the CPU soft limit (`dev/edge_runtime.ts`), each with caches of its own.
    */
   readonly functionBoots: number;
+  /** The process ids of `exchange-token`'s workers booted last, one per worker (`functionWorkers`). */
+  readonly functionPids: ReadonlyArray<number | undefined>;
   /** The environment the function runs with (to start another instance, e.g. for a cold start). */
   functionEnv: Record<string, string>;
   /** The Deno version the functions' workers run on, e.g. `2.1.4`. */
@@ -259,6 +274,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       get functionBoots() {
         return runtime.boots;
       },
+      get functionPids() {
+        return runtime.pids;
+      },
       functionEnv,
       edgeDenoVersion,
       auth,
@@ -376,12 +394,17 @@ async function loadStackSecrets({ options, log }: Start) {
 
 /** Phase 3, the database: Postgres (kept in `stateDir`, or throwaway), the stand-in, the migrations, the seed. */
 async function startDatabase({ options, log, watchdog, stops }: Start) {
-  const postgresOptions = { major: options.major, port: options.dbPort, watchdog };
+  const flags = options.dbMaxConnections ? ["-c", `max_connections=${options.dbMaxConnections}`] : [];
+  const postgresOptions = { major: options.major, port: options.dbPort, watchdog, flags };
   const postgres = options.stateDir
     ? await startKeptPostgres({ ...postgresOptions, dataDir: `${options.stateDir}/postgres` }, log)
     : await startPostgres(postgresOptions);
   stops.push(() => postgres.stop());
-  log(`Postgres ${postgres.major} on port ${postgres.port}`);
+  log(
+    `Postgres ${postgres.major} on port ${postgres.port}${
+      options.dbMaxConnections ? ` (max_connections ${options.dbMaxConnections})` : ""
+    }`,
+  );
   const dbUrl = await prepareDatabase(postgres.url, { seed: options.seed ?? true });
   log("Supabase stand-in, migrations and seed applied (supabase db push as postgres)");
   return { postgres, dbUrl };
@@ -550,6 +573,7 @@ async function startFunctions(
       boot: (port) =>
         startFunction(port, env, { log: options.log, watchdog, fn: functionSource(name), denoVersion }),
       wallClockLimitMs: options.functionWallClockLimitMs,
+      workers: options.functionWorkers,
       log: options.log,
     });
     stops.push(() => runtime.stop());
@@ -557,7 +581,11 @@ async function startFunctions(
   });
   for (const { name, runtime } of runtimes) {
     await runtime.boot();
-    log(`${name} function on port ${runtime.port}`);
+    log(
+      runtime.workers === 1
+        ? `${name} function on port ${runtime.port}`
+        : `${name} function: ${runtime.workers} workers, on ports ${runtime.ports.join(", ")}`,
+    );
   }
   return runtimes;
 }
