@@ -4,6 +4,8 @@
  *
  * `--smoke` runs every step briefly (a few hundred requests in all), to keep the benchmark working in CI.
  * `--scale` runs `scale.ts` instead: the same exchange on an empty and on a seeded large database.
+ * `--isolates` runs `isolates.ts` instead: the exchange through the gateway with 1, 4 and 8 workers, each with
+ * its own pool, connected directly and through the transaction pooler.
  * `--compare <git-ref>` measures that revision and the working tree alternately instead (`compare.ts`), and
  * `--profile [git-ref]` profiles one exchange's CPU (`profile.ts`).
  *
@@ -31,6 +33,11 @@ const smoke = Deno.args.includes("--smoke");
 if (Deno.args.includes("--scale")) {
   const { runScaleBench } = await import("./scale.ts");
   await runScaleBench({ smoke, users: smoke ? 10_000 : 1_000_000 });
+  Deno.exit(0);
+}
+if (Deno.args.includes("--isolates")) {
+  const { runIsolatesBench } = await import("./isolates.ts");
+  await runIsolatesBench({ smoke });
   Deno.exit(0);
 }
 if (Deno.args.includes("--compare")) {
