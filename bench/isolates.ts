@@ -2,8 +2,9 @@
  * `deno task bench --isolates`: `exchange-token` through the stack's gateway served by 1, 4 and 8 workers
  * (isolates on the platform, each with its own pool of 3 connections), connected to Postgres directly and
  * through the transaction pooler (PgBouncer, standing in for Supavisor). For each: wrk's throughput and
- * latency, the peak of Postgres connections the function held (sampled from `pg_stat_activity`), and the
- * workers' summed peak RSS. `--smoke` runs 2 workers in each mode briefly, to keep it working in CI. Writes
+ * latency, the peak of Postgres connections the function held (sampled from `pg_stat_activity`), the
+ * workers' summed peak RSS, and how many workers booted during the load (the CPU rule retires a worker at
+ * 1 s of CPU time, and its slot boots another). `--smoke` runs 2 workers in each mode briefly, to keep it working in CI. Writes
  * `bench/isolates_results.json`.
  *
  * Both modes run the workers on the tooling's Deno, so that they compare like with like: on Deno 2.1.4,
@@ -31,6 +32,8 @@ interface Row extends LoadResult {
   peakServerConnections: number;
   /** The workers' resident memory summed, at its sampled peak, in MiB. */
   peakRssMiB: number;
+  /** Workers booted during the load: each retired at 1 s of CPU time (the runtime's rule) is replaced. */
+  bootsDuringLoad: number;
 }
 
 const progress = (line: string) => console.error(`… ${line}`);
@@ -84,6 +87,7 @@ async function measureOne(mode: Row["mode"], workers: number, smoke: boolean): P
     };
     const sampler = setInterval(() => sample().catch(() => {}), 100);
     const connections = smoke ? 8 : 64;
+    const bootsBefore = stack.functionBoots;
     progress(`${mode}, ${workers} worker(s): wrk, ${connections} connections`);
     const load = await runWrk(`${stack.apiUrl}/functions/v1/exchange-token`, {
       connections,
@@ -92,7 +96,8 @@ async function measureOne(mode: Row["mode"], workers: number, smoke: boolean): P
       script: new URL("rotate_tokens.lua", import.meta.url).pathname,
     }).finally(() => clearInterval(sampler));
     await sample();
-    return { mode, workers, ...load, peakServerConnections, peakRssMiB };
+    const bootsDuringLoad = stack.functionBoots - bootsBefore;
+    return { mode, workers, ...load, peakServerConnections, peakRssMiB, bootsDuringLoad };
   } finally {
     await Deno.remove(tokensFile);
     await admin.end();
@@ -110,10 +115,10 @@ async function exchangeOnce(stack: LocalStack, token: string) {
   await res.body?.cancel();
 }
 
-/** A worker's RSS in MiB, or 0 once it has exited (a worker retired by the CPU rule). */
+/** A worker's RSS in MiB, or 0 once it has exited (a worker retired by the CPU rule; its status has none). */
 function rssOf(pid: number): number {
   try {
-    return memoryMiB(pid).rss;
+    return memoryMiB(pid).rss || 0;
   } catch {
     return 0;
   }
@@ -123,7 +128,18 @@ function report(rows: Row[], smoke: boolean) {
   const f = (n: number, digits = 0) =>
     n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const table = [
-    ["mode", "workers", "wrk c", "req/s", "p50", "p99", "errors", "Postgres connections", "workers' RSS"],
+    [
+      "mode",
+      "workers",
+      "wrk c",
+      "req/s",
+      "p50",
+      "p99",
+      "errors",
+      "Postgres connections",
+      "workers' RSS",
+      "boots during load",
+    ],
     ...rows.map((r) => [
       r.mode,
       String(r.workers),
@@ -134,6 +150,7 @@ function report(rows: Row[], smoke: boolean) {
       String(r.errors),
       String(r.peakServerConnections),
       `${f(r.peakRssMiB, 1)} MiB`,
+      String(r.bootsDuringLoad),
     ]),
   ];
   const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
