@@ -14,7 +14,7 @@
  */
 import postgres from "postgres";
 import { startStack } from "../dev/stack.ts";
-import { startFunction } from "../dev/function_worker.ts";
+import { functionSource, startFunction } from "../dev/function_worker.ts";
 import { freePort } from "../dev/ports.ts";
 import { type LoadResult, type Rate, runWrk } from "./_measure.ts";
 import { createBenchUsers } from "./_users.ts";
@@ -70,7 +70,11 @@ export async function runCompare(ref: string, options: CompareOptions): Promise<
     const urls = {} as Record<Side, string>;
     for (const side of SIDES) {
       const port = freePort();
-      functions.push(await startFunction(port, stack.functionEnv, { fn: _functionSource(trees[side]) }));
+      functions.push(
+        await startFunction(port, stack.functionEnv, {
+          fn: functionSource("exchange-token", new URL(`file://${trees[side]}/`)),
+        }),
+      );
       urls[side] = `http://127.0.0.1:${port}/exchange-token`;
       await _waitForExchange(urls[side], tokens[0]); // Each user becomes a member on a first exchange.
     }
@@ -193,15 +197,6 @@ export async function extractFunctions(root: string, ref: string, into: string):
   await writer.write(archive.stdout);
   await writer.close();
   if (!(await tar.status).success) throw new Error(`tar could not extract ${ref}`);
-}
-
-/** The exchange function of a tree, as the Edge runtime stand-in runs it. */
-function _functionSource(tree: string) {
-  return {
-    name: "exchange-token",
-    entry: new URL(`file://${tree}/supabase/functions/exchange-token/index.ts`),
-    config: new URL(`file://${tree}/supabase/functions/exchange-token/deno.json`),
-  };
 }
 
 /**

@@ -14,6 +14,7 @@ import postgres from "postgres";
 import bcrypt from "bcryptjs";
 import { type LocalStack, startStack } from "../dev/stack.ts";
 import { createUser } from "../tests/_users.ts";
+import { exchangeRequest } from "./_users.ts";
 import { loadExchangeConfig } from "../supabase/functions/_shared/exchange/config.ts";
 import { createExchangeApp } from "../supabase/functions/_shared/exchange/app.ts";
 import { type Latency, latencyOf, measureLatency, runWrk } from "./_measure.ts";
@@ -69,13 +70,7 @@ export async function runScaleBench(options: ScaleOptions): Promise<void> {
       token: await stack.auth.signAccessToken({ ...claims, iss: stack.auth.issuer }),
     });
     const exchange = async (token: string) => {
-      const res = await app.handler(
-        new Request("http://127.0.0.1/exchange-token", {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          body: "{}",
-        }),
-      );
+      const res = await app.handler(exchangeRequest(token));
       if (res.status !== 200) throw new Error(`exchange answered ${res.status}: ${await res.text()}`);
       await res.body?.cancel();
     };

@@ -22,13 +22,15 @@ export type FunctionName = typeof FUNCTIONS[number];
  * One of this project's functions, as {@linkcode startFunction} runs it.
  *
  * @param name The function.
+ * @param root The checkout it comes from; this one by default (the bench's `--compare` passes another
+ *   revision's).
  * @returns Its entry point and its own `deno.json`.
  */
-export function functionSource(name: FunctionName): FunctionSource {
+export function functionSource(name: FunctionName, root: URL = ROOT): FunctionSource {
   return {
     name,
-    entry: new URL(`supabase/functions/${name}/index.ts`, ROOT),
-    config: new URL(`supabase/functions/${name}/deno.json`, ROOT),
+    entry: new URL(`supabase/functions/${name}/index.ts`, root),
+    config: new URL(`supabase/functions/${name}/deno.json`, root),
   };
 }
 const EXCHANGE_TOKEN = functionSource("exchange-token");
