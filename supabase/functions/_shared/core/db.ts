@@ -81,7 +81,13 @@ export interface DatabasePoolOptions {
 
 /** A postgres.js pool of one isolate, and how to close it. */
 export interface DatabasePool {
-  sql: postgres.Sql;
+  /** The pool as it is now: a fresh one after a refused reservation ({@linkcode DatabasePool.reserve}). */
+  readonly sql: postgres.Sql;
+  /**
+   * Reserves a connection (`sql.reserve()`). Once a reservation is refused (the connection it had to open
+   * failed), the pool is replaced by a fresh one and the old one closed after its running queries.
+   */
+  reserve(): Promise<postgres.ReservedSql>;
   /** Closes the pool; waits at most `timeoutSeconds` (default 5) for running queries. */
   close(timeoutSeconds?: number): Promise<void>;
 }
@@ -99,8 +105,45 @@ export interface DatabasePool {
  * ```
  */
 export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
+  let sql = _openPool(options);
+  const retiring = new Set<Promise<void>>();
+  // One listener per pool (the same function twice would be one listener, removed by the first close).
+  const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
+  globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
+  return {
+    get sql() {
+      return sql;
+    },
+    async reserve() {
+      const current = sql;
+      try {
+        return await current.reserve();
+      } catch (err) {
+        // postgres.js 3.4.9's reserve() both queues the reservation and hands it to the connection it opens
+        // (index.js `reserve()`); when that connection is refused (53300 too many clients, a connect
+        // timeout) the reservation is rejected but stays queued, and the next connection released goes to
+        // it and is never seen again (`onopen()` resolves the settled promise). A few refusals and the
+        // isolate has no connection left and answers 503 for good. A fresh pool has no such entry.
+        if (sql === current) {
+          sql = _openPool(options);
+          const ending = current.end({ timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)) })
+            .catch(() => {});
+          retiring.add(ending);
+          ending.finally(() => retiring.delete(ending));
+        }
+        throw err;
+      }
+    },
+    async close(timeout = 5) {
+      await Promise.all([sql.end({ timeout }), ...retiring]);
+      globalThis.removeEventListener("unhandledrejection", ignoreTypeFetchFailure);
+    },
+  };
+}
+
+function _openPool(options: DatabasePoolOptions): postgres.Sql {
   const timeoutSeconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
-  const sql = postgres(options.databaseUrl, {
+  return postgres(options.databaseUrl, {
     // Explored with `deno task bench`'s load (wrk, 16 and 64 connections, 2 cores): 1 connection gave
     // ~1,350-1,390 exchanges/s, 2-3 gave ~1,460-1,530, 5-10 no more (~1,330-1,460) with a worse p99. An
     // exchange holds its connection for one round trip, so a few suffice; more only add Postgres backends.
@@ -118,16 +161,6 @@ export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
     // to be opened first never resolves (postgres.js 3.4.9 skips `onopen` for a reserving first query).
     fetch_types: true,
   });
-  // One listener per pool (the same function twice would be one listener, removed by the first close).
-  const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
-  globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
-  return {
-    sql,
-    async close(timeout = 5) {
-      await sql.end({ timeout });
-      globalThis.removeEventListener("unhandledrejection", ignoreTypeFetchFailure);
-    },
-  };
 }
 
 /**
