@@ -27,7 +27,7 @@ import {
   type SigningJwk,
   type SigningKeySet,
 } from "./auth_emulator/mod.ts";
-import { createGateway, type ProjectKeys } from "./gateway.ts";
+import { createGateway, type ProjectKeys, unreachableUpstream } from "./gateway.ts";
 import { generateApiKey } from "./api_keys.ts";
 import { type AuthConfig, loadAuthConfig, sessionSecrets } from "./auth_config.ts";
 import { type Mailbox, startMailbox } from "./mailbox/mod.ts";
@@ -164,8 +164,25 @@ export interface LocalStack {
    * deprecated `ANON_KEY`, `SERVICE_ROLE_KEY`, `JWT_SECRET`, `INBUCKET_URL`), plus `BACKEND_JWT_SECRET`.
    */
   env(): Record<string, string>;
+  /** Stops one part and starts it again while the rest runs on, for `deno task chaos` (bench/chaos.ts). */
+  faults: StackFaults;
   /** Stops everything, in reverse order. */
   stop(): Promise<void>;
+}
+
+/**
+ * A part of the stack {@linkcode StackFaults} can stop: Postgres (its data kept), the pooler (PgBouncer, when
+ * it runs), Auth (the gateway then answers its routes as Kong does for an unreachable upstream), or the
+ * mailbox's SMTP server.
+ */
+export type StackPart = "postgres" | "pooler" | "auth" | "smtp";
+
+/** Stops and starts the stack's parts one at a time, as outages do. */
+export interface StackFaults {
+  /** Stops the part; the others keep running. */
+  stop(part: StackPart): Promise<void>;
+  /** Starts a stopped part again, on the same port with the same data. */
+  start(part: StackPart): Promise<void>;
 }
 
 interface Secrets {
@@ -239,8 +256,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const edgeDenoVersion = options.edgeDenoVersion ??
       parseEdgeDenoVersion(Deno.env.get("EDGE_DENO_VERSION"));
     const runtimes = await startFunctions(start, functionEnv, ports.demo, edgeDenoVersion);
+    let authUp = true;
     ports.routeGateway(createGateway({
-      auth: auth.handler,
+      auth: (req) => authUp ? auth.handler(req) : Promise.resolve(unreachableUpstream()),
       functions: Object.fromEntries(runtimes.map(({ name, runtime }) => [name, runtime.fetch])),
       keys,
     }));
@@ -300,12 +318,32 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         BACKEND_JWT_SECRET: secrets.backendJwtSecret,
         ...(backend ? { BACKEND_URL: backend.url } : {}),
       }),
+      faults: {
+        async stop(part) {
+          if (part === "postgres") await postgres.stop({ keepData: true });
+          else if (part === "pooler") await requirePooler(pooler).pause();
+          else if (part === "auth") authUp = false;
+          else await mailbox.stopSmtp();
+        },
+        async start(part) {
+          if (part === "postgres") await postgres.start();
+          else if (part === "pooler") await requirePooler(pooler).resume();
+          else if (part === "auth") authUp = true;
+          else await mailbox.startSmtp();
+        },
+      },
       stop: () => stops.stopAll(),
     };
   } catch (err) {
     await stops.stopAll();
     throw err;
   }
+}
+
+/** The pooler, for a fault in it: a stack started without one has none to stop. */
+function requirePooler(pooler: Pooler | undefined): Pooler {
+  if (!pooler) throw new Error("this stack runs no pooler (start it with dbPooler or poolerPort)");
+  return pooler;
 }
 
 /** The stack's stops, in the order their parts started. */
