@@ -110,6 +110,7 @@ export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
   // One listener per pool (the same function twice would be one listener, removed by the first close).
   const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
   globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
+  globalThis.addEventListener("error", _ignoreWriteAfterClose);
   return {
     get sql() {
       return sql;
@@ -137,6 +138,7 @@ export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
     async close(timeout = 5) {
       await Promise.all([sql.end({ timeout }), ...retiring]);
       globalThis.removeEventListener("unhandledrejection", ignoreTypeFetchFailure);
+      globalThis.removeEventListener("error", _ignoreWriteAfterClose);
     },
   };
 }
@@ -239,6 +241,32 @@ export function mapDatabaseError(err: unknown): ApiError {
 function _ignoreTypeFetchFailure(event: PromiseRejectionEvent) {
   const query = (event.reason as { query?: unknown } | null)?.query;
   if (typeof query === "string" && query.includes("from pg_catalog.pg_type a")) event.preventDefault();
+}
+
+/**
+ * Whether an uncaught error is postgres.js 3.4.9 writing to a connection that has closed. Its `begin()` answers
+ * a connection that closed mid-transaction (Postgres shut down, a pooler restarted) by rejecting, then sends
+ * `rollback` on that closed connection; the write, deferred with setImmediate (connection.js `write()`,
+ * `nextWrite()`), finds no socket and throws outside any promise, which would end the isolate (a 500 for every
+ * request in it). The request already has its 503, and the rollback had nothing to undo: a process that runs
+ * postgres.js drops this error, and only this one, from its `error` event.
+ *
+ * @param error The uncaught error (`ErrorEvent.error`).
+ * @returns Whether it is that one.
+ * @example
+ * ```ts
+ * globalThis.addEventListener("error", (event) => {
+ *   if (isWriteAfterClose(event.error)) event.preventDefault();
+ * });
+ * ```
+ */
+export function isWriteAfterClose(error: unknown): boolean {
+  return error instanceof TypeError && error.message === "Cannot read properties of null (reading 'write')" &&
+    /\bnextWrite \(.*\/postgres\b.*\/src\/connection\.js:/.test(error.stack ?? "");
+}
+
+function _ignoreWriteAfterClose(event: ErrorEvent) {
+  if (isWriteAfterClose(event.error)) event.preventDefault();
 }
 
 function _code(err: unknown): string | undefined {
