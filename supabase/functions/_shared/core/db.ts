@@ -81,7 +81,10 @@ export interface DatabasePoolOptions {
 
 /** A postgres.js pool of one isolate, and how to close it. */
 export interface DatabasePool {
-  /** The pool as it is now: a fresh one after a refused reservation ({@linkcode DatabasePool.reserve}). */
+  /**
+   * The pool as it is now: a fresh one after a refused reservation ({@linkcode DatabasePool.reserve}) or a write
+   * to a closed connection ({@linkcode isWriteAfterClose}); the old one ends after its running queries.
+   */
   readonly sql: postgres.Sql;
   /**
    * Reserves a connection (`sql.reserve()`). Once a reservation is refused (the connection it had to open
@@ -107,10 +110,25 @@ export interface DatabasePool {
 export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
   let sql = _openPool(options);
   const retiring = new Set<Promise<void>>();
-  // One listener per pool (the same function twice would be one listener, removed by the first close).
+  // Replaces the pool by a fresh one; the old one ends once its running queries have (within the timeout).
+  const retire = (old: postgres.Sql) => {
+    if (sql !== old) return;
+    sql = _openPool(options);
+    const ending = old.end({ timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)) }).catch(() => {});
+    retiring.add(ending);
+    ending.finally(() => retiring.delete(ending));
+  };
+  // One listener of each per pool (the same function twice would be one listener, removed by the first close).
   const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
+  // The connection that wrote after its close keeps the unsent bytes and a spent timer (connection.js
+  // `nextWrite()` threw before clearing them), so its next logins never flush and time out: retire the pool.
+  const onWriteAfterClose = (event: ErrorEvent) => {
+    if (!isWriteAfterClose(event.error)) return;
+    event.preventDefault();
+    retire(sql);
+  };
   globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
-  globalThis.addEventListener("error", _ignoreWriteAfterClose);
+  globalThis.addEventListener("error", onWriteAfterClose);
   return {
     get sql() {
       return sql;
@@ -125,20 +143,14 @@ export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
         // timeout) the reservation is rejected but stays queued, and the next connection released goes to
         // it and is never seen again (`onopen()` resolves the settled promise). A few refusals and the
         // isolate has no connection left and answers 503 for good. A fresh pool has no such entry.
-        if (sql === current) {
-          sql = _openPool(options);
-          const ending = current.end({ timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)) })
-            .catch(() => {});
-          retiring.add(ending);
-          ending.finally(() => retiring.delete(ending));
-        }
+        retire(current);
         throw err;
       }
     },
     async close(timeout = 5) {
       await Promise.all([sql.end({ timeout }), ...retiring]);
       globalThis.removeEventListener("unhandledrejection", ignoreTypeFetchFailure);
-      globalThis.removeEventListener("error", _ignoreWriteAfterClose);
+      globalThis.removeEventListener("error", onWriteAfterClose);
     },
   };
 }
@@ -249,7 +261,8 @@ function _ignoreTypeFetchFailure(event: PromiseRejectionEvent) {
  * `rollback` on that closed connection; the write, deferred with setImmediate (connection.js `write()`,
  * `nextWrite()`), finds no socket and throws outside any promise, which would end the isolate (a 500 for every
  * request in it). The request already has its 503, and the rollback had nothing to undo: a process that runs
- * postgres.js drops this error, and only this one, from its `error` event.
+ * postgres.js drops this error, and only this one, from its `error` event (and the function's pools retire
+ * the pool it came from: {@linkcode createDatabasePool}).
  *
  * @param error The uncaught error (`ErrorEvent.error`).
  * @returns Whether it is that one.
@@ -263,10 +276,6 @@ function _ignoreTypeFetchFailure(event: PromiseRejectionEvent) {
 export function isWriteAfterClose(error: unknown): boolean {
   return error instanceof TypeError && error.message === "Cannot read properties of null (reading 'write')" &&
     /\bnextWrite \(.*\/postgres\b.*\/src\/connection\.js:/.test(error.stack ?? "");
-}
-
-function _ignoreWriteAfterClose(event: ErrorEvent) {
-  if (isWriteAfterClose(event.error)) event.preventDefault();
 }
 
 function _code(err: unknown): string | undefined {
