@@ -49,6 +49,8 @@ export interface FaultResult {
   byStatus: Record<string, number>;
   /** Of the answers to requests in flight while the part was down: by status and error code. */
   whileDown: Record<string, number>;
+  /** Of the answers to requests sent after the part was back, those not 2xx: by kind, status and error code. */
+  afterUp: Record<string, number>;
   /** Answers that are neither 2xx nor 503 with `Retry-After`, by status and error code. */
   unexpected: Record<string, number>;
   /** From the part's start to the last non-2xx answer to a request sent after it (0: none). */
@@ -78,7 +80,9 @@ export interface ChaosReport {
  * @param options `smoke` for short faults.
  * @returns The report.
  */
-export async function runChaos(options: { smoke: boolean }): Promise<ChaosReport> {
+export async function runChaos(
+  options: { smoke: boolean; only?: StackPart; log?: (line: string) => void },
+): Promise<ChaosReport> {
   const seconds = options.smoke ? { warm: 1, down: 2, after: 3 } : { warm: 3, down: 5, after: 5 };
   const report: ChaosReport = { smoke: options.smoke, faults: [], ledger: [], missed: [] };
   const mixed = { exchange: 6, tenant_read: 2, invitation: 1, exchange_hs256: 1 };
@@ -99,6 +103,7 @@ export async function runChaos(options: { smoke: boolean }): Promise<ChaosReport
     const workers = { crashes: 0, retirements: 0 };
     const stack = await startStack({
       log: (line) => {
+        options.log?.(line);
         if (CRASH.test(line)) workers.crashes++;
         if (RETIREMENT.test(line)) workers.retirements++;
       },
@@ -108,7 +113,7 @@ export async function runChaos(options: { smoke: boolean }): Promise<ChaosReport
     try {
       const setup = await prepareTraffic(stack, USERS);
       const all: Sample[] = [];
-      for (const fault of faults) {
+      for (const fault of faults.filter((f) => !options.only || f.part === options.only)) {
         progress(`${fault.part}: down for ${seconds.down} s under load`);
         const samples: Sample[] = [];
         const before = { ...workers };
@@ -173,6 +178,7 @@ function summarise(
       (s) => `${s.kind} ${label(s)}`,
     ),
     unexpected: tally(samples.filter((s) => !expected(s))),
+    afterUp: tally(after, (s) => `${s.kind} ${label(s)}${s.ms > 4_000 ? " (at its deadline)" : ""}`),
     recoveryMs: Math.round(Math.max(0, ...after.map((s) => s.start + s.ms - upAt))),
     maxMs: Math.round(Math.max(0, ...samples.map((s) => s.ms))),
     workerCrashes: workers.crashes,
@@ -242,6 +248,7 @@ function print(r: FaultResult) {
       `(retired at the CPU limit ${r.workerRetirements})`,
   );
   console.log(`  while down: ${JSON.stringify(r.whileDown)}`);
+  if (Object.keys(r.afterUp).length) console.log(`  not 2xx after: ${JSON.stringify(r.afterUp)}`);
   if (Object.keys(r.unexpected).length) console.log(`  unexpected: ${JSON.stringify(r.unexpected)}`);
   if (r.coldWorker) console.log(`  a cold worker with no keys: ${r.coldWorker}`);
   if (r.invitationsWithoutMail) {
@@ -259,7 +266,14 @@ function sleep(ms: number) {
 
 if (import.meta.main) {
   const smoke = Deno.args.includes("--smoke");
-  const report = await runChaos({ smoke });
+  const flag = (name: string) =>
+    Deno.args.includes(name) ? Deno.args[Deno.args.indexOf(name) + 1] : undefined;
+  const logFile = flag("--log");
+  const report = await runChaos({
+    smoke,
+    only: flag("--only") as StackPart | undefined,
+    log: logFile ? (line) => Deno.writeTextFileSync(logFile, line + "\n", { append: true }) : undefined,
+  });
   if (!smoke) {
     await Deno.writeTextFile(
       new URL("./chaos_results.json", import.meta.url),
