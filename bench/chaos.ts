@@ -13,7 +13,8 @@
  * 2 s of it coming back; no worker restart (a crash or a limit; the CPU rule's retirements, which the Edge
  * runtime makes under any load, are counted apart); no answer past the function's deadlines (Auth's and the
  * database's, 5 s each); nothing lost or duplicated, counted in the database afterwards. `--smoke` runs each
- * fault briefly; the run exits 1 when a target is missed. A full run writes `bench/chaos_results.json`.
+ * fault briefly, and fails on a missed target but the two timing ones (2 s, the deadlines), which a loaded CI
+ * machine can miss; a full run exits 1 on any, and writes `bench/chaos_results.json`.
  *
  * @module
  */
@@ -71,7 +72,10 @@ export interface ChaosReport {
   smoke: boolean;
   faults: FaultResult[];
   ledger: LedgerCounts[];
+  /** Targets missed, but the timing ones. */
   missed: string[];
+  /** Timing targets missed: 2xx again within 2 s, every answer within the deadlines. */
+  missedTimes: string[];
 }
 
 /**
@@ -84,7 +88,7 @@ export async function runChaos(
   options: { smoke: boolean; only?: StackPart; log?: (line: string) => void },
 ): Promise<ChaosReport> {
   const seconds = options.smoke ? { warm: 1, down: 2, after: 3 } : { warm: 3, down: 5, after: 5 };
-  const report: ChaosReport = { smoke: options.smoke, faults: [], ledger: [], missed: [] };
+  const report: ChaosReport = { smoke: options.smoke, faults: [], ledger: [], missed: [], missedTimes: [] };
   const mixed = { exchange: 6, tenant_read: 2, invitation: 1, exchange_hs256: 1 };
   const stacks: Array<{ pooled: boolean; faults: Fault[] }> = [
     {
@@ -148,8 +152,11 @@ export async function runChaos(
       await stack.stop();
     }
   }
-  report.missed = missedTargets(report);
-  console.log(report.missed.length ? `MISSED: ${report.missed.join("; ")}` : "every target met");
+  const missed = missedTargets(report);
+  report.missed = missed.other;
+  report.missedTimes = missed.times;
+  const all = [...missed.other, ...missed.times];
+  console.log(all.length ? `MISSED: ${all.join("; ")}` : "every target met");
   return report;
 }
 
@@ -206,15 +213,16 @@ async function askColdWorker(stack: LocalStack, token: string): Promise<string> 
   }
 }
 
-/** The targets each fault missed, in words. */
-function missedTargets(report: ChaosReport): string[] {
+/** The targets each fault missed, in words: the timing ones apart. */
+function missedTargets(report: ChaosReport): { other: string[]; times: string[] } {
   const missed: string[] = [];
+  const times: string[] = [];
   for (const f of report.faults) {
     if (Object.keys(f.unexpected).length) {
       missed.push(`${f.part}: unexpected ${JSON.stringify(f.unexpected)}`);
     }
-    if (f.recoveryMs > RECOVERY_TARGET_MS) missed.push(`${f.part}: 2xx again after ${f.recoveryMs} ms`);
-    if (f.maxMs > DEADLINE_MS) missed.push(`${f.part}: an answer took ${f.maxMs} ms`);
+    if (f.recoveryMs > RECOVERY_TARGET_MS) times.push(`${f.part}: 2xx again after ${f.recoveryMs} ms`);
+    if (f.maxMs > DEADLINE_MS) times.push(`${f.part}: an answer took ${f.maxMs} ms`);
     if (f.workerCrashes > 0) missed.push(`${f.part}: ${f.workerCrashes} workers crashed`);
     if (f.part === "auth") {
       if (!/^503 .*Retry-After$/.test(f.coldWorker ?? "")) {
@@ -238,7 +246,7 @@ function missedTargets(report: ChaosReport): string[] {
     const { invitationsAnswered: _answered, invitationsUnanswered: _unanswered, ...counts } = l;
     for (const [name, n] of Object.entries(counts)) if (n > 0) missed.push(`ledger: ${name} ${n}`);
   }
-  return missed;
+  return { other: missed, times };
 }
 
 function print(r: FaultResult) {
@@ -280,5 +288,5 @@ if (import.meta.main) {
       JSON.stringify(report, null, 2) + "\n",
     );
   }
-  Deno.exit(report.missed.length ? 1 : 0);
+  Deno.exit(report.missed.length || (!smoke && report.missedTimes.length) ? 1 : 0);
 }
