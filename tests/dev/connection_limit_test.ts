@@ -107,10 +107,9 @@ async function newUsers(stack: LocalStack, count: number): Promise<string[]> {
 Deno.test("over max_connections, direct workers answer 503 database_unavailable with Retry-After, never 500", async () => {
   await withLimitedStack(undefined, async (stack) => {
     const answers = await exchangeInBursts(stack, await newUsers(stack, BURST));
-    // The workers that got no connection answer 503; those that got one keep serving on it (postgres.js
-    // 3.4.9 handed a refused reservation the open connection, and all 144 were 503: db.ts, reserve()).
+    // The workers that got no connection answer 503, and a refused connection retires a worker's pool, its
+    // open connection with it (db.ts, reserve()): how many are served varies from run to run, none included.
     assert.ok(answers.byStatus[503] > 0, JSON.stringify(answers.byStatus));
-    assert.ok(answers.byStatus[200] > 0, JSON.stringify(answers.byStatus));
     assert.deepEqual(
       Object.keys(answers.byStatus).filter((status) => status !== "200" && status !== "503"),
       [],
