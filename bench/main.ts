@@ -4,6 +4,10 @@
  *
  * `--smoke` runs every step briefly (a few hundred requests in all), to keep the benchmark working in CI.
  * `--scale` runs `scale.ts` instead: the same exchange on an empty and on a seeded large database.
+ * `--soak <duration>` runs `soak.ts` instead: mixed traffic for that long (`20m`; CI's smoke `30s`), read in
+ * windows.
+ * `--isolates` runs `isolates.ts` instead: the exchange through the gateway with 1, 4 and 8 workers, each with
+ * its own pool, connected directly and through the transaction pooler.
  * `--compare <git-ref>` measures that revision and the working tree alternately instead (`compare.ts`), and
  * `--profile [git-ref]` profiles one exchange's CPU (`profile.ts`).
  *
@@ -31,6 +35,27 @@ const smoke = Deno.args.includes("--smoke");
 if (Deno.args.includes("--scale")) {
   const { runScaleBench } = await import("./scale.ts");
   await runScaleBench({ smoke, users: smoke ? 10_000 : 1_000_000 });
+  Deno.exit(0);
+}
+if (Deno.args.includes("--soak")) {
+  const { parseSoakDuration, runSoak } = await import("./soak.ts");
+  const seconds = parseSoakDuration(Deno.args[Deno.args.indexOf("--soak") + 1]);
+  const report = await runSoak(seconds);
+  if (seconds >= 300) {
+    await Deno.writeTextFile(
+      new URL("./soak_results.json", import.meta.url),
+      JSON.stringify(report, null, 2) + "\n",
+    );
+  }
+  // The smoke (under 5 minutes) fails on a 5xx or a hang only; a full run on any target missed.
+  const failed = seconds >= 300
+    ? report.summary.missed.length > 0
+    : report.summary.fiveXx + report.summary.hangs > 0;
+  Deno.exit(failed ? 1 : 0);
+}
+if (Deno.args.includes("--isolates")) {
+  const { runIsolatesBench } = await import("./isolates.ts");
+  await runIsolatesBench({ smoke });
   Deno.exit(0);
 }
 if (Deno.args.includes("--compare")) {

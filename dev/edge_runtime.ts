@@ -1,439 +1,132 @@
 /**
- * A stand-in for the Edge runtime's worker supervision, in front of one function that runs as its own Deno
- * process (a "worker" here; an isolate there). It boots the function when a request finds none running,
- * forwards requests to it, and answers for a worker that cannot answer as `supabase functions serve`'s
- * main service does (supabase/cli `internal/functions/serve/templates/main.ts`, over supabase/edge-runtime
- * `ext/workers/lib.rs` and `crates/base/src/worker/`):
+ * A stand-in for the Edge runtime in front of one function: N workers of it at once (a Deno process each
+ * here, an isolate each there), requests spread over them in turn. The platform runs a busy function in many
+ * isolates, each with its own module state: its own caches and its own pool of database connections (3 for
+ * this project's functions), so a project's connection count grows with its isolates, not with its traffic.
+ * `workers` (the local stack's `EDGE_WORKERS_PER_FUNCTION`, 1 by default) sets N, to see that locally.
  *
- * | the worker                                            | runtime error            | answer             |
- * | ----------------------------------------------------- | ------------------------ | ------------------ |
- * | cannot boot: exits before it listens, or is too slow  | `InvalidWorkerCreation`  | 503 `BOOT_ERROR`   |
- * | exits while a request waits for its answer            | `InvalidWorkerResponse`  | 500 `WORKER_ERROR` |
- * | goes over its memory or wall-clock limit              | `WorkerRequestCancelled` | 546 `WORKER_LIMIT` |
+ * Each worker sits in a slot of its own (`dev/edge_worker_supervisor.ts`), which keeps the runtime's rules
+ * per worker, as the runtime applies them per isolate: a boot error, a crash and a memory or wall-clock limit
+ * are answered as the runtime answers them (503 `BOOT_ERROR`, 500 `WORKER_ERROR`, 546 `WORKER_LIMIT`), and the
+ * CPU rule retires or ends that worker only; its slot boots a fresh one at its next turn.
  *
- * The runtime evaluates a worker's module while it boots (`set_eager_module_init(true)` in its pool), so a
- * module that throws at its top level is a boot error there as here.
- *
- * The body is `{"code","message"}` with `Content-Type: application/json` and nothing else: no CORS headers
- * and no `Retry-After`, as the main service's `getResponse` sends it. A worker that ended, for any reason,
- * is forgotten, and the next request boots a fresh one, as the runtime's pool creates a new worker once the
- * old one has shut down. A boot error is not remembered: each request tries again.
- *
- * Limits, and how close they come to the runtime's (`memoryLimitMb` 256, `workerTimeoutMs` 400 s,
- * `cpuTimeSoftLimitMs`/`cpuTimeHardLimitMs` 1000/2000 in the CLI):
- * - Memory: the worker runs with V8's heap capped at {@linkcode EDGE_MEMORY_LIMIT_MIB} (`startFunction`), and
- *   V8 ends a process that outgrows it with SIGTRAP ("Fatal JavaScript out of memory"), which is read here
- *   as the limit. The runtime counts the heap plus external memory (ArrayBuffers); a cap on the heap does
- *   not see external memory.
- * - Wall clock: each request may wait {@linkcode EdgeRuntimeOptions.wallClockLimitMs} for its response's
- *   headers; past that the worker is killed, and every request it held gets 546. The runtime's limit is the
- *   worker's life (retired at half, ended at the limit), so there a request that starts late in a worker's
- *   life is cut sooner; and its limit also covers a response body still streaming.
- * - CPU time, the runtime's per-worker rule (`crates/base/src/worker/supervisor/strategy_per_worker.rs`):
- *   the worker's CPU time adds up over its life; past {@linkcode EDGE_CPU_SOFT_LIMIT_MS} it is retired (new
- *   requests boot a fresh worker, and it stops once its requests, bodies included, have ended), and at
- *   {@linkcode EDGE_CPU_HARD_LIMIT_MS} it is killed, its requests in flight answered 546. Read here from
- *   `/proc` for the process's main thread (where Deno runs JavaScript; not the garbage collector's or the
- *   compiler's threads), from the moment it listens, every 50 ms while it has requests in flight and once
- *   as each ends. It may overshoot a limit by one poll; CPU time spent between requests (timers, background
- *   work) is only read at the next request's end; and the boot's CPU time (the module's evaluation) is left
- *   out, while the runtime's timer runs whenever the isolate does. A retired worker
- *   still finishing holds its port, so the next worker boots on another ({@linkcode EdgeRuntime.url}
- *   changes) unless the port was given, when the next boot waits for the retired worker's end.
+ * Where this differs from the platform: its load balancer sends a request to any isolate that has room and
+ * starts new ones under load (up to limits of its own), where this stand-in has a fixed N and a strict turn.
+ * A turn that finds its slot booting waits for that boot, as a request waits for a cold isolate there.
  *
  * @module
  */
-import { PORT_ATTEMPTS, PortTakenError, reservePort } from "./ports.ts";
+import {
+  superviseWorker,
+  type WorkerSupervisor,
+  type WorkerSupervisorOptions,
+} from "./edge_worker_supervisor.ts";
 
-/** The Edge runtime's per-worker memory limit (`memoryLimitMb` in `supabase functions serve`), in MiB. */
-export const EDGE_MEMORY_LIMIT_MIB = 256;
+export {
+  EDGE_CPU_HARD_LIMIT_MS,
+  EDGE_CPU_SOFT_LIMIT_MS,
+  EDGE_MEMORY_LIMIT_MIB,
+  EDGE_WALL_CLOCK_LIMIT_MS,
+  type FunctionProcess,
+  type RuntimeErrorCode,
+  runtimeErrorResponse,
+} from "./edge_worker_supervisor.ts";
 
-/** The Edge runtime's wall-clock limit (`workerTimeoutMs` in `supabase functions serve`), in ms. */
-export const EDGE_WALL_CLOCK_LIMIT_MS = 400_000;
-
-/** The CPU time after which a worker is retired (`cpuTimeSoftLimitMs` in `supabase functions serve`), in ms. */
-export const EDGE_CPU_SOFT_LIMIT_MS = 1000;
-
-/** The CPU time at which a worker is ended (`cpuTimeHardLimitMs` in `supabase functions serve`), in ms. */
-export const EDGE_CPU_HARD_LIMIT_MS = 2000;
-
-/** How often a worker's CPU time is read while it has requests in flight. */
-const CPU_POLL_MS = 50;
-
-/** The three failures the runtime answers for, by the name its main service gives them. */
-export type RuntimeErrorCode = "BOOT_ERROR" | "WORKER_ERROR" | "WORKER_LIMIT";
-
-const RUNTIME_ERRORS: Record<RuntimeErrorCode, { status: number; message: string }> = {
-  BOOT_ERROR: { status: 503, message: "Worker failed to boot (please check logs)" },
-  WORKER_ERROR: { status: 500, message: "Function exited due to an error (please check logs)" },
-  WORKER_LIMIT: {
-    status: 546,
-    message: "Worker failed to respond due to a resource limit (please check logs)",
-  },
-};
-
-/** How long a failed request waits for its worker's exit status, to tell a crash from a limit. */
-const EXIT_GRACE_MS = 2000;
-
-/** One worker process, as the supervisor drives it (`startFunction` in `dev/function_worker.ts` makes one). */
-export interface FunctionProcess {
-  pid: number;
+/** Options for {@linkcode startEdgeRuntime}: a slot's options (`dev/edge_worker_supervisor.ts`), and N. */
+export interface EdgeRuntimeOptions extends Omit<WorkerSupervisorOptions, "onBooted"> {
+  /** How many workers serve the function at once, each in its own process; 1 by default. */
+  workers?: number;
   /**
-   * Resolves once the function accepts connections; rejects if it exits first or takes over 20 s, with a
-   * `PortTakenError` (`dev/ports.ts`) when it exited because something else held its port.
-   */
-  listening: Promise<void>;
-  /** Its exit status, once it has exited (on its own or stopped). */
-  exited: Promise<Deno.CommandStatus>;
-  /** Sends `signal` (SIGTERM by default) and waits for the exit. */
-  stop(signal?: Deno.Signal): Promise<void>;
-  /** The CPU time its JavaScript thread has used so far, in ms; undefined once it has exited. */
-  cpuTimeMs(): Promise<number | undefined>;
-}
-
-/** Options for {@linkcode startEdgeRuntime}. */
-export interface EdgeRuntimeOptions {
-  /** Starts one worker of the function, listening on `port` (`startFunction`). */
-  boot: (port: number) => FunctionProcess | Promise<FunctionProcess>;
-  /**
-   * The port every worker listens on, so the function keeps one address across reboots. When omitted (or
-   * 0), the first boot reserves a free one, and a boot whose worker finds it taken by something else moves
-   * to another (`dev/ports.ts`); a port given here is never moved.
+   * With one worker only: the port it listens on, kept across reboots (see `WorkerSupervisorOptions.port`).
+   * Several workers each reserve a free port of their own.
    */
   port?: number;
-  /** How long a request may wait for its response's headers; default {@linkcode EDGE_WALL_CLOCK_LIMIT_MS}. */
-  wallClockLimitMs?: number;
-  /** The CPU time that retires a worker; default {@linkcode EDGE_CPU_SOFT_LIMIT_MS}. */
-  cpuSoftLimitMs?: number;
-  /** The CPU time that ends a worker and its requests with 546; default {@linkcode EDGE_CPU_HARD_LIMIT_MS}. */
-  cpuHardLimitMs?: number;
-  /** Where the supervisor's lines go (a boot, an exit and its reading). */
-  log?: (line: string) => void;
 }
 
-/** A running supervisor: see {@linkcode startEdgeRuntime}. */
+/** A running runtime: see {@linkcode startEdgeRuntime}. */
 export interface EdgeRuntime {
   /**
-   * Forwards a request to the worker (booting one if none runs) and returns its answer, or the runtime's
-   * error answer. Never throws.
+   * Forwards a request to the next worker in turn (booting one if its slot has none) and returns its
+   * answer, or the runtime's error answer. Never throws.
    */
   fetch(request: Request): Promise<Response>;
-  /** Boots a worker now if none runs; rejects as the boot failed (e.g. to fail a stack's start early). */
+  /** Boots every slot's worker now if it has none; rejects as the first failed boot did. */
   boot(): Promise<void>;
-  /** The process id of the worker booted last (it may have exited since); undefined before the first boot. */
+  /** How many workers serve the function at once. */
+  readonly workers: number;
+  /** The process id of the worker booted last, in any slot (it may have exited since). */
   readonly pid: number | undefined;
-  /** How many workers have booted so far (each holds its own caches, as each isolate does). */
+  /** Each slot's worker booted last (undefined before its first boot), in slot order. */
+  readonly pids: ReadonlyArray<number | undefined>;
+  /** How many workers have booted so far, in all slots (each holds its own caches, as each isolate does). */
   readonly boots: number;
-  /** The port its workers listen on; 0 before the first boot when none was given. */
+  /** The first slot's port; 0 before its first boot when none was given. */
   readonly port: number;
-  /** The function's address, e.g. `http://127.0.0.1:8081`. */
+  /** Each slot's port, in slot order. */
+  readonly ports: readonly number[];
+  /** The first slot's address, e.g. `http://127.0.0.1:8081`: one worker, past the turn. */
   readonly url: string;
-  /** Stops the worker and boots no other. */
+  /** Stops every worker and boots no other. */
   stop(): Promise<void>;
 }
 
-/** One booted worker and what the supervisor knows of its end. */
-interface Worker {
-  process: FunctionProcess;
-  /** Set when the supervisor ended it for a limit, before the kill: which one. */
-  overLimit?: "wall clock duration" | "CPU time hard limit";
-  /** Its CPU time when it began to listen: its boot, which is not counted. */
-  bootCpuMs: number;
-  /** Requests sent to it whose response (body included) has not ended. */
-  inFlight: number;
-  /** Set at the CPU soft limit: it gets no new request, and is stopped once `inFlight` is 0. */
-  retired: boolean;
-  /** Reads its CPU time while it has requests in flight. */
-  cpuWatch?: ReturnType<typeof setInterval>;
-  /** Its exit status, once it has exited. */
-  exit?: Deno.CommandStatus;
-  /** The port it listens on. */
-  port: number;
-}
-
 /**
- * The runtime's answer for a worker that failed, as `supabase functions serve` sends it.
+ * Runs a function in `workers` slots and spreads requests over them in turn.
  *
- * @param code Which failure.
- * @returns 503, 500 or 546 with `{ code, message }` as JSON, and no other header.
- * @example A worker over its memory limit
- * ```ts
- * const res = runtimeErrorResponse("WORKER_LIMIT");
- * console.log(res.status, await res.json()); // 546 { code: "WORKER_LIMIT", message: "Worker failed to … " }
- * ```
- */
-export function runtimeErrorResponse(code: RuntimeErrorCode): Response {
-  const { status, message } = RUNTIME_ERRORS[code];
-  return new Response(JSON.stringify({ code, message }), {
-    status,
-    headers: { "Content-Type": "application/json" },
-  });
-}
-
-/**
- * Supervises one function: boots a worker on demand, forwards requests, reboots after a crash, and answers
- * for a worker that cannot as the Edge runtime does.
- *
- * @param options How to boot a worker, on which port, and the wall-clock limit.
- * @returns The supervisor; nothing is booted until {@linkcode EdgeRuntime.boot} or a request.
- * @example Supervise a function process
+ * @param options How to boot a worker, how many, the limits and the log.
+ * @returns The runtime; nothing is booted until {@linkcode EdgeRuntime.boot} or a request.
+ * @throws {RangeError} When `workers` is not a whole number from 1, or a port is given with several.
+ * @example Four workers of a function, requests in turn
  * ```ts ignore
- * const runtime = startEdgeRuntime({ boot: (port) => startFunction(port, env) });
+ * const runtime = startEdgeRuntime({ boot: (port) => startFunction(port, env), workers: 4 });
  * await runtime.boot();
  * const res = await runtime.fetch(new Request("http://gateway/exchange-token", { method: "POST" }));
  * await runtime.stop();
  * ```
  */
 export function startEdgeRuntime(options: EdgeRuntimeOptions): EdgeRuntime {
-  const wallClockLimitMs = options.wallClockLimitMs ?? EDGE_WALL_CLOCK_LIMIT_MS;
-  const cpuSoftLimitMs = options.cpuSoftLimitMs ?? EDGE_CPU_SOFT_LIMIT_MS;
-  const cpuHardLimitMs = options.cpuHardLimitMs ?? EDGE_CPU_HARD_LIMIT_MS;
-  const log = options.log ?? (() => {});
-  // A worker is a child told its port. Without a port of the caller's, the first boot reserves one and
-  // releases it just before the spawn; a worker that finds it taken all the same is booted again on another,
-  // and the function keeps the port it got across later reboots (dev/ports.ts), unless a retired worker still
-  // holds it while its last requests finish.
-  let port = options.port ?? 0;
-  let current: Worker | undefined;
+  const workers = options.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) {
+    throw new RangeError(`workers must be a whole number from 1, not ${workers}`);
+  }
+  // Two workers cannot listen on one port.
+  if (workers > 1 && options.port) throw new RangeError("a port is one worker's: give none with several");
   let lastPid: number | undefined;
-  let boots = 0;
-  // Requests that find no worker share one boot.
-  let booting: Promise<Worker> | undefined;
-  let stopped = false;
-  // Retired workers still finishing their requests.
-  const draining = new Set<Worker>();
-
-  function bootWorker(): Promise<Worker> {
-    if (current && !current.exit && !current.retired) return Promise.resolve(current);
-    booting ??= (async () => {
-      if (draining.size > 0) {
-        // Two workers cannot listen on one port: a port of the caller's waits for the retired worker's end.
-        if (options.port) await Promise.all([...draining].map((worker) => worker.process.exited));
-        else port = 0;
-      }
-      let worker: Worker;
-      for (let attempt = 1;; attempt++) {
-        if (stopped) throw new Error("the Edge runtime stand-in was stopped");
-        if (!port) {
-          const reserved = reservePort();
-          port = reserved.port;
-          reserved.release(); // the spawn follows at once
-        }
-        worker = { process: await options.boot(port), port, bootCpuMs: 0, inFlight: 0, retired: false };
-        const booted = worker;
-        worker.process.exited.then((status) => {
-          booted.exit = status;
-          clearInterval(booted.cpuWatch);
-          draining.delete(booted);
-          if (current === booted) current = undefined;
-          log(`[edge-runtime] worker ${booted.process.pid} ${describeExit(booted)}`);
-        });
-        try {
-          await worker.process.listening;
-          break;
-        } catch (err) {
-          await worker.process.stop();
-          const movable = !options.port && err instanceof PortTakenError && attempt < PORT_ATTEMPTS;
-          if (!movable) throw err;
-          log(`[edge-runtime] port ${port} was taken before the worker bound it: booting on another`);
-          port = 0;
-        }
-      }
-      if (stopped) {
-        await worker.process.stop();
-        throw new Error("the Edge runtime stand-in was stopped");
-      }
-      worker.bootCpuMs = await worker.process.cpuTimeMs() ?? 0;
-      current = worker;
-      lastPid = worker.process.pid;
-      boots++;
-      log(
-        `[edge-runtime] worker ${worker.process.pid} booted (memory limit ${EDGE_MEMORY_LIMIT_MIB} MiB, ` +
-          `CPU time ${cpuSoftLimitMs}/${cpuHardLimitMs} ms, wall clock ${wallClockLimitMs / 1000} s)`,
-      );
-      return worker;
-    })().finally(() => {
-      booting = undefined;
-    });
-    return booting;
-  }
-
-  /** Ends `worker` for a limit: its requests in flight get 546. */
-  async function endForLimit(worker: Worker, limit: NonNullable<Worker["overLimit"]>) {
-    if (worker.overLimit || worker.exit) return;
-    log(`[edge-runtime] worker ${worker.process.pid}: ${limit} reached`);
-    worker.overLimit = limit;
-    await worker.process.stop("SIGKILL");
-  }
-
-  /** Stops a retired worker once its last request has ended. */
-  function stopIfDrained(worker: Worker) {
-    if (!worker.retired || worker.inFlight > 0 || worker.exit) return;
-    log(`[edge-runtime] worker ${worker.process.pid}: retired, its requests done: stopping it`);
-    worker.process.stop().catch(() => {});
-  }
-
-  /**
-   * The runtime's CPU rule (supabase/edge-runtime `crates/base/src/worker/supervisor/strategy_per_worker.rs`):
-   * past the soft limit the worker is retired (no new request reaches it, and it ends once its requests
-   * have), at the hard limit it is ended.
-   */
-  async function checkCpu(worker: Worker) {
-    const total = await worker.process.cpuTimeMs();
-    if (total === undefined || worker.exit || worker.overLimit) return;
-    const used = total - worker.bootCpuMs;
-    if (used >= cpuHardLimitMs) return await endForLimit(worker, "CPU time hard limit");
-    if (used >= cpuSoftLimitMs && !worker.retired) {
-      log(
-        `[edge-runtime] worker ${worker.process.pid}: CPU time soft limit reached (${used} ms): retiring it`,
-      );
-      worker.retired = true;
-      draining.add(worker);
-      if (current === worker) current = undefined;
-      stopIfDrained(worker);
-    }
-  }
-
-  function requestStarted(worker: Worker) {
-    if (worker.inFlight++ === 0) {
-      worker.cpuWatch = setInterval(() => checkCpu(worker), CPU_POLL_MS);
-    }
-  }
-
-  function requestEnded(worker: Worker) {
-    if (--worker.inFlight === 0) clearInterval(worker.cpuWatch);
-    // A last reading: the request may have crossed a limit since the poll's.
-    checkCpu(worker).finally(() => stopIfDrained(worker));
-  }
-
-  async function forward(request: Request): Promise<Response> {
-    let worker: Worker;
-    try {
-      worker = await bootWorker();
-    } catch (err) {
-      log(`[edge-runtime] worker failed to boot: ${err instanceof Error ? err.message : err}`);
-      return runtimeErrorResponse("BOOT_ERROR");
-    }
-    const { pathname, search } = new URL(request.url);
-    const target = new URL(pathname + search, `http://127.0.0.1:${worker.port}`);
-    requestStarted(worker);
-    // Not `new Request(request, …)`, which would follow the caller's abort signal.
-    const sent = fetch(target, {
-      method: request.method,
-      headers: request.headers,
-      body: request.body,
-      redirect: "manual",
-    });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const overLimit = new Promise<"limit">((resolve) => {
-      timer = setTimeout(() => resolve("limit"), wallClockLimitMs);
-    });
-    try {
-      const answer = await Promise.race([sent, overLimit]);
-      if (answer !== "limit") return whenBodyEnds(answer, () => requestEnded(worker));
-      sent.catch(() => {});
-      await endForLimit(worker, "wall clock duration");
-      requestEnded(worker);
-      return runtimeErrorResponse("WORKER_LIMIT");
-    } catch {
-      requestEnded(worker);
-      return runtimeErrorResponse(await failureOf(worker));
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
+  const slots: WorkerSupervisor[] = Array.from(
+    { length: workers },
+    () => superviseWorker({ ...options, onBooted: (pid) => lastPid = pid }),
+  );
+  let turn = 0;
   return {
-    fetch: forward,
-    async boot() {
-      await bootWorker();
+    fetch(request) {
+      const slot = slots[turn];
+      turn = (turn + 1) % workers;
+      return slot.fetch(request);
     },
+    async boot() {
+      await Promise.all(slots.map((slot) => slot.boot()));
+    },
+    workers,
     get pid() {
       return lastPid;
     },
+    get pids() {
+      return slots.map((slot) => slot.pid);
+    },
     get boots() {
-      return boots;
+      return slots.reduce((sum, slot) => sum + slot.boots, 0);
     },
     get port() {
-      return port;
+      return slots[0].port;
+    },
+    get ports() {
+      return slots.map((slot) => slot.port);
     },
     get url() {
-      return `http://127.0.0.1:${port}`;
+      return slots[0].url;
     },
     async stop() {
-      stopped = true;
-      await booting?.catch(() => {});
-      await Promise.all([current, ...draining].map((worker) => worker?.process.stop()));
-      current = undefined;
+      await Promise.all(slots.map((slot) => slot.stop()));
     },
   };
-}
-
-/**
- * `response` with a body that calls `ended` once it has been read to its end, failed or been cancelled (at
- * once when it has none): the runtime counts a request until its response is done.
- */
-function whenBodyEnds(response: Response, ended: () => void): Response {
-  if (!response.body) {
-    ended();
-    return response;
-  }
-  let called = false;
-  const end = () => {
-    if (!called) ended();
-    called = true;
-  };
-  const reader = response.body.getReader();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          controller.close();
-          end();
-        } else controller.enqueue(value);
-      } catch (err) {
-        controller.error(err);
-        end();
-      }
-    },
-    cancel(reason) {
-      end();
-      return reader.cancel(reason);
-    },
-  });
-  // fetch has decoded a compressed body already: its encoding and length no longer describe these bytes
-  // (a Response passed on as it came drops them the same way).
-  const headers = new Headers(response.headers);
-  if (headers.has("content-encoding")) {
-    headers.delete("content-encoding");
-    headers.delete("content-length");
-  }
-  return new Response(body, { status: response.status, statusText: response.statusText, headers });
-}
-
-/** Why a request to `worker` failed: its limit, or a crash (also when it is still running). */
-async function failureOf(worker: Worker): Promise<RuntimeErrorCode> {
-  if (!worker.overLimit && !worker.exit) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      worker.process.exited,
-      new Promise((resolve) => timer = setTimeout(resolve, EXIT_GRACE_MS)),
-    ]);
-    clearTimeout(timer);
-  }
-  return isOverLimit(worker) ? "WORKER_LIMIT" : "WORKER_ERROR";
-}
-
-// V8 ends a process whose heap outgrew `--max-heap-size` with a trap ("Fatal JavaScript out of memory").
-function isOverLimit(worker: Worker): boolean {
-  return worker.overLimit !== undefined || worker.exit?.signal === "SIGTRAP";
-}
-
-function describeExit(worker: Worker): string {
-  const { code, signal } = worker.exit!;
-  const how = signal ? `signal ${signal}` : `code ${code}`;
-  if (worker.overLimit) return `was ended: ${worker.overLimit} reached (${how})`;
-  if (isOverLimit(worker)) return `exited: memory limit reached (${how})`;
-  return `exited (${how})`;
 }

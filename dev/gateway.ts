@@ -121,12 +121,25 @@ export function createGateway(options: GatewayOptions): (req: Request) => Promis
       const path = `/${fn[1]}${fn[2] ?? ""}${url.search}`;
       const target = new URL(path, typeof upstream === "string" ? upstream : url.origin);
       const send = typeof upstream === "string" ? fetch : upstream;
-      // The function's server is down or booting: what Kong answers for an unreachable upstream.
-      return await proxy(req, target, upstreamHeaders(req, keys), send) ??
-        withCors(kongError(502, "An invalid response was received from the upstream server"));
+      // The function's server is down or booting.
+      return await proxy(req, target, upstreamHeaders(req, keys), send) ?? withCors(unreachableUpstream());
     }
     return kongError(404, "no Route matched with those values");
   };
+}
+
+/**
+ * What Kong answers for an upstream it cannot reach (a function's server down or booting, Auth stopped):
+ * 502 with its JSON message.
+ *
+ * @returns The answer, without CORS headers.
+ * @example
+ * ```ts
+ * unreachableUpstream().status; // 502
+ * ```
+ */
+export function unreachableUpstream(): Response {
+  return kongError(502, "An invalid response was received from the upstream server");
 }
 
 /**

@@ -11,7 +11,9 @@
  * when set), `POOLER_PORT` (54329, the transaction pooler, PgBouncer with TLS: `dev/pooler.ts`),
  * `DB_POOLER` (`transaction` makes the function connect through it), `EDGE_DENO_VERSION` (2.1.4, the Deno the
  * functions run on: `dev/edge_deno.ts`), `EDGE_WALL_CLOCK_LIMIT_SEC` (400, a function's wall-clock limit as
- * on paid plans; 150 as on the free plan), `AUTH_SESSIONS_SINGLE_PER_USER`
+ * on paid plans; 150 as on the free plan), `EDGE_WORKERS_PER_FUNCTION` (1, how many workers serve each
+ * function at once, each with its own database pool, as isolates: `dev/edge_runtime.ts`),
+ * `AUTH_SESSIONS_SINGLE_PER_USER`
  * (`false`; Auth's single session per user, which `config.toml` has no key for: Auth and the function both
  * follow it), `REQUIRE_AAL2` and `AUTH_HS256_TOKENS` (passed to all three functions: `exchange-token`,
  * `tenants`, `invitations`).
@@ -76,6 +78,14 @@ if (!Number.isInteger(wallClockSeconds) || wallClockSeconds <= 0) {
   Deno.exit(1);
 }
 
+const workers = Number(env.EDGE_WORKERS_PER_FUNCTION ?? 1);
+if (!Number.isInteger(workers) || workers < 1) {
+  console.error(
+    `deno task dev: EDGE_WORKERS_PER_FUNCTION must be a whole number from 1, not ${env.EDGE_WORKERS_PER_FUNCTION}`,
+  );
+  Deno.exit(1);
+}
+
 let database: string | undefined;
 let projectRoot: URL | undefined;
 try {
@@ -132,6 +142,7 @@ const stack = await startStack({
   dbPooler,
   edgeDenoVersion,
   functionWallClockLimitMs: wallClockSeconds * 1000,
+  functionWorkers: workers,
   backendJwtSecret: env.BACKEND_JWT_SECRET || undefined,
   backendPort: Number(env.BACKEND_PORT ?? 8000),
   backendJwtAlgorithm,
@@ -168,7 +179,9 @@ console.log(
 console.log(`Exchange: POST ${vars.FUNCTIONS_URL}/exchange-token. Ctrl-C stops everything.`);
 console.log(
   `Functions: Using the Edge runtime stand-in (compatible with Deno v${stack.edgeDenoVersion}), ` +
-    `wall clock ${wallClockSeconds} s (EDGE_WALL_CLOCK_LIMIT_SEC)`,
+    `wall clock ${wallClockSeconds} s (EDGE_WALL_CLOCK_LIMIT_SEC), ${workers} worker${
+      workers === 1 ? "" : "s"
+    } per function (EDGE_WORKERS_PER_FUNCTION)`,
 );
 console.log(
   `The function connects ${dbPooler ? "through POOLER_URL (transaction mode)" : "to DB_URL directly"}.`,

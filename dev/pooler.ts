@@ -53,6 +53,10 @@ export interface Pooler {
    * @returns `url` on the pooler's port, with `sslmode=require`.
    */
   urlFor(url: string): string;
+  /** Stops PgBouncer and keeps its folder, so that {@linkcode Pooler.resume} starts it again (fault tests). */
+  pause(): Promise<void>;
+  /** Starts a paused PgBouncer again, on the same port with the same files. */
+  resume(): Promise<void>;
   /** Stops PgBouncer and removes its folder. */
   stop(): Promise<void>;
 }
@@ -153,7 +157,7 @@ export async function startPooler(options: StartPoolerOptions): Promise<Pooler> 
     });
     await makeCertificate(dir, user);
     const folder = dir;
-    const bouncer = await startOnFreePort("pooler", options.port, async (attempt) => {
+    let bouncer = await startOnFreePort("pooler", options.port, async (attempt) => {
       port = attempt.port;
       await writeFiles(folder, user, {
         "pgbouncer.ini": ini(folder, {
@@ -166,9 +170,12 @@ export async function startPooler(options: StartPoolerOptions): Promise<Pooler> 
       attempt.release();
       return await spawn(folder, user, watchdog, port);
     }, reserved);
+    let paused = false;
     return {
       port,
-      pid: bouncer.pid,
+      get pid() {
+        return bouncer.pid;
+      },
       dir: folder,
       urlFor(url) {
         const through = new URL(url);
@@ -177,8 +184,19 @@ export async function startPooler(options: StartPoolerOptions): Promise<Pooler> 
         through.searchParams.set("sslmode", "require");
         return through.href;
       },
-      async stop() {
+      async pause() {
+        if (paused) return;
+        paused = true;
         await bouncer.stop();
+      },
+      async resume() {
+        if (!paused) return;
+        bouncer = await spawn(folder, user, watchdog, port);
+        paused = false;
+      },
+      async stop() {
+        if (!paused) await bouncer.stop();
+        paused = true;
         await Deno.remove(folder, { recursive: true }).catch(() => {});
         await watchdog.forgetFolder(folder);
         await release();

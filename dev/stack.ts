@@ -27,7 +27,7 @@ import {
   type SigningJwk,
   type SigningKeySet,
 } from "./auth_emulator/mod.ts";
-import { createGateway, type ProjectKeys } from "./gateway.ts";
+import { createGateway, type ProjectKeys, unreachableUpstream } from "./gateway.ts";
 import { generateApiKey } from "./api_keys.ts";
 import { type AuthConfig, loadAuthConfig, sessionSecrets } from "./auth_config.ts";
 import { type Mailbox, startMailbox } from "./mailbox/mod.ts";
@@ -80,6 +80,16 @@ export interface StackOptions {
   /** The function's wall-clock limit per request, in ms (`dev/edge_runtime.ts`); the runtime's 400 s by default. */
   functionWallClockLimitMs?: number;
   /**
+   * How many workers (isolates on the platform) serve each function at once, each with its own pool of
+   * database connections (`EDGE_WORKERS_PER_FUNCTION`); 1 by default. Requests go to them in turn.
+   */
+  functionWorkers?: number;
+  /**
+   * Postgres's `max_connections` (its default is 100), e.g. lowered below workers × pool size to see what a
+   * project's connection limit does to many isolates.
+   */
+  dbMaxConnections?: number;
+  /**
    * The Deno version the functions' workers run on (`dev/edge_deno.ts`); default: `EDGE_DENO_VERSION` from the
    * environment, else the one the Edge runtime is compatible with, 2.1.4.
    */
@@ -128,7 +138,10 @@ export interface LocalStack {
   serviceRoleKey: string;
   jwtSecret: string;
   backendJwtSecret: string;
-  /** The function's own address (behind the gateway), e.g. for load tests that skip the gateway. */
+  /**
+   * The function's own address (behind the gateway), e.g. for load tests that skip the gateway: its first
+   * worker's, when several serve it.
+   */
   readonly functionUrl: string;
   /**
    * The process id of the function's worker booted last (for memory readings): a new one once a request
@@ -140,6 +153,8 @@ export interface LocalStack {
    * the CPU soft limit (`dev/edge_runtime.ts`), each with caches of its own.
    */
   readonly functionBoots: number;
+  /** The process ids of `exchange-token`'s workers booted last, one per worker (`functionWorkers`). */
+  readonly functionPids: ReadonlyArray<number | undefined>;
   /** The environment the function runs with (to start another instance, e.g. for a cold start). */
   functionEnv: Record<string, string>;
   /** The Deno version the functions' workers run on, e.g. `2.1.4`. */
@@ -157,8 +172,25 @@ export interface LocalStack {
    * deprecated `ANON_KEY`, `SERVICE_ROLE_KEY`, `JWT_SECRET`, `INBUCKET_URL`), plus `BACKEND_JWT_SECRET`.
    */
   env(): Record<string, string>;
+  /** Stops one part and starts it again while the rest runs on, for `deno task chaos` (bench/chaos.ts). */
+  faults: StackFaults;
   /** Stops everything, in reverse order. */
   stop(): Promise<void>;
+}
+
+/**
+ * A part of the stack {@linkcode StackFaults} can stop: Postgres (its data kept), the pooler (PgBouncer, when
+ * it runs), Auth (the gateway then answers its routes as Kong does for an unreachable upstream), or the
+ * mailbox's SMTP server.
+ */
+export type StackPart = "postgres" | "pooler" | "auth" | "smtp";
+
+/** Stops and starts the stack's parts one at a time, as outages do. */
+export interface StackFaults {
+  /** Stops the part; the others keep running. */
+  stop(part: StackPart): Promise<void>;
+  /** Starts a stopped part again, on the same port with the same data. */
+  start(part: StackPart): Promise<void>;
 }
 
 interface Secrets {
@@ -232,8 +264,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const edgeDenoVersion = options.edgeDenoVersion ??
       parseEdgeDenoVersion(Deno.env.get("EDGE_DENO_VERSION"));
     const runtimes = await startFunctions(start, functionEnv, ports.demo, edgeDenoVersion);
+    let authUp = true;
     ports.routeGateway(createGateway({
-      auth: auth.handler,
+      auth: (req) => authUp ? auth.handler(req) : Promise.resolve(unreachableUpstream()),
       functions: Object.fromEntries(runtimes.map(({ name, runtime }) => [name, runtime.fetch])),
       keys,
     }));
@@ -268,6 +301,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       get functionBoots() {
         return runtime.boots;
       },
+      get functionPids() {
+        return runtime.pids;
+      },
       functionEnv,
       edgeDenoVersion,
       auth,
@@ -291,12 +327,32 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         BACKEND_JWT_SECRET: secrets.backendJwtSecret,
         ...(backend ? { BACKEND_URL: backend.url } : {}),
       }),
+      faults: {
+        async stop(part) {
+          if (part === "postgres") await postgres.stop({ keepData: true });
+          else if (part === "pooler") await requirePooler(pooler).pause();
+          else if (part === "auth") authUp = false;
+          else await mailbox.stopSmtp();
+        },
+        async start(part) {
+          if (part === "postgres") await postgres.start();
+          else if (part === "pooler") await requirePooler(pooler).resume();
+          else if (part === "auth") authUp = true;
+          else await mailbox.startSmtp();
+        },
+      },
       stop: () => stops.stopAll(),
     };
   } catch (err) {
     await stops.stopAll();
     throw err;
   }
+}
+
+/** The pooler, for a fault in it: a stack started without one has none to stop. */
+function requirePooler(pooler: Pooler | undefined): Pooler {
+  if (!pooler) throw new Error("this stack runs no pooler (start it with dbPooler or poolerPort)");
+  return pooler;
 }
 
 /** The stack's stops, in the order their parts started. */
@@ -388,12 +444,17 @@ async function loadStackSecrets({ options, log }: Start) {
  * or, with `database`, that database with the stand-in alone.
  */
 async function startDatabase({ options, log, watchdog, stops }: Start) {
-  const postgresOptions = { major: options.major, port: options.dbPort, watchdog };
+  const flags = options.dbMaxConnections ? ["-c", `max_connections=${options.dbMaxConnections}`] : [];
+  const postgresOptions = { major: options.major, port: options.dbPort, watchdog, flags };
   const postgres = options.stateDir
     ? await startKeptPostgres({ ...postgresOptions, dataDir: `${options.stateDir}/postgres` }, log)
     : await startPostgres(postgresOptions);
   stops.push(() => postgres.stop());
-  log(`Postgres ${postgres.major} on port ${postgres.port}`);
+  log(
+    `Postgres ${postgres.major} on port ${postgres.port}${
+      options.dbMaxConnections ? ` (max_connections ${options.dbMaxConnections})` : ""
+    }`,
+  );
   if (options.database) {
     const superuserUrl = await createStandInDatabase(postgres.url, options.database);
     log(`Database ${options.database}: the Supabase stand-in only; push your migrations to DB_URL`);
@@ -573,6 +634,7 @@ async function startFunctions(
           denoVersion,
         }),
       wallClockLimitMs: options.functionWallClockLimitMs,
+      workers: options.functionWorkers,
       log: options.log,
     });
     stops.push(() => runtime.stop());
@@ -580,7 +642,11 @@ async function startFunctions(
   });
   for (const { name, runtime } of runtimes) {
     await runtime.boot();
-    log(`${name} function on port ${runtime.port}`);
+    log(
+      runtime.workers === 1
+        ? `${name} function on port ${runtime.port}`
+        : `${name} function: ${runtime.workers} workers, on ports ${runtime.ports.join(", ")}`,
+    );
   }
   return runtimes;
 }

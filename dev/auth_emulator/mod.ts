@@ -45,6 +45,7 @@ import {
 import { NO_SESSION_LIMITS, type SessionLimits } from "./_sessions.ts";
 import { sendMail, type SmtpSettings } from "../mailbox/mod.ts";
 import { AUTH_PREFIX, createRouter } from "./_router.ts";
+import { endsConnection, isWriteAfterClose } from "../../supabase/functions/_shared/core/db.ts";
 import type { WebAuthnSettings } from "./_webauthn.ts";
 
 export { ROUTE_TABLE } from "./_router.ts";
@@ -193,11 +194,27 @@ export async function createAuthEmulator(
     onChange: options.onSigningKeysChange,
   });
   const sql = postgres(options.databaseUrl, { max: 4, onnotice: () => {} });
+  // A Postgres restart must not end the process the emulator runs in (GoTrue, a Go process of its own, just
+  // fails those requests): postgres.js 3.4.9 throws a write to a closed connection outside any promise, and
+  // leaves some queries' connection failures unhandled (its type fetch, a failure shared by pipelined queries).
+  const ignoreWriteAfterClose = (event: ErrorEvent) => {
+    if (isWriteAfterClose(event.error)) event.preventDefault();
+  };
+  const ignoreConnectionFailure = (event: PromiseRejectionEvent) => {
+    if (endsConnection(event.reason)) event.preventDefault();
+  };
+  globalThis.addEventListener("error", ignoreWriteAfterClose);
+  globalThis.addEventListener("unhandledrejection", ignoreConnectionFailure);
+  const unlisten = () => {
+    globalThis.removeEventListener("error", ignoreWriteAfterClose);
+    globalThis.removeEventListener("unhandledrejection", ignoreConnectionFailure);
+  };
   try {
     await sql`select 1 from auth.users, auth.sessions, auth.refresh_tokens, auth.identities,
                             auth.one_time_tokens, auth.mfa_factors limit 0`;
   } catch (err) {
     await sql.end();
+    unlisten();
     throw new Error(
       "The Auth emulator's database lacks the auth schema: apply dev/supabase_stand_in.sql first",
       { cause: err },
@@ -257,7 +274,11 @@ export async function createAuthEmulator(
       return router(req);
     },
     signAccessToken: keys.sign,
-    stop: () => sql.end(),
+    stop: async () => {
+      // Bounded: after a Postgres restart postgres.js may hold a query that never settles.
+      await sql.end({ timeout: 5 });
+      unlisten();
+    },
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import { createMailStore, type MailStore } from "./_store.ts";
 import { parseMail } from "./_mail.ts";
-import { startSmtpServer } from "./_smtp_server.ts";
+import { type RunningSmtpServer, startSmtpServer } from "./_smtp_server.ts";
 import { createMailboxHandler } from "./_http.ts";
 
 /** Options for {@linkcode startMailbox}. Ports of 0 (the default) are free ones picked at start. */
@@ -34,6 +34,10 @@ export interface Mailbox {
   smtp: { host: string; port: number };
   /** The messages (for code in the same process; scripts use the HTTP API). */
   store: MailStore;
+  /** Stops the SMTP server alone, as an SMTP outage (fault tests); {@linkcode Mailbox.startSmtp} undoes it. */
+  stopSmtp(): Promise<void>;
+  /** Starts a stopped SMTP server again, on the same port. */
+  startSmtp(): Promise<void>;
   /** Stops both servers. */
   stop(): Promise<void>;
 }
@@ -64,15 +68,16 @@ export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbo
     throw new RangeError(`maxMessageBytes must be a positive integer, not ${maxMessageBytes}`);
   }
   const store = createMailStore({ maxMessages: options.maxMessages ?? DEFAULT_MAX_MESSAGES });
-  const smtp = await startSmtpServer({
+  const smtpOptions = {
     hostname,
-    port: options.smtpPort ?? 0,
     maxMessageBytes,
     log: options.log ?? (() => {}),
-    onMessage: async (raw) => {
+    onMessage: async (raw: Uint8Array<ArrayBuffer>) => {
       store.add(await parseMail(raw), raw);
     },
-  });
+  };
+  let smtp: RunningSmtpServer | null = await startSmtpServer({ ...smtpOptions, port: options.smtpPort ?? 0 });
+  const smtpPort = smtp.port;
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {
     http = Deno.serve({ hostname, port: options.port ?? 0, onListen: () => {} }, createMailboxHandler(store));
@@ -80,12 +85,21 @@ export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbo
     await smtp.stop();
     throw err;
   }
+  const stopSmtp = async () => {
+    const running = smtp;
+    smtp = null;
+    await running?.stop();
+  };
   return {
     url: `http://${hostname}:${http.addr.port}`,
-    smtp: { host: hostname, port: smtp.port },
+    smtp: { host: hostname, port: smtpPort },
     store,
+    stopSmtp,
+    async startSmtp() {
+      smtp ??= await startSmtpServer({ ...smtpOptions, port: smtpPort });
+    },
     async stop() {
-      await Promise.all([http.shutdown(), smtp.stop()]);
+      await Promise.all([http.shutdown(), stopSmtp()]);
     },
   };
 }

@@ -38,7 +38,7 @@ const ANSWERS = {
 } as const;
 
 /** The misbehaving function behind a supervisor and the gateway; counts the workers booted. */
-function setup(options: { env?: Record<string, string>; wallClockLimitMs?: number } = {}) {
+function setup(options: { env?: Record<string, string>; wallClockLimitMs?: number; workers?: number } = {}) {
   const boots: number[] = [];
   const runtime: EdgeRuntime = startEdgeRuntime({
     boot: async (port) => {
@@ -47,6 +47,7 @@ function setup(options: { env?: Record<string, string>; wallClockLimitMs?: numbe
       return worker;
     },
     wallClockLimitMs: options.wallClockLimitMs,
+    workers: options.workers,
   });
   const gateway = createGateway({
     auth: () => Promise.resolve(new Response(null, { status: 404 })),
@@ -226,6 +227,35 @@ Deno.test("a worker that ended while idle is booted again by the next request", 
   // Time for its exit to be seen: a request sent before that reaches the dead worker (WORKER_ERROR).
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.notEqual(await t.servedBy(), before);
+});
+
+Deno.test("with 3 workers, requests go to each in turn, each worker a process of its own", async () => {
+  await using t = setup({ workers: 3 });
+  await t.runtime.boot();
+  assert.equal(t.boots.length, 3);
+  const served = [];
+  for (let i = 0; i < 6; i++) served.push(await t.servedBy());
+  assert.deepEqual(served, [...t.boots, ...t.boots]);
+  assert.equal(new Set(served).size, 3);
+  assert.deepEqual(t.runtime.pids, t.boots);
+});
+
+Deno.test("with 2 workers, a crash ends one: the other keeps serving, the crashed one's turn boots afresh", async () => {
+  await using t = setup({ workers: 2 });
+  const [first, second] = [await t.servedBy(), await t.servedBy()];
+  await assertAnswer(await t.call("crash"), "WORKER_ERROR"); // the first's turn
+  assert.equal(await t.servedBy(), second);
+  const fresh = await t.servedBy();
+  assert.ok(fresh !== first && fresh !== second, "the first's slot booted a fresh worker");
+  assert.equal(await t.servedBy(), second);
+  assert.deepEqual(t.boots, [first, second, fresh]);
+});
+
+Deno.test("startEdgeRuntime() refuses a number of workers below 1, and one port for several", () => {
+  const boot = () => Promise.reject(new Error("never booted"));
+  assert.throws(() => startEdgeRuntime({ boot, workers: 0 }), RangeError);
+  assert.throws(() => startEdgeRuntime({ boot, workers: 1.5 }), RangeError);
+  assert.throws(() => startEdgeRuntime({ boot, workers: 2, port: 8081 }), RangeError);
 });
 
 Deno.test("exchange-token keeps working after its worker crashes, idle or mid-request", async () => {

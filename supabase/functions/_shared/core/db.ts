@@ -81,7 +81,16 @@ export interface DatabasePoolOptions {
 
 /** A postgres.js pool of one isolate, and how to close it. */
 export interface DatabasePool {
-  sql: postgres.Sql;
+  /**
+   * The pool as it is now: a fresh one after a refused reservation ({@linkcode DatabasePool.reserve}) or a write
+   * to a closed connection ({@linkcode isWriteAfterClose}); the old one ends after its running queries.
+   */
+  readonly sql: postgres.Sql;
+  /**
+   * Reserves a connection (`sql.reserve()`). Once a reservation is refused (the connection it had to open
+   * failed), the pool is replaced by a fresh one and the old one closed after its running queries.
+   */
+  reserve(): Promise<postgres.ReservedSql>;
   /** Closes the pool; waits at most `timeoutSeconds` (default 5) for running queries. */
   close(timeoutSeconds?: number): Promise<void>;
 }
@@ -99,8 +108,56 @@ export interface DatabasePool {
  * ```
  */
 export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
+  let sql = _openPool(options);
+  const retiring = new Set<Promise<void>>();
+  // Replaces the pool by a fresh one; the old one ends once its running queries have (within the timeout).
+  const retire = (old: postgres.Sql) => {
+    if (sql !== old) return;
+    sql = _openPool(options);
+    const ending = old.end({ timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)) }).catch(() => {});
+    retiring.add(ending);
+    ending.finally(() => retiring.delete(ending));
+  };
+  // One listener of each per pool (the same function twice would be one listener, removed by the first close).
+  const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
+  // The connection that wrote after its close keeps the unsent bytes and a spent timer (connection.js
+  // `nextWrite()` threw before clearing them), so its next logins never flush and time out: retire the pool.
+  const onWriteAfterClose = (event: ErrorEvent) => {
+    if (!isWriteAfterClose(event.error)) return;
+    event.preventDefault();
+    retire(sql);
+  };
+  globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
+  globalThis.addEventListener("error", onWriteAfterClose);
+  return {
+    get sql() {
+      return sql;
+    },
+    async reserve() {
+      const current = sql;
+      try {
+        return await current.reserve();
+      } catch (err) {
+        // postgres.js 3.4.9's reserve() both queues the reservation and hands it to the connection it opens
+        // (index.js `reserve()`); when that connection is refused (53300 too many clients, a connect
+        // timeout) the reservation is rejected but stays queued, and the next connection released goes to
+        // it and is never seen again (`onopen()` resolves the settled promise). A few refusals and the
+        // isolate has no connection left and answers 503 for good. A fresh pool has no such entry.
+        retire(current);
+        throw err;
+      }
+    },
+    async close(timeout = 5) {
+      await Promise.all([sql.end({ timeout }), ...retiring]);
+      globalThis.removeEventListener("unhandledrejection", ignoreTypeFetchFailure);
+      globalThis.removeEventListener("error", onWriteAfterClose);
+    },
+  };
+}
+
+function _openPool(options: DatabasePoolOptions): postgres.Sql {
   const timeoutSeconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
-  const sql = postgres(options.databaseUrl, {
+  return postgres(options.databaseUrl, {
     // Explored with `deno task bench`'s load (wrk, 16 and 64 connections, 2 cores): 1 connection gave
     // ~1,350-1,390 exchanges/s, 2-3 gave ~1,460-1,530, 5-10 no more (~1,330-1,460) with a worse p99. An
     // exchange holds its connection for one round trip, so a few suffice; more only add Postgres backends.
@@ -118,16 +175,6 @@ export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
     // to be opened first never resolves (postgres.js 3.4.9 skips `onopen` for a reserving first query).
     fetch_types: true,
   });
-  // One listener per pool (the same function twice would be one listener, removed by the first close).
-  const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
-  globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
-  return {
-    sql,
-    async close(timeout = 5) {
-      await sql.end({ timeout });
-      globalThis.removeEventListener("unhandledrejection", ignoreTypeFetchFailure);
-    },
-  };
 }
 
 /**
@@ -206,6 +253,29 @@ export function mapDatabaseError(err: unknown): ApiError {
 function _ignoreTypeFetchFailure(event: PromiseRejectionEvent) {
   const query = (event.reason as { query?: unknown } | null)?.query;
   if (typeof query === "string" && query.includes("from pg_catalog.pg_type a")) event.preventDefault();
+}
+
+/**
+ * Whether an uncaught error is postgres.js 3.4.9 writing to a connection that has closed. Its `begin()` answers
+ * a connection that closed mid-transaction (Postgres shut down, a pooler restarted) by rejecting, then sends
+ * `rollback` on that closed connection; the write, deferred with setImmediate (connection.js `write()`,
+ * `nextWrite()`), finds no socket and throws outside any promise, which would end the isolate (a 500 for every
+ * request in it). The request already has its 503, and the rollback had nothing to undo: a process that runs
+ * postgres.js drops this error, and only this one, from its `error` event (and the function's pools retire
+ * the pool it came from: {@linkcode createDatabasePool}).
+ *
+ * @param error The uncaught error (`ErrorEvent.error`).
+ * @returns Whether it is that one.
+ * @example
+ * ```ts
+ * globalThis.addEventListener("error", (event) => {
+ *   if (isWriteAfterClose(event.error)) event.preventDefault();
+ * });
+ * ```
+ */
+export function isWriteAfterClose(error: unknown): boolean {
+  return error instanceof TypeError && error.message === "Cannot read properties of null (reading 'write')" &&
+    /\bnextWrite \(.*\/postgres\b.*\/src\/connection\.js:/.test(error.stack ?? "");
 }
 
 function _code(err: unknown): string | undefined {

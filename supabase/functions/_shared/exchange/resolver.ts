@@ -104,19 +104,17 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
     idleTimeoutSeconds: options.idleTimeoutSeconds,
     applicationName: EXCHANGE_FUNCTION,
   });
-  const sql = pool.sql;
   const caller = createCaller(options);
-  // A FROM item, as require_aal2() is stable: in a select list the planner drops an unused stable call.
-  const aal2 = options.requireAal2 ? sql`from tenancy.require_aal2()` : sql``;
 
   const attempt = async (session: CallerSession, requested: string | null): Promise<TenantGrant> => {
-    const reserving = sql.reserve();
     let connection: postgres.ReservedSql;
     try {
-      connection = await reserving;
+      connection = await pool.reserve();
     } catch (err) {
       throw mapDatabaseError(err);
     }
+    // A FROM item, as require_aal2() is stable: in a select list the planner drops an unused stable call.
+    const aal2 = options.requireAal2 ? connection`from tenancy.require_aal2()` : connection``;
     // Sent back to back; results come back in order. `begin` (with the statement timeout) has no
     // parameters; one statement then makes the transaction the caller's and resolves. Its subqueries run in
     // the order their lateral references impose (`offset 0` keeps the planner from flattening them): the
