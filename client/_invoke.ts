@@ -60,7 +60,8 @@ export interface FunctionCall {
  * @param supabase The client; its session's access token is sent.
  * @param call The function, path, query, method and body.
  * @returns The session it was called with, and the answer's body (`""` for an empty one).
- * @throws {BackendSessionError} `not_signed_in`, the function's code from its JSON error body (with the
+ * @throws {BackendSessionError} `invalid_request` (status 0, nothing sent) for an empty, `.` or `..` path
+ * segment; `not_signed_in`, the function's code from its JSON error body (with the
  * HTTP `status` and `retryAfter`), `network_error` or `relay_error`.
  * @example Listing a tenant's members
  * ```ts ignore
@@ -75,6 +76,17 @@ export async function invokeFunction(
   supabase: SupabaseLike,
   call: FunctionCall,
 ): Promise<{ session: SessionLike; data: unknown }> {
+  // encodeURIComponent leaves `.` alone, and URL parsing drops a `.` or `..` segment (also spelt `%2e`): an
+  // id of ".." from the app's input would send `DELETE tenants/acme/members/..` as `DELETE tenants/acme`,
+  // or the user's token to another function. No id the functions accept is empty, `.` or `..`.
+  for (const segment of call.path ?? []) {
+    if (segment === "" || segment === "." || segment === "..") {
+      throw new BackendSessionError(
+        "invalid_request",
+        `${JSON.stringify(segment)} is not an id: a path segment must not be empty, . or ..`,
+      );
+    }
+  }
   const session = await readSession(supabase);
   const segments = [call.functionName, ...(call.path ?? []).map(encodeURIComponent)];
   const params = new URLSearchParams();

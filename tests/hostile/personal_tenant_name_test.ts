@@ -3,7 +3,8 @@
  * is shown to the people its owner invites ("… invites you"), so it must not be the owner's to forge at sign-up.
  * Mallory signs up with `user_metadata` claiming to be "Acme Support" (supabase-js `signUp({ options: { data
  * } })`), writes it again after confirming (`updateUser({ data })`), then invites Victor. Her tenant is named
- * from the address she proved, and Victor's invitation says so; the metadata names nothing.
+ * from the address she proved, and Victor's invitation says so; the metadata names nothing. Nor does an address
+ * she asked to change to and has not confirmed.
  *
  * @module
  */
@@ -63,6 +64,26 @@ Deno.test("a personal tenant's name comes from the proven address, never from us
       ]);
       assert.ok(!JSON.stringify(invitation).includes("Acme"), "nothing of the metadata reaches the invitee");
       await victor.auth.signOut({ scope: "local" });
+    } finally {
+      backend.dispose();
+      await mallory.auth.signOut({ scope: "local" });
+    }
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("an email change in progress names nothing: the tenant is named from the proven address", async () => {
+  const stack = await startStack({ autoConfirm: false });
+  try {
+    const mallory = await confirmedUser(stack, MALLORY, {});
+    // She asks for acme.support@evil.test and exchanges before confirming it (no mail is followed).
+    assert.equal((await mallory.auth.updateUser({ email: "acme.support@evil.test" })).error, null);
+    const backend = createBackendSession(mallory, { autoRefresh: false });
+    try {
+      await backend.getToken(); // her first exchange makes her personal tenant
+      const [mine] = (await createTenantClient(mallory, { session: backend }).listTenants()).items;
+      assert.deepEqual([mine.name, mine.role], ["Mallory M's workspace", "owner"]);
     } finally {
       backend.dispose();
       await mallory.auth.signOut({ scope: "local" });

@@ -1,16 +1,16 @@
 /**
  * The `prepack` step: copies what the installer installs from the repository into `payload/` (the
- * migrations, each function's folder of `supabase/functions/` and `_shared/`, the functions' `config.toml`
- * blocks) and describes it in
- * `payload/payload.json`. The repository stays the one copy in git; `payload/` is built, never committed.
+ * migrations, each function's folder of `supabase/functions/` and `_shared/` without their hidden files, the
+ * functions' `config.toml` blocks) and describes it in `payload/payload.json`. The repository stays the one
+ * copy in git; `payload/` is built, never committed.
  *
  * `node dist/install/pack_payload.js [--source <repository root>] [--out <folder>] [--version <version>]`;
  * by default the repository this package sits in, `payload/` beside `dist/`, and `package.json`'s version.
  *
  * @module
  */
-import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -34,9 +34,11 @@ export async function packPayload(source: string, out: string, version: string):
   const files: Record<string, string> = {};
   for (const folder of [...functions, "_shared"]) {
     const from = join(source, "supabase/functions", folder);
-    await cp(from, join(out, "supabase/functions", folder), { recursive: true });
     for (const path of await listFiles(from)) {
-      files[`supabase/functions/${folder}/${relative(from, path)}`] = sha256(await readFile(path));
+      const name = `supabase/functions/${folder}/${relative(from, path)}`;
+      await mkdir(dirname(join(out, name)), { recursive: true });
+      await copyFile(path, join(out, name));
+      files[name] = sha256(await readFile(path));
     }
   }
   const migrations: Record<string, string> = {};
@@ -79,9 +81,17 @@ async function functionFolders(dir: string): Promise<string[]> {
   return names.sort();
 }
 
+/**
+ * The files under `dir` that are published, sorted: not a hidden one, nor one in a hidden folder. A
+ * maintainer's `.env` beside a function (the Supabase CLI reads function secrets from such files), an editor's
+ * swap file or `.DS_Store` is in the working tree, not in git, and must not reach npm and every project.
+ */
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name)).sort();
+  return entries.filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .filter((path) => !relative(dir, path).split(/[\\/]/).some((part) => part.startsWith(".")))
+    .sort();
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { appendFile, copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, lstat, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { sha256 } from "./hash.ts";
 import { InstallError, type Manifest, MANIFEST_PATH, type Plan, type ProjectState } from "./plan.ts";
@@ -59,15 +59,25 @@ export async function readProject(root: string, payload: Payload): Promise<Proje
 }
 
 /**
- * Carries a plan out: the files, the removals, the `config.toml` appendix, then the manifest.
+ * Carries a plan out: the files, the removals, the `config.toml` appendix, then the manifest. First, every
+ * path it would touch is checked to have no symbolic link below the root (see {@linkcode assertNoLink}), so
+ * that a refused plan writes nothing.
  *
  * @param root The project's root.
  * @param payloadDir The package's `payload/` folder.
  * @param plan A plan without conflicts.
+ * @throws {InstallError} When a path the plan writes, removes or appends to goes through a symbolic link.
  */
 export async function applyPlan(root: string, payloadDir: string, plan: Plan): Promise<void> {
   if (plan.conflicts.length > 0) throw new Error("a plan with conflicts is not applied");
   if (plan.noop) return;
+  const touched = [
+    ...plan.writes.map((w) => w.path),
+    ...plan.removals,
+    ...(plan.configAppend ? [CONFIG] : []),
+    MANIFEST_PATH,
+  ];
+  for (const path of touched) await assertNoLink(root, path);
   for (const { path, source } of plan.writes) {
     await mkdir(dirname(join(root, path)), { recursive: true });
     await copyFile(join(payloadDir, source), join(root, path));
@@ -75,6 +85,35 @@ export async function applyPlan(root: string, payloadDir: string, plan: Plan): P
   for (const path of plan.removals) await rm(join(root, path));
   if (plan.configAppend) await appendFile(join(root, CONFIG), plan.configAppend);
   await writeFile(join(root, MANIFEST_PATH), JSON.stringify(plan.manifest, null, 2) + "\n");
+}
+
+/**
+ * Refuses a path with a symbolic link on it below the project's root. The project may be someone else's
+ * (a cloned repository): a linked folder named by its manifest would have `upgrade --force` remove the
+ * user's files elsewhere, and a linked function folder, file, manifest or `config.toml` would have the
+ * installer write or append there. The root itself may be a link: `--dir` is the user's own choice.
+ *
+ * @param root The project's root.
+ * @param path A path from the root, `/`-separated.
+ * @throws {InstallError} Naming the first linked part of the path.
+ */
+async function assertNoLink(root: string, path: string): Promise<void> {
+  const parts = path.split("/");
+  for (let i = 1; i <= parts.length; i++) {
+    const part = parts.slice(0, i).join("/");
+    let isLink: boolean;
+    try {
+      isLink = (await lstat(join(root, part))).isSymbolicLink();
+    } catch (err) {
+      if (isMissing(err)) return; // Nothing further down exists either: it will be made as a real folder.
+      throw err;
+    }
+    if (isLink) {
+      throw new InstallError(
+        `${part} is a symbolic link: the installer writes and removes only real files and folders inside the project; nothing was written`,
+      );
+    }
+  }
 }
 
 async function readManifest(root: string): Promise<Manifest | undefined> {
