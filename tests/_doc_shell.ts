@@ -12,10 +12,11 @@
  * - ` ```sh illustrative`: not run, and its first line says why: `# Illustrative: <why it cannot run
  *   here>` (a hosted project, Docker, a 20-minute benchmark…).
  * Whatever the kind, a command says `npx -y deno@2.9.6 task …` as the quick start taught, never bare
- * `deno`.
+ * `deno`; so does inline code that gives a task arguments or settings (inlineCommandProblems()).
  *
  * @module
  */
+import { withoutFences } from "./_markdown.ts";
 
 /** One shell block of a Markdown file. */
 export interface ShellBlock {
@@ -108,6 +109,40 @@ export function shellBlocks(markdown: string, file: string): { blocks: ShellBloc
 export function bareDeno(line: string): boolean {
   const code = line.replace(/(^|\s)#.*$/, "");
   return /(^|[;&|(]|\$\()\s*(\w+=\S*\s+)*deno(\s|$)/.test(code);
+}
+
+/**
+ * The commands in a Markdown file's inline code that a reader cannot run as printed: `deno task …` with
+ * arguments or settings before it (say `npx -y deno@2.9.6 task …`; a task's bare name, `deno task dev`, may
+ * stay short where it only names the task, as README says the two are the same), and anywhere, fenced or
+ * not, the `supabase` task, which a project of the reader's own does not have (say `npx -y supabase@2.117.0 …`).
+ *
+ * @param markdown The Markdown text.
+ * @param file Its path relative to the repository's root, for the problems.
+ * @returns Each problem as `file:line: what`.
+ * @example
+ * ```ts
+ * inlineCommandProblems("Run `AUTO_CONFIRM=true deno task dev`.", "a.md").length; // 1
+ * inlineCommandProblems("What `deno task dev` starts.", "a.md").length; // 0
+ * ```
+ */
+export function inlineCommandProblems(markdown: string, file: string): string[] {
+  const problems: string[] = [];
+  const lineOf = (index: number) => markdown.slice(0, index).split("\n").length;
+  for (const match of markdown.matchAll(/(^|\s)task supabase(\s|$)/gm)) {
+    problems.push(
+      `${file}:${
+        lineOf(match.index)
+      }: no supabase task in a project of your own: say npx -y supabase@2.117.0 …`,
+    );
+  }
+  for (const match of withoutFences(markdown).matchAll(/`([^`]+)`/g)) {
+    const code = match[1].replace(/\s+/g, " ").trim();
+    if (/^(\w+=\S*\s+)*deno task\b/.test(code) && !/^deno task [\w:-]+$/.test(code)) {
+      problems.push(`${file}:${lineOf(match.index)}: bare deno: say npx -y deno@2.9.6 task … (\`${code}\`)`);
+    }
+  }
+  return problems;
 }
 
 /**

@@ -3,7 +3,7 @@
  * each rule a block can break, so that the docs runner's verdicts are themselves checked.
  */
 import assert from "node:assert/strict";
-import { bareDeno, readingOrder, shellBlocks } from "../_doc_shell.ts";
+import { bareDeno, inlineCommandProblems, readingOrder, shellBlocks } from "../_doc_shell.ts";
 
 const F = "`".repeat(3);
 
@@ -70,6 +70,26 @@ Deno.test("bareDeno() tells a bare deno command from the npx prefix and from pro
     ].map(bareDeno),
     [true, true, true, false, false, false, false],
   );
+});
+
+Deno.test("inlineCommandProblems() refuses a task with arguments or settings, and the supabase task", () => {
+  const markdown = [
+    "The stack `deno task dev` starts; `deno task test:edge-deno` too.", //        1
+    "Run `AUTO_CONFIRM=true deno task dev` or `deno task backend-keys", //           2
+    "new FILE`, or `npx -y deno@2.9.6 task backend-keys add FILE`.", //             3
+    "Then `deno task supabase secrets set X=1`, not `npx -y supabase@2.117.0 start`.", // 4
+    `${F}sh illustrative`, //                                                        5
+    "# Illustrative: a hosted project", //                                          6
+    "npx -y deno@2.9.6 task supabase login   # `deno task dev --database x`", //   7
+    F, //                                                                            8
+  ].join("\n");
+  assert.deepEqual(inlineCommandProblems(markdown, "c.md"), [
+    "c.md:4: no supabase task in a project of your own: say npx -y supabase@2.117.0 …",
+    "c.md:7: no supabase task in a project of your own: say npx -y supabase@2.117.0 …",
+    "c.md:2: bare deno: say npx -y deno@2.9.6 task … (`AUTO_CONFIRM=true deno task dev`)",
+    "c.md:2: bare deno: say npx -y deno@2.9.6 task … (`deno task backend-keys new FILE`)",
+    "c.md:4: bare deno: say npx -y deno@2.9.6 task … (`deno task supabase secrets set X=1`)",
+  ]);
 });
 
 Deno.test("readingOrder() puts README.md first, then the files in the order README links them, then the rest", () => {

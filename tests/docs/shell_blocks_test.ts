@@ -6,7 +6,7 @@
  * command, with the block's output; every file is run, so one run lists every broken block.
  */
 import assert from "node:assert/strict";
-import { readingOrder, type ShellBlock, shellBlocks } from "../_doc_shell.ts";
+import { inlineCommandProblems, readingOrder, type ShellBlock, shellBlocks } from "../_doc_shell.ts";
 import { checkoutFiles, copyCheckout, removeCopy, userEnv } from "../_checkout.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -31,7 +31,11 @@ async function allBlocks(): Promise<{ blocks: ShellBlock[]; problems: string[] }
   const files = (await checkoutFiles()).filter((f) => f.endsWith(".md"));
   const ordered = readingOrder(files, await Deno.readTextFile(`${ROOT}README.md`));
   const found = await Promise.all(
-    ordered.map(async (f) => shellBlocks(await Deno.readTextFile(`${ROOT}${f}`), f)),
+    ordered.map(async (f) => {
+      const markdown = await Deno.readTextFile(`${ROOT}${f}`);
+      const { blocks, problems } = shellBlocks(markdown, f);
+      return { blocks, problems: [...problems, ...inlineCommandProblems(markdown, f)] };
+    }),
   );
   return { blocks: found.flatMap((f) => f.blocks), problems: found.flatMap((f) => f.problems) };
 }

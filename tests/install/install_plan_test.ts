@@ -61,6 +61,24 @@ Deno.test("extractConfigBlocks() takes each block with the comment above it, and
   assert.throws(() => extractConfigBlocks(CONFIG, ["c"]), /no \[functions\.c\] block/);
 });
 
+Deno.test("the blocks a project gets from this repository's config.toml name docs/ as this repository's", async () => {
+  // A project has no docs/ of its own: a bare "docs/tenants.md" in an appended comment would point nowhere.
+  const config = await Deno.readTextFile(new URL("../../supabase/config.toml", import.meta.url));
+  const blocks = extractConfigBlocks(config, ["exchange-token", "invitations", "tenants"]);
+  for (const { name, text } of blocks) {
+    const prose = text.replaceAll(/\n\s*#\s*/g, " ");
+    for (const match of prose.matchAll(/docs\/[\w./-]+/g)) {
+      const after = prose.slice(match.index + match[0].length);
+      assert.match(
+        after,
+        /^ of the exchange-token repository/,
+        `[functions.${name}]: ${match[0]}${after.slice(0, 40)}`,
+      );
+    }
+  }
+  assert.match(blocks[2].text, /docs\/tenants\.md of the exchange-token/);
+});
+
 Deno.test("configAppendix() appends only the blocks of functions the file has no table for, as text", () => {
   const blocks = [{ name: "a", text: "[functions.a]\nx = 1\n" }, {
     name: "c",
