@@ -37,6 +37,13 @@ Deno.test("nameMigrations() renames the package's migrations to follow the proje
   );
 });
 
+Deno.test("nameMigrations() refuses, as an InstallError, a project whose newest migration is not YYYYMMDDHHMMSS", () => {
+  assert.throws(
+    () => nameMigrations(["20261126000100_tenancy_schemas.sql"], ["202701011200000_app.sql"]),
+    (err) => err instanceof InstallError && /is not named YYYYMMDDHHMMSS_name\.sql/.test(err.message),
+  );
+});
+
 Deno.test("nameMigrations() refuses a package migration without a YYYYMMDDHHMMSS_ prefix", () => {
   assert.throws(() => nameMigrations(["schema.sql"], []), /not named YYYYMMDDHHMMSS_name\.sql/);
 });

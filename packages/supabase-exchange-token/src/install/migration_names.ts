@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { InstallError } from "./install_error.ts";
 
 /** The package's own names: `YYYYMMDDHHMMSS_name.sql`. */
 const NAME = /^(\d{14})_(.+\.sql)$/;
@@ -30,6 +31,7 @@ export function migrationVersion(name: string): bigint | undefined {
  * @param existing The file names already in the project's `supabase/migrations/`.
  * @returns The name each of `added` gets in the project, in the same order.
  * @throws {Error} When an added name has no `YYYYMMDDHHMMSS_` prefix.
+ * @throws {InstallError} When the project's newest migration has a version that is not `YYYYMMDDHHMMSS`.
  * @example After a project migration of 2027
  * ```ts
  * nameMigrations(["20261126000100_tenancy_schemas.sql"], ["20270101120000_app.sql"]);
@@ -53,10 +55,19 @@ export function nameMigrations(added: string[], existing: string[]): string[] {
 
 /** `YYYYMMDDHHMMSS` one second later, in UTC as the CLI's `migration new` writes it. */
 function nextSecond(stamp: string): string {
-  if (stamp.length !== 14) throw new Error(`the project's newest migration, ${stamp}, is not YYYYMMDDHHMMSS`);
+  // The project's own file names: a clear refusal, not a stack trace.
+  if (stamp.length !== 14) {
+    throw new InstallError(
+      `the project's newest migration, ${stamp}_…, is not named YYYYMMDDHHMMSS_name.sql`,
+    );
+  }
   const [y, mo, d, h, mi, s] = [0, 4, 6, 8, 10, 12].map((at, i) => Number(stamp.slice(at, i ? at + 2 : 4)));
   const next = new Date(Date.UTC(y, mo - 1, d, h, mi, s + 1));
-  if (Number.isNaN(next.getTime())) throw new Error(`${stamp} is not a YYYYMMDDHHMMSS timestamp`);
+  if (Number.isNaN(next.getTime())) {
+    throw new InstallError(
+      `the project's newest migration, ${stamp}_…, is not named YYYYMMDDHHMMSS_name.sql`,
+    );
+  }
   const two = (n: number) => String(n).padStart(2, "0");
   return `${next.getUTCFullYear()}${two(next.getUTCMonth() + 1)}${two(next.getUTCDate())}` +
     `${two(next.getUTCHours())}${two(next.getUTCMinutes())}${two(next.getUTCSeconds())}`;

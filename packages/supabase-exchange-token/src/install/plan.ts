@@ -6,6 +6,7 @@
  * @module
  */
 import { configAppendix } from "./config_blocks.ts";
+import { InstallError } from "./install_error.ts";
 import { nameMigrations } from "./migration_names.ts";
 import type { Payload } from "./payload.ts";
 
@@ -66,10 +67,7 @@ export interface Plan {
   noop: boolean;
 }
 
-/** Why a command cannot run here at all. */
-export class InstallError extends Error {
-  override name = "InstallError";
-}
+export { InstallError };
 
 /**
  * Plans `init` or `upgrade` of `payload` into a project.
