@@ -13,8 +13,9 @@
  * 2 s of it coming back; no worker restart (a crash or a limit; the CPU rule's retirements, which the Edge
  * runtime makes under any load, are counted apart); no answer past the function's deadlines (Auth's and the
  * database's, 5 s each); nothing lost or duplicated, counted in the database afterwards. `--smoke` runs each
- * fault briefly, and fails on a missed target but the two timing ones (2 s, the deadlines), which a loaded CI
- * machine can miss; a full run exits 1 on any, and writes `bench/chaos_results.json`.
+ * fault briefly, and fails on a missed target but the timing ones (2 s, the deadlines) and the one that needs an
+ * HS256 exchange to land in Auth's 2 s down time, which a loaded CI machine can miss; a full run exits 1 on
+ * any, and writes `bench/chaos_results.json`.
  *
  * @module
  */
@@ -213,7 +214,7 @@ async function askColdWorker(stack: LocalStack, token: string): Promise<string> 
   }
 }
 
-/** The targets each fault missed, in words: the timing ones apart. */
+/** The targets each fault missed, in words: the timing (and sampling) ones apart, which only a full run fails on. */
 function missedTargets(report: ChaosReport): { other: string[]; times: string[] } {
   const missed: string[] = [];
   const times: string[] = [];
@@ -232,8 +233,10 @@ function missedTargets(report: ChaosReport): { other: string[]; times: string[] 
       if (down.some(([k]) => k.startsWith("exchange ") && !k.startsWith("exchange 200"))) {
         missed.push("auth: an ES256 exchange failed while Auth was down");
       }
+      // A sampling target, as the timing ones: on a loaded machine a 2 s window may see no HS256 exchange
+      // at all (the cold worker's start takes part of it).
       if (!down.some(([k]) => k === "exchange_hs256 503 auth_unavailable")) {
-        missed.push("auth: no HS256 exchange answered 503 auth_unavailable");
+        times.push("auth: no HS256 exchange answered 503 auth_unavailable");
       }
     }
     if (f.part === "smtp" && !f.invitationsWithoutMail) {
