@@ -201,7 +201,7 @@ export async function createAuthEmulator(
     if (isWriteAfterClose(event.error)) event.preventDefault();
   };
   const ignoreConnectionFailure = (event: PromiseRejectionEvent) => {
-    if (endsConnection(event.reason)) event.preventDefault();
+    if (endsConnection(event.reason) || isWriteAfterClose(event.reason)) event.preventDefault();
   };
   globalThis.addEventListener("error", ignoreWriteAfterClose);
   globalThis.addEventListener("unhandledrejection", ignoreConnectionFailure);

@@ -33,6 +33,20 @@ Deno.test("isWriteAfterClose() knows postgres.js's deferred write to a closed co
   );
 });
 
+Deno.test("isWriteAfterClose() knows the deferred write to a socket Postgres ended (a restart)", () => {
+  // As a `deno task ok` run caught it, unhandled, in tests/function/tenancy_resolver_test.ts's restart.
+  const ended = new Error("This socket has been ended by the other party");
+  ended.stack = "Error: This socket has been ended by the other party\n" +
+    "    at Socket._writeAfterFIN [as write] (ext:deno_node/net.ts:1:10175)\n" +
+    "    at Immediate.nextWrite (file:///app/node_modules/.deno/postgres@3.4.9/node_modules/postgres/src/connection.js:255:22)";
+  assert.equal(isWriteAfterClose(ended), true);
+  const elsewhere = new Error("This socket has been ended by the other party");
+  elsewhere.stack = "Error: This socket has been ended by the other party\n" +
+    "    at Socket._writeAfterFIN [as write] (ext:deno_node/net.ts:1:10175)\n" +
+    "    at send (file:///app/dev/mailbox/smtp.ts:10:3)";
+  assert.equal(isWriteAfterClose(elsewhere), false);
+});
+
 Deno.test("isWriteAfterClose() leaves any other uncaught error alone", () => {
   const elsewhere =
     "TypeError: Cannot read properties of null (reading 'write')\n    at nextWrite (file:///app/mine.ts:3:1)";

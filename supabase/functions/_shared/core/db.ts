@@ -119,15 +119,19 @@ export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
     ending.finally(() => retiring.delete(ending));
   };
   // One listener of each per pool (the same function twice would be one listener, removed by the first close).
-  const ignoreTypeFetchFailure = (event: PromiseRejectionEvent) => _ignoreTypeFetchFailure(event);
   // The connection that wrote after its close keeps the unsent bytes and a spent timer (connection.js
   // `nextWrite()` threw before clearing them), so its next logins never flush and time out: retire the pool.
-  const onWriteAfterClose = (event: ErrorEvent) => {
-    if (!isWriteAfterClose(event.error)) return;
+  // The write throws outside any promise (a null socket) or rejects one (a socket its peer ended).
+  const onWriteAfterClose = (event: ErrorEvent | PromiseRejectionEvent) => {
+    if (!isWriteAfterClose("error" in event ? event.error : event.reason)) return false;
     event.preventDefault();
     retire(sql);
+    return true;
   };
-  globalThis.addEventListener("unhandledrejection", ignoreTypeFetchFailure);
+  const onUnhandledRejection = (event: PromiseRejectionEvent) => {
+    if (!onWriteAfterClose(event)) _ignoreTypeFetchFailure(event);
+  };
+  globalThis.addEventListener("unhandledrejection", onUnhandledRejection);
   globalThis.addEventListener("error", onWriteAfterClose);
   return {
     get sql() {
@@ -149,7 +153,7 @@ export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
     },
     async close(timeout = 5) {
       await Promise.all([sql.end({ timeout }), ...retiring]);
-      globalThis.removeEventListener("unhandledrejection", ignoreTypeFetchFailure);
+      globalThis.removeEventListener("unhandledrejection", onUnhandledRejection);
       globalThis.removeEventListener("error", onWriteAfterClose);
     },
   };
@@ -274,8 +278,11 @@ function _ignoreTypeFetchFailure(event: PromiseRejectionEvent) {
  * ```
  */
 export function isWriteAfterClose(error: unknown): boolean {
-  return error instanceof TypeError && error.message === "Cannot read properties of null (reading 'write')" &&
-    /\bnextWrite \(.*\/postgres\b.*\/src\/connection\.js:/.test(error.stack ?? "");
+  const closed =
+    error instanceof TypeError && error.message === "Cannot read properties of null (reading 'write')" ||
+    // The socket is there but its peer ended it (Deno's node:net `_writeAfterFIN`), e.g. Postgres restarted.
+    error instanceof Error && error.message === "This socket has been ended by the other party";
+  return closed && /\bnextWrite \(.*\/postgres\b.*\/src\/connection\.js:/.test((error as Error).stack ?? "");
 }
 
 function _code(err: unknown): string | undefined {
