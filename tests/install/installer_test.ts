@@ -19,9 +19,9 @@ import { packPayload } from "../../packages/supabase-exchange-token/src/install/
 import { signUpByMail } from "../_mail.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
 import { PASSWORD } from "../_fixtures.ts";
+import { packPackage } from "../packages/_run.ts";
 
 const ROOT = new URL("../../", import.meta.url);
-const PACKAGE = new URL("packages/supabase-exchange-token/", ROOT);
 const CLI_VERSION = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).imports.supabase
   .replace("npm:supabase@", "");
 const text = new TextDecoder();
@@ -73,15 +73,13 @@ Deno.test("a project made by supabase init adopts exchange-token with the packed
   const init = () => run("npx", ["-y", `--package=${tarball}`, "supabase-exchange-token", "init"], project);
   try {
     await t.step("npm pack builds the installer and its payload from the repository", async () => {
-      await ok("npm", ["ci", "--no-audit", "--no-fund"], PACKAGE);
-      const packed = await ok("npm", ["pack", "--json", "--pack-destination", work], PACKAGE);
-      const [{ filename, files }] = JSON.parse(packed);
-      const paths: string[] = files.map((f: { path: string }) => f.path);
+      const packed = await packPackage(work);
+      const paths = packed.paths;
       assert.ok(paths.includes("dist/install/cli.js"), paths.join(", "));
       assert.ok(paths.includes("payload/supabase/functions/_shared/core/errors.ts"));
       assert.ok(paths.includes("payload/supabase/migrations/20261126000100_tenancy_schemas.sql"));
       assert.ok(!paths.some((path) => path.startsWith("src/") || path.includes("pack_payload")));
-      tarball = join(work, filename);
+      tarball = packed.tarball;
     });
 
     await t.step("supabase init makes the project, with a migration of its own", async () => {

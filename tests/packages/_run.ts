@@ -1,5 +1,6 @@
 /**
- * Test support for the packaging tests: run a command to completion, as a user would type it.
+ * Test support for the packaging tests: run a command to completion, as a user would type it, and pack the npm
+ * package as its README says.
  *
  * @module
  */
@@ -47,4 +48,24 @@ export async function run(
     throw new Error(`${command} ${args.join(" ")} exited with ${output.code}:\n${tail}`);
   }
   return { stdout, stderr };
+}
+
+/** The npm package's folder. */
+export const PACKAGE = new URL("../../packages/supabase-exchange-token/", import.meta.url);
+const NPM_CACHE = new URL("../../.cache/npm", import.meta.url).pathname;
+
+/**
+ * Packs the npm package (`npm ci`, then `npm pack`, whose `prepack` builds it) into a folder.
+ *
+ * @param into The folder the tarball goes to.
+ * @returns The tarball's path and the paths of the files it holds.
+ */
+export async function packPackage(into: string): Promise<{ tarball: string; paths: string[] }> {
+  const npm = ["--no-audit", "--no-fund", "--prefer-offline", "--cache", NPM_CACHE];
+  await run("npm", ["ci", ...npm], { cwd: PACKAGE });
+  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", into, ...npm], {
+    cwd: PACKAGE,
+  });
+  const [{ filename, files }] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
+  return { tarball: `${into}/${filename}`, paths: files.map((f) => f.path) };
 }

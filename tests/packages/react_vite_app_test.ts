@@ -18,10 +18,9 @@ import { startBackend } from "../../examples/backend.ts";
 import { PASSWORD } from "../_fixtures.ts";
 import { signUpByMail } from "../_mail.ts";
 import { launchBrowser } from "../browser/_browser.ts";
-import { run } from "./_run.ts";
+import { packPackage, run } from "./_run.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const PACKAGE = `${REPO}packages/supabase-exchange-token`;
 const NPM = ["--no-audit", "--no-fund", "--prefer-offline", "--cache", `${REPO}.cache/npm`];
 
 const TYPES: Record<string, string> = {
@@ -49,14 +48,9 @@ function serveStatic(root: string): Deno.HttpServer<Deno.NetAddr> {
   });
 }
 
-/** Packs the package (prepack builds it) and returns the tarball's path. */
-async function packPackage(into: string): Promise<string> {
-  await run("npm", ["ci", ...NPM], { cwd: PACKAGE });
-  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", into, ...NPM], {
-    cwd: PACKAGE,
-  });
-  const [{ filename, files }] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
-  const paths = files.map((f) => f.path);
+/** Packs the package and checks the browser entry points are built; returns the tarball's path. */
+async function packBrowserPackage(into: string): Promise<string> {
+  const { tarball, paths } = await packPackage(into);
   for (
     const entry of ["dist/client/mod.js", "dist/client/mod.d.ts", "dist/react/mod.js", "dist/react/mod.d.ts"]
   ) {
@@ -67,7 +61,7 @@ async function packPackage(into: string): Promise<string> {
     !paths.some((p) => p.endsWith(".ts") && !p.endsWith(".d.ts") && !p.startsWith("payload/")),
     "no TypeScript sources in the tarball outside the installer's payload",
   );
-  return `${into}/${filename}`;
+  return tarball;
 }
 
 Deno.test("a Vite + React app built with the tarball signs in, exchanges, lists tenants and calls the backend in Chromium", async () => {
@@ -78,7 +72,7 @@ Deno.test("a Vite + React app built with the tarball signs in, exchanges, lists 
   let backend: Awaited<ReturnType<typeof startBackend>>;
   let browser: Browser | undefined;
   try {
-    const tarball = await packPackage(tmp);
+    const tarball = await packBrowserPackage(tmp);
     const app = `${tmp}/app`;
     await run("cp", ["-r", `${REPO}tests/fixtures/react_vite_app`, app]);
     await run("npm", ["install", ...NPM, tarball], { cwd: app });
