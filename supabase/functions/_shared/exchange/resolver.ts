@@ -6,8 +6,9 @@
  * settings (claims, email trust, session limits) transaction-locally, calls `tenancy.require_aal2()` with
  * `REQUIRE_AAL2` (TNAAL for an `aal1` session of a user with a verified MFA factor, before anything is
  * provisioned) and then the function, then `commit`. The statements are pipelined: postgres.js writes them
- * back to back without waiting, so once a connection has prepared them an exchange costs one round trip to
- * the database. Without prepared statements (the transaction pooler) postgres.js describes the statement
+ * back to back without waiting, in one write as the `commit` is padded to flush it (`FLUSHING_COMMIT` in
+ * `../core/caller.ts`), so once a connection has prepared them an exchange costs one round trip to the
+ * database. Without prepared statements (the transaction pooler) postgres.js describes the statement
  * with parameters first, which adds a round trip. If the function raises, Postgres skips to the `commit`,
  * which then rolls back.
  *
@@ -131,7 +132,7 @@ export function createTenancyResolver(options: TenancyResolverOptions): TenancyR
                           offset 0) s
                    cross join lateral (select s.requested ${aal2} offset 0) a
                    cross join lateral tenancy.resolve_tenant(a.requested) r`,
-      connection`commit`,
+      caller.commit(connection),
     ];
     const settled = await Promise.allSettled(queries);
     const failures = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected").map((s) =>
