@@ -9,7 +9,8 @@
  *    (`SUPABASE_URL` + `/auth/v1`, or one of `AUTH_ISSUERS`), an `aud` without `authenticated`.
  * 2. ES256/RS256: the signature is checked with jose against the function's own JWKS cache
  *    (`jwks_cache.ts`: keys at most 5 minutes old, at most one refetch per 30 s for an unknown `kid`, a
- *    `kid` still unknown refused without asking Auth). A token without a `kid` is refused: Supabase's
+ *    `kid` still unknown refused without asking Auth), once per token and key object
+ *    (`verified_signatures.ts`: the same token exchanged again skips only that check). A token without a `kid` is refused: Supabase's
  *    asymmetric tokens always name their key. Such a token is trusted until it expires even after
  *    sign-out; the tenancy transaction then checks its session in `auth.sessions` (docs/contract.md §5).
  * 3. HS256 (the legacy secret, which the function does not hold): supabase-js `auth.getUser(token)` asks
@@ -34,6 +35,7 @@ import { ApiError } from "./errors.ts";
 import { withDeadline } from "./deadline.ts";
 import { type AsymmetricTokenAlgorithm, createJwksCache } from "./jwks_cache.ts";
 import { createAuthApiBudget, hashToken } from "./auth_api_budget.ts";
+import { createVerifiedSignatures } from "./verified_signatures.ts";
 
 /** A verified Supabase user access token. */
 export interface AccessTokenClaims {
@@ -148,6 +150,7 @@ export function createSupabaseVerifier(options: SupabaseVerifierOptions): Verify
       return await res.json();
     },
   });
+  const signatures = createVerifiedSignatures();
   const budget = createAuthApiBudget({
     perSecond: options.authApiCallsPerSecond ?? VERIFIER_DEFAULTS.authApiCallsPerSecond,
     now: clock,
@@ -203,10 +206,13 @@ export function createSupabaseVerifier(options: SupabaseVerifierOptions): Verify
       }
       const alg = header.alg as AsymmetricTokenAlgorithm;
       const key = await jwks.keyFor(header.kid, alg);
-      try {
-        await compactVerify(token, key, { algorithms: [alg] });
-      } catch (err) {
-        throw new ApiError("invalid_token", "The access token's signature is invalid", { cause: err });
+      if (!signatures.checked(token, key)) {
+        try {
+          await compactVerify(token, key, { algorithms: [alg] });
+        } catch (err) {
+          throw new ApiError("invalid_token", "The access token's signature is invalid", { cause: err });
+        }
+        signatures.remember(token, key);
       }
     }
     return checkVerifiedClaims(payload, now());

@@ -1,0 +1,74 @@
+/**
+ * A memory of the access tokens whose signature this isolate has checked, each with the key object that
+ * checked it. A browser exchanges the same access token again and again while it lives (an hour by
+ * default): on every page load, in every tab, whenever its backend token expires first. Checking an ES256
+ * signature is the exchange's largest CPU cost (about 90 µs of the Edge Runtime's main thread,
+ * bench/README.md), and its answer depends only on the token and the key, so it is asked once per pair.
+ *
+ * Nothing else is skipped: the token is still decoded and its `exp`, `iss`, `aud` and `role` checked on
+ * every request, its key still looked up in the JWKS cache (which refetches as before), and the caller's
+ * session checked in Postgres. A key the JWKS cache replaces (every refetch imports its keys anew) is a
+ * different object, so a token is checked again against the new one: a key Auth withdrew stops being
+ * accepted when the cache learns of it, exactly as without this memory.
+ *
+ * Only tokens with a valid signature are remembered, so filling it takes tokens Auth issued; its size is
+ * bounded by entries ({@linkcode VERIFIED_SIGNATURES_MAX_ENTRIES}, oldest dropped first) and by the length
+ * of a token it keeps ({@linkcode VERIFIED_SIGNATURES_MAX_TOKEN_LENGTH}: a user can grow their own token
+ * through `user_metadata`).
+ *
+ * @module
+ */
+
+/** How many tokens are remembered at most. */
+export const VERIFIED_SIGNATURES_MAX_ENTRIES = 2_048;
+
+/** The longest token remembered, in characters (about 2 KiB for a typical Supabase access token). */
+export const VERIFIED_SIGNATURES_MAX_TOKEN_LENGTH = 4_096;
+
+/** Which token was checked with which key. */
+export interface VerifiedSignatures {
+  /**
+   * Whether `token`'s signature was checked, and held, with this very key object.
+   *
+   * @param token The compact JWT.
+   * @param key The key the JWKS cache gives for its `kid` now.
+   */
+  checked(token: string, key: CryptoKey): boolean;
+  /**
+   * Remembers that `token`'s signature holds with `key` (only call after checking it).
+   *
+   * @param token The compact JWT.
+   * @param key The key that checked it.
+   */
+  remember(token: string, key: CryptoKey): void;
+}
+
+/**
+ * Builds an empty memory.
+ *
+ * @param maxEntries How many tokens it keeps at most (default {@linkcode VERIFIED_SIGNATURES_MAX_ENTRIES}).
+ * @returns The memory.
+ * @example
+ * ```ts ignore
+ * const signatures = createVerifiedSignatures();
+ * if (!signatures.checked(token, key)) {
+ *   await compactVerify(token, key, { algorithms: ["ES256"] });
+ *   signatures.remember(token, key);
+ * }
+ * ```
+ */
+export function createVerifiedSignatures(
+  maxEntries: number = VERIFIED_SIGNATURES_MAX_ENTRIES,
+): VerifiedSignatures {
+  // A Map keeps insertion order: its first key is the oldest.
+  const keys = new Map<string, CryptoKey>();
+  return {
+    checked: (token, key) => keys.get(token) === key,
+    remember(token, key) {
+      if (token.length > VERIFIED_SIGNATURES_MAX_TOKEN_LENGTH) return;
+      keys.delete(token);
+      if (keys.size >= maxEntries) keys.delete(keys.keys().next().value!);
+      keys.set(token, key);
+    },
+  };
+}
