@@ -7,7 +7,8 @@
  * stack (the working tree's: its migrations and seed) serves both. Each round measures, for each side in
  * turn (the order swaps every round): the handler called in-process, one exchange at a time, in a process of
  * its own with that side's function `deno.json`; then wrk at 64 connections against that side's own function
- * process (the Edge runtime stand-in's way of running `exchange-token/index.ts`). The report gives the median
+ * process (the Edge runtime stand-in's way of running `exchange-token/index.ts`). Both run on the Edge
+ * Runtime's Deno (2.1.4), or on `EDGE_DENO_VERSION`. The report gives the median
  * of each side and of the per-round ratios head/base, with their range, which shows how noisy the machine was.
  *
  * @module
@@ -16,6 +17,7 @@ import postgres from "postgres";
 import { startStack } from "../dev/stack.ts";
 import { functionSource, startFunction } from "../dev/function_worker.ts";
 import { freePort } from "../dev/ports.ts";
+import { edgeDenoEnv, parseEdgeDenoVersion, resolveEdgeDeno } from "../dev/edge_deno.ts";
 import { type LoadResult, type Rate, runWrk } from "./_measure.ts";
 import { createBenchUsers } from "./_users.ts";
 
@@ -76,9 +78,9 @@ export async function runCompare(ref: string, options: CompareOptions): Promise<
         }),
       );
       urls[side] = `http://127.0.0.1:${port}/exchange-token`;
-      await _waitForExchange(urls[side], tokens[0]); // Each user becomes a member on a first exchange.
+      await waitForExchange(urls[side], tokens[0]); // Each user becomes a member on a first exchange.
     }
-    for (const token of tokens) await _waitForExchange(urls.head, token);
+    for (const token of tokens) await waitForExchange(urls.head, token);
 
     const results: Record<Side, SideRound[]> = { base: [], head: [] };
     for (let round = 0; round < rounds; round++) {
@@ -200,27 +202,25 @@ export async function extractFunctions(root: string, ref: string, into: string):
 }
 
 /**
- * One in-process measurement of a tree's exchange, in a process of its own (`_compare_in_process.ts`).
+ * One in-process measurement of a tree's exchange, in a process of its own (`_compare_in_process.ts`), on
+ * the Deno the function processes run on (`EDGE_DENO_VERSION`, by default the Edge Runtime's 2.1.4): the
+ * two differ where it counts, e.g. Deno 2.9's ECDSA verification takes about 5 times 2.1's, and 2.1 runs
+ * `setImmediate` as a 1 ms timer.
  *
  * @param root The working tree (where the bench lives).
  * @param tree The tree whose exchange is measured.
  * @param inputFile The environment, tokens and iterations, as JSON.
- * @param denoFlags More flags for `deno run` (e.g. `--cpu-prof`).
  * @returns The measured rate.
  * @throws {Error} When the run fails.
  */
-export async function measureInProcess(
-  root: string,
-  tree: string,
-  inputFile: string,
-  denoFlags: string[] = [],
-): Promise<Rate> {
-  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+export async function measureInProcess(root: string, tree: string, inputFile: string): Promise<Rate> {
+  const version = parseEdgeDenoVersion(Deno.env.get("EDGE_DENO_VERSION"));
+  const { success, stdout, stderr } = await new Deno.Command(await resolveEdgeDeno(version), {
+    env: version === Deno.version.deno ? {} : edgeDenoEnv(version),
     args: [
       "run",
       "-A",
       "--no-lock",
-      ...denoFlags,
       `--config=${tree}/supabase/functions/exchange-token/deno.json`,
       `${root}/bench/_compare_in_process.ts`,
       tree,
@@ -236,8 +236,13 @@ export async function measureInProcess(
   return JSON.parse(out.trim().split("\n").at(-1)!);
 }
 
-/** Waits until the function answers an exchange with 200. */
-async function _waitForExchange(url: string, token: string): Promise<void> {
+/**
+ * Waits until the function answers an exchange with 200.
+ *
+ * @param url The function's exchange URL.
+ * @param token An access token.
+ */
+export async function waitForExchange(url: string, token: string): Promise<void> {
   for (let tries = 0;; tries++) {
     try {
       const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` } });

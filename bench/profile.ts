@@ -1,45 +1,41 @@
 /**
- * `deno task bench --profile [git-ref]`: where a returning user's in-process exchange spends its CPU. The
- * handler of the working tree (or of a revision, extracted as `--compare` does) runs in a process of its
- * own under Deno's `--cpu-prof`; the profile's self time is then summed by where the code lives (jose,
- * postgres.js, each `_shared` module, Deno's runtime parts, V8's builtins and garbage collector) and
- * printed per exchange, with the hottest functions.
+ * `deno task bench --profile [git-ref]`: where the exchange spends its CPU on the Deno the platform runs. The
+ * working tree's function (or a revision's, extracted as `--compare` does) runs in its own process, as the
+ * Edge runtime stand-in runs it (Deno 2.1.4, or `EDGE_DENO_VERSION`), with V8's inspector open; after a
+ * warm-up, a CPU profile is recorded through the inspector (Deno 2.1 has no `--cpu-prof`) while wrk sends
+ * returning users' exchanges at 64 connections. The profile's self time is then summed by where the code
+ * lives (jose, postgres.js, each `_shared` module, Deno's runtime parts, V8's builtins and garbage collector)
+ * and divided by the exchanges answered, with the hottest functions.
  *
- * The profile covers the whole child process: its start (imports, building the app, about 0.3 s) is
- * included, which the long run (5,000 exchanges after 200 of warm-up) makes small.
+ * It profiles the function's main thread, the one the Edge runtime's CPU limit counts: work Deno hands to
+ * other threads (an asynchronous WebCrypto call on Deno 2.9) is not in it. Sampling slows the process by
+ * about a tenth, so its figures are for comparing places and revisions, not for throughput.
  *
  * @module
  */
 import postgres from "postgres";
 import { startStack } from "../dev/stack.ts";
-import { extractFunctions, measureInProcess } from "./compare.ts";
+import { functionSource, startFunction } from "../dev/function_worker.ts";
+import { parseEdgeDenoVersion } from "../dev/edge_deno.ts";
+import { freePort } from "../dev/ports.ts";
+import { extractFunctions, waitForExchange } from "./compare.ts";
+import { connectInspector, type CpuProfile } from "./_inspector.ts";
+import { runWrk } from "./_measure.ts";
 import { createBenchUsers } from "./_users.ts";
 
-/** One node of a `.cpuprofile` (the Chrome DevTools format Deno writes). */
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-
-/** A `.cpuprofile`. */
-export interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
 /**
- * Profiles the exchange and prints the breakdown.
+ * Profiles the exchange under load and prints the breakdown.
  *
  * @param ref A revision to profile instead of the working tree.
  * @param options `smoke`: a short run.
  */
 export async function runProfile(ref: string | undefined, options: { smoke: boolean }): Promise<void> {
-  const iterations = options.smoke ? 30 : 5_000;
+  const seconds = options.smoke ? 1 : 10;
   const root = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
   const work = await Deno.makeTempDir({ prefix: "bench-profile-" });
   const stack = await startStack();
   const admin = postgres(stack.dbUrl, { max: 2, onnotice: () => {} });
+  let fn: { stop(): Promise<void> } | undefined;
   try {
     const tree = ref ? `${work}/tree` : root;
     if (ref) {
@@ -47,23 +43,36 @@ export async function runProfile(ref: string | undefined, options: { smoke: bool
       await extractFunctions(root, ref, tree);
     }
     const users = await createBenchUsers(admin, stack.auth, options.smoke ? 20 : 200);
-    const inputFile = `${work}/input.json`;
-    const tokens = users.map((u) => u.token);
-    // A first, unprofiled run makes the users members, so the profiled one sees returning users only.
-    await Deno.writeTextFile(inputFile, JSON.stringify({ env: stack.functionEnv, tokens, iterations: 1 }));
-    await measureInProcess(root, tree, inputFile);
-    await Deno.writeTextFile(inputFile, JSON.stringify({ env: stack.functionEnv, tokens, iterations }));
-    const rate = await measureInProcess(root, tree, inputFile, ["--cpu-prof", `--cpu-prof-dir=${work}/prof`]);
-    const [file] = [...Deno.readDirSync(`${work}/prof`)];
-    const profile = JSON.parse(await Deno.readTextFile(`${work}/prof/${file.name}`)) as CpuProfile;
-    const exchanges = iterations + Math.min(200, iterations);
+    const tokensFile = `${work}/tokens`;
+    await Deno.writeTextFile(tokensFile, users.map((u) => u.token).join("\n") + "\n");
+    const port = freePort();
+    const inspectPort = freePort();
+    const started = await startFunction(port, stack.functionEnv, {
+      fn: functionSource("exchange-token", new URL(`file://${tree}/`)),
+      inspectPort,
+    });
+    fn = started;
+    await started.listening;
+    const url = `http://127.0.0.1:${port}/exchange-token`;
+    // Each user becomes a member on a first exchange: the profiled load sees returning users only.
+    for (const user of users) await waitForExchange(url, user.token);
+    const load = {
+      connections: 64,
+      tokensFile,
+      script: new URL("rotate_tokens.lua", import.meta.url).pathname,
+    };
+    await runWrk(url, { ...load, seconds: options.smoke ? 1 : 3 });
+    const inspector = await connectInspector(inspectPort);
+    const { profile, result } = await inspector.profile(200, () => runWrk(url, { ...load, seconds }));
+    inspector.close();
+    const version = parseEdgeDenoVersion(Deno.env.get("EDGE_DENO_VERSION"));
     console.log(
-      `${ref ?? "working tree"}: ${rate.opsPerSecond.toFixed(0)} exchanges/s in-process (${
-        rate.meanMicros.toFixed(0)
-      } µs each)\n`,
+      `${ref ?? "working tree"} on Deno ${version}: ${result.requests} exchanges in ${seconds} s at c=64, ` +
+        `profiled (${result.requestsPerSecond.toFixed(0)}/s, ${result.errors} errors)\n`,
     );
-    console.log(profileTable(profile, exchanges));
+    console.log(profileTable(profile, result.requests));
   } finally {
+    await fn?.stop();
     await admin.end();
     await stack.stop();
     await Deno.remove(work, { recursive: true });

@@ -55,6 +55,8 @@ export interface StartFunctionOptions {
    * (`EDGE_DENO_DEFAULT_VERSION` in `dev/edge_deno.ts`).
    */
   denoVersion?: string;
+  /** Opens V8's inspector on this port of 127.0.0.1 (`deno task bench --profile` records a CPU profile). */
+  inspectPort?: number;
 }
 
 /**
@@ -66,7 +68,7 @@ export interface StartFunctionOptions {
  * @param port The port on 127.0.0.1 it listens on (it must be free; the Edge runtime stand-in reserves one,
  *   and boots again elsewhere on the `PortTakenError` of {@linkcode FunctionProcess.listening}).
  * @param env Its environment.
- * @param options Its log, watchdog, function and Deno version.
+ * @param options Its log, watchdog, function, Deno version and inspector port.
  * @returns The process, once spawned.
  * @throws {Error} When the Deno version cannot be had from npm, or the function's dependencies not fetched.
  */
@@ -92,6 +94,7 @@ export async function startFunction(
       // ends the process with SIGTRAP past it, which `dev/edge_runtime.ts` answers as the limit. Deno's
       // own default sizes the heap for the machine, far above what a worker gets.
       `--v8-flags=--max-heap-size=${EDGE_MEMORY_LIMIT_MIB}`,
+      ...(options.inspectPort ? [`--inspect=127.0.0.1:${options.inspectPort}`] : []),
       ...config,
       BOOTSTRAP.pathname,
       String(port),
