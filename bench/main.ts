@@ -125,7 +125,7 @@ try {
     if (error) throw error;
   }, N);
 
-  progress("primitive: HS256 signing (jose)");
+  progress("primitive: HS256 signing (the backend signer, node:crypto HMAC)");
   floor.hs256_sign = await measure(
     () =>
       sign(

@@ -9,30 +9,31 @@ import { createBackendSigner } from "../../supabase/functions/_shared/exchange/s
 import type { BackendJwtConfig } from "../../supabase/functions/_shared/exchange/config.ts";
 import { pyjwtDecode } from "../_pyjwt.ts";
 
-const SECRET = "0123456789abcdef0123456789abcdef";
-const NOW = new Date("2026-01-02T03:04:05.678Z");
-const SUBJECT = {
-  userId: "6f0c3f4e-1d2b-4c5a-9e8f-0a1b2c3d4e5f",
-  tenantId: "acme",
-  role: "admin",
-  email: "a@example.com",
-};
-const CONFIG: BackendJwtConfig = {
-  secret: new TextEncoder().encode(SECRET),
-  algorithm: "HS256",
-  ttlSeconds: 604800,
-};
+// A secret of another length and a null email than sign_test.ts's vectors, so PyJWT reads a second case.
+const SECRET = "pyjwt reads what the function signs, 50 bytes long";
+const NOW = new Date("2026-03-04T05:06:07.890Z");
 
 Deno.test("createBackendSigner()'s token gives PyJWT exactly the documented claims, and no iat or nbf", async () => {
-  const { token } = await createBackendSigner(CONFIG)(SUBJECT, NOW);
+  const config: BackendJwtConfig = {
+    secret: new TextEncoder().encode(SECRET),
+    algorithm: "HS256",
+    ttlSeconds: 3600,
+  };
+  const subject = {
+    userId: "0d9c8b7a-6f5e-4d3c-8b2a-190817263544",
+    tenantId: "globex",
+    role: "user",
+    email: null,
+  };
+  const { token } = await createBackendSigner(config)(subject, NOW);
   // PyJWT's clock set to the signing time, so the token is fresh for it whatever today's date is.
   const result = await pyjwtDecode(token, SECRET, Math.round((NOW.getTime() - Date.now()) / 1000));
   assert.ok(result.ok, JSON.stringify(result));
   assert.deepEqual(Object.entries(result.claims), [
-    ["user_id", "6f0c3f4e-1d2b-4c5a-9e8f-0a1b2c3d4e5f"],
-    ["tenant_id", "acme"],
-    ["role", "admin"],
-    ["email", "a@example.com"],
-    ["exp", 1767927845],
+    ["user_id", "0d9c8b7a-6f5e-4d3c-8b2a-190817263544"],
+    ["tenant_id", "globex"],
+    ["role", "user"],
+    ["email", null],
+    ["exp", 1772604367],
   ]);
 });

@@ -2,7 +2,7 @@
  * A memory of the access tokens whose signature this isolate has checked, each with the key object that
  * checked it. A browser exchanges the same access token again and again while it lives (an hour by
  * default): on every page load, in every tab, whenever its backend token expires first. Checking an ES256
- * signature is the exchange's largest CPU cost (about 90 µs of the Edge Runtime's main thread,
+ * signature was the exchange's largest CPU cost (about 80 µs of the Edge Runtime's main thread,
  * bench/README.md), and its answer depends only on the token and the key, so it is asked once per pair.
  *
  * Nothing else is skipped: the token is still decoded and its `exp`, `iss`, `aud` and `role` checked on
