@@ -186,7 +186,8 @@ export function createCaller(options: CallerOptions): Caller {
  * `commit`, padded with spaces to 1 KiB. postgres.js holds a write under 1,024 bytes until a `setImmediate`
  * to coalesce it with the next, and Deno 2.1's Node compatibility (the Edge Runtime's) runs `setImmediate`
  * as a 1 ms timer: an unpadded `commit`, the last message of a pipeline, waited 1.1 ms for it
- * (bench/README.md, "Where an exchange's time goes"). From 1,024 bytes postgres.js writes at once.
+ * (bench/README.md, "Where an exchange's time goes"). From 1,024 bytes postgres.js writes at once. Postgres
+ * ignores the spaces; a server that logs every statement records them.
  */
 export const FLUSHING_COMMIT: string = "commit".padEnd(1024);
 

@@ -11,19 +11,17 @@
  * different object, so a token is checked again against the new one: a key Auth withdrew stops being
  * accepted when the cache learns of it, exactly as without this memory.
  *
- * Only tokens with a valid signature are remembered, so filling it takes tokens Auth issued; its size is
- * bounded by entries ({@linkcode VERIFIED_SIGNATURES_MAX_ENTRIES}, oldest dropped first) and by the length
- * of a token it keeps ({@linkcode VERIFIED_SIGNATURES_MAX_TOKEN_LENGTH}: a user can grow their own token
- * through `user_metadata`).
+ * Tokens are remembered by their SHA-256, never as the string itself: a token cut out of a request's
+ * `Authorization` header would keep the whole header alive, however long. Only tokens with a valid signature
+ * are remembered, at most {@linkcode VERIFIED_SIGNATURES_MAX_ENTRIES} (oldest dropped first), so the memory
+ * stays under a few hundred KiB whatever the requests.
  *
  * @module
  */
+import { createHash } from "node:crypto";
 
 /** How many tokens are remembered at most. */
 export const VERIFIED_SIGNATURES_MAX_ENTRIES = 2_048;
-
-/** The longest token remembered, in characters (about 2 KiB for a typical Supabase access token). */
-export const VERIFIED_SIGNATURES_MAX_TOKEN_LENGTH = 4_096;
 
 /** Which token was checked with which key. */
 export interface VerifiedSignatures {
@@ -63,12 +61,17 @@ export function createVerifiedSignatures(
   // A Map keeps insertion order: its first key is the oldest.
   const keys = new Map<string, CryptoKey>();
   return {
-    checked: (token, key) => keys.get(token) === key,
+    checked: (token, key) => keys.get(_digest(token)) === key,
     remember(token, key) {
-      if (token.length > VERIFIED_SIGNATURES_MAX_TOKEN_LENGTH) return;
-      keys.delete(token);
+      const digest = _digest(token);
+      keys.delete(digest);
       if (keys.size >= maxEntries) keys.delete(keys.keys().next().value!);
-      keys.set(token, key);
+      keys.set(digest, key);
     },
   };
+}
+
+/** A token's SHA-256, in base64 (44 characters). Synchronous: about 5 µs for a token of 1 KiB on Deno 2.1. */
+function _digest(token: string): string {
+  return createHash("sha256").update(token).digest("base64");
 }
