@@ -1,7 +1,7 @@
 /**
  * The backend JWT the Python service verifies with `jwt.decode(token, secret, algorithms=["HS256"])`
- * (docs/contract.md §3), signed with an HMAC from `node:crypto`; or, opt-in, signed ES256/EdDSA with the first key of a private JWK set
- * and verified through the published JWKS (its `kid` in the header).
+ * (docs/contract.md §3), signed with an HMAC from `node:crypto`; or, opt-in, signed ES256/EdDSA with jose,
+ * with the first key of a private JWK set, and verified through the published JWKS (its `kid` in the header).
  *
  * The claim set is exactly `user_id`, `tenant_id`, `role`, `email`, `exp`, in that order, plus `aud` and
  * `iss` only when configured. There is no `iat` or `nbf`: PyJWT raises `ImmatureSignatureError` for either
