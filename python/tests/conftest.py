@@ -9,7 +9,8 @@ import jwt
 import pytest
 import tenant_auth
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm
+from jwt.algorithms import OKPAlgorithm
+from jwt.utils import base64url_encode
 
 # tenant_auth is imported as installed: from python/ when python/test.sh runs these tests there (python -m
 # puts the working folder first), from the wheel in a virtualenv in tests/packages/python_wheel_test.ts.
@@ -40,6 +41,15 @@ def hs256(secret=SECRET, algorithm="HS256", headers=None, **overrides):
     return jwt.encode(claims(**overrides), secret, algorithm=algorithm, headers=headers)
 
 
+def p256_jwk(public_key):
+    """The public JWK of a P-256 key, with both coordinates 32 bytes long as RFC 7518 (6.2.1.2) requires and
+    jose publishes them. PyJWT 2.6's ``ECAlgorithm.to_jwk`` drops leading zero bytes (about 1 key in 128),
+    and its own ``from_jwk`` then refuses that JWK: a test key made with it failed at random."""
+    numbers = public_key.public_numbers()
+    x, y = (base64url_encode(n.to_bytes(32, "big")).decode() for n in (numbers.x, numbers.y))
+    return {"kty": "EC", "crv": "P-256", "x": x, "y": y}
+
+
 class SigningKey:
     """A private key with its kid, and its public JWK as the function publishes it."""
 
@@ -47,7 +57,7 @@ class SigningKey:
         self.algorithm, self.kid = algorithm, kid
         if algorithm == "ES256":
             self.private = ec.generate_private_key(ec.SECP256R1())
-            public = json.loads(ECAlgorithm.to_jwk(self.private.public_key()))
+            public = p256_jwk(self.private.public_key())
         else:
             self.private = ed25519.Ed25519PrivateKey.generate()
             public = json.loads(OKPAlgorithm.to_jwk(self.private.public_key()))

@@ -83,6 +83,19 @@ def test_a_hanging_jwks_fails_within_the_timeout(jwks_server, es256_key):
     assert time.monotonic() - started < 2
 
 
+def test_a_p256_key_with_a_leading_zero_coordinate_verifies(jwks_server):
+    # About 1 P-256 key in 128 has a coordinate below 2**248, which a JWK still writes as 32 bytes.
+    def smallest_coordinate(key):
+        numbers = key.private.public_key().public_numbers()
+        return min(numbers.x, numbers.y)
+
+    key = SigningKey("ES256", "es-zero")
+    while smallest_coordinate(key) >= 2**248:
+        key = SigningKey("ES256", "es-zero")
+    jwks_server.publish(key)
+    assert verifier(jwks_server).decode(key.sign()).user_id
+
+
 def test_keys_already_known_outlive_an_outage(jwks_server, es256_key):
     jwks_server.publish(es256_key)
     verify = verifier(jwks_server, jwks_cache_seconds=1)
