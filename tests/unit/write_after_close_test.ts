@@ -1,7 +1,7 @@
 /**
- * The one uncaught error the function's pools drop: postgres.js 3.4.9 writing `rollback` to a connection that
- * closed mid-transaction (`_shared/core/db.ts`); `deno task chaos` replays it through the stack by stopping
- * Postgres under load.
+ * One of the two uncaught errors the function's pools drop (`_shared/core/db.ts`; the other is in
+ * `type_query_failure_test.ts`): postgres.js 3.4.9 writing `rollback` to a connection that closed
+ * mid-transaction; `deno task chaos` replays it through the stack by stopping Postgres under load.
  */
 import assert from "node:assert/strict";
 import { isWriteAfterClose } from "../../supabase/functions/_shared/core/db.ts";

@@ -118,20 +118,17 @@ export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
     retiring.add(ending);
     ending.finally(() => retiring.delete(ending));
   };
-  // One listener of each per pool (the same function twice would be one listener, removed by the first close).
+  // A listener of each pool's own (the same function twice would be one listener, removed by the first close).
   // The connection that wrote after its close keeps the unsent bytes and a spent timer (connection.js
   // `nextWrite()` threw before clearing them), so its next logins never flush and time out: retire the pool.
   // The write throws outside any promise (a null socket) or rejects one (a socket its peer ended).
   const onWriteAfterClose = (event: ErrorEvent | PromiseRejectionEvent) => {
-    if (!isWriteAfterClose("error" in event ? event.error : event.reason)) return false;
+    if (!isWriteAfterClose("error" in event ? event.error : event.reason)) return;
     event.preventDefault();
     retire(sql);
-    return true;
   };
-  const onUnhandledRejection = (event: PromiseRejectionEvent) => {
-    if (!onWriteAfterClose(event)) _ignoreTypeFetchFailure(event);
-  };
-  globalThis.addEventListener("unhandledrejection", onUnhandledRejection);
+  _ignoreTypeFetchFailures();
+  globalThis.addEventListener("unhandledrejection", onWriteAfterClose);
   globalThis.addEventListener("error", onWriteAfterClose);
   return {
     get sql() {
@@ -153,7 +150,7 @@ export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
     },
     async close(timeout = 5) {
       await Promise.all([sql.end({ timeout }), ...retiring]);
-      globalThis.removeEventListener("unhandledrejection", onUnhandledRejection);
+      globalThis.removeEventListener("unhandledrejection", onWriteAfterClose);
       globalThis.removeEventListener("error", onWriteAfterClose);
     },
   };
@@ -248,15 +245,23 @@ export function mapDatabaseError(err: unknown): ApiError {
   return new ApiError("internal_error", "The exchange failed unexpectedly", { cause: err });
 }
 
+let _typeFetchFailuresIgnored = false;
+
 // postgres.js 3.4.9 reads the array types on each new connection (`fetch_types`, kept on: see
-// createDatabasePool) and
-// does not catch that query's failure (connection.js, `fetchArrayTypes()` from `ReadyForQuery`). A pooler
-// logs clients in itself, before it reaches Postgres: with Postgres down, that query fails on a connection
-// that is already "open", and the unhandled rejection would end the isolate. The exchange that wanted the
-// connection answers 503 by its own deadline; this failure is dropped, and only this one.
-function _ignoreTypeFetchFailure(event: PromiseRejectionEvent) {
-  const query = (event.reason as { query?: unknown } | null)?.query;
-  if (typeof query === "string" && query.includes("from pg_catalog.pg_type a")) event.preventDefault();
+// createDatabasePool) and does not catch that query's failure (connection.js, `fetchArrayTypes()` from
+// `ReadyForQuery`). A pooler logs clients in itself, before it reaches Postgres: with Postgres down, that
+// query fails on a connection that is already "open", and the unhandled rejection would end the isolate. The
+// exchange that wanted the connection answers 503 by its own deadline; this failure is dropped, and only this
+// one. For the whole process, once, not per pool: a pool that has ended still opens a connection for a
+// refused reservation left in its queue (see `reserve()`; index.js `onclose()` connects for it), after its
+// own listeners are gone, and that connection's type query fails if Postgres goes away meanwhile.
+function _ignoreTypeFetchFailures() {
+  if (_typeFetchFailuresIgnored) return;
+  _typeFetchFailuresIgnored = true;
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    const query = (event.reason as { query?: unknown } | null)?.query;
+    if (typeof query === "string" && query.includes("from pg_catalog.pg_type a")) event.preventDefault();
+  });
 }
 
 /**
