@@ -141,9 +141,11 @@ export function createDatabasePool(options: DatabasePoolOptions): DatabasePool {
       } catch (err) {
         // postgres.js 3.4.9's reserve() both queues the reservation and hands it to the connection it opens
         // (index.js `reserve()`); when that connection is refused (53300 too many clients, a connect
-        // timeout) the reservation is rejected but stays queued, and the next connection released goes to
-        // it and is never seen again (`onopen()` resolves the settled promise). A few refusals and the
-        // isolate has no connection left and answers 503 for good. A fresh pool has no such entry.
+        // timeout) the reservation is rejected but stays queued. Behind other entries, the next connection
+        // released goes to it and is never seen again (`onopen()` resolves the settled promise): a few
+        // refusals and the isolate has no connection left and answers 503 for good. A fresh pool has no
+        // such entry. (First in the queue, the refused connection reconnects for it as it closes, in
+        // `onclose()`, even once the old pool has ended; that connection idles out after `idle_timeout`.)
         retire(current);
         throw err;
       }
