@@ -11,8 +11,9 @@
  *    (`jwks_cache.ts`: keys at most 5 minutes old, at most one refetch per 30 s for an unknown `kid`, a
  *    `kid` still unknown refused without asking Auth), once per token and key object
  *    (`verified_signatures.ts`: the same token exchanged again skips only that check). A token without a
- *    `kid` is refused: Supabase's asymmetric tokens always name their key. Such a token is trusted until it expires even after
- *    sign-out; the tenancy transaction then checks its session in `auth.sessions` (docs/contract.md §5).
+ *    `kid` is refused: Supabase's asymmetric tokens always name their key. Such a token is trusted until it
+ *    expires even after sign-out; the tenancy transaction then checks its session in `auth.sessions`
+ *    (docs/contract.md §5).
  * 3. HS256 (the legacy secret, which the function does not hold): supabase-js `auth.getUser(token)` asks
  *    Auth (`GET /auth/v1/user`), whose own rules then apply (a deleted or banned user, a session that no
  *    longer exists), behind a per-isolate budget and a memory of refused tokens (`auth_api_budget.ts`);
